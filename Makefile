@@ -1,0 +1,30 @@
+# trialstats: every target installs into .venv from nothing when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test report bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check trialstats tests benchmarks datasets
+
+test: $(STAMP) lint
+	$(PY) -m pytest -q
+
+report: $(STAMP)
+	$(PY) -m trialstats report --all datasets -o reports
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) reports/*.html build *.egg-info

@@ -1,0 +1,69 @@
+"""trialstats: trustworthy numbers from alopecia trials.
+
+Load CDISC ADaM-style trial data, fit MMRM and mixed models of hair counts, analyse time to
+relapse, and build a reproducible HTML report. Public names are re-exported here; heavy modules
+(plots, report) are imported only when first used, so ``import trialstats`` stays light.
+
+Examples
+--------
+>>> import trialstats as ts
+>>> trial = ts.datasets.load("exo-hair-301")            # doctest: +SKIP
+>>> fit = ts.mmrm("CHG ~ ARM * AVISIT + BASE", trial.efficacy("TAHC"),
+...               subject="USUBJID", visit="AVISIT")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import ConvergenceWarning, ModelError, TrialDataError, TrialstatsError
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "Trial": "trialstats.data.trial",
+    "load_trial": "trialstats.data.trial",
+    "simulate_trial": "trialstats.simulate",
+    "mmrm": "trialstats.longitudinal.mmrm.api",
+    "lmm": "trialstats.longitudinal.lmm",
+    "count_model": "trialstats.longitudinal.counts",
+    "kaplan_meier": "trialstats.survival.km",
+    "logrank": "trialstats.survival.compare",
+    "cox": "trialstats.survival.cox",
+    "rmst": "trialstats.survival.rmst",
+    "turnbull": "trialstats.survival.interval",
+    "interval_regression": "trialstats.survival.interval",
+    "cumulative_incidence": "trialstats.survival.competing",
+    "gray_test": "trialstats.survival.competing",
+    "extrapolate": "trialstats.survival.extrapolate",
+    "build_report": "trialstats.report.build",
+}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
+
+__all__ = [
+    "ConvergenceWarning",
+    "ModelError",
+    "TrialDataError",
+    "TrialstatsError",
+    "__version__",
+    *sorted(_LAZY),
+    *sorted(_SUBMODULES),
+]
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first access (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"trialstats.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'trialstats' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,76 @@
+"""Shared inference: p-values and confidence intervals from an estimate, its SE and its df.
+
+Every result in trialstats derives its test statistics, p-values and intervals here, once, so
+that a t-based (finite df) and a normal (infinite df) interval are computed the same way
+everywhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import ModelError
+
+
+def check_level(level: float) -> float:
+    """Validate a confidence level and return it as a float.
+
+    Parameters
+    ----------
+    level : float
+        Confidence level, strictly between 0 and 1.
+
+    Returns
+    -------
+    float
+    """
+    try:
+        value = float(level)
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"level must be a number between 0 and 1; got {level!r}") from e
+    if not 0.0 < value < 1.0:
+        raise ModelError(f"level must be strictly between 0 and 1 (e.g. 0.95); got {level!r}")
+    return value
+
+
+def t_inference(estimate, std_error, df, level: float = 0.95, null: float = 0.0) -> pd.DataFrame:
+    """Two-sided t tests and t intervals (normal where ``df`` is infinite).
+
+    Parameters
+    ----------
+    estimate, std_error, df : array_like
+        Estimates, their standard errors and degrees of freedom (``np.inf`` for a z test).
+    level : float, default 0.95
+        Confidence level of the interval.
+    null : float, default 0
+        Value under the null hypothesis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``statistic``, ``p_value``, ``conf_low``, ``conf_high``.
+    """
+    level = check_level(level)
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(std_error, dtype=float)
+    dof = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = (est - null) / se
+    q = 0.5 + level / 2.0
+    finite = np.isfinite(dof)
+    crit = np.where(finite, stats.t.ppf(q, np.where(finite, dof, 1.0)), stats.norm.ppf(q))
+    p = np.where(
+        finite,
+        2.0 * stats.t.sf(np.abs(stat), np.where(finite, dof, 1.0)),
+        2.0 * stats.norm.sf(np.abs(stat)),
+    )
+    return pd.DataFrame(
+        {
+            "statistic": stat,
+            "p_value": p,
+            "conf_low": est - crit * se,
+            "conf_high": est + crit * se,
+        }
+    )

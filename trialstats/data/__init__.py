@@ -1,0 +1,1 @@
+"""Reading, validating and holding trial data (CDISC ADaM-style tables)."""

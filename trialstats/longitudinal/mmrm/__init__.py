@@ -1,0 +1,1 @@
+"""trialstats.longitudinal.mmrm."""
