@@ -1,0 +1,389 @@
+"""Kaplan-Meier estimates with Greenwood standard errors, as R ``survfit``.
+
+.. math::
+
+    \\hat S(t) = \\prod_{t_j \\le t} \\Bigl(1 - \\frac{d_j}{n_j}\\Bigr), \\qquad
+    \\widehat{\\operatorname{Var}}\\{\\log \\hat S(t)\\} = \\sum_{t_j \\le t} \\frac{d_j}{n_j (n_j - d_j)}
+
+Pointwise intervals use ``conf_type`` "log-log" (SAS's default; R ``conf.type="log-log"``), "log"
+(R's default) or "plain", with R's conventions (``survival:::survfit_confint``). Quantiles and the
+median use the Brookmeyer-Crowley method as R ``quantile.survfit``: the time where the survival
+curve, and each confidence limit curve, first drops to 1 - p or below (the midpoint when the curve
+is flat exactly at 1 - p).
+
+The engine works on NumPy arrays (``km_arrays``); :func:`kaplan_meier` is the ADTTE front end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._inference import check_level
+from ..errors import ModelError
+from ._input import check_choice, prepare
+from ._summary import Summary
+
+CONF_TYPES = ("log-log", "log", "plain")
+_TOL = np.sqrt(np.finfo(float).eps)
+
+__all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int"]
+
+
+def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None) -> dict:
+    """Kaplan-Meier estimate for one group.
+
+    Parameters
+    ----------
+    time, event : ndarray
+        Follow-up times and event indicators (1 = event).
+    weights : ndarray, optional
+        Case weights (default 1).
+
+    Returns
+    -------
+    dict
+        ``time`` (unique times, event or censoring), ``n_risk``, ``n_event``, ``n_censor``,
+        ``survival`` and ``var_log`` (Greenwood variance of log S; ``inf`` once S reaches 0).
+    """
+    w = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
+    utime, inverse = np.unique(time, return_inverse=True)
+    total = np.bincount(inverse, weights=w, minlength=len(utime))
+    d = np.bincount(inverse, weights=w * event, minlength=len(utime))
+    n = np.cumsum(total[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n)
+        term = np.where(d > 0, d / (n * (n - d)), 0.0)
+    return {
+        "time": utime,
+        "n_risk": n,
+        "n_event": d,
+        "n_censor": total - d,
+        "survival": surv,
+        "var_log": np.cumsum(term),
+    }
+
+
+def conf_int(surv, se_log, conf_type: str, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise interval for S(t) from the standard error of log S(t), as R survfit_confint.
+
+    Where S(t) = 1 and the standard error is 0 (before the first event) the interval is [1, 1];
+    where S(t) = 0 the Greenwood variance is infinite and every interval is undefined (NaN).
+    """
+    z = stats.norm.ppf(0.5 + level / 2.0)
+    p = np.asarray(surv, dtype=float)
+    se = np.asarray(se_log, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            half = z * se * p
+            low = np.maximum(p - half, 0.0)
+            high = np.minimum(p + half, 1.0)
+        elif conf_type == "log":
+            xx = np.where(p == 0, np.nan, p)
+            low = np.exp(np.log(xx) - z * se)
+            high = np.minimum(np.exp(np.log(xx) + z * se), 1.0)
+        else:
+            xx = np.where((p == 0) | (p == 1), np.nan, p)
+            half = z * se / np.log(xx)
+            low = np.exp(-np.exp(np.log(-np.log(xx)) - half))
+            high = np.exp(-np.exp(np.log(-np.log(xx)) + half))
+    one = (p == 1) & (se == 0)
+    low = np.where(one, 1.0, low)
+    high = np.where(one, 1.0, high)
+    return low, high
+
+
+def _findq(x: np.ndarray, y: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Port of ``findq`` inside R ``quantile.survfit``: where y = 1 - S first reaches p."""
+    out = np.full(len(probs), np.nan)
+    if np.all(np.isnan(y)) or np.nanmax(y) < np.min(probs):
+        return out
+    xmax = x[-1]
+    _, first = np.unique(y, return_index=True)  # drop duplicated y (keep first), NaN last
+    keep = np.sort(first)
+    x, y = x[keep], y[keep]
+    ok = ~np.isnan(y)
+    x, y = x[ok], y[ok]
+    n = len(y)
+    for k, p in enumerate(probs):
+        i1 = np.searchsorted(y + _TOL, p, side="left")
+        i2 = np.searchsorted(y - _TOL, p, side="left")
+        if i1 >= n:
+            continue
+        if p == 0:
+            out[k] = x[0]
+            continue
+        if abs(p - y[-1]) < _TOL and i2 >= n:
+            out[k] = (x[i1] + xmax) / 2.0
+        elif i2 < n:
+            out[k] = (x[i1] + x[i2]) / 2.0
+    return out
+
+
+def _quantiles(time, surv, low, high, probs) -> np.ndarray:
+    """Quantile, lower and upper limit (3 x len(probs)) as R ``doquant``."""
+    x = np.concatenate([[0.0], time])
+    rows = [
+        _findq(x, np.concatenate([[0.0], 1.0 - surv]), probs),
+        _findq(x, np.concatenate([[0.0], 1.0 - low]), probs),
+        _findq(x, np.concatenate([[0.0], 1.0 - high]), probs),
+    ]
+    return np.vstack(rows)
+
+
+@dataclass(frozen=True)
+class KaplanMeierResult:
+    """Kaplan-Meier estimates per group.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per group and distinct time: <group>, time, n_risk, n_event, n_censor, survival,
+        std_error (Greenwood SE of S), conf_low, conf_high.
+    group : str
+        Name of the group column (``by``, or ``"group"`` without one).
+    levels : tuple
+        Groups in order, reference first.
+    conf_type, level, time_unit : str, float, str
+        The interval type, confidence level and reporting unit used.
+    n_obs, n_events : dict
+        Subjects and events per group.
+    """
+
+    table: pd.DataFrame
+    group: str
+    levels: tuple
+    conf_type: str
+    level: float
+    time_unit: str
+    n_obs: dict
+    n_events: dict
+    _curves: dict = field(repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        n = sum(self.n_obs.values())
+        e = sum(self.n_events.values())
+        return (
+            f"<KaplanMeierResult: {len(self.levels)} group(s) by {self.group}, {n} subjects, "
+            f"{e:g} events, {self.conf_type} intervals, time in {self.time_unit}>"
+        )
+
+    def quantiles(self, probs=(0.25, 0.5, 0.75)) -> pd.DataFrame:
+        """Survival-time quantiles with Brookmeyer-Crowley intervals (R ``quantile.survfit``).
+
+        ``probs`` are the failure probabilities: 0.5 is the median, 0.25 the time by which a
+        quarter of the group has had the event. NaN where not reached.
+
+        Returns
+        -------
+        DataFrame
+            <group>, prob, quantile, conf_low, conf_high.
+        """
+        probs = np.atleast_1d(np.asarray(probs, dtype=float))
+        if np.any((probs < 0) | (probs > 1)):
+            raise ModelError(f"probs must lie in [0, 1]; got {probs.tolist()}")
+        rows = []
+        for g in self.levels:
+            c = self._curves[g]
+            q = _quantiles(c["time"], c["survival"], c["conf_low"], c["conf_high"], probs)
+            for k, p in enumerate(probs):
+                rows.append((g, p, q[0, k], q[1, k], q[2, k]))
+        return pd.DataFrame(rows, columns=[self.group, "prob", "quantile", "conf_low", "conf_high"])
+
+    def median(self) -> pd.DataFrame:
+        """Median survival time with its Brookmeyer-Crowley interval (NaN where not reached).
+
+        Returns
+        -------
+        DataFrame
+            <group>, median, conf_low, conf_high; as R ``print(survfit)``.
+        """
+        q = self.quantiles([0.5]).drop(columns="prob").rename(columns={"quantile": "median"})
+        return q.reset_index(drop=True)
+
+    def survival_at(self, times) -> pd.DataFrame:
+        """Survival at given times, as R ``summary(fit, times=, extend=TRUE)``.
+
+        Beyond the last follow-up time the estimate is carried forward and ``n_risk`` is 0.
+
+        Returns
+        -------
+        DataFrame
+            <group>, time, n_risk, survival, std_error, conf_low, conf_high.
+        """
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        if np.any(~np.isfinite(times)) or np.any(times < 0):
+            raise ModelError(f"times must be finite and >= 0; got {times.tolist()}")
+        frames = []
+        for g in self.levels:
+            c = self._curves[g]
+            idx = np.searchsorted(c["time"], times, side="right") - 1
+            before = idx < 0
+            j = np.maximum(idx, 0)
+            surv = np.where(before, 1.0, c["survival"][j])
+            var_log = np.where(before, 0.0, c["var_log"][j])
+            with np.errstate(invalid="ignore"):
+                se = np.where(surv > 0, surv * np.sqrt(var_log), np.nan)
+            low, high = conf_int(surv, np.sqrt(var_log), self.conf_type, self.level)
+            # subjects at risk at t: follow-up time >= t
+            pos = np.searchsorted(c["time"], times, side="left")
+            at_risk = np.concatenate([c["n_risk"], [0.0]])[pos]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        self.group: g,
+                        "time": times,
+                        "n_risk": at_risk,
+                        "survival": surv,
+                        "std_error": se,
+                        "conf_low": low,
+                        "conf_high": high,
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def risk_table(self, times) -> pd.DataFrame:
+        """Numbers at risk at tick times, with events and censorings in each interval.
+
+        ``n_risk`` counts follow-up times >= tick; ``n_event`` and ``n_censor`` count times in
+        (previous tick, tick] (for the first tick: times <= tick).
+
+        Returns
+        -------
+        DataFrame
+            <group>, time, n_risk, n_event, n_censor.
+        """
+        ticks = np.atleast_1d(np.asarray(times, dtype=float))
+        if np.any(np.diff(ticks) <= 0):
+            raise ModelError(f"risk_table times must be increasing; got {ticks.tolist()}")
+        frames = []
+        for g in self.levels:
+            c = self._curves[g]
+            pos = np.searchsorted(c["time"], ticks, side="left")
+            at_risk = np.concatenate([c["n_risk"], [0.0]])[pos]
+            upto = np.searchsorted(c["time"], ticks, side="right")
+            cum_e = np.concatenate([[0.0], np.cumsum(c["n_event"])])[upto]
+            cum_c = np.concatenate([[0.0], np.cumsum(c["n_censor"])])[upto]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        self.group: g,
+                        "time": ticks,
+                        "n_risk": at_risk.astype(np.int64),
+                        "n_event": np.diff(np.concatenate([[0.0], cum_e])).astype(np.int64),
+                        "n_censor": np.diff(np.concatenate([[0.0], cum_c])).astype(np.int64),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> Summary:
+        """Per-group subjects, events and median with its interval."""
+        med = self.median()
+        med.insert(1, "n", [self.n_obs[g] for g in self.levels])
+        med.insert(2, "events", [self.n_events[g] for g in self.levels])
+        title = (
+            f"Kaplan-Meier estimate ({self.conf_type} {self.level:.0%} intervals, "
+            f"time in {self.time_unit})"
+        )
+        return Summary(title, {"Median survival": med})
+
+
+def kaplan_meier(
+    data: pd.DataFrame,
+    time: str = "AVAL",
+    event: str | None = None,
+    censor: str | None = None,
+    by: str | None = "ARM",
+    *,
+    conf_type: str = "log-log",
+    level: float = 0.95,
+    paramcd: str | None = None,
+    time_unit: str = "days",
+) -> KaplanMeierResult:
+    """Kaplan-Meier survival curves per group, matching R ``survfit(Surv(time, status) ~ by)``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        ADTTE-like table, one row per subject.
+    time : str, default "AVAL"
+        Follow-up time in days.
+    event, censor : str
+        Exactly one: ``event=`` a 0/1 column with 1 = event, or ``censor=`` a 0/1 column with
+        1 = censored (ADaM ``CNSR``).
+    by : str or None, default "ARM"
+        Grouping column. A categorical keeps its level order; otherwise groups are sorted.
+    conf_type : {"log-log", "log", "plain"}
+        Pointwise interval type (see module docstring).
+    level : float, default 0.95
+        Confidence level.
+    paramcd : str, optional
+        Keep only rows with this ``PARAMCD``.
+    time_unit : {"days", "weeks", "months"}
+        Reporting unit: weeks = days / 7, months = days / 30.4375.
+
+    Returns
+    -------
+    KaplanMeierResult
+
+    Raises
+    ------
+    ModelError
+        Invalid times, event/censor coding or options (the message names the rows).
+
+    Examples
+    --------
+    >>> km = kaplan_meier(adtte, censor="CNSR", by="ARM")          # doctest: +SKIP
+    >>> km.median()                                                 # doctest: +SKIP
+    """
+    check_choice("conf_type", conf_type, CONF_TYPES)
+    level = check_level(level)
+    inp = prepare(
+        data, time=time, event=event, censor=censor, by=by, paramcd=paramcd, time_unit=time_unit
+    )
+    curves, frames, n_obs, n_events = {}, [], {}, {}
+    for k, g in enumerate(inp.levels):
+        mask = inp.group == k
+        c = km_arrays(inp.time[mask], inp.event[mask])
+        se_log = np.sqrt(c["var_log"])
+        low, high = conf_int(c["survival"], se_log, conf_type, level)
+        with np.errstate(invalid="ignore"):
+            se = np.where(c["survival"] > 0, c["survival"] * se_log, np.nan)
+        c.update(conf_low=low, conf_high=high, std_error=se)
+        curves[g] = c
+        n_obs[g] = int(mask.sum())
+        n_events[g] = int(inp.event[mask].sum())
+        frames.append(
+            pd.DataFrame(
+                {
+                    inp.group_name: g,
+                    "time": c["time"],
+                    "n_risk": c["n_risk"].astype(np.int64),
+                    "n_event": c["n_event"].astype(np.int64),
+                    "n_censor": c["n_censor"].astype(np.int64),
+                    "survival": c["survival"],
+                    "std_error": se,
+                    "conf_low": low,
+                    "conf_high": high,
+                }
+            )
+        )
+    table = pd.concat(frames, ignore_index=True)
+    if by is not None:
+        table[inp.group_name] = pd.Categorical(table[inp.group_name], categories=list(inp.levels))
+    return KaplanMeierResult(
+        table=table,
+        group=inp.group_name,
+        levels=inp.levels,
+        conf_type=conf_type,
+        level=level,
+        time_unit=time_unit,
+        n_obs=n_obs,
+        n_events=n_events,
+        _curves=curves,
+    )
