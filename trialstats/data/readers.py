@@ -1,0 +1,224 @@
+"""Reading and writing the tables of a trial folder, chosen by file extension.
+
+Readers never change the number of rows. CSV files are read as text (UTF-8 with or without a
+byte-order mark, LF or CRLF line endings) so that junk in a numeric column ('12O', 'n/a') reaches
+the validator and is reported instead of silently becoming NaN; the columns without a schema
+spec are then given the type their text shows (numbers or text), or the type recorded in
+trial.toml ``[column_types]``. Parquet and SAS files (.xpt transport, .sas7bdat) carry their own
+types.
+
+The CSV writer is deterministic: columns in frame order, LF line endings, floats written with
+``repr`` (the shortest text that reads back to the same float64), integers as digits, missing as
+an empty field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schema import SPECS
+from .validation import _INTEGER, _NUMBER, Problem
+
+__all__ = ["READERS", "read_table", "write_table", "TableReadError"]
+
+#: Extensions each reader handles (lower case).
+READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xpt": "xport",
+           ".sas7bdat": "sas7bdat"}
+WRITE_FORMATS = ("csv", "parquet")
+_COLUMN_TYPES = ("str", "int64", "float64", "Int64", "bool")
+
+
+class TableReadError(Exception):
+    """A table file that cannot be read; carries the :class:`Problem` to report."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def read_table(path: Path, table: str, column_types: dict | None = None) -> pd.DataFrame:
+    """Read one table file; the reader is chosen by extension.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    table : str
+        Table name ("adeff"): its schema columns are left as text for the validator.
+    column_types : dict of str to str, optional
+        Types of extra CSV columns recorded by :func:`write_table` ({"SITEID": "str"}).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly the rows of the file.
+
+    Raises
+    ------
+    TableReadError
+        The file is missing, has an unknown extension, or cannot be parsed.
+    """
+    path = Path(path)
+    label = path.name
+
+    def fail(message):
+        raise TableReadError(Problem(table=label, column=None, message=message))
+
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        fail(f"unknown file type '{path.suffix}'; valid: {', '.join(READERS)}")
+    if not path.exists():
+        fail(f"file named in trial.toml [tables] {table} = \"{label}\" is missing from {path.parent}")
+    if not path.is_file():
+        fail(f"{path} is not a file")
+    try:
+        if kind == "csv":
+            return _read_csv(path, table, column_types or {}, fail)
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return _read_sas(path, kind)
+    except TableReadError:
+        raise
+    except Exception as e:  # any parser failure becomes a data problem naming the file
+        fail(f"cannot be read as {kind} ({type(e).__name__}: {str(e).strip()[:200]})")
+
+
+def _read_csv(path: Path, table: str, column_types: dict, fail) -> pd.DataFrame:
+    raw = path.read_bytes()
+    if not raw.strip():
+        fail("file is empty (no header line); expected a header line and one row per record")
+    if b"\x00" in raw[:8192]:
+        fail("binary file, not CSV text (contains NUL bytes); expected UTF-8 comma-separated text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        fail(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); save it as UTF-8 CSV")
+    header = next(csv.reader(io.StringIO(text)), [])
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        fail(f"duplicate column names in the header: {', '.join(dup)}; each column must appear once")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                         skip_blank_lines=True)
+    except pd.errors.ParserError as e:
+        fail(f"malformed CSV ({str(e).strip()}); every line needs as many fields as the header")
+    spec = SPECS.get(table)
+    spec_cols = {c.name for c in spec.columns} if spec else set()
+    for col in df.columns:
+        if col in spec_cols:
+            continue
+        kind = column_types.get(col)
+        df[col] = _typed_text(df[col], kind) if kind in _COLUMN_TYPES else _infer_text(df[col])
+    return df
+
+
+def _infer_text(s: pd.Series) -> pd.Series:
+    """Numbers when every non-blank value is a number (int64 if all integers and none blank)."""
+    text = s.to_numpy(dtype=object)
+    filled = [t for t in text if t != ""]
+    if not filled or not all(_NUMBER.match(t) for t in filled):
+        return s
+    if len(filled) == len(text) and all(_INTEGER.match(t) for t in filled):
+        return pd.Series(np.array([int(t) for t in text], dtype=np.int64), index=s.index)
+    return pd.Series(np.array([float(t) if t != "" else np.nan for t in text]), index=s.index)
+
+
+def _typed_text(s: pd.Series, kind: str) -> pd.Series:
+    text = s.to_numpy(dtype=object)
+    if kind == "str":
+        return s
+    if kind == "bool":
+        return pd.Series(np.array([t == "True" for t in text]), index=s.index)
+    if kind == "int64":
+        return pd.Series(np.array([int(t) for t in text], dtype=np.int64), index=s.index)
+    if kind == "Int64":
+        return pd.Series(pd.array([int(t) if t != "" else pd.NA for t in text], dtype="Int64"),
+                         index=s.index)
+    return pd.Series(np.array([float(t) if t != "" else np.nan for t in text]), index=s.index)
+
+
+def _read_sas(path: Path, kind: str) -> pd.DataFrame:
+    try:
+        import pyreadstat
+    except ImportError:  # pragma: no cover - pyreadstat is a dev dependency; pandas can read both
+        fmt = "xport" if kind == "xport" else "sas7bdat"
+        return pd.read_sas(path, format=fmt, encoding="utf-8")
+    reader = pyreadstat.read_xport if kind == "xport" else pyreadstat.read_sas7bdat
+    df, _ = reader(str(path))
+    return df
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _column_kind(s: pd.Series) -> str:
+    dt = s.dtype
+    if pd.api.types.is_bool_dtype(dt):
+        return "bool"
+    if isinstance(dt, pd.Int64Dtype | pd.Int32Dtype | pd.Int16Dtype | pd.Int8Dtype):
+        return "Int64"
+    if pd.api.types.is_integer_dtype(dt):
+        return "int64"
+    if pd.api.types.is_float_dtype(dt):
+        return "float64"
+    return "str"
+
+
+def _format(v) -> str:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return ""
+    if isinstance(v, bool | np.bool_):
+        return "True" if v else "False"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return "" if math.isnan(f) else repr(f)
+    return str(v)
+
+
+def write_table(df: pd.DataFrame, path: Path, table: str, format: str = "csv") -> dict:
+    """Write one table deterministically.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    path : pathlib.Path
+    table : str
+        Table name (its schema columns need no recorded type).
+    format : {"csv", "parquet"}
+
+    Returns
+    -------
+    dict of str to str
+        For CSV, the extra columns whose type the text would not show (to record in
+        trial.toml ``[column_types]``); empty for Parquet.
+    """
+    if format == "parquet":
+        df.to_parquet(path, index=False)
+        return {}
+    spec = SPECS.get(table)
+    spec_cols = {c.name for c in spec.columns} if spec else set()
+    columns = [str(c) for c in df.columns]
+    cells = [[_format(v) for v in df[c].astype(object).tolist()] for c in df.columns]
+    types = {}
+    for name, col, text in zip(columns, df.columns, cells):
+        if name in spec_cols:
+            continue
+        kind = _column_kind(df[col])
+        inferred = _infer_text(pd.Series(text, dtype=object))
+        natural = "str" if inferred.dtype == object else str(inferred.dtype)
+        if kind != natural:
+            types[name] = kind
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*cells) if cells else [])
+    Path(path).write_bytes(buf.getvalue().encode("utf-8"))
+    return types

@@ -1,0 +1,566 @@
+"""The validation engine: checks a trial's tables against :mod:`trialstats.data.schema`.
+
+One pass collects *every* problem (pandera's design): hard problems (errors) and soft problems
+(warnings: a missing AVAL, a subject with no post-baseline value). The caller raises one
+:class:`~trialstats.errors.TrialDataError` listing all errors. Each problem names the table
+(file), the column, the first offending rows and what was expected. Row numbers count data rows
+from 1 (the header line is not counted), so row ``r`` of a CSV file is on line ``r + 1``.
+
+The engine never drops or adds rows: the frames it returns have exactly the rows it was given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import TrialDataError
+from . import schema
+from .schema import ARMS, CHG_ATOL, MISSING_TOKENS, SPECS, ColumnSpec, TableSpec
+
+__all__ = ["Problem", "ValidationReport", "check_trial", "MAX_ROWS_SHOWN"]
+
+#: How many offending rows (and values) a message shows before "and N more".
+MAX_ROWS_SHOWN = 10
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a trial's data.
+
+    Attributes
+    ----------
+    table : str
+        File name ("adeff.csv"), or table name for a trial built in memory, or "trial.toml".
+    column : str or None
+        Column concerned (None for table-level problems).
+    message : str
+        What is wrong, where, and what was expected.
+    rows : tuple of int
+        Offending data rows, 1-based (all of them, not only those shown in the message).
+    subjects : tuple of str
+        USUBJID of the offending rows (same order as ``rows``), when known.
+    severity : {"error", "warning"}
+    """
+
+    table: str
+    column: str | None
+    message: str
+    rows: tuple = ()
+    subjects: tuple = ()
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.table}, column {self.column}" if self.column else self.table
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Result of validating a trial: rows per table and per arm, every error and warning.
+
+    ``str(report)`` is the summary that ``trialstats validate`` prints.
+
+    Attributes
+    ----------
+    trial_id : str
+    errors, warnings : tuple of Problem
+    n_rows : dict of str to int
+        Rows per table (keyed by file name, or table name in memory).
+    rows_by_arm : dict of str to dict of str to int
+        Per table, rows per arm (via the subject's ARM in ADSL).
+    """
+
+    trial_id: str
+    errors: tuple = ()
+    warnings: tuple = ()
+    n_rows: dict = field(default_factory=dict)
+    rows_by_arm: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when there are no errors (warnings allowed)."""
+        return not self.errors
+
+    def error_message(self) -> str:
+        """The message of the TrialDataError raised for these errors (STYLE.md format)."""
+        n = len(self.errors)
+        head = f"{n} problem{'s' if n != 1 else ''} in trial '{self.trial_id}':"
+        return "\n  ".join([head, *(str(p) for p in self.errors)])
+
+    def raise_for_errors(self) -> None:
+        """Raise one TrialDataError listing every error; do nothing when there are none."""
+        if self.errors:
+            raise TrialDataError(self.error_message(), list(self.errors))
+
+    def __str__(self) -> str:
+        status = "OK" if self.ok else "INVALID"
+        lines = [f"Trial '{self.trial_id}': {status} — {len(self.errors)} error(s), "
+                 f"{len(self.warnings)} warning(s)"]
+        if self.n_rows:
+            lines.append("Rows per table:")
+            width = max(len(t) for t in self.n_rows)
+            for table, n in self.n_rows.items():
+                arms = self.rows_by_arm.get(table)
+                per_arm = ("  (" + ", ".join(f"{a} {k}" for a, k in arms.items()) + ")") if arms else ""
+                lines.append(f"  {table:<{width}}  {n:>7}{per_arm}")
+        if self.errors:
+            lines.append("Errors:")
+            lines += [f"  {p}" for p in self.errors]
+        if self.warnings:
+            lines.append("Warnings:")
+            lines += [f"  {p}" for p in self.warnings]
+        return "\n".join(lines)
+
+
+# --- formatting helpers -----------------------------------------------------------------------
+
+
+def _subjects_at(frame: pd.DataFrame, positions) -> list[str]:
+    if "USUBJID" not in frame.columns:
+        return []
+    col = frame["USUBJID"]
+    return ["" if _is_missing_scalar(col.iat[i]) else str(col.iat[i]) for i in positions]
+
+
+def _where(frame: pd.DataFrame, positions) -> str:
+    """'row 3 (EXO-0003)' or 'rows 3 (EXO-0003), 5 (EXO-0005) and 4 more' (1-based rows)."""
+    positions = list(positions)
+    subjects = _subjects_at(frame, positions[:MAX_ROWS_SHOWN])
+    parts = []
+    for k, i in enumerate(positions[:MAX_ROWS_SHOWN]):
+        parts.append(f"{i + 1} ({subjects[k]})" if subjects and subjects[k] else f"{i + 1}")
+    more = f" and {len(positions) - MAX_ROWS_SHOWN} more" if len(positions) > MAX_ROWS_SHOWN else ""
+    return ("row " if len(positions) == 1 else "rows ") + ", ".join(parts) + more
+
+
+def _values(values, limit: int = MAX_ROWS_SHOWN) -> str:
+    seen = list(dict.fromkeys(_fmt_value(v) for v in values))
+    more = f" and {len(seen) - limit} more" if len(seen) > limit else ""
+    return ", ".join(seen[:limit]) + more
+
+
+def _fmt_value(v) -> str:
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _is_missing_scalar(v) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float | np.floating) and np.isnan(v)
+
+
+class _Collector:
+    """Collects problems for one table, with the frame used to name rows and subjects."""
+
+    def __init__(self, label: str, frame: pd.DataFrame, out: list, severity: str = "error"):
+        self.label, self.frame, self.out = label, frame, out
+
+    def add(self, column, message, positions=(), severity="error"):
+        positions = [int(i) for i in positions]
+        self.out.append(Problem(
+            table=self.label, column=column, message=message,
+            rows=tuple(i + 1 for i in positions),
+            subjects=tuple(_subjects_at(self.frame, positions)),
+            severity=severity,
+        ))
+
+
+# --- coercion ---------------------------------------------------------------------------------
+
+
+def _coerce_str(s: pd.Series) -> np.ndarray:
+    """Character values; missing -> ''. Whole-number floats print without '.0'."""
+    out = np.empty(len(s), dtype=object)
+    for i, v in enumerate(s.astype(object).tolist()):
+        if _is_missing_scalar(v):
+            out[i] = ""
+        elif isinstance(v, bytes):
+            out[i] = v.decode("utf-8", errors="replace")
+        elif isinstance(v, float | np.floating) and float(v).is_integer():
+            out[i] = str(int(v))
+        else:
+            out[i] = str(v)
+    return out
+
+
+def _coerce_number(s: pd.Series):
+    """Numeric values from a column that may hold text.
+
+    Returns
+    -------
+    values : ndarray (int64 or float64)
+    missing : ndarray of bool
+    junk : list of (position, raw value)
+        Values that are neither numbers nor a missing-value token.
+    """
+    if pd.api.types.is_bool_dtype(s.dtype):
+        vals = s.astype(object).tolist()
+        return None, None, [(i, v) for i, v in enumerate(vals)]
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        arr = s.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(arr)
+        if pd.api.types.is_integer_dtype(s.dtype) and not missing.any():
+            return s.to_numpy(dtype=np.int64), missing, []
+        return arr, missing, []
+    values = np.full(len(s), np.nan)
+    missing = np.zeros(len(s), dtype=bool)
+    all_int = True
+    junk = []
+    for i, v in enumerate(s.astype(object).tolist()):
+        if _is_missing_scalar(v):
+            missing[i] = True
+            continue
+        if isinstance(v, bool | np.bool_):
+            junk.append((i, v))
+            continue
+        if isinstance(v, int | np.integer):
+            values[i] = float(v)
+            continue
+        if isinstance(v, float | np.floating):
+            values[i] = float(v)
+            all_int = False
+            continue
+        text = v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v)
+        t = text.strip()
+        if t in MISSING_TOKENS:
+            missing[i] = True
+        elif _NUMBER.match(t):
+            values[i] = float(t)
+            if not _INTEGER.match(t):
+                all_int = False
+        else:
+            junk.append((i, text))
+    if junk:
+        return None, None, junk
+    if all_int and not missing.any() and np.all(np.abs(values) < 2**62):
+        return values.astype(np.int64), missing, []
+    return values, missing, []
+
+
+def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.DataFrame,
+                  paramcd: np.ndarray | None):
+    """Coerce one column and check it against its spec. Returns the coerced values or None."""
+    if col.kind == "str":
+        values = _coerce_str(s)
+        missing = values == ""
+    else:
+        values, missing, junk = _coerce_number(s)
+        if junk:
+            pos = [i for i, _ in junk]
+            c.add(col.name, f"non-numeric values in {_where(frame, pos)}: {_values(v for _, v in junk)}; "
+                  f"expected numbers (blank, NA or . for missing)", pos)
+            return None
+        if col.kind == "integer":
+            pos = np.flatnonzero(missing)
+            if len(pos):
+                c.add(col.name, f"missing values in {_where(frame, pos)}; expected whole numbers"
+                      + (f" ({col.description})" if col.description else ""), pos)
+                return None
+            if values.dtype != np.int64:
+                frac = np.flatnonzero(values != np.round(values))
+                if len(frac):
+                    c.add(col.name, f"not whole numbers in {_where(frame, frac)}: "
+                          f"{_values(values[frac])}; expected whole numbers", frac)
+                    return None
+                values = values.astype(np.int64)
+
+    ok = True
+    miss_pos = np.flatnonzero(missing)
+    if len(miss_pos) and (col.nonmissing or col.missing_is_warning):
+        if col.missing_is_warning and not col.nonmissing:
+            c.add(col.name, f"missing values in {_where(frame, miss_pos)}; the rows are kept "
+                  "(models count them as excluded)", miss_pos, severity="warning")
+        else:
+            c.add(col.name, f"blank values in {_where(frame, miss_pos)}; every row needs a value"
+                  + (f" ({col.description})" if col.description else ""), miss_pos)
+            ok = False
+
+    if col.allowed is not None and not (col.allowed == ARMS and arms is None):
+        allowed = arms if col.allowed == ARMS else list(col.allowed)
+        allowed_set = set(allowed)
+        bad = np.flatnonzero([(not m) and (v not in allowed_set) for v, m in zip(values, missing)])
+        if len(bad):
+            valid = ", ".join(str(a) for a in allowed)
+            if col.allowed == ARMS:
+                what = f"not an arm of trial.toml; valid: {valid}"
+            else:
+                what = f"valid: {valid}" + (f" ({col.description})" if col.description else "")
+            noun = "value" if len(bad) == 1 else "values"
+            c.add(col.name, f"{noun} {_values(values[bad])} in {_where(frame, bad)}: {what}", bad)
+            ok = False
+
+    if col.kind != "str":
+        with np.errstate(invalid="ignore"):
+            negative = np.asarray(values, dtype=float) < 0
+        if col.nonnegative:
+            bad = np.flatnonzero(negative)
+            if len(bad):
+                c.add(col.name, f"negative values {_values(values[bad])} in {_where(frame, bad)}; "
+                      f"expected >= 0" + (f" ({col.description})" if col.description else ""), bad)
+                ok = False
+        if col.nonnegative_for and paramcd is not None:
+            counts = np.isin(paramcd, list(col.nonnegative_for))
+            bad = np.flatnonzero(negative & counts)
+            if len(bad):
+                params = ", ".join(sorted(set(paramcd[bad])))
+                c.add(col.name, f"negative hair counts {_values(values[bad])} for PARAMCD {params} in "
+                      f"{_where(frame, bad)}; counts must be >= 0", bad)
+                ok = False
+    return values if ok else None
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: list) -> dict:
+    """Check one table; returns {column: coerced values} for the spec columns that passed."""
+    c = _Collector(label, frame, out)
+    if len(frame) == 0:
+        c.add(None, f"table is empty (no data rows); expected at least one row with columns "
+              f"{', '.join(spec.required_columns)}")
+        return {}
+    names = [str(x) for x in frame.columns]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        c.add(dup[0], f"duplicate column names {', '.join(dup)}; each column must appear once")
+        return {}
+    for name in spec.required_columns:
+        if name not in frame.columns:
+            near = [x for x in names if x.strip().upper() == name]
+            hint = (f"; found {', '.join(repr(x) for x in near)} (names are case-sensitive, no blanks)"
+                    if near else f"; columns found: {', '.join(names[:20])}")
+            c.add(name, f"required column {name} is missing{hint}")
+    coerced: dict = {}
+    paramcd = None
+    if "PARAMCD" in frame.columns and spec.column("PARAMCD"):
+        paramcd = _coerce_str(frame["PARAMCD"])
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        values = _check_column(col, frame[col.name], arms, c, frame, paramcd)
+        if values is not None:
+            coerced[col.name] = values
+
+    # key uniqueness
+    if spec.key and all(k in coerced for k in spec.key):
+        keys = pd.DataFrame({k: coerced[k] for k in spec.key})
+        dupl = keys.duplicated(keep=False).to_numpy()
+        if dupl.any():
+            groups = keys[dupl].groupby(list(spec.key), sort=False).indices
+            shown = []
+            for key, pos in list(groups.items())[:MAX_ROWS_SHOWN]:
+                key = key if isinstance(key, tuple) else (key,)
+                rows = ", ".join(str(i + 1) for i in np.flatnonzero(dupl)[pos])
+                shown.append(f"{' / '.join(str(k) for k in key)} (rows {rows})")
+            more = f" and {len(groups) - MAX_ROWS_SHOWN} more" if len(groups) > MAX_ROWS_SHOWN else ""
+            c.add(spec.key[0] if len(spec.key) == 1 else ", ".join(spec.key),
+                  f"duplicate {' / '.join(spec.key)}: {'; '.join(shown)}{more}; "
+                  f"expected {spec.key_description}", np.flatnonzero(dupl))
+
+    if spec.name == "adeff":
+        _check_adeff(coerced, frame, c)
+    return coerced
+
+
+def _check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
+    """ADEFF cross-column rules: CHG = AVAL - BASE; one AVISITN per AVISIT and vice versa."""
+    if all(k in coerced for k in ("AVAL", "BASE", "CHG")):
+        aval, base, chg = (np.asarray(coerced[k], dtype=float) for k in ("AVAL", "BASE", "CHG"))
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(np.abs(chg - (aval - base)) > CHG_ATOL)
+        if len(bad):
+            detail = "; ".join(
+                f"row {i + 1}: CHG {_fmt_value(chg[i])}, AVAL - BASE = {_fmt_value(aval[i] - base[i])}"
+                for i in bad[:3])
+            c.add("CHG", f"CHG differs from AVAL - BASE in {_where(frame, bad)} ({detail}); "
+                  f"expected |CHG - (AVAL - BASE)| <= {CHG_ATOL:g}", bad)
+    if "AVISIT" in coerced and "AVISITN" in coerced:
+        visits = pd.DataFrame({"v": coerced["AVISIT"], "n": np.asarray(coerced["AVISITN"], dtype=float)})
+        for a, b, what in (("v", "n", "AVISIT"), ("n", "v", "AVISITN")):
+            counts = visits.groupby(a, sort=False)[b].nunique()
+            for val in counts[counts > 1].index:
+                pos = np.flatnonzero(visits[a].to_numpy() == val)
+                found = _values(visits[b].to_numpy()[pos])
+                other = "AVISITN" if what == "AVISIT" else "AVISIT"
+                c.add(what, f"{what} {_fmt_value(val)} has several {other} values ({found}) in "
+                      f"{_where(frame, pos)}; each visit needs exactly one {other}", pos)
+
+
+def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, out):
+    """Warn about subjects with no non-missing post-baseline AVAL (rows stay)."""
+    if coerced_adeff is None or not {"USUBJID", "PARAMCD", "AVAL", "AVISITN"} <= set(coerced_adeff):
+        return
+    usub = coerced_adeff["USUBJID"]
+    aval = np.asarray(coerced_adeff["AVAL"], dtype=float)
+    if "ABLFL" in coerced_adeff:
+        post = coerced_adeff["ABLFL"] != "Y"
+    else:
+        post = np.asarray(coerced_adeff["AVISITN"], dtype=float) > 0
+    has = pd.Series(post & ~np.isnan(aval)).groupby([usub, coerced_adeff["PARAMCD"]]).any()
+    c = _Collector(labels["adeff"], adeff, out)
+    for (subj_param, flag) in has.items():
+        if not flag:
+            subj, param = subj_param
+            pos = np.flatnonzero((usub == subj) & (coerced_adeff["PARAMCD"] == param))
+            c.add("AVAL", f"subject {subj} has no post-baseline AVAL for PARAMCD {param} "
+                  f"({_where(adeff, pos)}); kept, but it adds nothing to change-from-baseline models",
+                  pos, severity="warning")
+    if coerced_adsl is not None and "USUBJID" in coerced_adsl:
+        absent = ~np.isin(coerced_adsl["USUBJID"], usub)
+        pos = np.flatnonzero(absent)
+        if len(pos):
+            _Collector(labels["adsl"], adsl, out).add(
+                "USUBJID", f"subjects with no rows in {labels['adeff']} (no post-baseline value): "
+                f"{_where(adsl, pos)}", pos, severity="warning")
+
+
+def _count_rows(frames, coerced_adsl, labels):
+    n_rows, by_arm = {}, {}
+    arm_of = {}
+    if coerced_adsl is not None and "USUBJID" in coerced_adsl and "ARM" in coerced_adsl:
+        arm_of = dict(zip(coerced_adsl["USUBJID"], coerced_adsl["ARM"]))
+    for name, frame in frames.items():
+        if frame is None:
+            continue
+        n_rows[labels[name]] = len(frame)
+        if arm_of and "USUBJID" in frame.columns and len(frame):
+            arms = pd.Series([arm_of.get(s, "(not in ADSL)") for s in _coerce_str(frame["USUBJID"])])
+            by_arm[labels[name]] = {str(k): int(v) for k, v in arms.value_counts(sort=False).items()}
+    return n_rows, by_arm
+
+
+def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), trial_id=None):
+    """Validate a trial's tables and coerce their columns to the dtypes of the schema.
+
+    Parameters
+    ----------
+    meta : TrialMeta or None
+        The trial's metadata (None when trial.toml itself was unusable).
+    frames : dict of str to DataFrame or None
+        Raw tables by name ("adsl", "adeff", "adtte", "adae"); None for a table not given or
+        not readable.
+    labels : dict of str to str, optional
+        How each table is named in messages (its file name); defaults to the table name.
+    problems : iterable of Problem
+        Problems already found (trial.toml, unreadable files); they come first in the report.
+    trial_id : str, optional
+        Name used in messages when ``meta`` is None.
+
+    Returns
+    -------
+    frames : dict of str to DataFrame or None
+        Copies of the tables with schema columns coerced (ARM and AVISIT categorical, CNSR int),
+        or None when there are errors.
+    report : ValidationReport
+    """
+    labels = {name: (labels or {}).get(name, name) for name in SPECS}
+    out: list[Problem] = list(problems)
+    if meta is not None:
+        where = "trial.toml" if meta.path is not None else "TrialMeta"
+        if not meta.arms:
+            out.append(Problem(where, "arms", "no arms declared; expected arms = {CODE: label, ...}"))
+        elif meta.reference not in meta.arms:
+            out.append(Problem(where, "arms.reference", f"reference arm '{meta.reference}' is not "
+                               f"an arm; valid: {', '.join(map(str, meta.arms))}"))
+    read_failed = {p.table for p in out}
+    for name in schema.REQUIRED_TABLES:
+        if frames.get(name) is None and labels[name] not in read_failed:
+            out.append(Problem(table=labels[name], column=None,
+                               message=f"table {name} is required (a trial needs adsl and adeff)"))
+    coerced: dict = {}
+    for name, spec in SPECS.items():
+        frame = frames.get(name)
+        if frame is None:
+            continue
+        if not isinstance(frame, pd.DataFrame):
+            out.append(Problem(labels[name], None,
+                               f"expected a pandas DataFrame; got {type(frame).__name__}"))
+            continue
+        arms = meta.arm_levels if meta is not None and meta.reference in meta.arms else None
+        coerced[name] = _check_table(spec, frame, labels[name], arms, out)
+
+    # subjects known to ADSL
+    adsl_c = coerced.get("adsl")
+    if adsl_c is not None and "USUBJID" in adsl_c:
+        known = set(adsl_c["USUBJID"])
+        for name in ("adeff", "adtte", "adae"):
+            frame = frames.get(name)
+            if not isinstance(frame, pd.DataFrame) or "USUBJID" not in frame.columns:
+                continue
+            usub = _coerce_str(frame["USUBJID"])
+            pos = np.flatnonzero([(u not in known) and u != "" for u in usub])
+            if len(pos):
+                _Collector(labels[name], frame, out).add(
+                    "USUBJID", f"subjects not in {labels['adsl']}: {_where(frame, pos)}; every subject "
+                    f"needs a row in {labels['adsl']}", pos)
+
+    if isinstance(frames.get("adeff"), pd.DataFrame):
+        _post_baseline_warnings(frames.get("adsl"), frames["adeff"], adsl_c, coerced.get("adeff"),
+                                labels, out)
+    if meta is not None:
+        _endpoint_warnings(meta, coerced, out)
+
+    n_rows, by_arm = _count_rows({k: v for k, v in frames.items() if isinstance(v, pd.DataFrame)},
+                                 adsl_c, labels)
+    errors = tuple(p for p in out if p.severity == "error")
+    warnings = tuple(p for p in out if p.severity == "warning")
+    tid = meta.id if meta is not None else (trial_id or "?")
+    report = ValidationReport(trial_id=tid, errors=errors,
+                              warnings=warnings, n_rows=n_rows, rows_by_arm=by_arm)
+    if errors:
+        return None, report
+    return _finish(meta, frames, coerced), report
+
+
+def _endpoint_warnings(meta, coerced, out):
+    params = set()
+    for name in ("adeff", "adtte"):
+        if coerced.get(name) is not None and "PARAMCD" in coerced[name]:
+            params |= set(coerced[name]["PARAMCD"])
+    visits = set((coerced.get("adeff") or {}).get("AVISIT", ()))
+    for ep, spec in meta.endpoints.items():
+        p = spec.get("paramcd")
+        if p is not None and params and p not in params:
+            out.append(Problem("trial.toml", f"endpoints.{ep}", f"PARAMCD '{p}' is in no table; "
+                               f"found: {', '.join(sorted(params))}", severity="warning"))
+        v = spec.get("visit")
+        if v is not None and visits and v not in visits:
+            out.append(Problem("trial.toml", f"endpoints.{ep}", f"visit '{v}' is not an AVISIT of "
+                               f"adeff; found: {', '.join(sorted(visits))}", severity="warning"))
+
+
+def _finish(meta, frames, coerced) -> dict:
+    """Copies of the frames with coerced columns and the categorical ARM / AVISIT."""
+    result = {}
+    for name, frame in frames.items():
+        if frame is None:
+            result[name] = None
+            continue
+        df = frame.copy()
+        for col, values in coerced.get(name, {}).items():
+            df[col] = values
+        for col in df.columns:
+            if col in coerced.get(name, {}):
+                continue
+            s = df[col]
+            if s.dtype == object and s.isna().any() and all(isinstance(v, str) for v in s.dropna()):
+                df[col] = s.astype(object).where(s.notna(), "")
+        if "ARM" in coerced.get(name, {}):
+            df["ARM"] = pd.Categorical(df["ARM"], categories=meta.arm_levels)
+        if name == "adeff" and "AVISIT" in df.columns:
+            order = (pd.DataFrame({"v": df["AVISIT"], "n": np.asarray(df["AVISITN"], dtype=float)})
+                     .drop_duplicates("v").sort_values("n", kind="stable")["v"].tolist())
+            df["AVISIT"] = pd.Categorical(df["AVISIT"], categories=order)
+        result[name] = df
+    return result
