@@ -425,9 +425,9 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
                 f"{_where(adsl, pos)}", pos, severity="warning")
 
 
-def _count_rows(frames, coerced_adsl, labels):
+def _count_rows(frames, coerced_adsl, labels, arms=None):
     n_rows, by_arm = {}, {}
-    arm_of = {}
+    arm_levels, arm_of = arms, {}
     if coerced_adsl is not None and "USUBJID" in coerced_adsl and "ARM" in coerced_adsl:
         arm_of = dict(zip(coerced_adsl["USUBJID"], coerced_adsl["ARM"]))
     for name, frame in frames.items():
@@ -436,7 +436,10 @@ def _count_rows(frames, coerced_adsl, labels):
         n_rows[labels[name]] = len(frame)
         if arm_of and "USUBJID" in frame.columns and len(frame):
             arms = pd.Series([arm_of.get(s, "(not in ADSL)") for s in _coerce_str(frame["USUBJID"])])
-            by_arm[labels[name]] = {str(k): int(v) for k, v in arms.value_counts(sort=False).items()}
+            counts = arms.value_counts(sort=False)
+            order = [a for a in (arm_levels or []) if a in counts.index]
+            order += [a for a in counts.index if a not in order]
+            by_arm[labels[name]] = {str(a): int(counts[a]) for a in order}
     return n_rows, by_arm
 
 
@@ -512,7 +515,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         _endpoint_warnings(meta, coerced, out)
 
     n_rows, by_arm = _count_rows({k: v for k, v in frames.items() if isinstance(v, pd.DataFrame)},
-                                 adsl_c, labels)
+                                 adsl_c, labels, meta.arm_levels if meta is not None else None)
     errors = tuple(p for p in out if p.severity == "error")
     warnings = tuple(p for p in out if p.severity == "warning")
     tid = meta.id if meta is not None else (trial_id or "?")
