@@ -1,0 +1,395 @@
+"""R-style design matrices from a formula, shared by :mod:`lmm` and :mod:`counts`.
+
+The design follows R's ``model.matrix`` with ``contr.treatment``:
+
+* term names as R prints them: ``(Intercept)``, ``ARMEXOSOME``, ``ARMEXOSOME:WEEK_OFF``;
+* a pandas ``Categorical`` keeps its category order (the first category is the reference level);
+  any other string (or boolean) column becomes a factor whose levels are sorted as R sorts them
+  (see :func:`r_level_order`); levels absent from the rows used are dropped, as R's ``model.frame``
+  does (``drop.unused.levels = TRUE``);
+* rows with a missing outcome, covariate, cluster or time value are excluded, and every excluded
+  row is reported with its reason (:attr:`Design.exclusions`) rather than dropped silently.
+
+The formula is parsed by formulaic; this module only resolves columns, handles missing values and
+translates formulaic's column names (``ARM[T.EXOSOME]``) into R's (``ARMEXOSOME``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from ..errors import ModelError
+
+__all__ = ["Design", "build_design", "r_level_order", "rhs_matrix", "reference_grid_matrix"]
+
+_MAX_LISTED = 10
+
+
+def _r_collation_key(value: str):
+    """Sort key close to R's factor-level order under ICU / English collation.
+
+    Punctuation sorts before digits, digits before letters; letters compare case-insensitively
+    first, and on a tie lower case sorts before upper case (``"a" < "A" < "b"``). This is what R
+    does with ICU collation (``C.UTF-8`` and ``en_US.UTF-8`` locales); R in the plain ``C`` locale
+    would instead sort by code point.
+    """
+    text = str(value)
+
+    def klass(ch: str) -> int:
+        if ch.isalpha():
+            return 2
+        if ch.isdigit():
+            return 1
+        return 0
+
+    primary = tuple((klass(ch), ch.casefold()) for ch in text)
+    tertiary = tuple(0 if ch.islower() or not ch.isalpha() else 1 for ch in text)
+    return (primary, tertiary, text)
+
+
+def r_level_order(values) -> list:
+    """Unique non-missing values in the order R gives to ``levels(factor(values))``.
+
+    Parameters
+    ----------
+    values : array_like
+        Strings (or booleans, which R turns into ``FALSE``/``TRUE``).
+
+    Returns
+    -------
+    list
+        The distinct values, sorted as R sorts factor levels (see :func:`_r_collation_key`).
+    """
+    uniq = pd.unique(pd.Series(values).dropna())
+    return sorted(uniq, key=_r_collation_key)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A resolved model design: the matrices, the rows used and the rows excluded.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    outcome : str or None
+        Name of the outcome column (None for a one-sided formula).
+    y : numpy.ndarray or None
+        Outcome values of the rows used.
+    X : numpy.ndarray
+        Fixed-effects design matrix (rows used x terms).
+    terms : tuple of str
+        R-style column names of ``X``.
+    frame : pandas.DataFrame
+        The rows used (original index kept), factors as ``Categorical`` with R's level order.
+    exclusions : pandas.DataFrame
+        One row per excluded input row: ``row`` (index label in the input), the cluster column
+        when one was named, and ``reason`` (e.g. ``"missing AVAL, BASE"``).
+    levels : dict
+        Factor name -> levels used (reference first).
+    n_input_rows : int
+        Number of rows of the input table.
+    """
+
+    formula: str
+    outcome: str | None
+    y: np.ndarray | None
+    X: np.ndarray
+    terms: tuple[str, ...]
+    frame: pd.DataFrame
+    exclusions: pd.DataFrame
+    levels: dict = field(default_factory=dict)
+    n_input_rows: int = 0
+    model_spec: object = None
+    variables: tuple[str, ...] = ()
+
+
+def _ordered_variables(formula: str, names: set[str]) -> list[str]:
+    """Variables of a formula in order of first appearance in its text."""
+
+    def position(name: str) -> int:
+        m = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", formula)
+        return m.start() if m else len(formula)
+
+    return sorted(names, key=lambda n: (position(n), n))
+
+
+def _parse(formula: str, where: str) -> tuple[list[str], list[str], Formula]:
+    """Outcome and covariate column names of a formula, in order of appearance."""
+    if not isinstance(formula, str) or not formula.strip():
+        raise ModelError(f"{where}: formula must be a non-empty string such as 'AVAL ~ ARM * WEEK'")
+    try:
+        parsed = Formula(formula)
+    except Exception as e:  # formulaic raises several parser exception types
+        raise ModelError(f"{where}: cannot parse formula {formula!r}: {e}") from e
+    if "~" in formula and formula.strip().index("~") > 0:
+        lhs = _ordered_variables(formula, set(parsed.lhs.required_variables))
+        rhs = _ordered_variables(formula, set(parsed.rhs.required_variables))
+    else:
+        lhs, rhs = [], _ordered_variables(formula, set(parsed.required_variables))
+    return lhs, rhs, parsed
+
+
+def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: str) -> None:
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise ModelError(
+            f"{where}: {what} name{plural} column{plural} {', '.join(map(repr, missing))} "
+            f"not in the data; available columns: {', '.join(map(str, data.columns))}"
+        )
+
+
+def _as_factor(series: pd.Series) -> pd.Series:
+    """Strings and booleans become Categorical in R's order; Categorical keeps its order."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series
+    if pd.api.types.is_bool_dtype(series):
+        mapped = series.map({True: "TRUE", False: "FALSE"})
+        return pd.Series(
+            pd.Categorical(mapped, categories=["FALSE", "TRUE"]),
+            index=series.index,
+            name=series.name,
+        )
+    if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+        return pd.Series(
+            pd.Categorical(series, categories=r_level_order(series)),
+            index=series.index,
+            name=series.name,
+        )
+    return series
+
+
+def _row_list(rows: Sequence, data: pd.DataFrame, cluster: str | None) -> str:
+    shown = []
+    for r in list(rows)[:_MAX_LISTED]:
+        if cluster is not None and cluster in data.columns:
+            shown.append(f"{r} ({data.at[r, cluster]})")
+        else:
+            shown.append(str(r))
+    more = f" and {len(rows) - _MAX_LISTED} more" if len(rows) > _MAX_LISTED else ""
+    return ", ".join(shown) + more
+
+
+def _r_name(name: str) -> str:
+    """formulaic column name -> R's: ``Intercept`` -> ``(Intercept)``, ``A[T.x]`` -> ``Ax``."""
+    if name == "Intercept":
+        return "(Intercept)"
+    return re.sub(r"([^:\[\]]+)\[T\.([^\]]*)\]", r"\1\2", name)
+
+
+def _aliased(X: np.ndarray) -> list[int]:
+    """Indices of columns that are linear combinations of the columns before them."""
+    out = []
+    kept: list[int] = []
+    scale = np.linalg.norm(X, axis=0)
+    for j in range(X.shape[1]):
+        if scale[j] == 0:
+            out.append(j)
+            continue
+        cols = [*kept, j]
+        sv = np.linalg.svd(X[:, cols] / scale[cols], compute_uv=False)
+        if sv[-1] <= 1e-9 * sv[0] * np.sqrt(X.shape[0]):
+            out.append(j)
+        else:
+            kept.append(j)
+    return out
+
+
+def build_design(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    cluster: str | None = None,
+    extra_columns: Sequence[str] = (),
+    where: str = "model",
+) -> Design:
+    """Resolve a two-sided formula on a DataFrame into an R-style design.
+
+    Parameters
+    ----------
+    formula : str
+        Wilkinson formula, e.g. ``"AVAL ~ ARM * WEEK_OFF + BASE"`` (formulaic syntax).
+    data : pandas.DataFrame
+        One row per observation.
+    cluster : str, optional
+        Cluster (subject) column: required to be present and non-missing, and shown next to the
+        excluded rows.
+    extra_columns : sequence of str
+        Further columns that must be non-missing in the rows used (random-effects covariates,
+        time).
+    where : str
+        Name of the calling function, used in error messages.
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    ModelError
+        Unknown columns (named, with the available ones), an outcome missing in every row, no
+        complete rows, non-finite numeric values, or aliased (linearly dependent) terms.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"{where}: data must be a pandas DataFrame; got {type(data).__name__}")
+    lhs, rhs, _ = _parse(formula, where)
+    if len(lhs) != 1:
+        raise ModelError(
+            f"{where}: formula {formula!r} must have exactly one outcome column on the left of '~'"
+        )
+    outcome = lhs[0]
+    _check_columns([outcome, *rhs], data, where, f"formula {formula!r}")
+    extras = [c for c in ([cluster] if cluster else []) + list(extra_columns) if c is not None]
+    _check_columns(extras, data, where, "argument")
+
+    variables = list(dict.fromkeys([outcome, *rhs, *extras]))
+    frame = data.loc[:, variables].copy()
+    n_rows = len(frame)
+    if n_rows == 0:
+        raise ModelError(f"{where}: data has no rows")
+    if frame[outcome].isna().all():
+        raise ModelError(
+            f"{where}: outcome column {outcome!r} is missing in all {n_rows} rows; nothing to fit"
+        )
+    for col in variables:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            bad = s.index[np.isinf(s.to_numpy(dtype=float, na_value=np.nan))]
+            if len(bad):
+                raise ModelError(
+                    f"{where}: column {col!r} has infinite values in rows "
+                    f"{_row_list(bad, data, cluster)}; use finite numbers or leave them missing"
+                )
+
+    miss = frame.isna()
+    any_missing = miss.any(axis=1)
+    reasons = [
+        "missing " + ", ".join(c for c in variables if miss.at[r, c])
+        for r in frame.index[any_missing]
+    ]
+    excl = pd.DataFrame({"row": frame.index[any_missing]})
+    if cluster is not None:
+        excl[cluster] = data.loc[any_missing, cluster].to_numpy()
+    excl["reason"] = reasons
+    used = frame.loc[~any_missing].copy()
+    if len(used) == 0:
+        counts = excl["reason"].value_counts()
+        raise ModelError(
+            f"{where}: no complete rows: every one of the {n_rows} rows misses a value "
+            f"({'; '.join(f'{k}: {v} rows' for k, v in counts.items())})"
+        )
+
+    levels = {}
+    for col in rhs:
+        s = _as_factor(used[col])
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.cat.remove_unused_categories()
+            levels[col] = list(s.cat.categories)
+        used[col] = s
+    if cluster is not None and isinstance(used[cluster].dtype, pd.CategoricalDtype):
+        used[cluster] = used[cluster].cat.remove_unused_categories()
+
+    try:
+        mm = model_matrix(formula, used, na_action="raise")
+    except Exception as e:
+        raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
+    X = np.asarray(mm.rhs, dtype=float)
+    terms = tuple(_r_name(str(c)) for c in mm.rhs.columns)
+    y = np.asarray(mm.lhs, dtype=float).ravel()
+    dup = _aliased(X)
+    if dup:
+        raise ModelError(
+            f"{where}: terms {', '.join(terms[j] for j in dup)} of {formula!r} are linear "
+            "combinations of earlier terms in the rows used (aliased); drop them or check that "
+            "every factor level occurs with every level it interacts with"
+        )
+    return Design(
+        formula=formula,
+        outcome=outcome,
+        y=y,
+        X=X,
+        terms=terms,
+        frame=used,
+        exclusions=excl,
+        levels=levels,
+        n_input_rows=n_rows,
+        model_spec=mm.rhs.model_spec,
+        variables=tuple(rhs),
+    )
+
+
+def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
+    """Design matrix of a one-sided formula (``"~WEEK"``) on rows already checked for missing values.
+
+    Returns
+    -------
+    (numpy.ndarray, tuple of str)
+        The matrix and its R-style column names.
+    """
+    text = rhs_formula.strip()
+    if not text.startswith("~"):
+        raise ModelError(
+            f"{where}: re_formula must be one-sided and start with '~' (e.g. '~WEEK'); got "
+            f"{rhs_formula!r}"
+        )
+    _, rhs, _ = _parse(text, where)
+    _check_columns(rhs, frame, where, f"re_formula {rhs_formula!r}")
+    sub = frame.copy()
+    for col in rhs:
+        sub[col] = _as_factor(sub[col])
+    try:
+        mm = model_matrix(text, sub, na_action="raise")
+    except Exception as e:
+        raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
+    return np.asarray(mm, dtype=float), tuple(_r_name(str(c)) for c in mm.columns)
+
+
+def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence[str] = ()):
+    """Design rows averaged over a reference grid, as emmeans builds it.
+
+    Numeric covariates not in ``fixed`` are set to their mean over the rows used; factors not in
+    ``fixed`` take each of their levels with equal weight and the resulting rows are averaged.
+
+    Parameters
+    ----------
+    design : Design
+    fixed : dict
+        Column -> value held fixed (e.g. ``{"ARM": "EXOSOME", "WEEK_OFF": 1.0}``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One row of length ``len(design.terms)``.
+    """
+    frame = design.frame
+    grid_cols, grid_vals = [], []
+    base = {}
+    for col in design.variables:
+        if col in fixed:
+            continue
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            grid_cols.append(col)
+            grid_vals.append(list(s.cat.categories))
+        else:
+            base[col] = float(np.mean(s.to_numpy(dtype=float)))
+    rows = []
+    for combo in itertools.product(*grid_vals) if grid_cols else [()]:
+        row = dict(base)
+        row.update(dict(zip(grid_cols, combo)))
+        row.update(fixed)
+        rows.append(row)
+    new = pd.DataFrame(rows)
+    for col in design.variables:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            new[col] = pd.Categorical(new[col], categories=frame[col].cat.categories)
+    X = np.asarray(design.model_spec.get_model_matrix(new), dtype=float)
+    return X.mean(axis=0)
