@@ -1,1 +1,10 @@
-"""trialstats.longitudinal.mmrm."""
+"""Mixed models for repeated measures (MMRM): ``trialstats.mmrm``.
+
+``api`` (formula, columns, validation) → ``_engine`` (arrays: likelihood, gradient, optimiser)
+with ``covariance`` (structures) and ``dof`` (Satterthwaite, Kenward-Roger), results in ``results``.
+"""
+
+from .api import mmrm
+from .results import MMRMResult
+
+__all__ = ["mmrm", "MMRMResult"]

@@ -1,0 +1,245 @@
+"""``ts.mmrm``: the formula / DataFrame front end of the MMRM.
+
+Resolves the formula and columns, validates the input (every failure is a :class:`ModelError`
+that names the column, subject or visit and lists what is valid), builds the arrays and hands them
+to :mod:`._engine`; inference quantities are assembled in :mod:`.results`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula
+
+from ..._inference import check_level
+from ...errors import ModelError
+from .._design import _check_columns, _row_list, build_design, r_level_order
+from ._engine import MMRMData, fit_engine
+from .covariance import COVARIANCE_TYPES, CovarianceStructure
+from .dof import DF_METHODS
+from .results import MMRMResult, MMRMSpec, build_inference
+
+VCOV_TYPES = ("model", "empirical")
+METHODS = ("reml", "ml")
+
+__all__ = ["mmrm", "COVARIANCE_TYPES", "DF_METHODS", "VCOV_TYPES"]
+
+
+def _choice(value, valid, what: str) -> str:
+    if not isinstance(value, str) or value.lower() not in valid:
+        raise ModelError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+    return value.lower()
+
+
+def _levels(series: pd.Series) -> list:
+    """Observed levels: a Categorical keeps its order, other columns are sorted as R sorts."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    if pd.api.types.is_numeric_dtype(series):
+        return sorted(series.dropna().unique())
+    return r_level_order(series)
+
+
+def _check_visit_cells(formula: str, frame: pd.DataFrame, visit: str) -> None:
+    """Every level of a factor interacting with the visit must be observed at every visit."""
+    try:
+        terms = Formula(formula).rhs
+    except Exception:  # parsed again (and reported) by build_design
+        return
+    partners = set()
+    for term in terms:
+        names = {str(f) for f in term.factors}
+        if visit in names:
+            partners |= names - {visit}
+    for var in sorted(partners):
+        if var not in frame.columns:
+            continue
+        s = frame[var]
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        table = pd.crosstab(s, frame[visit], dropna=True)
+        empty = [(a, v) for a in _levels(s) for v in _levels(frame[visit])
+                 if a in table.index and v in table.columns and table.at[a, v] == 0]
+        if empty:
+            cells = ", ".join(f"{var}={a} at {visit}={v}" for a, v in empty[:10])
+            raise ModelError(
+                f"no observations for {cells}: the {var}:{visit} interaction cannot be estimated; "
+                f"drop that {visit} level or the interaction"
+            )
+
+
+def mmrm(
+    formula: str,
+    data: pd.DataFrame,
+    *,
+    subject: str = "USUBJID",
+    visit: str = "AVISIT",
+    covariance: str = "us",
+    df: str = "satterthwaite",
+    method: str = "reml",
+    group: str | None = None,
+    vcov: str = "model",
+    level: float = 0.95,
+) -> MMRMResult:
+    """Fit a mixed model for repeated measures (MMRM).
+
+    .. math::
+
+        y_i = X_i \\beta + \\varepsilon_i, \\quad \\varepsilon_i \\sim N(0, \\Sigma_i(\\theta))
+
+    where :math:`\\Sigma_i` is the subject's block of a visit-by-visit covariance matrix of the
+    chosen structure (one per level of ``group`` when given). Estimation is by REML (default) or
+    ML, maximising the exact likelihood; subjects with missing visits contribute every observed
+    visit (valid under MAR). Results agree with R ``mmrm`` and SAS PROC MIXED.
+
+    Parameters
+    ----------
+    formula : str
+        Fixed effects, e.g. ``"CHG ~ ARM * AVISIT + BASE"``. No covariance term: it is given by
+        ``covariance``, ``visit`` and ``subject``.
+    data : pandas.DataFrame
+        Long format, one row per subject and visit.
+    subject : str, default "USUBJID"
+        Subject identifier column.
+    visit : str, default "AVISIT"
+        Visit column; its levels (Categorical order, else sorted) are the covariance time
+        points. Structured covariances use the level *position* (1..m) as time.
+    covariance : {"us", "toep", "toeph", "ar1", "ar1h", "cs", "csh", "ad", "adh"}
+        Residual covariance structure (see :mod:`.covariance`).
+    df : {"satterthwaite", "kenward-roger", "kenward-roger-linear", "residual", "between-within"}
+        Degrees of freedom for every test and interval. Kenward-Roger also adjusts the covariance
+        of the estimates; "kenward-roger-linear" is the variant that matches SAS ``ddfm=kr`` for
+        an unstructured covariance.
+    method : {"reml", "ml"}
+    group : str, optional
+        Column whose levels get their own covariance matrix (e.g. the arm).
+    vcov : {"model", "empirical"}
+        Model-based covariance of the estimates, or the sandwich (CR0, as mmrm "Empirical").
+        Ignored by the Kenward-Roger methods, which use their adjusted covariance.
+    level : float, default 0.95
+        Confidence level of every interval.
+
+    Returns
+    -------
+    MMRMResult
+
+    Raises
+    ------
+    ModelError
+        Unknown option (valid ones listed), a column not in ``data``, a visit with one level,
+        a subject with the same visit twice, a factor level with no observation at some visit,
+        an all-missing outcome, or fewer subjects than covariance parameters.
+
+    Examples
+    --------
+    >>> fit = ts.mmrm("CHG ~ ARM * AVISIT + BASE", adeff, subject="USUBJID",
+    ...               visit="AVISIT")                                   # doctest: +SKIP
+    >>> fit.contrast("ARM", by="AVISIT")                                 # doctest: +SKIP
+    """
+    covariance = _choice(covariance, COVARIANCE_TYPES, "covariance structure")
+    df_method = _choice(df, DF_METHODS, "df method")
+    method = _choice(method, METHODS, "method")
+    vcov = _choice(vcov, VCOV_TYPES, "vcov")
+    level = check_level(level)
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+    extra = [subject, visit] + ([group] if group else [])
+    _check_columns(extra, data, "mmrm", "argument")
+
+    design = build_design(formula, data, cluster=subject, extra_columns=[visit] + (
+        [group] if group else []), where="mmrm")
+    frame = design.frame
+    if visit in design.variables:
+        _check_visit_cells(formula, frame, visit)
+    visit_levels = _levels(frame[visit])
+    if len(visit_levels) < 2:
+        raise ModelError(
+            f"visit column {visit!r} has {len(visit_levels)} level(s) in the rows used "
+            f"({', '.join(map(str, visit_levels))}); an MMRM needs at least two visits"
+        )
+    visit_idx = pd.Categorical(frame[visit], categories=visit_levels).codes.astype(np.int64)
+    subj_values = frame[subject].astype(str) if not isinstance(
+        frame[subject].dtype, pd.CategoricalDtype) else frame[subject]
+    subj_codes, subj_uniques = pd.factorize(subj_values, sort=False)
+    dup = pd.DataFrame({"s": subj_codes, "v": visit_idx}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = frame.index[dup]
+        first = rows[0]
+        raise ModelError(
+            f"time points must be unique per subject: {subject} {frame.at[first, subject]} has "
+            f"{visit} {frame.at[first, visit]} more than once; duplicated rows: "
+            f"{_row_list(rows, data, subject)}"
+        )
+    n_subjects = len(subj_uniques)
+    if group:
+        group_levels = _levels(frame[group])
+        g_row = pd.Categorical(frame[group], categories=group_levels).codes
+        g_sub = np.zeros(n_subjects, dtype=np.int64)
+        g_sub[subj_codes] = g_row
+        inconsistent = pd.Series(g_row).groupby(subj_codes).nunique() > 1
+        if inconsistent.any():
+            bad = subj_uniques[inconsistent.index[inconsistent.to_numpy()][0]]
+            raise ModelError(f"group column {group!r} changes within subject {bad}")
+    else:
+        group_levels = [None]
+        g_sub = np.zeros(n_subjects, dtype=np.int64)
+    m = len(visit_levels)
+    structures = [CovarianceStructure(covariance, m) for _ in group_levels]
+    n_theta = sum(s.n_theta for s in structures)
+    if n_subjects <= n_theta:
+        raise ModelError(
+            f"{n_subjects} subjects with data cannot identify the {n_theta} parameters of a "
+            f"{covariance} covariance over {m} visits"
+            + (f" in {len(group_levels)} groups" if group else "")
+            + "; use a structure with fewer parameters (e.g. ar1h, cs) or more subjects"
+        )
+    for g, gl in enumerate(group_levels):
+        sub_g = np.flatnonzero(g_sub == g)
+        if len(sub_g) <= structures[g].n_theta:
+            raise ModelError(
+                f"group {group}={gl} has {len(sub_g)} subjects, too few for its "
+                f"{structures[g].n_theta} covariance parameters"
+            )
+
+    data_arrays = MMRMData(
+        X=design.X, y=design.y, subject=subj_codes.astype(np.int64), visit=visit_idx,
+        group=g_sub, structures=structures, reml=(method == "reml"),
+    )
+    # start: per-visit residual SD of an OLS fit, zero correlations
+    beta_ols, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
+    resid = design.y - design.X @ beta_ols
+    theta0 = []
+    for g, st in enumerate(structures):
+        in_g = g_sub[subj_codes] == g
+        sd = np.array([
+            np.sqrt(np.mean(resid[in_g & (visit_idx == v)] ** 2))
+            if np.any(in_g & (visit_idx == v)) else np.std(resid) for v in range(m)
+        ])
+        sd = np.where(sd > 0, sd, max(np.std(resid), 1e-8))
+        theta0.append(st.start(sd))
+    engine, theta, converged, message = fit_engine(data_arrays, np.concatenate(theta0))
+
+    spec = MMRMSpec(
+        formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
+        method=method, group=group, vcov=vcov, level=level,
+    )
+    inference = build_inference(engine, theta, spec, design.X, subj_codes, n_subjects)
+    excl = design.exclusions
+    counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
+              if len(excl) else pd.DataFrame({"reason": pd.Series(dtype=str),
+                                              "n_rows": pd.Series(dtype=int)}))
+    return MMRMResult(
+        spec=spec,
+        design=design,
+        inference=inference,
+        visit_levels=tuple(visit_levels),
+        group_levels=tuple(group_levels) if group else (),
+        structures=tuple(structures),
+        n_obs=int(design.X.shape[0]),
+        n_subjects=int(n_subjects),
+        converged=bool(converged),
+        message=message,
+        exclusions=counts,
+        excluded_rows=excl,
+    )

@@ -1,0 +1,388 @@
+"""The MMRM result: coefficients, covariance, LS means and contrasts with their df.
+
+Inference for any linear combination :math:`l^\\top\\beta` comes from one place,
+:meth:`MMRMInference.estimate`: the covariance chosen by the fit (model-based, empirical or
+Kenward-Roger adjusted) gives the standard error, the fit's df method gives the degrees of
+freedom (see :mod:`.dof`), and :func:`trialstats._inference.t_inference` the test and interval.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..._inference import t_inference
+from ...errors import ConvergenceWarning, ModelError
+from ..._summary import Summary
+from .._design import Design, reference_grid_matrix
+from .dof import (
+    between_within_df,
+    kenward_roger_vcov,
+    model_vcov_jacobian,
+    satterthwaite_df,
+)
+
+_METHOD_LABEL = {"reml": "REML", "ml": "ML"}
+
+
+@dataclass(frozen=True)
+class MMRMSpec:
+    """What was asked for: kept with the result so it can be reported and refitted."""
+
+    formula: str
+    subject: str
+    visit: str
+    covariance: str
+    df: str
+    method: str
+    group: str | None
+    vcov: str
+    level: float
+
+    @property
+    def versions(self) -> dict:
+        """Versions of trialstats and its numerical dependencies."""
+        out = {}
+        for pkg in ("trialstats", "numpy", "scipy", "pandas", "formulaic"):
+            try:
+                out[pkg] = importlib.metadata.version(pkg)
+            except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+                out[pkg] = "unknown"
+        return out
+
+
+@dataclass(frozen=True)
+class MMRMInference:
+    """Arrays of a fitted MMRM needed for inference on any contrast."""
+
+    beta: np.ndarray
+    phi: np.ndarray  # model-based (X'V^-1X)^-1
+    vcov: np.ndarray  # covariance used for inference
+    theta: np.ndarray
+    theta_vcov: np.ndarray
+    df_jacobian: np.ndarray | None  # d(cov used for df)/d theta
+    df_vcov: np.ndarray  # covariance whose variance the Satterthwaite df approximates
+    df_method: str
+    coef_df_bw: np.ndarray | None
+    residual_df: float
+    m2loglik: float
+    sigmas: tuple  # per group covariance matrix
+    df_override: object = None  # callable L -> df (Bell-McCaffrey for the sandwich)
+
+    def df(self, L: np.ndarray) -> np.ndarray:
+        """Degrees of freedom of each row of ``L`` under the fit's df method."""
+        L = np.atleast_2d(L)
+        if self.df_method == "residual":
+            return np.full(L.shape[0], self.residual_df)
+        if self.df_method == "between-within":
+            used = np.abs(L) > 0
+            return np.array([self.coef_df_bw[u].min() if u.any() else self.residual_df
+                             for u in used])
+        if self.df_override is not None:
+            return self.df_override(L)
+        return satterthwaite_df(L, self.df_vcov, self.df_jacobian, self.theta_vcov)
+
+    def estimate(self, L: np.ndarray, level: float) -> pd.DataFrame:
+        """estimate, std_error, df, statistic, p_value, conf_low, conf_high for each row of L."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(self.beta):
+            raise ModelError(
+                f"contrast matrix has {L.shape[1]} columns; the model has {len(self.beta)} "
+                "coefficients"
+            )
+        est = L @ self.beta
+        se = np.sqrt(np.einsum("rk,kl,rl->r", L, self.vcov, L))
+        dof = self.df(L)
+        out = pd.DataFrame({"estimate": est, "std_error": se, "df": dof})
+        return pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
+
+
+def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) -> MMRMInference:
+    """Assemble the covariance of the estimates and the df machinery at the optimum."""
+    kr = spec.df in ("kenward-roger", "kenward-roger-linear")
+    linear = spec.df == "kenward-roger-linear"
+    st = engine.state(theta, order=2 if (kr and not linear) else 1)
+    H = engine.hessian(theta)
+    try:
+        theta_vcov = np.linalg.inv(H)
+        if not np.all(np.isfinite(theta_vcov)) or np.any(np.diag(theta_vcov) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn(
+            "the Hessian of the covariance parameters is singular or not positive definite at "
+            "the optimum: Satterthwaite / Kenward-Roger df are unreliable; try a simpler "
+            "covariance structure",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        theta_vcov = np.linalg.pinv(H)
+    phi = st.phi
+    P = engine.p_matrices(st)
+    jac_model = model_vcov_jacobian(phi, P)
+    df_vcov, df_jac, override = phi, jac_model, None
+    if kr:
+        Qs, Rs = engine.kr_sums(st, theta_vcov, linear=linear)
+        vcov = kenward_roger_vcov(phi, P, theta_vcov, Qs, Rs, linear=linear)
+    elif spec.vcov == "empirical":
+        vcov = engine.empirical_vcov(theta)
+        if spec.df == "satterthwaite":
+            theta_hat = np.asarray(theta, dtype=float).copy()
+
+            def override(L, _engine=engine, _theta=theta_hat):
+                return _engine.empirical_df(_theta, L)
+    else:
+        vcov = phi
+    n_obs, p = X.shape
+    bw = between_within_df(X, subj_codes, n_subjects) if spec.df == "between-within" else None
+    return MMRMInference(
+        beta=st.beta, phi=phi, vcov=vcov, theta=np.asarray(theta), theta_vcov=theta_vcov,
+        df_jacobian=df_jac, df_vcov=df_vcov, df_method=spec.df, coef_df_bw=bw,
+        residual_df=float(n_obs - p), m2loglik=float(engine.m2loglik(st)),
+        sigmas=tuple(s[0] for s in st.sigmas), df_override=override,
+    )
+
+
+@dataclass(frozen=True)
+class MMRMResult:
+    """A fitted MMRM (immutable). Returned by :func:`trialstats.mmrm`.
+
+    Attributes
+    ----------
+    spec : MMRMSpec
+        Formula and options the model was fitted with.
+    coef : pandas.DataFrame
+        term, estimate, std_error, df, statistic, p_value, conf_low, conf_high.
+    vcov, vcov_model : pandas.DataFrame
+        Covariance of the estimates used for inference, and the model-based one.
+    covariance : pandas.DataFrame
+        Estimated visit-by-visit covariance (MultiIndex (group, visit) rows when grouped).
+    theta, theta_vcov : numpy.ndarray
+        Covariance parameters (R ``mmrm`` parameterisation) and their covariance.
+    loglik, aic, bic : float
+        Log-likelihood with all constants; AIC and BIC count covariance parameters only, with
+        n = number of subjects in BIC (R ``mmrm`` and SAS REML conventions).
+    n_obs, n_subjects, converged
+        Rows and subjects used; whether the optimiser met its criterion.
+    exclusions : pandas.DataFrame
+        reason, n_rows: rows not used and why; ``excluded_rows`` lists them.
+    """
+
+    spec: MMRMSpec
+    design: Design
+    inference: MMRMInference
+    visit_levels: tuple
+    group_levels: tuple
+    structures: tuple
+    n_obs: int
+    n_subjects: int
+    converged: bool
+    message: str
+    exclusions: pd.DataFrame
+    excluded_rows: pd.DataFrame
+
+    # ------------------------------------------------------------------ numbers
+    @property
+    def terms(self) -> tuple:
+        return self.design.terms
+
+    @cached_property
+    def coef(self) -> pd.DataFrame:
+        """Coefficient table (one row per term, R's order and names)."""
+        L = np.eye(len(self.terms))
+        out = self.inference.estimate(L, self.spec.level)
+        out.insert(0, "term", list(self.terms))
+        return out
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        return pd.DataFrame(self.inference.vcov, index=self.terms, columns=self.terms)
+
+    @property
+    def vcov_model(self) -> pd.DataFrame:
+        return pd.DataFrame(self.inference.phi, index=self.terms, columns=self.terms)
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.inference.theta.copy()
+
+    @property
+    def theta_vcov(self) -> np.ndarray:
+        return self.inference.theta_vcov.copy()
+
+    @property
+    def n_theta(self) -> int:
+        return len(self.inference.theta)
+
+    @property
+    def covariance(self) -> pd.DataFrame:
+        """Estimated covariance matrix over visits (per group when grouped)."""
+        visits = list(self.visit_levels)
+        if not self.group_levels:
+            return pd.DataFrame(self.inference.sigmas[0], index=visits, columns=visits)
+        frames = [pd.DataFrame(s, index=visits, columns=visits) for s in self.inference.sigmas]
+        return pd.concat(frames, keys=list(self.group_levels), names=[self.spec.group, "visit"])
+
+    @property
+    def correlation(self) -> pd.DataFrame:
+        """Correlation matrix implied by :attr:`covariance`."""
+        def corr(s):
+            d = np.sqrt(np.diag(s))
+            return s / np.outer(d, d)
+        visits = list(self.visit_levels)
+        if not self.group_levels:
+            return pd.DataFrame(corr(self.inference.sigmas[0]), index=visits, columns=visits)
+        frames = [pd.DataFrame(corr(s), index=visits, columns=visits)
+                  for s in self.inference.sigmas]
+        return pd.concat(frames, keys=list(self.group_levels), names=[self.spec.group, "visit"])
+
+    @property
+    def loglik(self) -> float:
+        return -0.5 * self.inference.m2loglik
+
+    @property
+    def aic(self) -> float:
+        return self.inference.m2loglik + 2 * self.n_theta
+
+    @property
+    def bic(self) -> float:
+        return self.inference.m2loglik + np.log(self.n_subjects) * self.n_theta
+
+    # ------------------------------------------------------------------ contrasts
+    def linear_contrast(self, L, names=None) -> pd.DataFrame:
+        """Inference on arbitrary linear combinations of the coefficients.
+
+        Parameters
+        ----------
+        L : array_like (r, p) or dict
+            Rows of weights over the coefficients (in :attr:`terms` order), or one dict
+            ``{term: weight}``.
+        names : sequence of str, optional
+            Row labels (column ``contrast``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            estimate, std_error, df, statistic, p_value, conf_low, conf_high per row.
+        """
+        if isinstance(L, dict):
+            unknown = [t for t in L if t not in self.terms]
+            if unknown:
+                raise ModelError(f"unknown terms {unknown}; the model's terms: {list(self.terms)}")
+            L = np.array([[float(L.get(t, 0.0)) for t in self.terms]])
+        out = self.inference.estimate(np.atleast_2d(np.asarray(L, dtype=float)), self.spec.level)
+        if names is not None:
+            out.insert(0, "contrast", list(names))
+        return out
+
+    def _factor_levels(self, name: str, role: str) -> list:
+        if name not in self.design.variables:
+            raise ModelError(
+                f"{role} {name!r} is not a variable of the model {self.spec.formula!r}; "
+                f"variables: {', '.join(self.design.variables)}"
+            )
+        if name not in self.design.levels:
+            raise ModelError(f"{role} {name!r} is numeric; LS means need a factor")
+        return list(self.design.levels[name])
+
+    def _grid_rows(self, spec: str, by: str | None):
+        spec_levels = self._factor_levels(spec, "spec")
+        by_levels = self._factor_levels(by, "by") if by else [None]
+        keys, rows = [], []
+        for b in by_levels:
+            for s in spec_levels:
+                fixed = {spec: s} if b is None else {spec: s, by: b}
+                rows.append(reference_grid_matrix(self.design, fixed))
+                keys.append((s, b))
+        return spec_levels, by_levels, keys, np.array(rows)
+
+    def lsmeans(self, spec: str, by: str | None = None) -> pd.DataFrame:
+        """Least-squares (estimated marginal) means, as R ``emmeans``.
+
+        Numeric covariates are held at their mean over the rows used; other factors are
+        averaged with equal weights.
+
+        Parameters
+        ----------
+        spec : str
+            Factor whose levels get a mean (e.g. ``"ARM"``).
+        by : str, optional
+            Factor within whose levels the means are computed (e.g. ``"AVISIT"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            spec, by, estimate, std_error, df, statistic, p_value, conf_low, conf_high.
+        """
+        _, _, keys, L = self._grid_rows(spec, by)
+        out = self.inference.estimate(L, self.spec.level)
+        lead = pd.DataFrame({spec: [k[0] for k in keys]})
+        if by:
+            lead[by] = [k[1] for k in keys]
+        return pd.concat([lead, out], axis=1)
+
+    def contrast(self, spec: str, by: str | None = None) -> pd.DataFrame:
+        """Each level of ``spec`` minus its reference (first) level, within each level of ``by``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            by, contrast (e.g. ``"EXOSOME - PLACEBO"``), estimate, std_error, df, statistic,
+            p_value, conf_low, conf_high. Unadjusted for multiplicity.
+        """
+        spec_levels, by_levels, keys, L = self._grid_rows(spec, by)
+        if len(spec_levels) < 2:
+            raise ModelError(f"{spec!r} has one level in the rows used; nothing to compare")
+        k = len(spec_levels)
+        rows, labels, bys = [], [], []
+        for j, b in enumerate(by_levels):
+            block = L[j * k:(j + 1) * k]
+            for i in range(1, k):
+                rows.append(block[i] - block[0])
+                labels.append(f"{spec_levels[i]} - {spec_levels[0]}")
+                bys.append(b)
+        out = self.inference.estimate(np.array(rows), self.spec.level)
+        lead = pd.DataFrame({by: bys}) if by else pd.DataFrame(index=range(len(rows)))
+        lead["contrast"] = labels
+        return pd.concat([lead, out], axis=1)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        status = "converged" if self.converged else "NOT converged"
+        grp = f" by {self.spec.group}" if self.spec.group else ""
+        return (
+            f"<MMRMResult: {self.spec.covariance} covariance{grp}, "
+            f"{_METHOD_LABEL[self.spec.method]}, {self.spec.df} df, {self.n_obs} obs / "
+            f"{self.n_subjects} subjects, {status}>"
+        )
+
+    def summary(self) -> Summary:
+        """Model, fit statistics, coefficients and covariance as a printable Summary."""
+        fit_stats = pd.DataFrame({
+            "statistic": ["-2 log-likelihood", "AIC", "BIC", "observations", "subjects",
+                          "covariance parameters", "converged"],
+            "value": [f"{-2 * self.loglik:.4f}", f"{self.aic:.4f}", f"{self.bic:.4f}",
+                      str(self.n_obs), str(self.n_subjects), str(self.n_theta),
+                      str(self.converged)],
+        })
+        cov = self.covariance.reset_index()
+        notes = [
+            f"Formula: {self.spec.formula}; subject {self.spec.subject}, visit {self.spec.visit}.",
+            f"Covariance: {self.spec.covariance}"
+            + (f" per {self.spec.group}" if self.spec.group else "")
+            + f"; {_METHOD_LABEL[self.spec.method]}; df: {self.spec.df}; "
+            f"vcov: {'Kenward-Roger adjusted' if self.spec.df.startswith('kenward') else self.spec.vcov}; "
+            f"level {self.spec.level:g}.",
+        ]
+        if len(self.exclusions):
+            notes.append("Excluded rows: " + "; ".join(
+                f"{r.reason}: {r.n_rows}" for r in self.exclusions.itertuples()))
+        return Summary(
+            title=repr(self),
+            tables={"Fit": fit_stats, "Coefficients": self.coef, "Covariance": cov},
+            notes=tuple(notes),
+        )
