@@ -167,7 +167,7 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
     return meta, problems
 
 
-def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict]:
+def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict, dict]:
     """Read ``folder/trial.toml``.
 
     Raises
@@ -182,6 +182,9 @@ def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict]:
     problems : list of Problem
     column_types : dict
         The ``[column_types]`` table ({table: {column: type}}), empty when absent.
+    tables : dict
+        The ``[tables]`` entries that are usable (so tables are checked even when other parts of
+        trial.toml are wrong).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -207,7 +210,9 @@ def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict]:
     if not isinstance(column_types, dict):
         problems.append(_problem("[column_types] must map table names to { column = \"type\" }", "column_types"))
         column_types = {}
-    return meta, problems, column_types
+    tables = doc.get("tables") if isinstance(doc.get("tables"), dict) else {}
+    tables = {k: v for k, v in tables.items() if isinstance(v, str) and v}
+    return meta, problems, column_types, tables
 
 
 # --- deterministic TOML writing (tomllib only reads) ---------------------------------------------

@@ -193,8 +193,7 @@ class Trial:
 def _read_folder(path):
     """Read a trial folder: (meta, raw frames, labels, source files, problems)."""
     folder = Path(path)
-    meta, problems, column_types = read_meta(folder)
-    tables = meta.tables if meta is not None else {}
+    meta, problems, column_types, tables = read_meta(folder)
     frames, labels, sources = {}, {}, {}
     for name, fname in tables.items():
         if name not in SPECS:
@@ -210,7 +209,7 @@ def _read_folder(path):
         except TableReadError as e:
             problems.append(e.problem)
             frames[name] = None
-    if meta is not None:
+    if isinstance(tables, dict):
         for name in ("adsl", "adeff"):
             if name not in tables:
                 problems.append(Problem(TOML_NAME, "tables", f"[tables] must name the {name} file, "
@@ -235,7 +234,8 @@ def validate_folder(path) -> ValidationReport:
     except TrialDataError as e:
         return ValidationReport(trial_id=Path(path).name,
                                 errors=(Problem(TOML_NAME, None, str(e)),))
-    _, report = check_trial(meta, frames, labels, problems, trial_id=Path(path).name)
+    _, report = check_trial(meta, frames, labels, problems, trial_id=Path(path).name,
+                            require_tables=False)
     return report
 
 
@@ -264,7 +264,8 @@ def load_trial(path) -> Trial:
     meta, frames, labels, sources, problems = _read_folder(path)
     errors = [p for p in problems if p.severity == "error"]
     if errors or meta is None:
-        _, report = check_trial(meta, frames, labels, problems, trial_id=Path(path).name)
+        _, report = check_trial(meta, frames, labels, problems, trial_id=Path(path).name,
+                            require_tables=False)
         report.raise_for_errors()
     trial = Trial(meta, frames.get("adsl"), frames.get("adeff"), frames.get("adtte"),
                   frames.get("adae"), source_files=sources)

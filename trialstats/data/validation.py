@@ -428,8 +428,9 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
 def _count_rows(frames, coerced_adsl, labels, arms=None):
     n_rows, by_arm = {}, {}
     arm_levels, arm_of = arms, {}
-    if coerced_adsl is not None and "USUBJID" in coerced_adsl and "ARM" in coerced_adsl:
-        arm_of = dict(zip(coerced_adsl["USUBJID"], coerced_adsl["ARM"]))
+    adsl = frames.get("adsl")
+    if adsl is not None and {"USUBJID", "ARM"} <= set(adsl.columns):
+        arm_of = dict(zip(_coerce_str(adsl["USUBJID"]), _coerce_str(adsl["ARM"])))
     for name, frame in frames.items():
         if frame is None:
             continue
@@ -443,7 +444,8 @@ def _count_rows(frames, coerced_adsl, labels, arms=None):
     return n_rows, by_arm
 
 
-def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), trial_id=None):
+def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), trial_id=None,
+                require_tables=True):
     """Validate a trial's tables and coerce their columns to the dtypes of the schema.
 
     Parameters
@@ -459,6 +461,8 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         Problems already found (trial.toml, unreadable files); they come first in the report.
     trial_id : str, optional
         Name used in messages when ``meta`` is None.
+    require_tables : bool, default True
+        Report adsl / adeff when absent (the folder reader reports that itself).
 
     Returns
     -------
@@ -476,9 +480,8 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         elif meta.reference not in meta.arms:
             out.append(Problem(where, "arms.reference", f"reference arm '{meta.reference}' is not "
                                f"an arm; valid: {', '.join(map(str, meta.arms))}"))
-    read_failed = {p.table for p in out}
-    for name in schema.REQUIRED_TABLES:
-        if frames.get(name) is None and labels[name] not in read_failed:
+    for name in schema.REQUIRED_TABLES if require_tables else ():
+        if frames.get(name) is None:
             out.append(Problem(table=labels[name], column=None,
                                message=f"table {name} is required (a trial needs adsl and adeff)"))
     coerced: dict = {}
