@@ -1,0 +1,132 @@
+"""Cox regression vs R coxph (Efron/Breslow, strata, robust, cluster), cox.zph and concordance.
+
+Reference: tests/reference/survival_cox.json, made by tests/reference/make_survival_reference.R.
+R's Newton-Raphson stops at a relative log-likelihood change of 1e-9, so its estimates differ
+from the fully converged ones by ~1e-8 relative: within SAME_ALGORITHM (rtol 1e-6).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from tolerances import SAME_ALGORITHM, SAME_ALGORITHM_SE
+
+import trialstats as ts
+from trialstats.errors import ModelError
+
+REF = Path(__file__).parent / "reference"
+COX = json.loads((REF / "survival_cox.json").read_text())
+
+
+def _sim():
+    sim = pd.read_csv(REF / "survival_sim_adtte.csv")
+    sim["ARM"] = pd.Categorical(sim["ARM"], ["PLACEBO", "EXOSOME", "MINOXIDIL"])
+    return sim
+
+
+def _case(name):
+    lung = pd.read_csv(REF / "survival_lung.csv")
+    vet = pd.read_csv(REF / "survival_veteran.csv")
+    vet["celltype"] = pd.Categorical(vet["celltype"], ["squamous", "smallcell", "adeno", "large"])
+    colon = pd.read_csv(REF / "survival_colon.csv")
+    colon["rx"] = pd.Categorical(colon["rx"], ["Obs", "Lev", "Lev+5FU"])
+    sim = _sim()
+    lung_ev = dict(data=lung, time="time", event="event")
+    return {
+        "lung_age_sex_efron": dict(formula="age + C(sex)", **lung_ev),
+        "lung_age_sex_breslow": dict(formula="age + C(sex)", ties="breslow", **lung_ev),
+        "lung_strata_ecog": dict(formula="age + C(sex)", data=lung.dropna(subset=["ph.ecog"]),
+                                 time="time", event="event", strata="ph.ecog"),
+        "lung_robust": dict(formula="age + C(sex)", robust=True, **lung_ev),
+        "colon_cluster": dict(formula="rx + age", data=colon, time="time", event="status",
+                              cluster="id"),
+        "veteran_celltype": dict(formula="celltype + karno", data=vet, time="time",
+                                 event="status"),
+        "sim_arm_age": dict(formula="ARM + AGE", data=sim, censor="CNSR"),
+        "sim_arm_age_breslow": dict(formula="ARM + AGE", data=sim, censor="CNSR", ties="breslow"),
+        "sim_arm_strata_sex": dict(formula="ARM", data=sim, censor="CNSR", strata="SEX"),
+    }[name]
+
+
+CASES = [k for k in COX if k != "versions"]
+
+
+@pytest.fixture(scope="module", params=CASES)
+def fitted(request):
+    return request.param, ts.cox(**_case(request.param))
+
+
+def test_cox_coefficients_match_r_coxph(fitted):
+    # source: tests/reference/survival_cox.json[case] (summary(coxph)$coefficients, confint)
+    case, fit = fitted
+    ref = COX[case]
+    assert_allclose(fit.coef["estimate"], ref["estimate"], **SAME_ALGORITHM)
+    assert_allclose(fit.coef["std_error"], ref["std_error"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["statistic"], ref["statistic"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["p_value"], ref["p_value"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["conf_low"], ref["conf_low"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["conf_high"], ref["conf_high"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["hazard_ratio"], np.exp(ref["estimate"]), **SAME_ALGORITHM)
+    assert_allclose(fit.loglik, ref["loglik"], **SAME_ALGORITHM)
+    assert fit.n_obs == ref["n"] and fit.n_events == ref["nevent"]
+
+
+def test_cox_ph_test_matches_r_cox_zph_km(fitted):
+    # source: tests/reference/survival_cox.json[case]["zph"] (cox.zph(fit, transform="km"))
+    case, fit = fitted
+    ref = COX[case]["zph"]
+    z = fit.ph_test()
+    assert len(z) == len(ref["term"]) and z["term"].iloc[-1] == "GLOBAL"
+    assert_allclose(z["statistic"], ref["statistic"], **SAME_ALGORITHM_SE)
+    assert_allclose(z["df"], ref["df"], rtol=0)
+    assert_allclose(z["p_value"], ref["p_value"], **SAME_ALGORITHM_SE)
+
+
+def test_cox_concordance_matches_r(fitted):
+    # source: tests/reference/survival_cox.json[case]["concordance"]
+    case, fit = fitted
+    assert_allclose(fit.concordance, COX[case]["concordance"], **SAME_ALGORITHM)
+
+
+def test_cox_r_style_term_names():
+    fit = ts.cox("ARM + AGE", _sim(), censor="CNSR")
+    assert list(fit.coef["term"]) == COX["sim_arm_age"]["term"]
+    assert repr(fit).startswith("<CoxResult: ~ ARM + AGE, efron ties, model SE, 120 obs / 80 events")
+    assert "Concordance" in str(fit.summary())
+
+
+def test_cox_arm_without_events_is_not_estimable():
+    sim = _sim()
+    sim.loc[sim["ARM"] == "EXOSOME", "CNSR"] = 1
+    with pytest.raises(ModelError, match=r"ARMEXOSOME has no events \(0 of 40 subjects\).*not estimable"):
+        ts.cox("ARM + AGE", sim, censor="CNSR")
+    sim = _sim()
+    sim.loc[sim["ARM"] == "PLACEBO", "CNSR"] = 1
+    with pytest.raises(ModelError, match="ARM reference level has no events"):
+        ts.cox("ARM", sim, censor="CNSR")
+
+
+def test_cox_missing_covariates_are_counted():
+    sim = _sim()
+    sim["AGE"] = sim["AGE"].astype(float)
+    sim.loc[[0, 5], "AGE"] = np.nan
+    fit = ts.cox("ARM + AGE", sim, censor="CNSR")
+    assert fit.n_obs == 118 and fit.excluded == {"missing covariate": 2}
+
+
+def test_cox_bad_options():
+    with pytest.raises(ModelError, match="ties='exact' is not valid; choose one of: efron, breslow"):
+        ts.cox("ARM", _sim(), censor="CNSR", ties="exact")
+    with pytest.raises(ModelError, match="formula has no terms"):
+        ts.cox("", _sim(), censor="CNSR")
+    with pytest.raises(ModelError, match="cannot build the design matrix"):
+        ts.cox("NOPE", _sim(), censor="CNSR")
+    with pytest.raises(ModelError, match="exactly one of event="):
+        ts.cox("ARM", _sim())
+    sim = _sim()
+    sim["CONST"] = 1.0
+    with pytest.raises(ModelError, match="covariate CONST is constant"):
+        ts.cox("ARM + CONST", sim, censor="CNSR")

@@ -1,0 +1,321 @@
+"""Cox proportional hazards regression, matching R ``coxph`` and ``cox.zph``.
+
+.. math::
+
+    \\lambda(t \\mid x) = \\lambda_{0s}(t) \\exp(x^T \\beta)
+
+with a baseline hazard per stratum :math:`s`, fitted by Newton-Raphson on the partial likelihood
+with Efron (R's default) or Breslow handling of tied event times. Standard errors come from the
+inverse information, or with ``robust=True`` / ``cluster=`` from the sandwich :math:`D^T D` of
+dfbeta residuals summed within clusters (R ``robust=TRUE`` / ``cluster=``). Intervals are Wald
+intervals on the log scale, exponentiated.
+
+The formula (formulaic syntax, right-hand side only) uses treatment coding; term names follow R:
+``ARMEXOSOME`` for level EXOSOME of ARM, ``AGE`` for a numeric column.
+
+A group level without events makes its hazard ratio infinite (not estimable): :func:`cox` raises
+a :class:`~trialstats.errors.ModelError` naming the level rather than returning a meaningless
+estimate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._inference import check_level, t_inference
+from ..errors import ModelError
+from . import _cox_engine as engine
+from ._input import check_choice, event_indicator, filter_paramcd, numeric_times, require_columns
+from ._summary import Summary
+
+TIES = ("efron", "breslow")
+
+__all__ = ["CoxResult", "cox"]
+
+
+def _r_name(column: str) -> str:
+    """formulaic's ``ARM[T.EXOSOME]`` -> R's ``ARMEXOSOME``."""
+    return re.sub(r"\[T\.(.*)\]$", r"\1", column)
+
+
+@dataclass(frozen=True)
+class CoxResult:
+    """A fitted Cox model.
+
+    Attributes
+    ----------
+    coef : DataFrame
+        term, estimate (log hazard ratio), std_error, hazard_ratio, conf_low, conf_high (hazard
+        ratio scale), statistic (z), p_value.
+    formula : str
+        The right-hand side fitted.
+    ties, level : str, float
+        Tie handling and confidence level.
+    strata, cluster : str or None
+        Stratification and cluster columns.
+    robust : bool
+        Whether ``std_error`` is the sandwich (robust) one.
+    loglik : tuple of float
+        Log partial likelihood at beta = 0 and at the estimate (R ``fit$loglik``).
+    n_obs, n_events : int
+        Rows used and events among them.
+    excluded : dict
+        Rows left out, by reason (e.g. ``{"missing AGE": 2}``).
+    converged : bool
+        Newton-Raphson convergence.
+    """
+
+    coef: pd.DataFrame
+    formula: str
+    ties: str
+    level: float
+    strata: str | None
+    cluster: str | None
+    robust: bool
+    loglik: tuple
+    n_obs: int
+    n_events: int
+    excluded: dict
+    converged: bool
+    naive_std_error: np.ndarray = field(repr=False)
+    _state: dict = field(repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        se = "robust SE" if self.robust else "model SE"
+        strat = f", strata {self.strata}" if self.strata else ""
+        return (
+            f"<CoxResult: ~ {self.formula}, {self.ties} ties{strat}, {se}, "
+            f"{self.n_obs} obs / {self.n_events} events, "
+            f"{'converged' if self.converged else 'NOT converged'}>"
+        )
+
+    @property
+    def lr_test(self) -> dict:
+        """Likelihood-ratio test of all coefficients: statistic, df, p_value."""
+        stat = 2.0 * (self.loglik[1] - self.loglik[0])
+        df = len(self.coef)
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+
+    @cached_property
+    def concordance(self) -> float:
+        """Harrell's concordance of the linear predictor, as R ``fit$concordance``."""
+        s = self._state
+        return engine.concordance(s["time"], s["event"], s["eta"], s["strata_codes"])
+
+    def ph_test(self) -> pd.DataFrame:
+        """Test of proportional hazards, as R ``cox.zph(fit, transform="km")``.
+
+        Score tests of :math:`\\beta_j(t) = \\beta_j + \\gamma_j g(t)` with
+        :math:`g(t) = 1 - \\hat S(t-)` (pooled Kaplan-Meier), per term and GLOBAL.
+
+        Returns
+        -------
+        DataFrame
+            term, statistic (chi-square), df, p_value.
+        """
+        s = self._state
+        g = engine.km_transform(s["time"], s["event"])
+        g = g - g[s["event"] == 1].mean()
+        res = engine.zph(s["strata_list"], s["beta"], g, s["term_columns"])
+        return pd.DataFrame(
+            {
+                "term": list(s["term_names"]) + ["GLOBAL"],
+                "statistic": res["statistic"],
+                "df": res["df"],
+                "p_value": stats.chi2.sf(res["statistic"], res["df"]),
+            }
+        )
+
+    def summary(self) -> Summary:
+        """Coefficients, likelihood-ratio test and concordance."""
+        lr = self.lr_test
+        notes = (
+            f"Likelihood ratio test = {lr['statistic']:.4g} on {lr['df']} df, "
+            f"p = {lr['p_value']:.4g}",
+            f"Concordance = {self.concordance:.4f}",
+        ) + tuple(f"Excluded: {v} rows ({k})" for k, v in self.excluded.items())
+        return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
+
+
+def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event, frame):
+    """Refuse constant columns and factor levels without events (infinite hazard ratios)."""
+    for j, name in enumerate(names):
+        if np.all(x[:, j] == x[0, j]):
+            raise ModelError(f"covariate {name} is constant in the {len(x)} rows analysed; "
+                             "remove it from the formula")
+    for term, cols in zip(term_names, term_columns):
+        sub = x[:, cols]
+        if not np.all(np.isin(sub, (0.0, 1.0))):
+            continue
+        masks = [(sub[:, k] == 1, names[c]) for k, c in enumerate(cols)]
+        masks.append((sub.sum(axis=1) == 0, f"{term} reference level"))
+        for mask, label in masks:
+            if mask.any() and event[mask].sum() == 0:
+                raise ModelError(
+                    f"{label} has no events (0 of {int(mask.sum())} subjects): its hazard ratio "
+                    "is not estimable (infinite); combine or drop that level, or use a "
+                    "non-parametric comparison (logrank, rmst)"
+                )
+
+
+def cox(
+    formula: str,
+    data: pd.DataFrame,
+    time: str = "AVAL",
+    event: str | None = None,
+    censor: str | None = None,
+    *,
+    strata: str | None = None,
+    robust: bool = False,
+    cluster: str | None = None,
+    ties: str = "efron",
+    level: float = 0.95,
+    paramcd: str | None = None,
+) -> CoxResult:
+    """Fit a Cox proportional hazards model, as R ``coxph(Surv(time, status) ~ formula)``.
+
+    Parameters
+    ----------
+    formula : str
+        Right-hand side in formulaic syntax, e.g. ``"ARM + AGE"`` (``C(x)`` makes a numeric
+        column a factor). Treatment coding; the first level is the reference.
+    data : DataFrame
+        ADTTE-like table, one row per subject (or per record with ``cluster=``).
+    time : str, default "AVAL"
+        Follow-up time.
+    event, censor : str
+        Exactly one: 1 = event column, or 1 = censored column (ADaM ``CNSR``).
+    strata : str, optional
+        Column whose levels get separate baseline hazards (R ``strata()``).
+    robust : bool, default False
+        Sandwich standard errors (implied by ``cluster=``).
+    cluster : str, optional
+        Cluster column for the sandwich variance (R ``cluster()``).
+    ties : {"efron", "breslow"}
+        Handling of tied event times.
+    level : float, default 0.95
+        Confidence level.
+    paramcd : str, optional
+        Keep only this PARAMCD.
+
+    Returns
+    -------
+    CoxResult
+
+    Raises
+    ------
+    ModelError
+        Invalid input or options, a constant covariate, or a factor level without events.
+    """
+    check_choice("ties", ties, TIES)
+    level = check_level(level)
+    require_columns(data, [time, strata, cluster])
+    frame = filter_paramcd(data, paramcd)
+    ev_all = event_indicator(frame, event, censor)
+    t_all = numeric_times(frame, time)
+    rhs = formula.split("~", 1)[-1].strip()
+    if not rhs:
+        raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
+    import formulaic  # imported here: formula parsing is only needed by cox()
+
+    work = frame.reset_index(drop=True)
+    for col in work.columns:
+        if isinstance(work[col].dtype, pd.CategoricalDtype):
+            work[col] = work[col].cat.remove_unused_categories()
+    try:
+        mm = formulaic.model_matrix(rhs, work, na_action="drop")
+    except Exception as e:  # formulaic raises many types; report them as a model error
+        raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
+    excluded = {}
+    if len(mm) < len(work):
+        excluded["missing covariate"] = len(work) - len(mm)
+    keep = np.zeros(len(work), dtype=bool)
+    keep[mm.index.to_numpy()] = True
+    for col, what in ((strata, "strata"), (cluster, "cluster")):
+        if col is not None:
+            miss = work[col].isna().to_numpy() & keep
+            if miss.any():
+                excluded[f"missing {col} ({what})"] = int(miss.sum())
+                keep &= ~miss
+    spec = mm.model_spec
+    columns = [c for c in mm.columns if c != "Intercept"]
+    if not columns:
+        raise ModelError(f"formula '{rhs}' has no covariates")
+    x_full = pd.DataFrame(mm, index=mm.index)[columns].reindex(np.flatnonzero(keep))
+    x = x_full.to_numpy(dtype=float)
+    names = [_r_name(c) for c in columns]
+    term_names, term_columns = [], []
+    for term, idx in spec.term_indices.items():
+        cols = [columns.index(mm.columns[i]) for i in idx if mm.columns[i] != "Intercept"]
+        if cols:
+            term_names.append(str(term).replace("C(", "C(", 1))
+            term_columns.append(cols)
+    t = t_all[keep]
+    ev = ev_all[keep].astype(float)
+    rows = work[keep]
+    if ev.sum() == 0:
+        raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
+    _check_estimable(x, names, term_columns, term_names, ev, rows)
+    strata_codes = None
+    if strata is not None:
+        strata_codes = pd.Categorical(rows[strata]).codes.astype(np.int64)
+    cluster_codes = None
+    if cluster is not None:
+        cluster_codes = pd.Categorical(rows[cluster]).codes.astype(np.int64)
+        robust = True
+    # centre the covariates (as R does); the partial likelihood is unchanged
+    xc = x - x.mean(axis=0)
+    strata_list = engine.make_strata(t, ev, xc, strata_codes, ties)
+    res = engine.fit(strata_list, xc.shape[1])
+    beta, info = res["beta"], res["information"]
+    var = np.linalg.inv(info)
+    naive_se = np.sqrt(np.diag(var))
+    if robust:
+        var = engine.robust_variance(strata_list, beta, info, len(t), cluster_codes)
+    se = np.sqrt(np.diag(var))
+    inf = t_inference(beta, se, np.inf, level)
+    coef = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta,
+            "std_error": se,
+            "hazard_ratio": np.exp(beta),
+            "conf_low": np.exp(inf["conf_low"].to_numpy()),
+            "conf_high": np.exp(inf["conf_high"].to_numpy()),
+            "statistic": inf["statistic"].to_numpy(),
+            "p_value": inf["p_value"].to_numpy(),
+        }
+    )
+    state = {
+        "time": t,
+        "event": ev,
+        "eta": xc @ beta,
+        "strata_codes": strata_codes,
+        "strata_list": strata_list,
+        "beta": beta,
+        "term_names": term_names,
+        "term_columns": term_columns,
+        "vcov": var,
+    }
+    return CoxResult(
+        coef=coef,
+        formula=rhs,
+        ties=ties,
+        level=level,
+        strata=strata,
+        cluster=cluster,
+        robust=bool(robust),
+        loglik=(res["loglik_null"], res["loglik"]),
+        n_obs=int(len(t)),
+        n_events=int(ev.sum()),
+        excluded=excluded,
+        converged=res["converged"],
+        naive_std_error=naive_se,
+        _state=state,
+    )
