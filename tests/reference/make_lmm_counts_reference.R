@@ -182,6 +182,9 @@ write_ref(list(
 ), "lmm_hair.json")
 
 # ---------------------------------------------------------------- GEE helpers
+# geepack's default stopping rule (epsilon = 1e-4) leaves differences of order 1e-4 in the
+# estimates; converge tightly so the reference is the solution of the estimating equations.
+gee_tight <- geese.control(epsilon = 1e-10, maxit = 200)
 gee_ref <- function(fit) {
   s <- summary(fit)
   list(
@@ -204,9 +207,9 @@ ep <- write_read(ep, "counts_epil.csv")
 ep$trt <- factor(ep$trt)  # levels sorted: placebo, progabide
 
 f_ep <- y ~ trt * lbase + lage + V4
-ep_ind <- geeglm(f_ep, family = poisson, data = ep, id = subject, corstr = "independence")
-ep_exch <- geeglm(f_ep, family = poisson, data = ep, id = subject, corstr = "exchangeable")
-ep_ar1 <- geeglm(f_ep, family = poisson, data = ep, id = subject, waves = period, corstr = "ar1")
+ep_ind <- geeglm(f_ep, family = poisson, data = ep, id = subject, corstr = "independence", control = gee_tight)
+ep_exch <- geeglm(f_ep, family = poisson, data = ep, id = subject, corstr = "exchangeable", control = gee_tight)
+ep_ar1 <- geeglm(f_ep, family = poisson, data = ep, id = subject, waves = period, corstr = "ar1", control = gee_tight)
 ep_glm <- glm(f_ep, family = poisson, data = ep)
 ep_cl <- vcovCL(ep_glm, cluster = ~ subject, type = "HC0", cadjust = FALSE)
 
@@ -224,10 +227,10 @@ write_ref(list(
 
 # ---------------------------------------------------------------- hair counts, GEE
 f_h <- AVAL ~ ARM * WEEK_OFF + LOGBASE
-h_pois_exch <- geeglm(f_h, family = poisson, data = hair_cc, id = SUBJN, corstr = "exchangeable")
+h_pois_exch <- geeglm(f_h, family = poisson, data = hair_cc, id = SUBJN, corstr = "exchangeable", control = gee_tight)
 h_pois_ar1 <- geeglm(f_h, family = poisson, data = hair_cc, id = SUBJN, waves = VISITNUM,
-                     corstr = "ar1")
-h_pois_ind <- geeglm(f_h, family = poisson, data = hair_cc, id = SUBJN, corstr = "independence")
+                     corstr = "ar1", control = gee_tight)
+h_pois_ind <- geeglm(f_h, family = poisson, data = hair_cc, id = SUBJN, corstr = "independence", control = gee_tight)
 # negative binomial: theta (= 1 / alpha) by maximum likelihood ignoring the clustering
 h_nb_ml <- glm.nb(f_h, data = hair_cc, control = glm.control(epsilon = 1e-12, maxit = 100))
 theta <- h_nb_ml$theta
