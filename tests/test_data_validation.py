@@ -331,8 +331,8 @@ def test_subject_without_post_baseline_value_is_a_warning(folder):
     write(folder, "adeff", df)
     trial = ts.load_trial(folder)
     messages = [str(p) for p in trial.validation.warnings]
-    assert ("adeff.csv, column AVAL: subject MINI-0006 has no post-baseline AVAL for PARAMCD TAHC "
-            "(rows 16 (MINI-0006), 17 (MINI-0006), 18 (MINI-0006))") in messages[-1]
+    assert ("adeff.csv, column AVAL: 1 subject with no post-baseline AVAL for PARAMCD TAHC "
+            "(rows 16 (MINI-0006), 17 (MINI-0006), 18 (MINI-0006)); rows kept") in messages[-1]
     assert len(trial.adeff) == 18 and trial.validation.ok
 
 

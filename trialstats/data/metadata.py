@@ -256,7 +256,8 @@ def _toml_value(v) -> str:
         if not v:
             return "{}"
         return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} value {v!r} to TOML")
+    raise TrialDataError(f"trial.toml: cannot write {type(v).__name__} value {v!r}; valid types: "
+                         "str, int, float, bool, list, dict")
 
 
 def dumps_toml(meta: TrialMeta, tables: dict, column_types: dict | None = None) -> str:

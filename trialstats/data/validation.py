@@ -407,15 +407,18 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
         post = coerced_adeff["ABLFL"] != "Y"
     else:
         post = np.asarray(coerced_adeff["AVISITN"], dtype=float) > 0
-    has = pd.Series(post & ~np.isnan(aval)).groupby([usub, coerced_adeff["PARAMCD"]]).any()
+    paramcd = coerced_adeff["PARAMCD"]
+    has = pd.Series(post & ~np.isnan(aval)).groupby([usub, paramcd], sort=False).any()
     c = _Collector(labels["adeff"], adeff, out)
-    for (subj_param, flag) in has.items():
-        if not flag:
-            subj, param = subj_param
-            pos = np.flatnonzero((usub == subj) & (coerced_adeff["PARAMCD"] == param))
-            c.add("AVAL", f"subject {subj} has no post-baseline AVAL for PARAMCD {param} "
-                  f"({_where(adeff, pos)}); kept, but it adds nothing to change-from-baseline models",
-                  pos, severity="warning")
+    for param in dict.fromkeys(paramcd):
+        lacking = [subj for (subj, p), flag in has.items() if p == param and not flag]
+        if not lacking:
+            continue
+        pos = np.flatnonzero(np.isin(usub, lacking) & (paramcd == param))
+        n = len(lacking)
+        c.add("AVAL", f"{n} subject{'s' if n != 1 else ''} with no post-baseline AVAL for PARAMCD "
+              f"{param} ({_where(adeff, pos)}); rows kept, but they add nothing to "
+              "change-from-baseline models", pos, severity="warning")
     if coerced_adsl is not None and "USUBJID" in coerced_adsl:
         absent = ~np.isin(coerced_adsl["USUBJID"], usub)
         pos = np.flatnonzero(absent)
