@@ -238,7 +238,7 @@ rmst_case <- function(time, status, arm, tau = NULL) {
 rm <- list(
   lung_sex_tau500 = rmst_case(lung$time, lung$status - 1, factor(lung$sex), 500),
   lung_sex_default = rmst_case(lung$time, lung$status - 1, factor(lung$sex)),
-  sim_arm_tau300 = rmst_case(sim$AVAL, sim$EVENT, sim$ARM, 300),
+  sim_arm_tau150 = rmst_case(sim$AVAL, sim$EVENT, sim$ARM, 150),
   sim_arm_default = rmst_case(sim$AVAL, sim$EVENT, sim$ARM)
 )
 write_ref(rm, "rmst")
