@@ -5,7 +5,7 @@ Commands
 ``trialstats validate PATH``
     Print the validation summary of a trial folder (rows per table and per arm, every problem);
     exit status 1 when there are errors, 0 otherwise.
-``trialstats simulate --seed N [--n-per-arm K] -o FOLDER``
+``trialstats simulate --seed N [--n-per-arm K] [--arms ...] [--trial-id ID] -o FOLDER``
     Simulate a trial (:func:`trialstats.simulate.simulate_trial`) and write it as a trial folder.
 ``trialstats datasets``
     List the bundled trials.
@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a trial and write it as a trial folder")
     p.add_argument("--seed", type=int, required=True, help="seed of the random generator")
     p.add_argument("--n-per-arm", type=int, default=None, help="subjects per arm")
+    p.add_argument("--arms", nargs="+", default=None, metavar="CODE",
+                   help="arm codes (EXOSOME, MINOXIDIL, PLACEBO; default all three)")
+    p.add_argument("--trial-id", default=None, help="trial id (trial.toml id, USUBJID prefix)")
+    p.add_argument("--treatment-weeks", type=int, default=None, help="weeks on treatment")
+    p.add_argument("--followup-weeks", type=int, default=None, help="study week of the last visit")
+    p.add_argument("--dropout", type=float, default=None, help="dropout probability")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write")
 
@@ -68,9 +74,9 @@ def _cmd_validate(args) -> int:
 def _cmd_simulate(args) -> int:
     from .simulate import simulate_trial
 
-    kwargs = {"seed": args.seed}
-    if args.n_per_arm is not None:
-        kwargs["n_per_arm"] = args.n_per_arm
+    options = ("n_per_arm", "arms", "trial_id", "treatment_weeks", "followup_weeks", "dropout")
+    kwargs = {k: getattr(args, k) for k in options if getattr(args, k) is not None}
+    kwargs["seed"] = args.seed
     trial = simulate_trial(**kwargs)
     folder = trial.write(args.output, format=args.format)
     print(folder)
