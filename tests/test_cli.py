@@ -156,3 +156,8 @@ def test_report_usage_errors(tmp_path, capsys):
     assert "report --all: give the output folder with -o OUTDIR" in capsys.readouterr().err
     assert main(["report", "--all", str(tmp_path), "-o", str(tmp_path / "out")]) == 1
     assert "no trial folders (folders holding trial.toml) in" in capsys.readouterr().err
+
+
+def test_report_all_needs_a_folder(tmp_path, capsys):
+    assert main(["report", "--all", str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 1
+    assert "error: --all " in capsys.readouterr().err

@@ -134,7 +134,23 @@ def test_unknown_extension(folder):
 def test_ragged_csv(folder):
     with open(folder / "adtte.csv", "a", encoding="utf-8") as f:
         f.write("MINI-0007,RELAPSE,1,0,RELAPSE,0,1,1,EXTRA,FIELDS\n")
-    with pytest.raises(TrialDataError, match=r"adtte\.csv: malformed CSV .*line 8"):
+    with pytest.raises(TrialDataError, match=r"adtte\.csv: malformed CSV: line 8 has 10 fields; the "
+                       r"header has 8"):
+        ts.load_trial(folder)
+
+
+def test_short_csv_line_is_not_padded(folder):
+    text = (folder / "adsl.csv").read_text(encoding="utf-8").replace(",Y,Y,COMPLETED,\nMINI-0005", "\nMINI-0005")
+    (folder / "adsl.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(TrialDataError, match=r"adsl\.csv: malformed CSV: line 5 has 7 fields; the "
+                       r"header has 11"):
+        ts.load_trial(folder)
+
+
+def test_unterminated_quote(folder):
+    with open(folder / "adae.csv", "a", encoding="utf-8") as f:
+        f.write('MINI-0002,1,"SKIN,RASH,MILD,N,Y,3\n')
+    with pytest.raises(TrialDataError, match=r"adae\.csv: malformed CSV near line 5"):
         ts.load_trial(folder)
 
 
@@ -415,3 +431,86 @@ def test_validate_folder_does_not_raise(folder):
     assert report.n_rows == {"adsl.csv": 6, "adeff.csv": 18, "adtte.csv": 6, "adae.csv": 3}
     with pytest.raises(TrialDataError, match=r"1 problem in trial 'MINI-001'"):
         report.raise_for_errors()
+
+
+# --- remaining trial.toml and engine error paths -----------------------------------------------
+
+_GOOD_TOML = (MINI / "trial.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('title = "Six-subject fixture trial"', "title = 3",
+     r"trial\.toml, column title: key 'title' must be a string; got 3"),
+    ("simulated = true", 'simulated = "yes"',
+     r"trial\.toml, column simulated: key 'simulated' must be true or false; got 'yes'"),
+    ('codes = { EXOSOME = "Exosome injections", MINOXIDIL = "Minoxidil 5% topical", PLACEBO = "Placebo" }',
+     "codes = {}", r"trial\.toml, column arms\.codes: \[arms\] needs codes = \{ CODE = \"label\", \.\.\. \}"),
+    ('PLACEBO = "Placebo" }', "PLACEBO = 0 }",
+     r"trial\.toml, column arms\.codes: arm labels must be strings; not for PLACEBO"),
+    ('reference = "PLACEBO"', "reference = 1",
+     r"trial\.toml, column arms\.reference: \[arms\] needs reference = \"<code>\" naming the "
+     r"comparator arm; got 1"),
+    ('adae = "adae.csv"', "adae = 5",
+     r"trial\.toml, column tables: table file names must be strings; not for adae"),
+    ('relapse = { paramcd = "RELAPSE" }', 'relapse = "RELAPSE"',
+     r"trial\.toml, column endpoints: \[endpoints\] must map names to tables"),
+    ("seed = 7", 'column_types = "str"',
+     r"trial\.toml, column column_types: \[column_types\] must map table names"),
+])
+def test_trial_toml_bad_values(folder, old, new, expected):
+    assert old in _GOOD_TOML
+    (folder / "trial.toml").write_text(_GOOD_TOML.replace(old, new), encoding="utf-8")
+    with pytest.raises(TrialDataError, match=expected):
+        ts.load_trial(folder)
+
+
+def test_trial_toml_not_utf8(folder):
+    (folder / "trial.toml").write_bytes(_GOOD_TOML.replace("Six", "Sïx").encode("latin-1"))
+    with pytest.raises(TrialDataError, match=r"trial\.toml: not UTF-8 text"):
+        ts.load_trial(folder)
+
+
+def test_path_is_a_file(folder):
+    with pytest.raises(TrialDataError, match=r"trial folder .*trial\.toml' is a file, not a folder"):
+        ts.load_trial(folder / "trial.toml")
+
+
+def test_table_path_is_a_folder(folder):
+    (folder / "adae.csv").unlink()
+    (folder / "adae.csv").mkdir()
+    with pytest.raises(TrialDataError, match=r"adae\.csv: .*adae\.csv is not a file"):
+        ts.load_trial(folder)
+
+
+def test_in_memory_table_not_a_dataframe():
+    adsl, adeff = _frames()
+    with pytest.raises(TrialDataError, match=r"adtte: expected a pandas DataFrame; got dict"):
+        ts.Trial(_meta(), adsl, adeff, adtte={"USUBJID": ["S1"]})
+
+
+def test_in_memory_no_arms():
+    with pytest.raises(TrialDataError, match=r"TrialMeta, column arms: no arms declared"):
+        ts.Trial(_meta(arms={}), *_frames())
+
+
+def test_in_memory_duplicate_column_names():
+    adsl, adeff = _frames()
+    adeff.columns = ["USUBJID", "PARAMCD", "AVISIT", "AVAL", "AVAL"]
+    with pytest.raises(TrialDataError, match=r"adeff, column AVAL: duplicate column names AVAL"):
+        ts.Trial(_meta(), adsl, adeff)
+
+
+def test_boolean_in_numeric_column_is_reported():
+    adsl, adeff = _frames()
+    adsl["AGE"] = [True, False]
+    with pytest.raises(TrialDataError, match=r"adsl, column AGE: non-numeric values in rows 1 \(S1\), "
+                       r"2 \(S2\): True, False"):
+        ts.Trial(_meta(), adsl, adeff)
+
+
+def test_visit_number_with_two_visit_names(folder):
+    edit(folder, "adeff", 5, "AVISIT", "WEEK 12 (UNSCHEDULED)")
+    with pytest.raises(TrialDataError, match=r"adeff\.csv, column AVISITN: AVISITN 12 has several AVISIT "
+                       r"values \('WEEK 12', 'WEEK 12 \(UNSCHEDULED\)'\) in rows 2 \(MINI-0001\), "
+                       r"5 \(MINI-0002\)"):
+        ts.load_trial(folder)

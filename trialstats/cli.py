@@ -112,7 +112,7 @@ def _cmd_report(args, parser) -> int:
         if args.output is None:
             parser.error("report --all: give the output folder with -o OUTDIR")
         if not args.all_dir.is_dir():
-            raise TrialstatsError(f"--all {args.all_dir}: not a folder")
+            raise TrialstatsError(f"--all {args.all_dir}: not a folder (give the folder holding the trial folders)")
         folders = _trial_folders(args.all_dir)
         if not folders:
             raise TrialstatsError(f"no trial folders (folders holding trial.toml) in {args.all_dir}")

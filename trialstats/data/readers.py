@@ -1,7 +1,7 @@
 """Reading and writing the tables of a trial folder, chosen by file extension.
 
-Readers never change the number of rows. CSV files are read as text (UTF-8 with or without a
-byte-order mark, LF or CRLF line endings) so that junk in a numeric column ('12O', 'n/a') reaches
+Readers never change the number of rows. CSV files are read as text with the csv module (UTF-8 with or
+without a byte-order mark, LF or CRLF line endings; blank lines are not rows) so that junk in a numeric column ('12O', 'n/a') reaches
 the validator and is reported instead of silently becoming NaN; the columns without a schema
 spec are then given the type their text shows (numbers or text), or the type recorded in
 trial.toml ``[column_types]``. Parquet and SAS files (.xpt transport, .sas7bdat) carry their own
@@ -99,15 +99,29 @@ def _read_csv(path: Path, table: str, column_types: dict, fail) -> pd.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         fail(f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); save it as UTF-8 CSV")
-    header = next(csv.reader(io.StringIO(text)), [])
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+        records, ragged = [], []
+        for record in reader:
+            if not record:  # a blank line is not a row
+                continue
+            if len(record) != len(header):
+                ragged.append((reader.line_num, len(record)))
+            records.append(record)
+    except csv.Error as e:
+        fail(f"malformed CSV near line {reader.line_num} ({e})")
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         fail(f"duplicate column names in the header: {', '.join(dup)}; each column must appear once")
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                         skip_blank_lines=True)
-    except pd.errors.ParserError as e:
-        fail(f"malformed CSV ({str(e).strip()}); every line needs as many fields as the header")
+    if ragged:
+        shown = ", ".join(f"line {line} has {n}" for line, n in ragged[:10])
+        more = f" and {len(ragged) - 10} more" if len(ragged) > 10 else ""
+        fail(f"malformed CSV: {shown}{more} fields; the header has {len(header)} "
+             "(every line needs as many fields as the header)")
+    df = pd.DataFrame(records, columns=header, dtype=object)
+    if not records:
+        df = pd.DataFrame({h: pd.Series([], dtype=object) for h in header})
     spec = SPECS.get(table)
     spec_cols = {c.name for c in spec.columns} if spec else set()
     for col in df.columns:
