@@ -250,10 +250,10 @@ aj_case <- function(time, code, group, times) {
   st <- factor(code, levels = c(0, 1, 2), labels = c("censor", "relapse", "competing"))
   f <- survfit(Surv(time, st) ~ group)
   s <- summary(f, times = times, extend = TRUE)
-  j <- which(colnames(s$pstate) == "relapse")
-  j2 <- which(colnames(s$pstate) == "competing")
+  j <- which(f$states == "relapse")
+  j2 <- which(f$states == "competing")
   cc <- cuminc(time, code, group, cencode = 0)
-  list(group = sub(".*=", "", as.character(s$strata)), time = s$time,
+  list(group = sub(".*=", "", as.character(s$strata)), time = s$time, n_risk = s$n.risk[, 1],
        estimate = s$pstate[, j], std_error = s$std.err[, j],
        conf_low = s$lower[, j], conf_high = s$upper[, j],
        estimate_competing = s$pstate[, j2], std_error_competing = s$std.err[, j2],
