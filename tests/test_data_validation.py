@@ -498,6 +498,10 @@ def test_in_memory_duplicate_column_names():
     adeff.columns = ["USUBJID", "PARAMCD", "AVISIT", "AVAL", "AVAL"]
     with pytest.raises(TrialDataError, match=r"adeff, column AVAL: duplicate column names AVAL"):
         ts.Trial(_meta(), adsl, adeff)
+    adsl, adeff = _frames()
+    adsl.columns = ["USUBJID", "USUBJID", "AGE"]
+    with pytest.raises(TrialDataError, match=r"adsl, column USUBJID: duplicate column names USUBJID"):
+        ts.Trial(_meta(), adsl, adeff)
 
 
 def test_boolean_in_numeric_column_is_reported():

@@ -163,7 +163,7 @@ def _is_missing_scalar(v) -> bool:
 class _Collector:
     """Collects problems for one table, with the frame used to name rows and subjects."""
 
-    def __init__(self, label: str, frame: pd.DataFrame, out: list, severity: str = "error"):
+    def __init__(self, label: str, frame: pd.DataFrame, out: list):
         self.label, self.frame, self.out = label, frame, out
 
     def add(self, column, message, positions=(), severity="error"):
@@ -428,17 +428,23 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
                 f"{_where(adsl, pos)}", pos, severity="warning")
 
 
-def _count_rows(frames, coerced_adsl, labels, arms=None):
+def _usable(frame) -> bool:
+    """A DataFrame whose column names are unique (so frame[name] is a Series)."""
+    return isinstance(frame, pd.DataFrame) and not frame.columns.duplicated().any()
+
+
+def _count_rows(frames, labels, arms=None):
+    """Rows per table, and per arm (the subject's ARM in ADSL, as written)."""
     n_rows, by_arm = {}, {}
     arm_levels, arm_of = arms, {}
     adsl = frames.get("adsl")
-    if adsl is not None and {"USUBJID", "ARM"} <= set(adsl.columns):
+    if _usable(adsl) and {"USUBJID", "ARM"} <= set(adsl.columns):
         arm_of = dict(zip(_coerce_str(adsl["USUBJID"]), _coerce_str(adsl["ARM"])))
     for name, frame in frames.items():
         if frame is None:
             continue
         n_rows[labels[name]] = len(frame)
-        if arm_of and "USUBJID" in frame.columns and len(frame):
+        if arm_of and _usable(frame) and "USUBJID" in frame.columns and len(frame):
             arms = pd.Series([arm_of.get(s, "(not in ADSL)") for s in _coerce_str(frame["USUBJID"])])
             counts = arms.value_counts(sort=False)
             order = [a for a in (arm_levels or []) if a in counts.index]
@@ -505,7 +511,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         known = set(adsl_c["USUBJID"])
         for name in ("adeff", "adtte", "adae"):
             frame = frames.get(name)
-            if not isinstance(frame, pd.DataFrame) or "USUBJID" not in frame.columns:
+            if not _usable(frame) or "USUBJID" not in frame.columns:
                 continue
             usub = _coerce_str(frame["USUBJID"])
             pos = np.flatnonzero([(u not in known) and u != "" for u in usub])
@@ -514,14 +520,14 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
                     "USUBJID", f"subjects not in {labels['adsl']}: {_where(frame, pos)}; every subject "
                     f"needs a row in {labels['adsl']}", pos)
 
-    if isinstance(frames.get("adeff"), pd.DataFrame):
+    if _usable(frames.get("adeff")) and _usable(frames.get("adsl")):
         _post_baseline_warnings(frames.get("adsl"), frames["adeff"], adsl_c, coerced.get("adeff"),
                                 labels, out)
     if meta is not None:
         _endpoint_warnings(meta, coerced, out)
 
     n_rows, by_arm = _count_rows({k: v for k, v in frames.items() if isinstance(v, pd.DataFrame)},
-                                 adsl_c, labels, meta.arm_levels if meta is not None else None)
+                                 labels, meta.arm_levels if meta is not None else None)
     errors = tuple(p for p in out if p.severity == "error")
     warnings = tuple(p for p in out if p.severity == "warning")
     tid = meta.id if meta is not None else (trial_id or "?")
