@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trialstats as ts
 from trialstats.data import TrialMeta, validate_folder
@@ -518,3 +520,32 @@ def test_visit_number_with_two_visit_names(folder):
                        r"values \('WEEK 12', 'WEEK 12 \(UNSCHEDULED\)'\) in rows 2 \(MINI-0001\), "
                        r"5 \(MINI-0002\)"):
         ts.load_trial(folder)
+
+
+# --- property: any cell content gives a Trial with the same rows, or one TrialDataError ----------
+
+_CELLS = st.sampled_from(["", "NA", ".", "0", "1", "2", "-1", "12.5", "1e3", "12O", "n/a", " 7 ",
+                          "WEEK 12", "PLACEBO", "EXOSOME", "MINI-0001", "MINI-0099", "Y", "\u00e9"])
+
+
+_RAW = {t: pd.read_csv(MINI / f"{t}.csv", dtype=str, keep_default_na=False)
+        for t in ("adsl", "adeff", "adtte", "adae")}
+_MINI_META = ts.load_trial(MINI).meta
+
+
+@settings(max_examples=40, deadline=None)
+@given(cells=st.lists(st.tuples(st.sampled_from(["adsl", "adeff", "adtte", "adae"]),
+                                st.integers(0, 17), st.integers(0, 10), _CELLS),
+                      min_size=1, max_size=4))
+def test_any_cell_edit_gives_same_rows_or_one_data_error(cells):
+    raw = {t: df.copy() for t, df in _RAW.items()}
+    for table, row, col, value in cells:
+        df = raw[table]
+        df.iat[row % len(df), col % df.shape[1]] = value
+    try:
+        trial = ts.Trial(_MINI_META, raw["adsl"], raw["adeff"], raw["adtte"], raw["adae"])
+    except TrialDataError as e:
+        assert e.problems and all(p.severity == "error" for p in e.problems)
+        assert str(e).startswith(f"{len(e.problems)} problem")
+        return
+    assert {t: len(f) for t, f in trial.tables.items()} == {t: len(f) for t, f in raw.items()}
