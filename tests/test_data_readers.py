@@ -8,6 +8,7 @@ tmp_path (pyarrow, pyreadstat.write_xport).
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -135,3 +136,10 @@ def test_csv_float_column_round_trips_exactly(tmp_path_factory, values):
     types = write_table(df, path, "adsl")
     back = read_table(path, "adsl", types)
     pdt.assert_frame_equal(back, df)
+
+
+def test_sas_without_pyreadstat_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)
+    with pytest.raises(TrialDataError, match=r"adsl\.sas7bdat: reading \.sas7bdat files needs the "
+                       r"pyreadstat package \(pip install 'pyreadstat>=1.2'\)"):
+        ts.load_trial(DATA / "mini_trial_sas")

@@ -5,7 +5,8 @@ without a byte-order mark, LF or CRLF line endings; blank lines are not rows) so
 the validator and is reported instead of silently becoming NaN; the columns without a schema
 spec are then given the type their text shows (numbers or text), or the type recorded in
 trial.toml ``[column_types]``. Parquet and SAS files (.xpt transport, .sas7bdat) carry their own
-types.
+types; SAS files are read with pyreadstat (pandas.read_sas cannot read XPORT version 8 files and
+garbles the column names of some sas7bdat files).
 
 The CSV writer is deterministic: columns in frame order, LF line endings, floats written with
 ``repr`` (the shortest text that reads back to the same float64), integers as digits, missing as
@@ -158,11 +159,14 @@ def _typed_text(s: pd.Series, kind: str) -> pd.Series:
 
 
 def _read_sas(path: Path, kind: str) -> pd.DataFrame:
+    """A SAS file through pyreadstat (pandas.read_sas reads neither XPORT v8 nor every sas7bdat)."""
     try:
         import pyreadstat
-    except ImportError:  # pragma: no cover - pyreadstat is a dev dependency; pandas can read both
-        fmt = "xport" if kind == "xport" else "sas7bdat"
-        return pd.read_sas(path, format=fmt, encoding="utf-8")
+    except ImportError as e:
+        raise TableReadError(Problem(
+            table=path.name, column=None,
+            message=f"reading {path.suffix} files needs the pyreadstat package "
+                    "(pip install 'pyreadstat>=1.2'); or convert the table to CSV or Parquet")) from e
     reader = pyreadstat.read_xport if kind == "xport" else pyreadstat.read_sas7bdat
     df, _ = reader(str(path))
     return df
