@@ -1,0 +1,275 @@
+"""Build the reproducible HTML report of a trial: one self-contained, deterministic file.
+
+``build_report(trial, out_path)`` runs the sections (each a module of
+:mod:`trialstats.report.sections` that asks the model modules for results and returns tidy
+frames, display strings and figures), renders them with Jinja2 (autoescaped) into a single HTML
+file with inline CSS and inline SVG figures, and writes every table as CSV into
+``<out_stem>_ard/`` beside it (the analysis results data).
+
+A section that fails shows a visible failure box with the reason; the rest of the report is
+still built. The same inputs give a byte-identical file: no wall-clock time is written unless
+``SOURCE_DATE_EPOCH`` is set, figures are SVG with a fixed hash salt and no date, and every
+table keeps a stable order and number format.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .plan import AnalysisPlan, plan_for_trial
+from .sections import (
+    appendix,
+    baseline,
+    disposition,
+    durability,
+    hypotheses,
+    longterm,
+    methods,
+    primary,
+    relapse,
+    safety,
+    subgroups,
+    summary,
+)
+from .sections._base import Context, Section, _one_line
+
+__all__ = ["build_report", "render_report", "SECTIONS", "COMPUTE_ORDER"]
+
+#: Sections in reading order (numbered 1..12 in the report).
+SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
+            subgroups, safety, hypotheses, appendix)
+#: Order of computation: the summary, methods and appendix read what the others produced.
+COMPUTE_ORDER = (disposition, baseline, primary, durability, relapse, longterm, subgroups, safety,
+                 hypotheses, methods, summary, appendix)
+
+#: matplotlib settings of every report figure (deterministic SVG).
+RC = {
+    "svg.hashsalt": "trialstats-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "figure.dpi": 100,
+    "savefig.bbox": "tight",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall time of one section."""
+
+    key: str
+    title: str
+    seconds: float
+    ok: bool
+
+
+def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | None = None,
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Build the HTML report of ``trial`` and write it to ``out_path``.
+
+    Parameters
+    ----------
+    trial : Trial
+        A loaded (``ts.load_trial``) or in-memory trial.
+    out_path : str or Path
+        The HTML file to write. Tables are written as CSV into ``<stem>_ard/`` beside it.
+    plan : AnalysisPlan, path or dict, optional
+        The analysis plan; default: ``sap.toml`` of the trial folder when present, else the
+        defaults of :class:`~trialstats.report.plan.AnalysisPlan`.
+    progress : callable, optional
+        Called once per section with one line of text (the CLI passes a stderr writer).
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Raises
+    ------
+    PlanError
+        The plan is invalid for this trial (a failing *section* does not raise: it shows a
+        failure box in the report).
+    """
+    out_path = Path(out_path)
+    html, ctx, _ = render_report(trial, out_path, plan=plan, progress=progress)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_ard(ctx, out_path)
+    out_path.write_bytes(html.encode("utf-8"))
+    return out_path
+
+
+def ard_dir(out_path: Path) -> Path:
+    """Folder of the CSV tables of a report: ``<stem>_ard`` beside the HTML file."""
+    return out_path.parent / f"{out_path.stem}_ard"
+
+
+def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
+    """Compute the sections and render the HTML text (nothing is written).
+
+    Returns
+    -------
+    (html, ctx, timings) : str, Context, list of Timing
+    """
+    import matplotlib
+
+    out_path = Path(out_path)
+    resolved = plan_for_trial(trial, plan)
+    ctx = Context(trial=trial, plan=resolved)
+    ctx.results["out_path"] = out_path
+    ctx.results["ard_dir"] = ard_dir(out_path).name
+    if plan is None and getattr(trial.meta, "path", None) and (Path(trial.meta.path) / "sap.toml").is_file():
+        ctx.results["plan_path"] = Path(trial.meta.path) / "sap.toml"
+    elif isinstance(plan, str | Path):
+        pp = Path(plan)
+        ctx.results["plan_path"] = pp / "sap.toml" if pp.is_dir() else pp
+    if resolved.source == "defaults" and "plan_path" in ctx.results:  # pragma: no cover
+        pass
+    modules = COMPUTE_ORDER if sections is None else tuple(m for m in COMPUTE_ORDER if m in sections)
+    numbers = {m.KEY: i + 1 for i, m in enumerate(SECTIONS if sections is None else [m for m in SECTIONS if m in sections])}
+    timings = []
+    with matplotlib.rc_context(RC):
+        for mod in modules:
+            t0 = time.perf_counter()
+            try:
+                sec = mod.compute(ctx)
+                ok = sec.error is None
+            except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
+                sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
+                ok = False
+            ctx.sections[mod.KEY] = sec
+            dt = time.perf_counter() - t0
+            timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
+            if progress is not None:
+                status = "ok" if ok and not sec.failures else ("FAILED: " + (sec.error or "; ".join(sec.failures)))[:200]
+                progress(f"[{numbers[mod.KEY]:2d}/{len(numbers)}] {mod.TITLE}: {status} ({dt:.1f} s)")
+        ordered = [ctx.sections[m.KEY] for m in (SECTIONS if sections is None else [m for m in SECTIONS if m in sections])]
+        rendered = [_render_figures(sec, i + 1) for i, sec in enumerate(ordered)]
+    html = _render_html(trial, resolved, rendered, ctx)
+    return html, ctx, timings
+
+
+def write_ard(ctx, out_path: Path) -> Path:
+    """Write every table's tidy frame as ``<ard_dir>/<table>.csv`` (stale CSVs are removed)."""
+    folder = ard_dir(out_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.csv"):
+        old.unlink()
+    for sec in ctx.sections.values():
+        for t in sec.tables:
+            t.data.to_csv(folder / f"{t.name}.csv", index=False, lineterminator="\n")
+    return folder
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def figure_svg(fig, prefix: str) -> str:
+    """Inline SVG text of a matplotlib figure: no XML prologue, no metadata, ids prefixed.
+
+    The figure is closed afterwards (pyplot figures) or simply dropped.
+    """
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    svg = buf.getvalue()
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    except Exception:  # noqa: BLE001 - a Figure outside pyplot needs no closing
+        pass
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
+    svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}-").replace('href="#', f'href="#{prefix}-')
+    svg = svg.replace("<svg ", '<svg role="img" ', 1)
+    return svg.strip()
+
+
+def _render_figures(sec: Section, number: int) -> dict:
+    figs = []
+    failures = list(sec.failures)
+    for k, f in enumerate(sec.figures):
+        try:
+            figs.append({"name": f.name, "caption": f.caption, "svg": figure_svg(f.figure, f"s{number}f{k + 1}")})
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"Figure '{f.caption}' could not be drawn: {type(e).__name__}: {_one_line(e)}")
+    return {"section": sec, "number": number, "figures": figs, "failures": failures}
+
+
+# ----------------------------------------------------------------------------------------------
+# HTML
+# ----------------------------------------------------------------------------------------------
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env
+
+
+def _build_time() -> str | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if not epoch:
+        return None
+    try:
+        return datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (ValueError, OverflowError):
+        return None
+
+
+_NUMERIC = re.compile(r"^([-<>]?\d|NE$|-$|Inf$)")
+
+
+def _numeric_column(col) -> bool:
+    """A display column is right-aligned when every value looks like a number."""
+    vals = [str(v) for v in col if v is not None and str(v) != ""]
+    return bool(vals) and all(_NUMERIC.match(v) for v in vals)
+
+
+def _render_html(trial, plan, rendered: list[dict], ctx) -> str:
+    from markupsafe import Markup
+
+    import trialstats
+
+    for r in rendered:
+        for f in r["figures"]:
+            f["svg"] = Markup(f["svg"])  # matplotlib's own escaped SVG, not data text
+        sec = r["section"]
+        r["tables"] = [
+            {"name": t.name, "caption": t.caption, "note": t.note,
+             "header": [str(c) for c in t.display.columns],
+             "numeric": [_numeric_column(t.display[c]) for c in t.display.columns],
+             "rows": [[("" if v is None else str(v)) for v in row] for row in t.display.itertuples(index=False, name=None)]}
+            for t in sec.tables
+        ]
+    template = _environment().get_template("report.html.j2")
+    n_fail = sum(1 for r in rendered if r["section"].error or r["failures"])
+    return template.render(
+        meta=trial.meta,
+        title=f"{trial.meta.id}: {trial.meta.title}",
+        simulated=bool(getattr(trial.meta, "simulated", False)),
+        sections=rendered,
+        version=trialstats.__version__,
+        built=_build_time(),
+        plan_source=plan.source,
+        n_failed=n_fail,
+    )

@@ -1,0 +1,185 @@
+"""What a report section returns, and the context sections share.
+
+A section module exposes ``KEY``, ``TITLE`` and ``compute(ctx) -> Section``. ``compute`` asks the
+model modules for results, turns them into tidy numeric frames (written as CSV: the analysis
+results data) plus display frames of strings (:mod:`trialstats.report.tables`), and draws figures
+with :mod:`trialstats.plots`. It never writes HTML; :mod:`trialstats.report.build` renders.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "Context", "Figure", "Parts", "Section", "Table", "arm_label", "arm_order",
+    "fit_mmrm_with_fallback", "new_figure", "pct_level",
+]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: ``data`` is the tidy numeric frame (CSV), ``display`` its strings (HTML)."""
+
+    name: str
+    caption: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One matplotlib figure (rendered to inline SVG by the builder, then closed)."""
+
+    name: str
+    caption: str
+    figure: Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """A rendered-to-be section: text, tables, figures, and the failure reason if it failed."""
+
+    key: str
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    tables: tuple[Table, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    preformatted: str = ""
+    failures: tuple[str, ...] = ()
+
+
+class Parts:
+    """Collects a section's pieces; :meth:`attempt` runs one analysis and records its failure.
+
+    A failed analysis inside a section becomes a visible failure box in that section (with the
+    reason) while the section's other analyses are still shown.
+    """
+
+    def __init__(self):
+        self.paragraphs: list[str] = []
+        self.tables: list[Table] = []
+        self.figures: list[Figure] = []
+        self.notes: list[str] = []
+        self.failures: list[str] = []
+
+    def attempt(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - any failure is shown, never swallowed silently
+            self.failures.append(f"{what} failed: {type(e).__name__}: {_one_line(e)}")
+            return None
+
+    def section(self, key: str, title: str) -> Section:
+        return Section(
+            key=key, title=title, paragraphs=tuple(self.paragraphs), tables=tuple(self.tables),
+            figures=tuple(self.figures), notes=tuple(self.notes), failures=tuple(self.failures),
+        )
+
+
+@dataclass
+class Context:
+    """What sections share while a report is built.
+
+    ``results`` is filled by earlier sections for later ones (the summary and the hypotheses read
+    the primary contrast, the RMST difference and the Cox hazard ratios from it); a missing entry
+    means the section that makes it failed, and readers say so.
+    """
+
+    trial: Any
+    plan: Any
+    results: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, Section] = field(default_factory=dict)
+
+    @property
+    def level(self) -> float:
+        return self.plan.level
+
+    @property
+    def arms(self) -> list[str]:
+        return arm_order(self.trial)
+
+    @property
+    def reference(self) -> str:
+        return self.trial.meta.reference
+
+    def label(self, arm: str) -> str:
+        return arm_label(self.trial, arm)
+
+
+def arm_order(trial) -> list[str]:
+    """Arm codes in level order (reference first)."""
+    return list(trial.arms)
+
+
+def arm_label(trial, arm: str) -> str:
+    """Display label of an arm code (the code itself when trial.toml gives none)."""
+    return str(trial.meta.arms.get(arm, arm))
+
+
+def new_figure(figsize=(7.5, 4.2)):
+    """A matplotlib Figure and Axes outside pyplot (no backend, no global state); returns (fig, ax)."""
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def pct_level(level: float) -> str:
+    """``0.95`` → ``"95%"``."""
+    s = f"{100 * level:.1f}".rstrip("0").rstrip(".")
+    return f"{s}%"
+
+
+def fit_mmrm_with_fallback(data, spec, *, df: str | None = None, level: float = 0.95):
+    """Fit ``spec.formula`` trying each covariance of ``spec.covariance`` until one converges.
+
+    Returns
+    -------
+    (fit, used, attempts) : the converged fit, the covariance used, and one line per attempt
+        ("us: did not converge (...)", "toeph: converged").
+
+    Raises
+    ------
+    ModelError
+        No covariance structure converged; the message lists every attempt.
+    """
+    from ... import mmrm
+    from ...errors import ConvergenceWarning, ModelError, TrialstatsError
+
+    attempts: list[str] = []
+    for cov in spec.covariance:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fit = mmrm(
+                    spec.formula,
+                    data,
+                    subject="USUBJID",
+                    visit="AVISIT",
+                    covariance=cov,
+                    df=df or spec.df,
+                    method=spec.method,
+                    level=level,
+                )
+        except TrialstatsError as e:
+            attempts.append(f"{cov}: failed ({_one_line(e)})")
+            continue
+        if getattr(fit, "converged", True):
+            attempts.append(f"{cov}: converged")
+            return fit, cov, attempts
+        attempts.append(f"{cov}: did not converge")
+    raise ModelError(
+        "no covariance structure of the plan converged: " + "; ".join(attempts)
+    )
+
+
+def _one_line(e: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(e)).strip()[:300]

@@ -1,0 +1,130 @@
+"""Section 4 — Baseline characteristics (Table 1) by arm and overall.
+
+Continuous variables: n, mean (SD), median [Q1, Q3], min-max, missing. Categorical variables:
+n (%) per level (percent of the non-missing), missing. Population: every randomised subject.
+Quartiles are the sample quantiles of type 7 (numpy's default, R's default).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..tables import fmt_int, fmt_mean_sd, fmt_median_iqr, fmt_n_pct, fmt_number
+from ._base import Section, Table
+
+KEY = "baseline"
+TITLE = "Baseline characteristics"
+
+#: Candidate ADSL columns, in display order, with their labels; those present are summarised.
+VARIABLES = (
+    ("AGE", "Age (years)"),
+    ("AGEGR1", "Age band"),
+    ("SEX", "Sex"),
+    ("RACE", "Race"),
+    ("STAGE", "Baseline stage (Norwood-Hamilton / Ludwig)"),
+    ("STAGEGR", "Baseline stage group"),
+    ("BASETAHC", "Baseline target-area hair count (hairs/cm2)"),
+)
+
+
+def _is_missing(s: pd.Series) -> pd.Series:
+    if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+        return s.isna() | (s.astype(str).str.strip() == "")
+    return s.isna()
+
+
+def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES) -> pd.DataFrame:
+    """Tidy Table 1: one row per (variable, level, ARM incl. "Total").
+
+    Columns ``variable, label, type, level, ARM, N, n, n_missing, mean, sd, median, q1, q3, min,
+    max, pct``. Continuous rows have ``level == ""``; categorical rows one per observed level (in
+    sorted order) with ``n`` and ``pct`` (percent of the non-missing).
+    """
+    rows = []
+    groups = [(a, adsl[adsl["ARM"] == a]) for a in arms] + [("Total", adsl)]
+    for var, label in variables:
+        if var not in adsl.columns:
+            continue
+        col = adsl[var]
+        continuous = pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
+        levels = [] if continuous else sorted({str(v) for v in col[~_is_missing(col)]})
+        for arm, g in groups:
+            s = g[var]
+            miss = _is_missing(s)
+            base = {"variable": var, "label": label, "ARM": arm, "N": len(g), "n_missing": int(miss.sum())}
+            if continuous:
+                x = s[~miss].to_numpy(float)
+                q = np.quantile(x, [0.25, 0.5, 0.75]) if len(x) else [np.nan] * 3
+                rows.append({
+                    **base, "type": "continuous", "level": "", "n": len(x),
+                    "mean": x.mean() if len(x) else np.nan,
+                    "sd": x.std(ddof=1) if len(x) > 1 else np.nan,
+                    "median": q[1], "q1": q[0], "q3": q[2],
+                    "min": x.min() if len(x) else np.nan, "max": x.max() if len(x) else np.nan,
+                    "pct": np.nan,
+                })
+            else:
+                obs = s[~miss].astype(str)
+                for lev in levels:
+                    n = int((obs == lev).sum())
+                    rows.append({
+                        **base, "type": "categorical", "level": lev, "n": n,
+                        "mean": np.nan, "sd": np.nan, "median": np.nan, "q1": np.nan, "q3": np.nan,
+                        "min": np.nan, "max": np.nan,
+                        "pct": 100.0 * n / len(obs) if len(obs) else np.nan,
+                    })
+    cols = ["variable", "label", "type", "level", "ARM", "N", "n", "n_missing", "mean", "sd",
+            "median", "q1", "q3", "min", "max", "pct"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def display_table_one(t1: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.DataFrame:
+    """Display rows: a heading row per variable, then statistics (continuous) or levels."""
+    out = []
+    for var in dict.fromkeys(t1["variable"]):
+        sub = t1[t1["variable"] == var]
+        first = sub.iloc[0]
+        out.append({"Characteristic": first["label"], **{h: "" for _, h in columns}})
+        by = {a: sub[sub["ARM"] == a] for a, _ in columns}
+        if first["type"] == "continuous":
+            stats = [
+                ("n", lambda r: fmt_int(r["n"])),
+                ("Mean (SD)", lambda r: fmt_mean_sd(r["mean"], r["sd"])),
+                ("Median [Q1, Q3]", lambda r: fmt_median_iqr(r["median"], r["q1"], r["q3"])),
+                ("Min - max", lambda r: f"{fmt_number(r['min'])} - {fmt_number(r['max'])}"),
+            ]
+            for name, f in stats:
+                out.append({"Characteristic": f"\u2003{name}", **{h: f(by[a].iloc[0]) for a, h in columns}})
+        else:
+            for lev in dict.fromkeys(sub["level"]):
+                row = {"Characteristic": f"\u2003{lev}"}
+                for a, h in columns:
+                    r = by[a][by[a]["level"] == lev].iloc[0]
+                    row[h] = fmt_n_pct(r["n"], r["N"] - r["n_missing"])
+                out.append(row)
+        out.append({"Characteristic": "\u2003Missing", **{h: fmt_int(by[a]["n_missing"].iloc[0]) for a, h in columns}})
+    return pd.DataFrame(out, dtype=object)
+
+
+def compute(ctx) -> Section:
+    adsl = ctx.trial.adsl
+    arms = ctx.arms
+    t1 = table_one(adsl, arms)
+    columns = [
+        (a, f"{'Total' if a == 'Total' else ctx.label(a)} (N={int((adsl['ARM'] == a).sum()) if a != 'Total' else len(adsl)})")
+        for a in [*arms, "Total"]
+    ]
+    display = display_table_one(t1, columns)
+    text = (
+        "All randomised subjects, by randomised arm and overall. Continuous variables: n, "
+        "mean (SD), median [Q1, Q3] (sample quantiles, type 7) and range; categorical variables: "
+        "n (%) of subjects with a non-missing value. Missing values are counted, never imputed. "
+        "No p-values are given for baseline differences in a randomised trial."
+    )
+    return Section(
+        key=KEY,
+        title=TITLE,
+        paragraphs=(text,),
+        tables=(Table("baseline", "Baseline characteristics by arm (Table 1)", t1, display),),
+    )

@@ -1,0 +1,83 @@
+"""Section 3 — Disposition: a CONSORT-style flow per arm.
+
+Randomised (every ADSL subject), treated (SAFFL = "Y"), completed (EOSSTT = "COMPLETED"),
+discontinued (EOSSTT = "DISCONTINUED") by reason (DCSREAS). Percentages are of the randomised.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..tables import fmt_n_pct
+from ._base import Section, Table
+
+KEY = "disposition"
+TITLE = "Disposition"
+
+
+def flow_frame(adsl: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """Tidy counts: one row per (stage, reason, ARM) including ARM = "Total".
+
+    Columns ``stage, reason, ARM, n, denominator``; ``reason`` is "" except for discontinuation
+    reasons; stages in flow order, reasons by decreasing total count then name.
+    """
+    groups = [(a, adsl[adsl["ARM"] == a]) for a in arms] + [("Total", adsl)]
+    disc = adsl[adsl["EOSSTT"] == "DISCONTINUED"] if "EOSSTT" in adsl else adsl.iloc[0:0]
+    reasons = []
+    if "DCSREAS" in adsl:
+        counts = disc["DCSREAS"].fillna("").replace("", "(reason missing)").value_counts()
+        reasons = sorted(counts.index, key=lambda r: (-int(counts[r]), str(r)))
+    rows = []
+    for arm, g in groups:
+        n_rand = len(g)
+        stages = [("Randomised", "", n_rand)]
+        if "SAFFL" in g:
+            stages.append(("Treated (safety population)", "", int((g["SAFFL"] == "Y").sum())))
+        if "EOSSTT" in g:
+            stages.append(("Completed", "", int((g["EOSSTT"] == "COMPLETED").sum())))
+            gd = g[g["EOSSTT"] == "DISCONTINUED"]
+            stages.append(("Discontinued", "", len(gd)))
+            if "DCSREAS" in g:
+                r = gd["DCSREAS"].fillna("").replace("", "(reason missing)")
+                stages += [("Discontinued", reason, int((r == reason).sum())) for reason in reasons]
+        rows += [
+            {"stage": s, "reason": reason, "ARM": arm, "n": n, "denominator": n_rand}
+            for s, reason, n in stages
+        ]
+    return pd.DataFrame(rows)
+
+
+def compute(ctx) -> Section:
+    trial = ctx.trial
+    arms = ctx.arms
+    flow = flow_frame(trial.adsl, arms)
+    order = list(dict.fromkeys(zip(flow["stage"], flow["reason"])))
+    display_rows = []
+    for stage, reason in order:
+        sub = flow[(flow["stage"] == stage) & (flow["reason"] == reason)].set_index("ARM")
+        row = {"": f"\u2003{reason}" if reason else stage}
+        for arm in [*arms, "Total"]:
+            n, d = sub.loc[arm, "n"], sub.loc[arm, "denominator"]
+            row[_header(ctx, arm, flow)] = (
+                str(int(n)) if stage == "Randomised" else fmt_n_pct(n, d)
+            )
+        display_rows.append(row)
+    display = pd.DataFrame(display_rows, dtype=object)
+    n_total = len(trial.adsl)
+    text = (
+        f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each "
+        "arm. Treated = safety population (SAFFL = Y); completed / discontinued from the end-of-"
+        "study status (EOSSTT), with the reason for discontinuation (DCSREAS)."
+    )
+    return Section(
+        key=KEY,
+        title=TITLE,
+        paragraphs=(text,),
+        tables=(Table("disposition", "Subject disposition (CONSORT-style flow) by arm", flow, display),),
+    )
+
+
+def _header(ctx, arm: str, flow: pd.DataFrame) -> str:
+    n = int(flow[(flow["stage"] == "Randomised") & (flow["ARM"] == arm)]["n"].iloc[0])
+    name = "Total" if arm == "Total" else ctx.label(arm)
+    return f"{name} (N={n})"

@@ -1,0 +1,104 @@
+"""Section 6 — Durability: what happens to the hair count after treatment stops.
+
+Off-treatment data: the visits from the end of treatment (the last visit flagged ONTRTFL = "Y",
+else the primary visit) onwards, with ``WEEK_OFF`` = weeks since the end of treatment. Two
+models of the hair count (AVAL):
+
+* a linear mixed model with a random intercept and slope per subject,
+  ``AVAL ~ ARM * WEEK_OFF + BASE`` with ``(WEEK_OFF | USUBJID)`` — the per-arm slope is the mean
+  loss of hairs/cm² per week off treatment;
+* a marginal count model (GEE, log link) ``AVAL ~ ARM * WEEK_OFF + log(BASE)``, whose rate ratios
+  per week off treatment describe the relative decline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..tables import fmt_estimate_ci, fmt_number, fmt_pvalue
+from ._base import Figure, Section, Table, new_figure, pct_level
+from .primary import is_baseline, observed_means, visit_number
+
+KEY = "durability"
+TITLE = "Durability after treatment stops"
+
+
+def off_treatment_frame(trial, paramcd: str, primary_visit: str) -> tuple[pd.DataFrame, float]:
+    """Rows from the end of treatment on, with WEEK_OFF; returns (frame, end-of-treatment week)."""
+    frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    if "ONTRTFL" in frame.columns and (frame["ONTRTFL"].astype(str) == "Y").any():
+        stop = float(frame.loc[frame["ONTRTFL"].astype(str) == "Y", "AVISITN"].max())
+    else:
+        stop = visit_number(frame, primary_visit)
+    frame = frame[~is_baseline(frame) & (frame["AVISITN"] >= stop)].reset_index(drop=True)
+    frame["WEEK_OFF"] = (frame["AVISITN"] - stop).astype(float)
+    if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
+        frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
+    frame = frame[frame["AVAL"].notna()].reset_index(drop=True)
+    frame["LOGBASE"] = np.log(frame["BASE"].astype(float).clip(lower=1.0))
+    return frame, stop
+
+
+def compute(ctx) -> Section:
+    from ... import count_model, lmm
+    from ...plots.longitudinal import plot_observed_means
+
+    plan, trial = ctx.plan, ctx.trial
+    spec = plan.durability
+    arms, ref = ctx.arms, ctx.reference
+    labels = {a: ctx.label(a) for a in arms}
+    lvl = pct_level(plan.level)
+    data, stop = off_treatment_frame(trial, spec.paramcd, plan.primary.visit)
+
+    fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, groups="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
+    sl = fit.slopes(arm="ARM", time="WEEK_OFF")
+    per_arm = sl.per_arm.rename(columns={sl.arm: "ARM"}).reset_index(drop=True)
+    diff = sl.difference.reset_index(drop=True)
+    diff.insert(0, "ARM", diff["contrast"].astype(str).str.split(" - ").str[0])
+    tables = [
+        Table("durability_slopes", f"Slope of {spec.paramcd} per week after treatment stops (random-slope LMM)", per_arm,
+              pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per_arm["ARM"]],
+                            f"Slope per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(per_arm["estimate"], per_arm["conf_low"], per_arm["conf_high"])],
+                            "SE": [fmt_number(s, 3) for s in per_arm["std_error"]]}, dtype=object)),
+        Table("durability_slope_differences", f"Difference in slope vs {labels.get(ref, ref)}", diff,
+              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in diff["ARM"]],
+                            f"Difference per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])],
+                            "p-value": [fmt_pvalue(p) for p in diff["p_value"]]}, dtype=object)),
+    ]
+    for _, r in diff.iterrows():
+        ctx.results.setdefault("estimates", {})[("slope", r["ARM"])] = {
+            "label": "off-treatment slope difference (hairs/cm2 per week)", "measure": "difference in slopes",
+            "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]),
+            "p_value": float(r["p_value"]), "null": 0.0}
+
+    cm = count_model("AVAL ~ ARM * WEEK_OFF + LOGBASE", data, groups="USUBJID", family=spec.family, correlation=spec.correlation, level=plan.level)
+    rr = cm.rate_ratios.reset_index(drop=True)
+    tables.append(Table("durability_rate_ratios", f"Count model ({spec.family} GEE, {spec.correlation} working correlation): rate ratios", rr, _ratio_display(rr, lvl)))
+
+    obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
+    fig, ax = new_figure(figsize=(7.5, 4.2))
+    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean {spec.paramcd} (hairs/cm2)", title="Hair count after treatment stops")
+    figs = (Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig),)
+    paras = (
+        f"Treatment ended at week {stop:g}. Off-treatment data: {len(data)} observations of "
+        f"{data['USUBJID'].nunique()} subjects from week {stop:g} to week {data['AVISITN'].max():g}. "
+        "The random-slope model (REML, statsmodels MixedLM; Wald z intervals) gives each arm's mean change in "
+        "hairs/cm2 per week off treatment; a negative slope is loss of the regrown hair. The GEE count model "
+        "(log link, robust sandwich standard errors) gives the same comparison on the ratio scale.",
+    )
+    return Section(key=KEY, title=TITLE, paragraphs=paras, tables=tuple(tables), figures=figs)
+
+
+def _ratio_display(frame: pd.DataFrame, lvl: str) -> pd.DataFrame:
+    """Display a rate-ratio frame whatever its exact columns (term + ratio + interval + p)."""
+    est = next((c for c in ("rate_ratio", "ratio", "estimate") if c in frame.columns), None)
+    out = {}
+    label = next((c for c in ("term", "contrast") if c in frame.columns), None)
+    if label:
+        out["Term"] = frame[label].astype(str)
+    if est is not None:
+        out[f"Rate ratio ({lvl} CI)"] = [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(frame[est], frame["conf_low"], frame["conf_high"])]
+    if "p_value" in frame.columns:
+        out["p-value"] = [fmt_pvalue(p) for p in frame["p_value"]]
+    return pd.DataFrame(out, dtype=object)

@@ -1,0 +1,273 @@
+"""Section 5 — Primary endpoint: MMRM of the change from baseline.
+
+The MMRM of the plan (default ``CHG ~ ARM * AVISIT + BASE``, REML, Satterthwaite df) is fitted to
+the post-baseline visits up to and including the primary visit, trying the plan's covariance
+structures in order until one converges. The section shows LS means by visit and arm, each arm
+minus the reference per visit, the sensitivity analyses of the plan (Kenward-Roger df, completers),
+the secondary endpoints, the LS-mean profile, the observed means and the missing-data pattern.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..._inference import t_inference
+from ...errors import ModelError
+from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
+from ._base import Figure, Section, Table, fit_mmrm_with_fallback, new_figure, pct_level
+
+KEY = "primary"
+TITLE = "Primary endpoint"
+
+
+def is_baseline(frame: pd.DataFrame) -> pd.Series:
+    """Baseline rows: ABLFL = "Y", else AVISITN <= 0."""
+    if "ABLFL" in frame.columns:
+        return frame["ABLFL"].astype(str) == "Y"
+    return frame["AVISITN"] <= 0
+
+
+def visit_number(frame: pd.DataFrame, visit: str) -> float:
+    """AVISITN of a visit label, or a ModelError listing the visits present."""
+    hit = frame.loc[frame["AVISIT"].astype(str) == visit, "AVISITN"]
+    if hit.empty:
+        valid = ", ".join(map(str, dict.fromkeys(frame["AVISIT"].astype(str))))
+        raise ModelError(f"visit {visit!r} is not a visit of the data; visits: {valid}")
+    return float(hit.iloc[0])
+
+
+def mmrm_frame(trial, paramcd: str, visit: str) -> pd.DataFrame:
+    """Post-baseline rows of ``paramcd`` up to and including ``visit`` (unused visit levels removed)."""
+    frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    last = visit_number(frame, visit)
+    frame = frame[~is_baseline(frame) & (frame["AVISITN"] <= last)].reset_index(drop=True)
+    if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
+        frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
+    return frame
+
+
+def contrast_arm(frame: pd.DataFrame) -> pd.Series:
+    """The arm of each contrast row ("EXOSOME - PLACEBO" → "EXOSOME")."""
+    if "ARM" in frame.columns:
+        return frame["ARM"].astype(str)
+    return frame["contrast"].astype(str).str.split(" - ").str[0]
+
+
+def at_visit(frame: pd.DataFrame, visit: str) -> pd.DataFrame:
+    return frame[frame["AVISIT"].astype(str) == visit].reset_index(drop=True)
+
+
+def observed_means(frame: pd.DataFrame, value: str, level: float, arms: list[str]) -> pd.DataFrame:
+    """Observed mean of ``value`` per ARM and AVISIT with a t interval (descriptive)."""
+    rows = []
+    visits = frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(set(frame["AVISIT"]))
+    for arm in arms:
+        for v in visits:
+            x = frame.loc[(frame["ARM"] == arm) & (frame["AVISIT"] == v), value].dropna().to_numpy(float)
+            if len(x) == 0:
+                continue
+            sd = x.std(ddof=1) if len(x) > 1 else np.nan
+            rows.append({"ARM": arm, "AVISIT": v, "n": len(x), "mean": x.mean(), "sd": sd,
+                         "std_error": sd / np.sqrt(len(x)), "df": len(x) - 1})
+    out = pd.DataFrame(rows)
+    ci = t_inference(out["mean"], out["std_error"], out["df"].where(out["df"] > 0, np.nan), level=level)
+    out["conf_low"], out["conf_high"] = ci["conf_low"], ci["conf_high"]
+    out["ARM"] = pd.Categorical(out["ARM"], categories=arms)
+    out["AVISIT"] = pd.Categorical(out["AVISIT"], categories=list(visits))
+    return out
+
+
+def missing_pattern(trial, paramcd: str, arms: list[str]) -> pd.DataFrame:
+    """Per arm and post-baseline visit: subjects randomised, with the outcome, missing (%)."""
+    frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    frame = frame[~is_baseline(frame)]
+    value = "CHG" if "CHG" in frame.columns else "AVAL"
+    visits = [v for v in (frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(set(frame["AVISIT"])))]
+    adsl = trial.adsl
+    rows = []
+    for arm in arms:
+        n_expected = int((adsl["ARM"] == arm).sum())
+        for v in visits:
+            sub = frame[(frame["ARM"] == arm) & (frame["AVISIT"] == v)]
+            n_obs = int(sub.loc[sub[value].notna(), "USUBJID"].nunique())
+            rows.append({"ARM": arm, "AVISIT": v, "n_expected": n_expected, "n_observed": n_obs,
+                         "n_missing": n_expected - n_obs,
+                         "pct_missing": 100.0 * (n_expected - n_obs) / n_expected if n_expected else np.nan})
+    out = pd.DataFrame(rows)
+    out["ARM"] = pd.Categorical(out["ARM"], categories=arms)
+    out["AVISIT"] = pd.Categorical(out["AVISIT"], categories=visits)
+    return out
+
+
+def _est_rows(frame: pd.DataFrame, digits: int = 2) -> dict:
+    return {
+        "Estimate (CI)": [fmt_estimate_ci(e, lo, hi, digits) for e, lo, hi in zip(frame["estimate"], frame["conf_low"], frame["conf_high"])],
+    }
+
+
+def register(ctx, endpoint: str, arm: str, row, label: str, measure: str, null: float = 0.0) -> None:
+    """Record an estimate for the summary and the hypotheses (keyed by endpoint and arm)."""
+    ctx.results.setdefault("estimates", {})[(endpoint, arm)] = {
+        "label": label,
+        "measure": measure,
+        "estimate": float(row["estimate"]),
+        "conf_low": float(row["conf_low"]),
+        "conf_high": float(row["conf_high"]),
+        "p_value": float(row["p_value"]) if "p_value" in row and pd.notna(row["p_value"]) else np.nan,
+        "null": null,
+    }
+
+
+def compute(ctx) -> Section:
+    from ...plots.longitudinal import plot_lsmeans, plot_missing_pattern, plot_observed_means
+
+    plan, trial = ctx.plan, ctx.trial
+    ep = plan.primary
+    arms, ref = ctx.arms, ctx.reference
+    labels = {a: ctx.label(a) for a in arms}
+    lvl = pct_level(plan.level)
+    data = mmrm_frame(trial, ep.paramcd, ep.visit)
+    fit, used, attempts = fit_mmrm_with_fallback(data, plan.mmrm, level=plan.level)
+    ctx.results["primary_fit"] = fit
+    ctx.results["primary_covariance"] = used
+    ctx.results["primary_attempts"] = attempts
+
+    lsm = fit.lsmeans("ARM", by="AVISIT").reset_index(drop=True)
+    con = fit.contrast("ARM", by="AVISIT").reset_index(drop=True)
+    con.insert(0, "ARM", contrast_arm(con))
+    tables = []
+    lsm_disp = pd.DataFrame({
+        "Visit": lsm["AVISIT"].astype(str),
+        "Arm": [labels.get(str(a), str(a)) for a in lsm["ARM"]],
+        "LS mean (SE)": [f"{fmt_number(e, 2)} ({fmt_number(s, 2)})" for e, s in zip(lsm["estimate"], lsm["std_error"])],
+        f"{lvl} CI": [fmt_estimate_ci(e, lo, hi).split(" ", 1)[1] for e, lo, hi in zip(lsm["estimate"], lsm["conf_low"], lsm["conf_high"])],
+        "df": [fmt_number(d, 1) for d in lsm["df"]],
+    }, dtype=object)
+    tables.append(Table("primary_lsmeans", f"LS means of {ep.paramcd} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
+    con_disp = pd.DataFrame({
+        "Visit": con["AVISIT"].astype(str),
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in con["ARM"]],
+        f"Difference ({lvl} CI)": _est_rows(con)["Estimate (CI)"],
+        "SE": [fmt_number(s, 2) for s in con["std_error"]],
+        "df": [fmt_number(d, 1) for d in con["df"]],
+        "p-value": [fmt_pvalue(p) for p in con["p_value"]],
+    }, dtype=object)
+    tables.append(Table("primary_contrasts", f"Difference in LS means vs {labels.get(ref, ref)} by visit", con, con_disp))
+
+    # primary estimate per arm + sensitivity analyses
+    prim = at_visit(con, ep.visit)
+    sens_rows = []
+    for _, r in prim.iterrows():
+        register(ctx, "primary", r["ARM"], r, f"{ep.paramcd} change at {ep.visit}", "difference in LS means")
+        sens_rows.append({"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)})
+    notes = []
+    if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
+        kr, _, _ = fit_mmrm_with_fallback(data, _with_cov(plan.mmrm, used), df="kenward-roger", level=plan.level)
+        kc = kr.contrast("ARM", by="AVISIT").reset_index(drop=True)
+        kc.insert(0, "ARM", contrast_arm(kc))
+        for _, r in at_visit(kc, ep.visit).iterrows():
+            sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
+            register(ctx, "primary-kr", r["ARM"], r, f"{ep.paramcd} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
+    if "completers" in plan.sensitivity:
+        if "COMPLFL" in data.columns:
+            comp = data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True)
+        else:
+            comp = data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True)
+        cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
+        cc = cf.contrast("ARM", by="AVISIT").reset_index(drop=True)
+        cc.insert(0, "ARM", contrast_arm(cc))
+        for _, r in at_visit(cc, ep.visit).iterrows():
+            sens_rows.append({"analysis": f"Sensitivity: completers only ({cused}, {cf.n_subjects} subjects)", **_pick(r)})
+    sens = pd.DataFrame(sens_rows)
+    sens_disp = pd.DataFrame({
+        "Analysis": sens["analysis"],
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sens["ARM"]],
+        f"Difference ({lvl} CI)": _est_rows(sens)["Estimate (CI)"],
+        "df": [fmt_number(d, 1) for d in sens["df"]],
+        "p-value": [fmt_pvalue(p) for p in sens["p_value"]],
+    }, dtype=object)
+    tables.append(Table("primary_sensitivity", f"Primary comparison at {ep.visit}: primary and sensitivity analyses", sens, sens_disp))
+
+    # secondary endpoints
+    sec_rows = []
+    for s in plan.secondary:
+        if s.paramcd == ep.paramcd and s.visit in set(con["AVISIT"].astype(str)):
+            sc = at_visit(con, s.visit)
+            how = f"primary MMRM ({used})"
+        else:
+            sd = mmrm_frame(trial, s.paramcd, s.visit)
+            sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
+            sc = sf.contrast("ARM", by="AVISIT").reset_index(drop=True)
+            sc.insert(0, "ARM", contrast_arm(sc))
+            sc = at_visit(sc, s.visit)
+            how = f"MMRM ({sused})"
+        for _, r in sc.iterrows():
+            sec_rows.append({"endpoint": s.label, "paramcd": s.paramcd, "visit": s.visit, "model": how, **_pick(r)})
+            register(ctx, f"secondary:{s.name or s.label}", r["ARM"], r, s.label, "difference in LS means")
+    if sec_rows:
+        sec = pd.DataFrame(sec_rows)
+        sec_disp = pd.DataFrame({
+            "Endpoint": sec["endpoint"],
+            "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sec["ARM"]],
+            f"Difference ({lvl} CI)": _est_rows(sec)["Estimate (CI)"],
+            "p-value": [fmt_pvalue(p) for p in sec["p_value"]],
+            "Model": sec["model"],
+        }, dtype=object)
+        tables.append(Table("secondary_endpoints", "Secondary endpoints (unadjusted p-values)", sec, sec_disp))
+
+    # covariance attempts, exclusions
+    att = pd.DataFrame({"order": range(1, len(attempts) + 1), "covariance": [a.split(":")[0] for a in attempts], "outcome": [a.split(": ", 1)[1] for a in attempts]})
+    tables.append(Table("primary_covariance_attempts", "Covariance structures tried, in the plan's order", att, pd.DataFrame({"#": [fmt_int(i) for i in att["order"]], "Covariance": att["covariance"], "Outcome": att["outcome"]}, dtype=object)))
+    excl = getattr(fit, "exclusions", None)
+    if isinstance(excl, pd.DataFrame) and len(excl):
+        tables.append(Table("primary_exclusions", "Rows excluded from the MMRM, with the reason", excl.reset_index(drop=True), excl.reset_index(drop=True).astype(str)))
+    elif excl is not None and not isinstance(excl, pd.DataFrame):
+        notes.append(f"Rows excluded from the MMRM: {excl}.")
+
+    # figures
+    obs = observed_means(data, "CHG", plan.level, arms)
+    tables.append(Table("primary_observed_means", f"Observed mean change from baseline ({lvl} t interval) by visit and arm", obs,
+                        pd.DataFrame({"Visit": obs["AVISIT"].astype(str), "Arm": [labels[a] for a in obs["ARM"].astype(str)], "n": [fmt_int(n) for n in obs["n"]],
+                                      "Mean (SD)": [f"{fmt_number(m, 2)} ({fmt_number(s, 2)})" for m, s in zip(obs["mean"], obs["sd"])],
+                                      f"{lvl} CI": [f"({fmt_number(lo, 2)}, {fmt_number(hi, 2)})" for lo, hi in zip(obs["conf_low"], obs["conf_high"])]}, dtype=object)))
+    pattern = missing_pattern(trial, ep.paramcd, arms)
+    tables.append(Table("missing_pattern", "Subjects with a missing outcome by arm and visit", pattern,
+                        pd.DataFrame({"Arm": [labels[a] for a in pattern["ARM"].astype(str)], "Visit": pattern["AVISIT"].astype(str),
+                                      "Randomised": [fmt_int(n) for n in pattern["n_expected"]], "Observed": [fmt_int(n) for n in pattern["n_observed"]],
+                                      "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)))
+    figs = []
+    fig, ax = new_figure(figsize=(7.5, 4.2))
+    plot_lsmeans(lsm, ax=ax, labels=labels, ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)")
+    figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
+    fig, ax = new_figure(figsize=(7.5, 4.2))
+    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)")
+    figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
+    fig, ax = new_figure(figsize=(9.0, 3.0))
+    plot_missing_pattern(pattern, ax=ax, labels=labels, title="Missing outcome by arm and visit")
+    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {ep.paramcd} value, by arm and visit (cells: % and missing/randomised).", fig))
+
+    fallback = used != plan.mmrm.covariance[0]
+    paras = [
+        f"Change from baseline in {ep.paramcd} was analysed with an MMRM ({plan.mmrm.formula}; "
+        f"{plan.mmrm.method.upper()}; {plan.mmrm.df} degrees of freedom) on the post-baseline visits up to "
+        f"{ep.visit} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
+        f"actually used is {used}"
+        + (f" (fallback: the earlier structures of the plan did not converge: {'; '.join(attempts[:-1])})." if fallback else ", the first of the plan's order.")
+    ]
+    for _, r in prim.iterrows():
+        paras.append(
+            f"At {ep.visit}, {labels.get(r['ARM'], r['ARM'])} minus {labels.get(ref, ref)}: "
+            f"{fmt_estimate_ci(r['estimate'], r['conf_low'], r['conf_high'])} ({lvl} CI), p = {fmt_pvalue(r['p_value'])}."
+        )
+    return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), tables=tuple(tables), figures=tuple(figs), notes=tuple(notes))
+
+
+def _pick(r) -> dict:
+    return {k: r[k] for k in ("ARM", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high") if k in r}
+
+
+def _with_cov(spec, cov):
+    from dataclasses import replace
+
+    return replace(spec, covariance=(cov,))

@@ -1,0 +1,213 @@
+"""Section 7 — Relapse after treatment stops (time-to-event).
+
+Kaplan-Meier curves per arm with the number at risk, median time to relapse, landmark
+relapse-free rates, log-rank tests (unstratified and stratified by the plan's strata), Cox
+hazard ratios with the proportional-hazards check, the RMST difference up to the plan's tau,
+the cumulative incidence of relapse with discontinuation as a competing event (Gray's test), and
+the interval-censored sensitivity analysis (Turnbull NPMLE, Weibull interval regression), since
+relapse is only seen at visits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
+from ._base import Figure, Parts, Table, new_figure, pct_level
+
+KEY = "relapse"
+TITLE = "Relapse"
+
+
+def relapse_frame(trial, paramcd: str) -> pd.DataFrame:
+    return trial.analysis_frame("adtte", paramcd=paramcd)
+
+
+def strata_column(data: pd.DataFrame, strata: tuple[str, ...]) -> tuple[pd.DataFrame, str | None, list[str]]:
+    """One stratification column from the plan's strata present in the data (joined by '/')."""
+    cols = [c for c in strata if c in data.columns]
+    if not cols:
+        return data, None, []
+    if len(cols) == 1:
+        return data, cols[0], cols
+    data = data.assign(STRATUM=data[cols].astype(str).agg("/".join, axis=1))
+    return data, "STRATUM", cols
+
+
+def term_arm(term: str, arms: list[str]) -> str | None:
+    """The arm a model term refers to ("ARM[T.EXOSOME]" → "EXOSOME"): longest code it contains."""
+    hits = [a for a in arms if a in str(term)]
+    return max(hits, key=len) if hits else None
+
+
+def _group_col(frame: pd.DataFrame) -> str:
+    return "ARM" if "ARM" in frame.columns else frame.columns[0]
+
+
+def compute(ctx):
+    import trialstats as ts
+
+    plan, trial = ctx.plan, ctx.trial
+    spec = plan.relapse
+    arms, ref = ctx.arms, ctx.reference
+    labels = {a: ctx.label(a) for a in arms}
+    lvl = pct_level(plan.level)
+    data = relapse_frame(trial, spec.paramcd)
+    data, stratum, strata_cols = strata_column(data, spec.strata)
+    p = Parts()
+    n_ev = int((data["CNSR"] == 0).sum())
+    p.paragraphs.append(
+        f"Time to relapse is measured in days from the end of treatment; {len(data)} subjects "
+        f"entered the off-treatment period and {n_ev} relapses were observed. Relapse is detected "
+        "at visits, so the event time is the visit at which it was seen (right-censored analyses) "
+        "or the interval since the last relapse-free visit (interval-censored sensitivity)."
+    )
+
+    km = ts.kaplan_meier(data, time="AVAL", censor="CNSR", by="ARM", level=plan.level)
+    ctx.results["km"] = km
+    horizon = float(data["AVAL"].max())
+    ticks = list(np.arange(0.0, horizon + 1.0, 91.0 if horizon > 200 else 28.0))
+
+    def km_plot():
+        from ...plots.survival import plot_km
+
+        fig, ax = new_figure(figsize=(7.5, 5.0))
+        plot_km(km, ax=ax, at_risk=True)
+        ax.set_title("Relapse-free survival after treatment stops (Kaplan-Meier)")
+        p.figures.append(Figure("relapse_km", f"Kaplan-Meier estimate of relapse-free survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
+
+    p.attempt("Kaplan-Meier plot", km_plot)
+
+    def risk():
+        rt = km.risk_table(ticks).rename(columns={km.group: "ARM"})
+        wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
+        disp = pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in wide.index],
+                             **{f"Day {t:g}": [fmt_int(v) for v in wide[t]] for t in wide.columns}}, dtype=object)
+        p.tables.append(Table("relapse_at_risk", "Number at risk by day since the end of treatment", rt, disp))
+
+    p.attempt("Number-at-risk table", risk)
+
+    def medians():
+        med = km.median().rename(columns={km.group: "ARM"})
+        med["n"] = [km.n_obs.get(a) for a in med["ARM"]]
+        med["events"] = [km.n_events.get(a) for a in med["ARM"]]
+        ctx.results["relapse_medians"] = med
+        disp = pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in med["ARM"]],
+                             "n": [fmt_int(v) for v in med["n"]], "Relapses": [fmt_int(v) for v in med["events"]],
+                             f"Median days ({lvl} CI)": [fmt_estimate_ci(m, lo, hi, 0) for m, lo, hi in zip(med["median"], med["conf_low"], med["conf_high"])]}, dtype=object)
+        p.tables.append(Table("relapse_median", "Median time to relapse (Brookmeyer-Crowley interval; NE = not reached / not estimable)", med, disp))
+
+    p.attempt("Median time to relapse", medians)
+
+    def landmarks():
+        lm = km.survival_at(list(spec.landmarks)).rename(columns={km.group: "ARM"})
+        ctx.results["relapse_landmarks"] = lm
+        disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in lm["time"]], "Arm": [labels.get(str(a), str(a)) for a in lm["ARM"]],
+                             "At risk": [fmt_int(v) for v in lm["n_risk"]],
+                             f"Relapse-free % ({lvl} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(lm["survival"], lm["conf_low"], lm["conf_high"])]}, dtype=object)
+        p.tables.append(Table("relapse_landmarks", "Landmark relapse-free rates (Kaplan-Meier)", lm, disp))
+
+    p.attempt("Landmark rates", landmarks)
+
+    def tests():
+        rows = []
+        lr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM")
+        rows.append({"test": "Log-rank (unstratified)", "statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value})
+        if stratum:
+            slr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM", strata=stratum)
+            rows.append({"test": f"Log-rank stratified by {', '.join(strata_cols)}", "statistic": slr.statistic, "df": slr.df, "p_value": slr.p_value})
+            pw = slr.pairwise.copy()
+            for _, r in pw.iterrows():
+                rows.append({"test": f"  {r['contrast']} (stratified, Holm-adjusted p)", "statistic": r["statistic"], "df": r["df"], "p_value": r.get("p_adjusted", r["p_value"])})
+        t = pd.DataFrame(rows)
+        ctx.results["logrank"] = t
+        disp = pd.DataFrame({"Test": t["test"], "Chi-square": [fmt_number(s, 2) for s in t["statistic"]], "df": [fmt_int(d) for d in t["df"]], "p-value": [fmt_pvalue(v) for v in t["p_value"]]}, dtype=object)
+        p.tables.append(Table("relapse_logrank", "Log-rank tests of relapse-free survival", t, disp))
+
+    p.attempt("Log-rank tests", tests)
+
+    def cox():
+        fit = ts.cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum)
+        coef = fit.coef.reset_index(drop=True)
+        coef.insert(0, "ARM", [term_arm(t, arms) for t in coef["term"]])
+        for _, r in coef.iterrows():
+            if r["ARM"]:
+                ctx.results.setdefault("estimates", {})[("cox", r["ARM"])] = {
+                    "label": "hazard ratio of relapse", "measure": "hazard ratio", "estimate": float(r["hazard_ratio"]),
+                    "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]), "p_value": float(r["p_value"]), "null": 1.0}
+        disp = pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(ref, ref)}" if a else t for a, t in zip(coef["ARM"], coef["term"])],
+                             f"Hazard ratio ({lvl} CI)": [fmt_estimate_ci(h, lo, hi, 2) for h, lo, hi in zip(coef["hazard_ratio"], coef["conf_low"], coef["conf_high"])],
+                             "p-value": [fmt_pvalue(v) for v in coef["p_value"]]}, dtype=object)
+        p.tables.append(Table("relapse_cox", "Cox proportional-hazards model of relapse" + (f", stratified by {', '.join(strata_cols)}" if stratum else "") + " (Efron ties)", coef, disp))
+        ph = fit.ph_test().reset_index(drop=True)
+        pdisp = pd.DataFrame({"Term": ph["term"].astype(str), "Chi-square": [fmt_number(s, 2) for s in ph["statistic"]], "df": [fmt_number(d, 0) for d in ph["df"]], "p-value": [fmt_pvalue(v) for v in ph["p_value"]]}, dtype=object)
+        p.tables.append(Table("relapse_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", ph, pdisp))
+
+    p.attempt("Cox model", cox)
+
+    def rmst():
+        res = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
+        per = res.per_arm.reset_index(drop=True)
+        diff = res.difference.reset_index(drop=True)
+        diff.insert(0, "ARM", [term_arm(c.split(" - ")[0], arms) for c in diff["contrast"].astype(str)])
+        for _, r in diff.iterrows():
+            ctx.results.setdefault("estimates", {})[("rmst", r["ARM"])] = {
+                "label": f"RMST difference to day {spec.tau:g} (days relapse-free)", "measure": "difference in RMST",
+                "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]), "p_value": float(r["p_value"]), "null": 0.0}
+        g = _group_col(per)
+        p.tables.append(Table("relapse_rmst", f"Restricted mean relapse-free time up to day {spec.tau:g}", per,
+                              pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per[g]], f"RMST, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(per["rmst"], per["conf_low"], per["conf_high"])]}, dtype=object)))
+        p.tables.append(Table("relapse_rmst_difference", f"RMST difference vs {labels.get(ref, ref)} up to day {spec.tau:g}", diff,
+                              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in diff["ARM"]], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)))
+
+    p.attempt("RMST", rmst)
+
+    if "EVENTCD" in data.columns:
+        def competing():
+            from ...plots.survival import plot_cumulative_incidence
+
+            ci = ts.cumulative_incidence(data, time="AVAL", event="EVENTCD", by="ARM", level=plan.level)
+            gt = ts.gray_test(data, time="AVAL", event="EVENTCD", by="ARM")
+            fig, ax = new_figure(figsize=(7.5, 4.5))
+            plot_cumulative_incidence(ci, ax=ax)
+            ax.set_title("Cumulative incidence of relapse (discontinuation competing)")
+            p.figures.append(Figure("relapse_cif", "Cumulative incidence of relapse with discontinuation before relapse as a competing event (Aalen-Johansen).", fig))
+            at = ci.at(list(spec.landmarks)) if hasattr(ci, "at") else None
+            if isinstance(at, pd.DataFrame):
+                p.tables.append(Table("relapse_cif_landmarks", "Cumulative incidence at the landmark days", at.reset_index(drop=True), _generic_display(at.reset_index(drop=True), labels)))
+            gtab = pd.DataFrame({"test": ["Gray's test"], "statistic": [gt.statistic], "df": [getattr(gt, "df", np.nan)], "p_value": [gt.p_value]})
+            p.tables.append(Table("relapse_gray", "Gray's test of equal cumulative incidence of relapse across arms", gtab,
+                                  pd.DataFrame({"Test": gtab["test"], "Chi-square": [fmt_number(gt.statistic, 2)], "df": [fmt_number(gtab["df"].iloc[0], 0)], "p-value": [fmt_pvalue(gt.p_value)]}, dtype=object)))
+
+        p.attempt("Cumulative incidence (competing risks)", competing)
+
+    if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
+        def interval():
+            tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
+            ttab = getattr(tb, "table", None)
+            if isinstance(ttab, pd.DataFrame):
+                p.tables.append(Table("relapse_turnbull", "Turnbull NPMLE of relapse-free survival (interval-censored)", ttab.reset_index(drop=True), _generic_display(ttab.reset_index(drop=True), labels, max_rows=40)))
+            ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull")
+            coef = ir.coef.reset_index(drop=True)
+            p.tables.append(Table("relapse_weibull_interval", "Weibull regression of interval-censored relapse times (accelerated failure time)", coef, _generic_display(coef, labels)))
+
+        p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", interval)
+    return p.section(KEY, TITLE)
+
+
+def _generic_display(frame: pd.DataFrame, labels: dict, max_rows: int | None = None) -> pd.DataFrame:
+    """Strings for a frame of unknown exact shape: arm codes → labels, numbers to 3 decimals."""
+    f = frame if max_rows is None else frame.head(max_rows)
+    out = {}
+    for c in f.columns:
+        col = f[c]
+        if c in ("ARM", "group"):
+            out[c] = [labels.get(str(v), str(v)) for v in col]
+        elif c == "p_value" or c.startswith("p_"):
+            out[c] = [fmt_pvalue(v) for v in col]
+        elif pd.api.types.is_float_dtype(col):
+            out[c] = [fmt_number(v, 3) for v in col]
+        else:
+            out[c] = [str(v) for v in col]
+    return pd.DataFrame(out, dtype=object)

@@ -1,0 +1,132 @@
+"""Section 10 — Safety: treatment-emergent adverse events (TEAEs).
+
+Safety population: SAFFL = "Y", by arm as randomised. A subject is counted once per system organ
+class (AEBODSYS) and once per preferred term (AEDECOD), however many events. Risk differences vs
+the reference arm with Newcombe's hybrid-score interval (method 10 of Newcombe 1998) or the Wald
+interval, as the plan says, computed by
+:func:`statsmodels.stats.proportion.confint_proportions_2indep`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..tables import fmt_estimate_ci, fmt_n_pct
+from ._base import Parts, Table, pct_level
+
+KEY = "safety"
+TITLE = "Safety"
+
+RD_METHOD_NAMES = {"newcombe": "Newcombe hybrid score", "wald": "Wald"}
+
+
+def teae_counts(adsl: pd.DataFrame, adae: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """Subjects with at least one TEAE per category, SOC and PT, by arm (safety population).
+
+    Columns ``category, AEBODSYS, AEDECOD, ARM, n, N``; categories: "Any TEAE", "Serious TEAE",
+    "Severe TEAE", then one row per SOC (AEDECOD = "") and per PT within SOC. SOCs by decreasing
+    total count then name; PTs likewise within their SOC.
+    """
+    saf = adsl[adsl["SAFFL"].astype(str) == "Y"] if "SAFFL" in adsl.columns else adsl
+    n_arm = {a: int((saf["ARM"] == a).sum()) for a in arms}
+    ae = adae[adae["USUBJID"].isin(set(saf["USUBJID"]))]
+    if "TRTEMFL" in ae.columns:
+        ae = ae[ae["TRTEMFL"].astype(str) == "Y"]
+    ae = ae.drop(columns=[c for c in ("ARM",) if c in ae.columns]).merge(saf[["USUBJID", "ARM"]], on="USUBJID", how="inner")
+    rows = []
+
+    def add(category, soc, pt, subset):
+        for a in arms:
+            rows.append({"category": category, "AEBODSYS": soc, "AEDECOD": pt, "ARM": a,
+                         "n": int(subset.loc[subset["ARM"] == a, "USUBJID"].nunique()), "N": n_arm[a]})
+
+    add("Any TEAE", "", "", ae)
+    if "AESER" in ae.columns:
+        add("Serious TEAE", "", "", ae[ae["AESER"].astype(str) == "Y"])
+    if "AESEV" in ae.columns:
+        add("Severe TEAE", "", "", ae[ae["AESEV"].astype(str) == "SEVERE"])
+    soc_n = ae.groupby("AEBODSYS")["USUBJID"].nunique()
+    for soc in sorted(soc_n.index, key=lambda s: (-int(soc_n[s]), str(s))):
+        sae = ae[ae["AEBODSYS"] == soc]
+        add("System organ class", soc, "", sae)
+        pt_n = sae.groupby("AEDECOD")["USUBJID"].nunique()
+        for pt in sorted(pt_n.index, key=lambda s: (-int(pt_n[s]), str(s))):
+            add("Preferred term", soc, pt, sae[sae["AEDECOD"] == pt])
+    return pd.DataFrame(rows, columns=["category", "AEBODSYS", "AEDECOD", "ARM", "n", "N"])
+
+
+def risk_differences(counts: pd.DataFrame, arms: list[str], reference: str, method: str, level: float) -> pd.DataFrame:
+    """Risk difference (arm minus reference, proportion scale) with its interval per row."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    sm_method = {"newcombe": "newcomb", "wald": "wald"}[method]
+    keys = ["category", "AEBODSYS", "AEDECOD"]
+    out = []
+    for key, g in counts.groupby(keys, sort=False):
+        g = g.set_index("ARM")
+        r = g.loc[reference]
+        for a in arms:
+            if a == reference:
+                continue
+            t = g.loc[a]
+            est = t["n"] / t["N"] - r["n"] / r["N"] if t["N"] and r["N"] else np.nan
+            if t["N"] and r["N"]:
+                lo, hi = confint_proportions_2indep(int(t["n"]), int(t["N"]), int(r["n"]), int(r["N"]),
+                                                    method=sm_method, compare="diff", alpha=1 - level)
+            else:
+                lo = hi = np.nan
+            out.append({**dict(zip(keys, key)), "ARM": a, "estimate": est, "conf_low": float(lo), "conf_high": float(hi), "method": method})
+    return pd.DataFrame(out)
+
+
+def compute(ctx):
+    plan, trial = ctx.plan, ctx.trial
+    arms, ref = ctx.arms, ctx.reference
+    labels = {a: ctx.label(a) for a in arms}
+    lvl = pct_level(plan.level)
+    p = Parts()
+    if trial.adae is None:
+        raise ValueError("the trial has no ADAE table; the safety section cannot be built")
+    counts = teae_counts(trial.adsl, trial.adae, arms)
+    rd = risk_differences(counts, arms, ref, plan.rd_method, plan.level)
+    ctx.results["teae_counts"] = counts
+    keys = ["category", "AEBODSYS", "AEDECOD"]
+    wide = []
+    for key, g in counts.groupby(keys, sort=False):
+        cat, soc, pt = key
+        name = {"System organ class": soc, "Preferred term": f"\u2003{pt}"}.get(cat, cat)
+        row = {"": name}
+        g = g.set_index("ARM")
+        for a in arms:
+            row[f"{labels[a]} (N={int(g.loc[a, 'N'])})"] = fmt_n_pct(g.loc[a, "n"], g.loc[a, "N"])
+        for a in arms:
+            if a == ref:
+                continue
+            hit = rd[(rd["category"] == cat) & (rd["AEBODSYS"] == soc) & (rd["AEDECOD"] == pt) & (rd["ARM"] == a)].iloc[0]
+            row[f"RD {labels[a]} - {labels[ref]}, % ({lvl} CI)"] = fmt_estimate_ci(100 * hit["estimate"], 100 * hit["conf_low"], 100 * hit["conf_high"], 1)
+        wide.append(row)
+    disp = pd.DataFrame(wide, dtype=object)
+    tidy = counts.merge(rd.drop(columns="method").rename(columns={"estimate": "rd", "conf_low": "rd_conf_low", "conf_high": "rd_conf_high"}),
+                        on=["category", "AEBODSYS", "AEDECOD", "ARM"], how="left")
+    tidy["rd_method"] = np.where(tidy["ARM"] == ref, "", plan.rd_method)
+    p.tables.append(Table("safety_teae", "Subjects with treatment-emergent adverse events by system organ class and preferred term", tidy, disp))
+    if "AESER" in trial.adae.columns:
+        ser = trial.adae[(trial.adae["AESER"].astype(str) == "Y")]
+        if "TRTEMFL" in ser.columns:
+            ser = ser[ser["TRTEMFL"].astype(str) == "Y"]
+        ser = ser.merge(trial.adsl[["USUBJID", "ARM"]], on="USUBJID", how="left", suffixes=("_ae", ""))
+        cols = [c for c in ("USUBJID", "ARM", "AEBODSYS", "AEDECOD", "AESEV", "ASTDY", "AENDY") if c in ser.columns]
+        ser = ser[cols].sort_values(["ARM", "USUBJID"] + (["ASTDY"] if "ASTDY" in cols else []), kind="mergesort").reset_index(drop=True)
+        sdisp = ser.astype(str).copy()
+        sdisp["ARM"] = [labels.get(a, a) for a in ser["ARM"].astype(str)]
+        p.tables.append(Table("safety_serious", f"Serious treatment-emergent adverse events ({len(ser)} events)", ser, sdisp))
+    n_saf = int((trial.adsl["SAFFL"].astype(str) == "Y").sum()) if "SAFFL" in trial.adsl.columns else len(trial.adsl)
+    p.paragraphs.append(
+        f"Safety population: {n_saf} subjects who received study treatment (SAFFL = Y), by arm. "
+        "Each subject is counted once per system organ class and once per preferred term. Risk "
+        f"differences (percentage points, arm minus {labels[ref]}) with {lvl} intervals by the "
+        f"{RD_METHOD_NAMES[plan.rd_method]} method (statsmodels confint_proportions_2indep); "
+        "no p-values are given for adverse events."
+    )
+    return p.section(KEY, TITLE)

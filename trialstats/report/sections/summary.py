@@ -1,0 +1,73 @@
+"""Section 1 — Summary: the key results in one table (built last, from the other sections)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..tables import fmt_estimate_ci, fmt_n_pct, fmt_pvalue
+from ._base import Parts, Table, pct_level
+
+KEY = "summary"
+TITLE = "Summary"
+
+_ORDER = (("primary", "Primary: {label}"), ("primary-kr", "Sensitivity: {label}"), ("slope", "Durability: {label}"),
+          ("rmst", "Relapse: {label}"), ("cox", "Relapse: {label}"))
+
+
+def key_results(ctx) -> pd.DataFrame:
+    """Tidy key results: one row per (result, arm) with estimate, interval and p-value."""
+    est = ctx.results.get("estimates", {})
+    rows = []
+    others = [a for a in ctx.arms if a != ctx.reference]
+    for endpoint, template in _ORDER:
+        for a in others:
+            e = est.get((endpoint, a))
+            if e is None:
+                continue
+            rows.append({"result": template.format(label=e["label"]), "endpoint": endpoint, "ARM": a,
+                         "measure": e["measure"], "estimate": e["estimate"], "conf_low": e["conf_low"],
+                         "conf_high": e["conf_high"], "p_value": e["p_value"]})
+    for (endpoint, a), e in sorted(est.items(), key=lambda kv: (str(kv[0][0]), ctx.arms.index(kv[0][1]) if kv[0][1] in ctx.arms else 99)):
+        if endpoint.startswith("secondary:"):
+            rows.append({"result": f"Secondary: {e['label']}", "endpoint": endpoint, "ARM": a, "measure": e["measure"],
+                         "estimate": e["estimate"], "conf_low": e["conf_low"], "conf_high": e["conf_high"], "p_value": e["p_value"]})
+    return pd.DataFrame(rows, columns=["result", "endpoint", "ARM", "measure", "estimate", "conf_low", "conf_high", "p_value"])
+
+
+def compute(ctx):
+    trial, plan = ctx.trial, ctx.plan
+    lvl = pct_level(plan.level)
+    ref = ctx.reference
+    p = Parts()
+    n = {a: int((trial.adsl["ARM"] == a).sum()) for a in ctx.arms}
+    p.paragraphs.append(
+        f"{trial.meta.title}. {len(trial.adsl)} subjects randomised: "
+        + ", ".join(f"{ctx.label(a)} {n[a]}" for a in ctx.arms)
+        + f". Reference arm: {ctx.label(ref)}. Primary endpoint: change from baseline in "
+        f"{plan.primary.paramcd} at {plan.primary.visit}."
+    )
+    kr = key_results(ctx)
+    if kr.empty:
+        p.failures.append("No key result is available: the primary and relapse analyses failed (see their sections).")
+    disp = pd.DataFrame({
+        "Result": kr["result"],
+        "Comparison": [f"{ctx.label(a)} vs {ctx.label(ref)}" for a in kr["ARM"]],
+        "Measure": kr["measure"],
+        f"Estimate ({lvl} CI)": [fmt_estimate_ci(e, lo, hi) for e, lo, hi in zip(kr["estimate"], kr["conf_low"], kr["conf_high"])],
+        "p-value (unadjusted)": [fmt_pvalue(v) for v in kr["p_value"]],
+    }, dtype=object)
+    p.tables.append(Table("summary_key_results", "Key results", kr, disp))
+    hyp = ctx.results.get("hypotheses")
+    if isinstance(hyp, pd.DataFrame) and len(hyp):
+        for _, r in hyp.iterrows():
+            p.paragraphs.append(
+                f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(ref)}): {r['conclusion']}"
+                + (f" (adjusted p = {fmt_pvalue(r['p_adjusted'])}, {r['strategy']})." if np.isfinite(r["p_adjusted"]) else ".")
+            )
+    counts = ctx.results.get("teae_counts")
+    if isinstance(counts, pd.DataFrame):
+        any_ = counts[counts["category"] == "Any TEAE"]
+        p.paragraphs.append("Subjects with any treatment-emergent adverse event: " + ", ".join(
+            f"{ctx.label(r['ARM'])} {fmt_n_pct(r['n'], r['N'])}" for _, r in any_.iterrows()) + ".")
+    return p.section(KEY, TITLE)
