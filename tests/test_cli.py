@@ -36,7 +36,7 @@ def broken_copy(tmp_path: Path) -> Path:
 def test_validate_good_trial(capsys):
     assert main(["validate", str(MINI)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("Trial 'MINI-001': OK — 0 error(s), 1 warning(s)\nRows per table:\n")
+    assert out.startswith("Trial 'MINI-001': OK (0 errors, 1 warning)\nRows per table:\n")
     assert "adsl.csv         6  (PLACEBO 2, EXOSOME 2, MINOXIDIL 2)" in out
     assert "adeff.csv       18  (PLACEBO 6, EXOSOME 6, MINOXIDIL 6)" in out
     assert "adeff.csv, column AVAL: missing values in row 9 (MINI-0003)" in out
@@ -45,7 +45,7 @@ def test_validate_good_trial(capsys):
 def test_validate_bad_trial_lists_every_problem_and_exits_1(tmp_path, capsys):
     assert main(["validate", str(broken_copy(tmp_path))]) == 1
     out = capsys.readouterr().out
-    assert out.startswith("Trial 'MINI-001': INVALID — 2 error(s)")
+    assert out.startswith("Trial 'MINI-001': INVALID (2 errors, 1 warning)")
     assert ("adsl.csv, column ARM: value 'PLACEBOX' in row 6 (MINI-0006): not an arm of trial.toml; "
             "valid: PLACEBO, EXOSOME, MINOXIDIL") in out
     assert "adtte.csv, column CNSR: value 2 in row 3 (MINI-0003): valid: 0, 1" in out

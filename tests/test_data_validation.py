@@ -433,6 +433,12 @@ def test_validate_folder_does_not_raise(folder):
     assert report.n_rows == {"adsl.csv": 6, "adeff.csv": 18, "adtte.csv": 6, "adae.csv": 3}
     with pytest.raises(TrialDataError, match=r"1 problem in trial 'MINI-001'"):
         report.raise_for_errors()
+    frame = report.to_frame()
+    assert frame.columns.tolist() == ["severity", "table", "column", "n_rows", "rows", "subjects",
+                                      "message"]
+    assert frame["severity"].tolist() == ["error", "warning"]
+    assert frame.iloc[0][["table", "column", "rows", "subjects"]].tolist() == [
+        "adsl.csv", "ARM", (6,), ("MINI-0006",)]
 
 
 # --- remaining trial.toml and engine error paths -----------------------------------------------

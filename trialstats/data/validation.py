@@ -94,6 +94,23 @@ class ValidationReport:
         head = f"{n} problem{'s' if n != 1 else ''} in trial '{self.trial_id}':"
         return "\n  ".join([head, *(str(p) for p in self.errors)])
 
+    def to_frame(self) -> pd.DataFrame:
+        """Every problem as a tidy DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``severity, table, column, n_rows, rows, subjects, message``; errors first.
+            ``rows`` and ``subjects`` are tuples (1-based data rows, USUBJID).
+        """
+        records = [
+            {"severity": p.severity, "table": p.table, "column": p.column, "n_rows": len(p.rows),
+             "rows": p.rows, "subjects": p.subjects, "message": p.message}
+            for p in (*self.errors, *self.warnings)
+        ]
+        columns = ["severity", "table", "column", "n_rows", "rows", "subjects", "message"]
+        return pd.DataFrame(records, columns=columns)
+
     def raise_for_errors(self) -> None:
         """Raise one TrialDataError listing every error; do nothing when there are none."""
         if self.errors:
@@ -101,8 +118,9 @@ class ValidationReport:
 
     def __str__(self) -> str:
         status = "OK" if self.ok else "INVALID"
-        lines = [f"Trial '{self.trial_id}': {status} — {len(self.errors)} error(s), "
-                 f"{len(self.warnings)} warning(s)"]
+        ne, nw = len(self.errors), len(self.warnings)
+        lines = [f"Trial '{self.trial_id}': {status} ({ne} error{'s' if ne != 1 else ''}, "
+                 f"{nw} warning{'s' if nw != 1 else ''})"]
         if self.n_rows:
             lines.append("Rows per table:")
             width = max(len(t) for t in self.n_rows)
