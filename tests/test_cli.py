@@ -161,3 +161,14 @@ def test_report_usage_errors(tmp_path, capsys):
 def test_report_all_needs_a_folder(tmp_path, capsys):
     assert main(["report", "--all", str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 1
     assert "error: --all " in capsys.readouterr().err
+
+
+def test_real_build_report_accepts_the_cli_call():
+    """The stub above mirrors the real signature: build_report(trial, out_path, progress=...)."""
+    import inspect
+
+    from trialstats.report.build import build_report
+
+    params = inspect.signature(build_report).parameters
+    assert list(params)[:2] == ["trial", "out_path"]
+    assert "progress" in params
