@@ -15,6 +15,7 @@
 #                             ar1) + glm with sandwich::vcovCL (independence)
 #   counts_hair.json          geepack::geeglm Poisson and negative-binomial GEE fits of the hair data
 #   design_levels.json        the order R gives to factor levels of a mixed-case character vector
+#   design_matrices.json      model.matrix() of a few formulas on the complete hair-count rows
 #
 # Every model is fitted on the data *as read back from the CSV*, so that the Python tests use
 # exactly the same numbers as R did.
@@ -262,5 +263,30 @@ write_ref(list(
 # ---------------------------------------------------------------- factor level order
 lv_in <- c("b", "A", "a", "B", "c10", "c9", "_x", "Z", "placebo", "Exosome")
 write_ref(list(input = lv_in, levels = levels(factor(lv_in))), "design_levels.json")
+
+# ---------------------------------------------------------------- design matrices (model.matrix)
+# on the complete rows of hair_counts.csv, in CSV order; LATE is logical (WEEK_OFF >= 12),
+# GRP is a character column ("high" when BASE > 150), V = factor(VISITNUM)
+mm_ref <- function(f, d) {
+  X <- model.matrix(f, d)
+  list(formula = deparse(f), terms = colnames(X), X = unname(X))
+}
+hair_mm <- hair_cc
+hair_mm$LATE <- hair_mm$WEEK_OFF >= 12
+hair_mm$GRP <- ifelse(hair_mm$BASE > 150, "high", "low")
+hair_mm$V <- factor(hair_mm$VISITNUM)
+hair_chr <- hair_mm
+hair_chr$ARM <- as.character(hair_chr$ARM)   # plain strings: R sorts the levels
+write_ref(list(
+  n_rows = nrow(hair_mm),
+  factor_levels = mm_ref(AVAL ~ ARM * WEEK_OFF + BASE, hair_mm),
+  character_levels = mm_ref(AVAL ~ ARM * WEEK_OFF + BASE, hair_chr),
+  interaction_only = mm_ref(AVAL ~ WEEK_OFF + ARM:WEEK_OFF, hair_mm),
+  logical = mm_ref(AVAL ~ LATE + ARM, hair_mm),
+  two_factors = mm_ref(AVAL ~ GRP * ARM + WEEK_OFF, hair_mm),
+  three_way = mm_ref(AVAL ~ ARM * GRP * WEEK_OFF, hair_mm),
+  interaction_written_backwards = mm_ref(AVAL ~ V + ARM + ARM:V, hair_mm),
+  no_intercept = mm_ref(AVAL ~ 0 + ARM + WEEK_OFF, hair_mm)
+), "design_matrices.json")
 
 cat("done\n")

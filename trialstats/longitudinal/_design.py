@@ -109,6 +109,7 @@ class Design:
     n_input_rows: int = 0
     model_spec: object = None
     variables: tuple[str, ...] = ()
+    column_order: tuple[int, ...] = ()
 
 
 def _ordered_variables(formula: str, names: set[str]) -> list[str]:
@@ -142,7 +143,7 @@ def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: 
     if missing:
         plural = "s" if len(missing) > 1 else ""
         raise ModelError(
-            f"{where}: {what} name{plural} column{plural} {', '.join(map(repr, missing))} "
+            f"{where}: {what} names column{plural} {', '.join(map(repr, missing))} "
             f"not in the data; available columns: {', '.join(map(str, data.columns))}"
         )
 
@@ -178,11 +179,70 @@ def _row_list(rows: Sequence, data: pd.DataFrame, cluster: str | None) -> str:
     return ", ".join(shown) + more
 
 
-def _r_name(name: str) -> str:
-    """formulaic column name -> R's: ``Intercept`` -> ``(Intercept)``, ``A[T.x]`` -> ``Ax``."""
-    if name == "Intercept":
-        return "(Intercept)"
-    return re.sub(r"([^:\[\]]+)\[T\.([^\]]*)\]", r"\1\2", name)
+def _split_interaction(name: str) -> list[str]:
+    """Split a column name on ':' outside brackets and parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(name):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == ":" and depth == 0:
+            parts.append(name[start:i])
+            start = i + 1
+    parts.append(name[start:])
+    return parts
+
+
+def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tuple[str, ...]]:
+    """R's names and column order for formulaic's columns.
+
+    formulaic names a treatment-coded level ``ARM[T.EXOSOME]`` (``ARM[EXOSOME]`` when not
+    reduced); R writes ``ARMEXOSOME``. In an interaction R lists the variables in order of first
+    appearance in the formula (``WEEK_OFF + ARM:WEEK_OFF`` gives ``WEEK_OFF:ARMEXOSOME``) and
+    lets the first one vary fastest across the columns. Returns the permutation to apply to
+    formulaic's columns and the R names in that order.
+    """
+    names = [str(c) for c in columns]
+
+    def position(var: str) -> int:
+        m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
+        return m.start() if m else len(formula)
+
+    order: list[int] = []
+    out: dict[int, str] = {}
+    for idx in term_indices.values():
+        parsed = []
+        for j in idx:
+            if names[j] == "Intercept":
+                parsed.append((j, [("(Intercept)", None, "(Intercept)")]))
+                continue
+            comps = []
+            for c in _split_interaction(names[j]):
+                m = re.fullmatch(r"(.+?)\[(?:T\.)?(.*)\]", c)
+                comps.append(
+                    (m.group(1), m.group(2), m.group(1) + m.group(2)) if m else (c, None, c)
+                )
+            comps.sort(key=lambda comp: position(comp[0]))
+            parsed.append((j, comps))
+        seen: dict[str, list] = {}
+        for _, comps in parsed:
+            for var, lvl, _ in comps:
+                if lvl is not None and lvl not in seen.setdefault(var, []):
+                    seen[var].append(lvl)
+
+        def key(item, seen=seen):
+            return tuple(
+                seen[var].index(lvl) if lvl is not None else 0 for var, lvl, _ in reversed(item[1])
+            )
+
+        for j, comps in sorted(parsed, key=key):
+            order.append(j)
+            out[j] = ":".join(text for _, _, text in comps)
+    if sorted(order) != list(range(len(names))):  # terms did not cover every column
+        order = list(range(len(names)))
+        out = {j: ":".join(_split_interaction(n)) for j, n in enumerate(names)}
+    return order, tuple(out[j] for j in order)
 
 
 def _aliased(X: np.ndarray) -> list[int]:
@@ -247,6 +307,8 @@ def build_design(
         )
     outcome = lhs[0]
     _check_columns([outcome, *rhs], data, where, f"formula {formula!r}")
+    if cluster is not None:
+        _check_columns([cluster], data, where, f"groups={cluster!r}")
     extras = [c for c in ([cluster] if cluster else []) + list(extra_columns) if c is not None]
     _check_columns(extras, data, where, "argument")
 
@@ -301,8 +363,8 @@ def build_design(
         mm = model_matrix(formula, used, na_action="raise")
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
-    X = np.asarray(mm.rhs, dtype=float)
-    terms = tuple(_r_name(str(c)) for c in mm.rhs.columns)
+    order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, formula)
+    X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
     dup = _aliased(X)
     if dup:
@@ -323,6 +385,7 @@ def build_design(
         n_input_rows=n_rows,
         model_spec=mm.rhs.model_spec,
         variables=tuple(rhs),
+        column_order=tuple(order),
     )
 
 
@@ -349,7 +412,8 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
         mm = model_matrix(text, sub, na_action="raise")
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
-    return np.asarray(mm, dtype=float), tuple(_r_name(str(c)) for c in mm.columns)
+    order, names = _r_columns(mm.columns, mm.model_spec.term_indices, text)
+    return np.asarray(mm, dtype=float)[:, order], names
 
 
 def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence[str] = ()):
@@ -392,4 +456,6 @@ def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             new[col] = pd.Categorical(new[col], categories=frame[col].cat.categories)
     X = np.asarray(design.model_spec.get_model_matrix(new), dtype=float)
+    if design.column_order:  # R's column order (see _r_columns)
+        X = X[:, list(design.column_order)]
     return X.mean(axis=0)
