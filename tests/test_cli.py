@@ -172,3 +172,17 @@ def test_real_build_report_accepts_the_cli_call():
     params = inspect.signature(build_report).parameters
     assert list(params)[:2] == ["trial", "out_path"]
     assert "progress" in params
+
+
+def test_report_default_output_is_folder_name_html(tmp_path, monkeypatch, capsys, stub_report):
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(MINI)]) == 0
+    assert capsys.readouterr().out.strip() == "mini_trial.html"
+    assert (tmp_path / "mini_trial.html").is_file()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"trialstats {ts.__version__}"

@@ -22,6 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import TrialstatsError
 
 __all__ = ["main", "build_parser"]
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``trialstats`` command."""
     parser = argparse.ArgumentParser(
         prog="trialstats", description="Analysis of alopecia trials: validate, simulate, report.")
+    parser.add_argument("--version", action="version", version=f"trialstats {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("validate", help="validate a trial folder and print a summary")
