@@ -304,10 +304,23 @@ for (d in c("exponential", "weibull", "lognormal", "loglogistic")) {
     surv <- switch(d, exponential = exp(-exp(z)), weibull = exp(-exp(z)),
                    lognormal = pnorm(-z), loglogistic = 1 / (1 + exp(z)))
     k <- length(coef(fit)) + (d != "exponential")
+    # delta method on g = log(-log S(t)) with dg/dz analytic, z = (log t - mu) / sigma;
+    # parameters (mu, log sigma) as survreg's vcov
+    dgdz <- switch(d, exponential = rep(1, 4), weibull = rep(1, 4),
+                   lognormal = dnorm(z) / (pnorm(-z) * -log(pnorm(-z))),
+                   loglogistic = plogis(z) / log1p(exp(z)))
+    lg <- log(-log(surv))
+    V <- vcov(fit)
+    se_g <- sapply(seq_along(z), function(i) {
+      grad <- if (d == "exponential") -dgdz[i] / sc else c(-dgdz[i] / sc, -dgdz[i] * z[i])
+      sqrt(drop(t(grad) %*% V %*% grad))
+    })
+    zq <- qnorm(0.975)
     ex[[paste(d, g, sep = "_")]] <- list(
       distribution = d, arm = g, loglik = fit$loglik[2],
       aic = -2 * fit$loglik[2] + 2 * k, bic = -2 * fit$loglik[2] + log(nrow(sub)) * k,
-      intercept = unname(lp), scale = sc, years = c(1, 2, 3, 5), survival = unname(surv))
+      intercept = unname(lp), scale = sc, years = c(1, 2, 3, 5), survival = unname(surv),
+      conf_low = unname(exp(-exp(lg + zq * se_g))), conf_high = unname(exp(-exp(lg - zq * se_g))))
   }
 }
 write_ref(ex, "extrapolate")
