@@ -66,8 +66,9 @@ def raw_tables(**kwargs) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def large_complete():
-    """6000 per arm, 24 weeks of treatment, no dropout and no missed visits."""
-    return raw_tables(n_per_arm=6000, dropout=0.0, missed_visit=0.0, seed=11)
+    """6000 per arm at 600 sites (so site effects average out), 24 weeks of treatment, no
+    dropout and no missed visits."""
+    return raw_tables(n_per_arm=6000, dropout=0.0, missed_visit=0.0, n_sites=600, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +211,20 @@ def test_missingness_is_realistic_for_mmrm(moderate_trial):
 # --------------------------------------------------------------------------------------------
 
 def test_baseline_counts(large_complete):
-    base = large_complete["adsl"]["BASETAHC"].to_numpy(float)
+    adsl = large_complete["adsl"]
+    base = adsl["BASETAHC"].to_numpy(float)
     n = base.size
     sd = base.std(ddof=1)
-    # documented: mean 150, SD 30. SE of a mean sd/sqrt(n); of an SD about sd/sqrt(2n)
-    assert abs(base.mean() - 150.0) <= Z_TOL * sd / math.sqrt(n)
-    assert abs(sd - 30.0) <= Z_TOL * sd / math.sqrt(2 * n)
+    # documented: mean 150, SD 30, of which a site effect with SD 5 (SITE_SD) shared by the
+    # subjects of a site. SE of the mean: sqrt(SITE_SD^2 sum(w_k^2) + sd^2 / n), w_k the site
+    # shares; SE of the SD: sd / sqrt(2n) plus the sampling error of the realised between-site
+    # variance, sqrt(2 SITE_SD^4 / K) / (2 sd), K sites.
+    site_sd, k = 5.0, adsl["SITEID"].nunique()
+    w = adsl["SITEID"].value_counts(normalize=True).to_numpy()
+    se_mean = math.sqrt(site_sd**2 * np.sum(w**2) + sd**2 / n)
+    se_sd = math.sqrt(sd**2 / (2 * n) + (2 * site_sd**4 / k) / (4 * sd**2))
+    assert abs(base.mean() - 150.0) <= Z_TOL * se_mean
+    assert abs(sd - 30.0) <= Z_TOL * se_sd
 
 
 @pytest.mark.parametrize("arm", ["PLACEBO", "MINOXIDIL", "EXOSOME"])
