@@ -62,6 +62,26 @@ class Pattern:
     M: np.ndarray  # (m_p*m_p, p*p)
     T: np.ndarray  # (m_p*m_p, p)  T[a*m_p+b, k] = sum_i x_iak y_ib
     Y: np.ndarray  # (m_p, m_p)
+    Xp: np.ndarray  # (n_p, m_p, p) the subjects' design rows
+
+    def xtax(self, A: np.ndarray) -> np.ndarray:
+        """sum_i X_i' A X_i for stacked A (..., m_p, m_p) -> (..., p, p).
+
+        Uses the sufficient statistic M_p or the subjects' rows, whichever is cheaper (many
+        subjects per pattern: M_p; patterns of a few subjects: the rows).
+        """
+        n_p, mp, p = self.Xp.shape
+        lead = A.shape[:-2]
+        h = int(np.prod(lead)) if lead else 1
+        A2 = A.reshape(h, mp, mp)
+        if n_p * (mp * p + p * p) < mp * p * p:
+            Xf = self.Xp.transpose(1, 0, 2).reshape(mp, n_p * p)
+            Y = (A2 @ Xf).reshape(h, mp, n_p, p)  # [h, a, i, l] = sum_b A[a,b] x_ibl
+            out = np.tensordot(self.Xp, Y, axes=([0, 1], [2, 1]))  # (k, h, l)
+            out = out.transpose(1, 0, 2)
+        else:
+            out = (A2.reshape(h, mp * mp) @ self.M).reshape(h, p, p)
+        return out.reshape(*lead, p, p)
 
 
 @dataclass
@@ -117,7 +137,7 @@ class MMRMData:
             T = np.einsum("iak,ib->abk", Xp, yp).reshape(mp * mp, p)
             Y = yp.T @ yp
             self.patterns.append(
-                Pattern(g, vis, self.subject[rows[:, 0]], rows, M, T, Y)
+                Pattern(g, vis, self.subject[rows[:, 0]], rows, M, T, Y, Xp)
             )
         self.theta_slices = []
         start = 0
@@ -138,11 +158,11 @@ class MMRMData:
         return self.X.shape[1]
 
 
-def _contract(A: np.ndarray, M: np.ndarray, p: int) -> np.ndarray:
-    """sum_ab A[..., a, b] M[a, b] for stacked A (..., m, m) -> (..., p, p)."""
-    lead = A.shape[:-2]
-    out = A.reshape(-1, A.shape[-1] * A.shape[-1]) @ M
-    return out.reshape(*lead, p, p)
+def _two_sided(W: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """out[a, b, k] = sum_cd W[a, c] T[c, d, k] W[b, d] for symmetric W, by two matmuls."""
+    mp, _, K = T.shape
+    first = (W @ T.reshape(mp, mp * K)).reshape(mp, mp, K)  # [a, d, k]
+    return W @ first  # [a, b, k] = sum_d W[b, d] first[a, d, k]
 
 
 @dataclass
@@ -188,7 +208,7 @@ class Engine:
             n_p = pat.rows.shape[0]
             logdet += n_p * 2.0 * np.sum(np.log(np.diag(c)))
             w = W.ravel()
-            XtWX += (w @ pat.M).reshape(p, p)
+            XtWX += pat.xtax(W)
             XtWy += w @ pat.T
             yWy += float(np.sum(W * pat.Y))
         XtWX = 0.5 * (XtWX + XtWX.T)
@@ -235,25 +255,91 @@ class Engine:
         val = 0.5 * self.m2loglik(st)
         return val if np.isfinite(val) else np.inf
 
+    def _psi(self, pat: Pattern, phi: np.ndarray) -> np.ndarray:
+        """Psi[a, b] = tr(Phi M_p[a, b]), so that tr(Phi X'BX) = sum_ab B_ab Psi_ab."""
+        mp = len(pat.visits)
+        return (pat.M @ phi.T.ravel()).reshape(mp, mp)
+
     def gradient_at(self, st: _State) -> np.ndarray:
-        """Gradient of the negative log-likelihood at a state computed with order >= 1."""
+        """Gradient of the negative log-likelihood at a state computed with order >= 1.
+
+        With :math:`P = V^{-1} - V^{-1}X\\Phi X^\\top V^{-1}` (REML; :math:`V^{-1}` for the trace
+        under ML), :math:`\\partial(-2\\ell)/\\partial\\theta_h = \\mathrm{tr}(P V_h) - y^\\top P V_h P y`.
+        """
         d = self.data
-        p = d.n_beta
         grad = np.zeros(d.n_theta)
         for k, pat in enumerate(d.patterns):
             W = st.winv[k]
             D1, _ = self._pattern_derivs(st, k)
             n_p = pat.rows.shape[0]
             A = W @ D1 @ W  # (nt, m, m): W dSigma W
-            t1 = n_p * np.einsum("ab,hba->h", W, D1)
             C = self.residual_crossprod(pat, st.beta)
-            t3 = np.einsum("hab,ab->h", A, C)
-            g = t1 - t3
+            g = n_p * np.einsum("ab,hba->h", W, D1) - np.einsum("hab,ab->h", A, C)
             if d.reml:
-                XAX = _contract(A, pat.M, p)
-                g = g - np.einsum("kl,hlk->h", st.phi, XAX)
+                g = g - np.einsum("hab,ab->h", A, self._psi(pat, st.phi))
             grad[d.theta_slices[pat.group]] += 0.5 * g
         return grad
+
+    def hessian_at(self, st: _State) -> np.ndarray:
+        """Analytic observed Hessian of the negative log-likelihood (state with order 2).
+
+        .. math::
+
+            \\frac{\\partial^2(-2\\ell)}{\\partial\\theta_h\\partial\\theta_j} =
+            \\mathrm{tr}(P V_{hj}) - \\mathrm{tr}(P V_h P V_j)
+            + 2 y^\\top P V_h P V_j P y - y^\\top P V_{hj} P y
+
+        (ML: :math:`V^{-1}` in place of :math:`P` inside the two traces), each term accumulated
+        per missingness pattern from the sufficient statistics.
+        """
+        d = self.data
+        p = d.n_beta
+        n = d.n_theta
+        m = d.structures[0].n_visits
+        H = np.zeros((n, n))
+        # accumulators over patterns, embedded in the full visit space of each group:
+        E = [np.zeros((m, m)) for _ in d.structures]  # matrices contracted with d2 Sigma
+        G = [np.zeros((m, m, p * p)) for _ in d.structures]  # sum_i (W X_i)_a' (W X_i)_b
+        Gb = [np.zeros((m, m, p)) for _ in d.structures]  # sum_i (W X_i)_a' (W r_i)_b
+        for k, pat in enumerate(d.patterns):
+            W = st.winv[k]
+            D1, _ = self._pattern_derivs(st, k, order=1)
+            sl = d.theta_slices[pat.group]
+            n_p = pat.rows.shape[0]
+            mp = len(pat.visits)
+            ix = np.ix_(pat.visits, pat.visits)
+            C = self.residual_crossprod(pat, st.beta)
+            Z = D1 @ W  # (nt, m_p, m_p) = V_h W
+            nt = D1.shape[0]
+            Zr = Z.reshape(nt, mp * mp)
+            # tr(W V_hj) - tr(W V_hj W C) [- tr(W V_hj W Psi) for REML]: linear in V_hj
+            Ep = n_p * W - W @ C @ W
+            # - tr(W V_h W V_j) + 2 tr(W V_h W V_j W C) [+ 2 tr(W V_h W V_j W Psi) for REML]
+            B = 2.0 * (C @ W) - n_p * np.eye(mp)
+            if d.reml:
+                Psi = self._psi(pat, st.phi)
+                Ep = Ep - W @ Psi @ W
+                B = B + 2.0 * (Psi @ W)
+            E[pat.group][ix] += Ep.T
+            H[sl, sl] += Zr @ (Z @ B).transpose(0, 2, 1).reshape(nt, mp * mp).T
+            G[pat.group][ix] += _two_sided(W, pat.M.reshape(mp, mp, p * p))
+            Rp = (pat.T - (pat.M.reshape(mp * mp, p, p) @ st.beta)).reshape(mp, mp, p)
+            Gb[pat.group][ix] += _two_sided(W, Rp)
+        A_all = np.zeros((n, p, p))  # X' V^-1 V_h V^-1 X
+        b_all = np.zeros((n, p))  # X' V^-1 V_h V^-1 r
+        for g, sl in enumerate(d.theta_slices):
+            _, d1, d2 = st.sigmas[g]
+            nt = d1.shape[0]
+            H[sl, sl] += d2.reshape(nt, nt, m * m) @ E[g].ravel()
+            d1r = d1.reshape(nt, m * m)
+            A_all[sl] = (d1r @ G[g].reshape(m * m, p * p)).reshape(nt, p, p)
+            b_all[sl] = d1r @ Gb[g].reshape(m * m, p)
+        PA = np.einsum("kl,hlm->hkm", st.phi, A_all)  # Phi A_h
+        if d.reml:
+            H -= np.einsum("hkm,jmk->hj", PA, PA)  # - tr(Phi A_h Phi A_j)
+        H -= 2.0 * np.einsum("hk,kl,jl->hj", b_all, st.phi, b_all)
+        H = 0.5 * H  # -loglik = (-2 loglik) / 2
+        return 0.5 * (H + H.T)
 
     def value_and_gradient(self, theta: np.ndarray):
         try:
@@ -269,7 +355,11 @@ class Engine:
         return self.value_and_gradient(theta)[1]
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """Observed Hessian of the negative log-likelihood.
+        """Observed (analytic) Hessian of the negative log-likelihood at theta."""
+        return self.hessian_at(self.state(theta, order=2))
+
+    def hessian_numeric(self, theta: np.ndarray) -> np.ndarray:
+        """Observed Hessian of the negative log-likelihood, numerically (for checking).
 
         Central differences of the analytic gradient with Richardson extrapolation (steps h and
         h/2), which removes the O(h^2) error term; the result is symmetrised.
@@ -287,63 +377,85 @@ class Engine:
         return 0.5 * (H + H.T)
 
     # ---------------------------------------------------------------- fitting
-    def fit(self, theta0: np.ndarray, *, tol: float = 1e-9, max_iter: int = 500):
+    def _newton(self, theta: np.ndarray, max_iter: int = 100):
+        """Damped Newton with the analytic Hessian (made positive definite where needed).
+
+        Stops when the Newton decrement :math:`g^\\top H^{-1} g` (the predicted decrease of the
+        objective, twice) is below 1e-14, or no step decreases the objective.
+
+        Returns
+        -------
+        theta, value, decrement
+        """
+        f = self.objective(theta)
+        dec = np.inf
+        for _ in range(max_iter):
+            try:
+                st = self.state(theta, order=2)
+            except (linalg.LinAlgError, ValueError):
+                break
+            g = self.gradient_at(st)
+            H = self.hessian_at(st)
+            evals, evecs = np.linalg.eigh(H)
+            floor = 1e-8 * max(1.0, float(np.max(np.abs(evals))))
+            inv_evals = 1.0 / np.maximum(np.abs(evals), floor)
+            step = -(evecs * inv_evals) @ (evecs.T @ g)
+            dec = float(-(g @ step))
+            if dec < 1e-14:
+                break
+            t = 1.0
+            moved = False
+            for _ in range(40):
+                cand = theta + t * step
+                f_new = self.objective(cand)
+                if np.isfinite(f_new) and f_new <= f - 1e-4 * t * dec:
+                    moved = True
+                    break
+                t *= 0.5
+            if not moved:
+                # at machine precision the objective cannot decrease any further
+                if np.isfinite(f_new) and abs(f_new - f) <= 1e-13 * max(1.0, abs(f)):
+                    theta = cand
+                break
+            theta, f = cand, f_new
+        return theta, f, dec
+
+    def fit(self, theta0: np.ndarray, *, max_iter: int = 200):
         """Minimise the negative log-likelihood from theta0.
 
-        L-BFGS-B with the analytic gradient, then Newton steps with the observed Hessian and a
-        backtracking line search until the largest absolute gradient is below ``tol``.
+        Damped Newton with the analytic Hessian; if that does not reach a stationary point,
+        L-BFGS-B with the analytic gradient from the best point, then Newton again.
 
         Returns
         -------
         theta : ndarray
         converged : bool
+            True when the Newton decrement is below 1e-8 at a positive definite Hessian.
         message : str
         """
-        res = optimize.minimize(
-            self.value_and_gradient,
-            theta0,
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": max_iter, "gtol": 1e-10, "ftol": 1e-15},
-        )
-        theta = np.asarray(res.x, dtype=float)
-        if not np.isfinite(res.fun):
-            return theta, False, f"the likelihood could not be evaluated: {res.message}"
-        f, g = self.value_and_gradient(theta)
-        message = "converged"
-        for _ in range(50):
-            if np.max(np.abs(g)) < tol:
-                break
-            H = self.hessian(theta)
-            try:
-                evals = np.linalg.eigvalsh(H)
-                if evals.min() <= 0:
-                    H = H + (abs(evals.min()) + 1e-6 * max(1.0, evals.max())) * np.eye(len(theta))
-                step = -np.linalg.solve(H, g)
-            except np.linalg.LinAlgError:
-                break
-            t = 1.0
-            improved = False
-            for _ in range(30):
-                f_new, g_new = self.value_and_gradient(theta + t * step)
-                if f_new <= f + 1e-4 * t * float(g @ step) or (
-                    np.isfinite(f_new) and abs(f_new - f) < 1e-12 * max(1.0, abs(f))
-                    and np.max(np.abs(g_new)) < np.max(np.abs(g))
-                ):
-                    improved = True
-                    break
-                t /= 2
-            if not improved:
-                break
-            theta, f, g = theta + t * step, f_new, g_new
-        max_grad = float(np.max(np.abs(g))) if len(g) else 0.0
-        # converged: tiny gradient relative to the scale of the objective
-        converged = bool(np.isfinite(f) and max_grad < max(1e-5, 1e-8 * abs(f)))
-        if not converged:
-            message = (
-                f"the optimiser stopped with largest |gradient| {max_grad:.3g} "
-                f"(L-BFGS-B: {res.message})"
+        theta, f, dec = self._newton(np.asarray(theta0, dtype=float), max_iter=max_iter)
+        if not (np.isfinite(f) and dec < 1e-8):
+            res = optimize.minimize(
+                self.value_and_gradient, theta, jac=True, method="L-BFGS-B",
+                options={"maxiter": 10 * max_iter, "gtol": 1e-10, "ftol": 1e-15},
             )
+            start = np.asarray(res.x, dtype=float)
+            theta, f, dec = self._newton(start, max_iter=max_iter)
+        converged = False
+        message = "converged"
+        if np.isfinite(f):
+            H = self.hessian(theta)
+            pd_ok = bool(np.linalg.eigvalsh(H).min() > 0)
+            converged = bool(dec < 1e-8 and pd_ok)
+            if not converged:
+                g = self.gradient(theta)
+                message = (
+                    f"no stationary point with a positive definite Hessian was reached "
+                    f"(largest |gradient| {np.max(np.abs(g)):.3g}, Newton decrement {dec:.3g}"
+                    f"{'' if pd_ok else ', Hessian not positive definite'})"
+                )
+        else:
+            message = "the likelihood could not be evaluated"
         return theta, converged, message
 
     # ---------------------------------------------------------------- inference pieces
@@ -355,7 +467,7 @@ class Engine:
         for k, pat in enumerate(d.patterns):
             W = st.winv[k]
             D1, _ = self._pattern_derivs(st, k)
-            P[d.theta_slices[pat.group]] -= _contract(W @ D1 @ W, pat.M, p)
+            P[d.theta_slices[pat.group]] -= pat.xtax(W @ D1 @ W)
         return P
 
     def kr_sums(self, st: _State, theta_vcov: np.ndarray, linear: bool):
@@ -370,11 +482,11 @@ class Engine:
             sl = d.theta_slices[pat.group]
             Wg = theta_vcov[sl, sl]
             DW = D1 @ W  # (nt, m, m)
-            inner = np.einsum("hj,hab,jbc->ac", Wg, DW, D1)
-            Qs += _contract(W @ inner @ W, pat.M, p)
+            inner = np.tensordot(DW, np.tensordot(Wg, D1, axes=(1, 0)), axes=([0, 2], [0, 1]))
+            Qs += pat.xtax(W @ inner @ W)
             if not linear:
-                inner2 = np.einsum("hj,hjab->ab", Wg, D2)
-                Rs += _contract(W @ inner2 @ W, pat.M, p)
+                inner2 = np.tensordot(Wg, D2, axes=([0, 1], [0, 1]))
+                Rs += pat.xtax(W @ inner2 @ W)
         return Qs, Rs
 
     def subject_scores(self, st: _State) -> np.ndarray:
