@@ -46,7 +46,6 @@ import numpy as np
 from scipy import linalg, optimize
 
 from ...errors import ConvergenceWarning, ModelError
-from .covariance import CovarianceStructure
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -127,7 +126,7 @@ class MMRMData:
             sid = subj_sorted[s0]
             keys.setdefault((int(self.group[sid]), int(masks[sid])), []).append(order[s0:s1])
         self.patterns = []
-        for (g, mask), row_lists in sorted(keys.items()):
+        for (g, _mask), row_lists in sorted(keys.items()):
             rows = np.vstack(row_lists)
             vis = self.visit[rows[0]]
             Xp = self.X[rows]  # (n_p, m_p, p)

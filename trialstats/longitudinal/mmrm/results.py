@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..._inference import t_inference
-from ...errors import ConvergenceWarning, ModelError
 from ..._summary import Summary
+from ...errors import ConvergenceWarning, ModelError
 from .._design import Design, reference_grid_matrix
 from .dof import (
     between_within_df,
