@@ -18,8 +18,9 @@ import io
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -139,12 +140,15 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
     with matplotlib.rc_context(RC):
         for mod in modules:
             t0 = time.perf_counter()
-            try:
-                sec = mod.compute(ctx)
-                ok = sec.error is None
-            except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
-                sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
-                ok = False
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    sec = mod.compute(ctx)
+                    ok = sec.error is None
+                except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
+                    sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
+                    ok = False
+            sec = _with_warnings(sec, caught)
             ctx.sections[mod.KEY] = sec
             dt = time.perf_counter() - t0
             timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
@@ -155,6 +159,22 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
         rendered = [_render_figures(sec, i + 1) for i, sec in enumerate(ordered)]
     html = _render_html(trial, resolved, rendered, ctx)
     return html, ctx, timings
+
+
+_SHOWN_WARNINGS = ("ConvergenceWarning", "RuntimeWarning", "UserWarning", "ValueWarning")
+
+
+def _with_warnings(sec: Section, caught) -> Section:
+    """Add the model warnings raised while a section was computed as visible notes."""
+    seen = []
+    for w in caught:
+        name = w.category.__name__
+        if name not in _SHOWN_WARNINGS and not issubclass(w.category, UserWarning):
+            continue
+        text = f"Warning ({name}): {_one_line(w.message)}"
+        if text not in seen:
+            seen.append(text)
+    return replace(sec, notes=sec.notes + tuple(seen)) if seen else sec
 
 
 def write_ard(ctx, out_path: Path) -> Path:

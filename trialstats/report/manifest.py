@@ -115,7 +115,14 @@ def dependency_versions(root: str = "trialstats") -> pd.DataFrame:
 
 
 def rebuild_command(trial, out_path: Path) -> str:
-    """The command that rebuilds this report (``python -m trialstats report <folder> -o <file>``)."""
+    """The command that rebuilds this report (``python -m trialstats report <folder> -o <file>``).
+
+    The output path is written as given when relative (``reports/exo-hair-301.html``), else by
+    its file name only, so the report does not depend on where it was written.
+    """
+    out_path = Path(out_path)
+    if out_path.is_absolute():
+        out_path = Path(out_path.name)
     folder = getattr(trial.meta, "path", None)
     if folder is None:
         gen = (getattr(trial.meta, "extra", {}) or {}).get("generator")

@@ -93,7 +93,7 @@ RD_METHODS = ("newcombe", "wald")
 SENSITIVITIES = ("kenward-roger", "completers", "interval-censored")
 FAMILIES = ("poisson", "negative-binomial")
 CORRELATIONS = ("exchangeable", "independence", "ar1")
-DISTRIBUTIONS = ("exponential", "weibull", "lognormal", "loglogistic", "gompertz", "gamma")
+DISTRIBUTIONS = ("exponential", "weibull", "lognormal", "loglogistic", "gompertz", "gengamma")
 HYPOTHESIS_ENDPOINTS = ("primary", "rmst", "cox")
 
 
@@ -135,10 +135,15 @@ class DurabilitySpec:
 
 @dataclass(frozen=True)
 class RelapseSpec:
-    """Time to relapse: ADTTE parameter, RMST horizon and landmark times (days), log-rank strata."""
+    """Time to relapse: ADTTE parameter, RMST horizon and landmark times (days), log-rank strata.
+
+    ``tau=None`` (default) is resolved against the trial to the last day at which every arm still
+    has follow-up (the minimum over arms of the largest follow-up time, rounded down), so the
+    restricted mean is estimable in every arm.
+    """
 
     paramcd: str = "RELAPSE"
-    tau: float = 364.0
+    tau: float | None = None
     landmarks: tuple[float, ...] = (91.0, 182.0, 364.0)
     strata: tuple[str, ...] = ("STAGEGR",)
 
@@ -232,6 +237,8 @@ class AnalysisPlan:
         if relapse is None:
             r = endpoints.get("relapse") or {}
             relapse = RelapseSpec(paramcd=str(r.get("paramcd", "RELAPSE")))
+        if relapse.tau is None:
+            relapse = replace(relapse, tau=_default_tau(trial, relapse.paramcd))
         arms = list(trial.arms)
         reference = meta.reference
         others = [a for a in arms if a != reference]
@@ -281,12 +288,11 @@ class AnalysisPlan:
             "correlation": self.durability.correlation,
         }
         if self.relapse is not None:
-            d["relapse"] = {
-                "paramcd": self.relapse.paramcd,
-                "tau": self.relapse.tau,
-                "landmarks": list(self.relapse.landmarks),
-                "strata": list(self.relapse.strata),
-            }
+            d["relapse"] = {"paramcd": self.relapse.paramcd}
+            if self.relapse.tau is not None:
+                d["relapse"]["tau"] = self.relapse.tau
+            d["relapse"]["landmarks"] = list(self.relapse.landmarks)
+            d["relapse"]["strata"] = list(self.relapse.strata)
         d["longterm"] = {
             "horizon_years": self.longterm.horizon_years,
             "distributions": list(self.longterm.distributions),
@@ -303,6 +309,21 @@ class AnalysisPlan:
     def to_toml(self) -> str:
         """The plan as TOML text (round-trips through :func:`load_plan`)."""
         return _dump_toml(self.to_dict())
+
+
+def _default_tau(trial, paramcd: str) -> float | None:
+    """Minimum over arms of the largest follow-up time of ``paramcd`` (days, rounded down)."""
+    adtte = getattr(trial, "adtte", None)
+    if adtte is None or "PARAMCD" not in adtte.columns:
+        return None
+    rows = adtte[adtte["PARAMCD"] == paramcd]
+    if rows.empty:
+        return None
+    arm = adtte.get("ARM")
+    if arm is None:
+        rows = rows.merge(trial.adsl[["USUBJID", "ARM"]], on="USUBJID", how="left")
+    last = rows.groupby("ARM", observed=True)["AVAL"].max()
+    return float(math.floor(float(last.min()))) if len(last) else None
 
 
 # ----------------------------------------------------------------------------------------------

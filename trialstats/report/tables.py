@@ -79,7 +79,8 @@ def fmt_pvalue(p, digits: int = 3) -> str:
 
     Values below ``10**-digits`` print as ``"<0.001"`` and above ``1 - 10**-digits`` as
     ``">0.999"``. A p-value just below 0.05 that would round up to ``"0.050"`` is printed with one
-    more decimal (``"0.0499"``) so the display never contradicts a test at the 5 % level.
+    more decimal, truncated (``0.04996`` → ``"0.0499"``), so the display never contradicts a test at
+    the 5 % level.
     Missing → ``"-"``. Values outside [0, 1] raise ``ValueError``.
     """
     if _is_missing(p):
@@ -94,7 +95,8 @@ def fmt_pvalue(p, digits: int = 3) -> str:
         return f">{1.0 - floor:.{digits}f}"
     s = f"{p:.{digits}f}"
     if p < 0.05 <= float(s):
-        s = f"{p:.{digits + 1}f}"
+        scale = 10 ** (digits + 1)
+        s = f"{math.floor(p * scale) / scale:.{digits + 1}f}"
     return s
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..tables import fmt_number
-from ._base import Figure, Parts, Table, new_figure
-from .relapse import _generic_display, relapse_frame
+from ..tables import fmt_estimate_ci, fmt_number
+from ._base import Figure, Parts, Table, new_figure, pct_level
+from .relapse import relapse_frame
 
 KEY = "longterm"
 TITLE = "Long-term extrapolation"
@@ -41,17 +41,22 @@ def compute(ctx):
         f"({follow / 365.25:.1f} years); the curves are extended to {spec.horizon_years:g} years "
         f"(day {horizon:g}). Distributions compared: {', '.join(spec.distributions)}."
     )
-    ex = ts.extrapolate(data, time="AVAL", censor="CNSR", by="ARM", distributions=list(spec.distributions), horizon=horizon)
-    comp = getattr(ex, "comparison", None)
-    if comp is None:
-        comp = ex.table
-    comp = comp.reset_index(drop=True)
-    p.tables.append(Table("longterm_model_comparison", "Parametric models of relapse-free survival: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", comp, _generic_display(comp, labels)))
-    pred = getattr(ex, "predictions", None)
-    if isinstance(pred, pd.DataFrame) and "time" in pred.columns:
-        yearly = pred[pred["time"].round(2).isin([round(365.25 * y, 2) for y in range(1, int(spec.horizon_years) + 1)])]
-        if len(yearly):
-            p.tables.append(Table("longterm_yearly", "Extrapolated relapse-free survival at whole years (model assumption, not evidence)", yearly.reset_index(drop=True), _generic_display(yearly.reset_index(drop=True), labels)))
+    years = sorted({float(y) for y in range(1, int(spec.horizon_years) + 1)} | {float(spec.horizon_years)})
+    ex = ts.extrapolate(data, time="AVAL", censor="CNSR", by="ARM", distributions=list(spec.distributions),
+                        times_years=years, level=plan.level)
+    fits = ex.fits.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
+    p.tables.append(Table("longterm_model_comparison", "Parametric models of relapse-free survival per arm: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", fits,
+                          pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in fits["ARM"]], "Distribution": fits["distribution"].astype(str),
+                                        "Parameters": [f"{int(k)}" for k in fits["n_params"]], "Log-likelihood": [fmt_number(v, 2) for v in fits["loglik"]],
+                                        "AIC": [fmt_number(v, 2) for v in fits["aic"]], "BIC": [fmt_number(v, 2) for v in fits["bic"]],
+                                        "Delta AIC": [fmt_number(v, 2) for v in fits["delta_aic"]],
+                                        "Converged": ["yes" if c else "NO" for c in fits["converged"]]}, dtype=object)))
+    surv = ex.survival.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
+    p.tables.append(Table("longterm_survival", "Extrapolated relapse-free proportion at whole years (model assumptions, not evidence)", surv,
+                          pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in surv["ARM"]], "Distribution": surv["distribution"].astype(str),
+                                        "Year": [fmt_number(y, 0) for y in surv["years"]],
+                                        f"Relapse-free % ({pct_level(plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
+                          note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
 
     def plot():
         from ...plots.survival import plot_extrapolation

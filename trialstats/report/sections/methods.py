@@ -49,7 +49,7 @@ def methods_text(plan, results: dict, reference_label: str) -> list[str]:
         f"Relapse ({r.paramcd}, days from the end of treatment): Kaplan-Meier estimates with log-log intervals, "
         f"medians (Brookmeyer-Crowley), landmark rates at days {', '.join(f'{x:g}' for x in r.landmarks)}, "
         f"log-rank tests unstratified and stratified by {strata}, Cox regression (Efron ties) with the "
-        f"Grambsch-Therneau proportional-hazards check, the restricted mean survival time up to day {r.tau:g}, "
+        f"Grambsch-Therneau proportional-hazards check, the restricted mean survival time up to day {'(not resolved)' if r.tau is None else f'{r.tau:g}'}, "
         "and the cumulative incidence of relapse with discontinuation before relapse as a competing event "
         "(Aalen-Johansen, Gray's test)."
     )

@@ -165,32 +165,51 @@ def compute(ctx):
 
     if "EVENTCD" in data.columns:
         def competing():
+            ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
+            ctx.results["cif"] = ci
+            at = ci.at(list(spec.landmarks)).rename(columns={ci.group: "ARM"})
+            p.tables.append(Table("relapse_cif_landmarks", "Cumulative incidence of relapse at the landmark days (discontinuation before relapse competing; Aalen-Johansen)", at,
+                                  pd.DataFrame({"Day": [fmt_number(t, 0) for t in at["time"]], "Arm": [labels.get(str(a), str(a)) for a in at["ARM"]],
+                                                "At risk": [fmt_int(v) for v in at["n_risk"]],
+                                                f"Cumulative incidence % ({lvl} CI)": [fmt_estimate_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in zip(at["estimate"], at["conf_low"], at["conf_high"])]}, dtype=object)))
+            gt = ts.gray_test(data, time="AVAL", event_code="EVENTCD", by="ARM")
+            gtab = gt.table.reset_index(drop=True)
+            names = {1: "relapse", 2: "discontinuation before relapse"}
+            p.tables.append(Table("relapse_gray", "Gray's test of equal cumulative incidence across arms, per cause", gtab,
+                                  pd.DataFrame({"Cause": [f"{int(c)} ({names.get(int(c), 'other')})" for c in gtab["cause"]],
+                                                "Chi-square": [fmt_number(v, 2) for v in gtab["statistic"]], "df": [fmt_number(v, 0) for v in gtab["df"]],
+                                                "p-value": [fmt_pvalue(v) for v in gtab["p_value"]]}, dtype=object)))
+
+        p.attempt("Cumulative incidence (competing risks)", competing)
+
+        def cif_plot():
             from ...plots.survival import plot_cumulative_incidence
 
-            ci = ts.cumulative_incidence(data, time="AVAL", event="EVENTCD", by="ARM", level=plan.level)
-            gt = ts.gray_test(data, time="AVAL", event="EVENTCD", by="ARM")
+            ci = ctx.results["cif"]
             fig, ax = new_figure(figsize=(7.5, 4.5))
             plot_cumulative_incidence(ci, ax=ax)
             ax.set_title("Cumulative incidence of relapse (discontinuation competing)")
             p.figures.append(Figure("relapse_cif", "Cumulative incidence of relapse with discontinuation before relapse as a competing event (Aalen-Johansen).", fig))
-            at = ci.at(list(spec.landmarks)) if hasattr(ci, "at") else None
-            if isinstance(at, pd.DataFrame):
-                p.tables.append(Table("relapse_cif_landmarks", "Cumulative incidence at the landmark days", at.reset_index(drop=True), _generic_display(at.reset_index(drop=True), labels)))
-            gtab = pd.DataFrame({"test": ["Gray's test"], "statistic": [gt.statistic], "df": [getattr(gt, "df", np.nan)], "p_value": [gt.p_value]})
-            p.tables.append(Table("relapse_gray", "Gray's test of equal cumulative incidence of relapse across arms", gtab,
-                                  pd.DataFrame({"Test": gtab["test"], "Chi-square": [fmt_number(gt.statistic, 2)], "df": [fmt_number(gtab["df"].iloc[0], 0)], "p-value": [fmt_pvalue(gt.p_value)]}, dtype=object)))
 
-        p.attempt("Cumulative incidence (competing risks)", competing)
+        if "cif" in ctx.results:
+            p.attempt("Cumulative incidence plot", cif_plot)
 
     if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
         def interval():
             tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
-            ttab = getattr(tb, "table", None)
-            if isinstance(ttab, pd.DataFrame):
-                p.tables.append(Table("relapse_turnbull", "Turnbull NPMLE of relapse-free survival (interval-censored)", ttab.reset_index(drop=True), _generic_display(ttab.reset_index(drop=True), labels, max_rows=40)))
-            ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull")
+            sa = tb.survival_at(list(spec.landmarks)).rename(columns={tb.group: "ARM"})
+            p.tables.append(Table("relapse_turnbull", "Relapse-free proportion at the landmark days, Turnbull NPMLE (interval-censored; mass at interval midpoints)", sa,
+                                  pd.DataFrame({"Day": [fmt_number(t, 0) for t in sa["time"]], "Arm": [labels.get(str(a), str(a)) for a in sa["ARM"]],
+                                                "Relapse-free %": [fmt_number(100 * v, 1) for v in sa["survival"]]}, dtype=object)))
+            ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull", level=plan.level)
             coef = ir.coef.reset_index(drop=True)
-            p.tables.append(Table("relapse_weibull_interval", "Weibull regression of interval-censored relapse times (accelerated failure time)", coef, _generic_display(coef, labels)))
+            coef.insert(0, "ARM", [term_arm(t, arms) for t in coef["term"]])
+            arm_rows = coef[coef["ARM"].notna()]
+            p.tables.append(Table("relapse_weibull_interval", f"Weibull AFT regression of interval-censored relapse times: time ratios vs {labels.get(ref, ref)} (> 1 = relapse later)", coef,
+                                  pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(ref, ref)}" for a in arm_rows["ARM"]],
+                                                f"Time ratio ({lvl} CI)": [fmt_estimate_ci(np.exp(e), np.exp(lo), np.exp(hi), 2) for e, lo, hi in zip(arm_rows["estimate"], arm_rows["conf_low"], arm_rows["conf_high"])],
+                                                "p-value": [fmt_pvalue(v) for v in arm_rows["p_value"]]}, dtype=object),
+                                  note=f"Weibull scale {ir.scale:.3g}; {ir.n_obs} subjects; {'converged' if ir.converged else 'NOT converged'}."))
 
         p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", interval)
     return p.section(KEY, TITLE)
