@@ -324,4 +324,33 @@ for (d in c("exponential", "weibull", "lognormal", "loglogistic")) {
   }
 }
 write_ref(ex, "extrapolate")
+# ---------------------------------------------------------------------------------------------
+# The bundled simulated trial datasets/exo-hair-301 (snapshot written next to the JSON, so the
+# tests keep their reference if the simulator changes): relapse, ADTTE merged with ADSL
+# ---------------------------------------------------------------------------------------------
+exo_dir <- "datasets/exo-hair-301"
+if (file.exists(file.path(exo_dir, "adtte.csv"))) {
+  adtte <- read.csv(file.path(exo_dir, "adtte.csv"))
+  adsl <- read.csv(file.path(exo_dir, "adsl.csv"))
+  exo <- merge(adtte[adtte$PARAMCD == "RELAPSE", ], adsl[, c("USUBJID", "ARM", "AGE", "SEX")],
+               by = "USUBJID", sort = FALSE)
+  exo <- exo[order(exo$USUBJID), c("USUBJID", "PARAMCD", "ARM", "AGE", "SEX", "AVAL", "CNSR",
+                                   "EVENTCD", "TLOWER", "TUPPER")]
+  write.csv(exo, file.path(out_dir, "survival_exo_hair_301.csv"), row.names = FALSE, na = "")
+  exo$ARM <- factor(exo$ARM, levels = c("PLACEBO", "EXOSOME", "MINOXIDIL"))
+  exo$EVENT <- 1L - exo$CNSR
+  lr_exo <- survdiff(Surv(AVAL, EVENT) ~ ARM, data = exo)
+  tlo <- exo$TLOWER; thi <- exo$TUPPER
+  tb_exo <- survfit(Surv(tlo, thi, type = "interval2") ~ ARM, data = exo)
+  write_ref(list(
+    source = "datasets/exo-hair-301 (adtte.csv RELAPSE + adsl.csv ARM/AGE/SEX), snapshot survival_exo_hair_301.csv",
+    km = km_case(Surv(AVAL, EVENT) ~ ARM, exo, "log-log", c(0, 28, 84, 168, 364)),
+    logrank = sd_case(lr_exo),
+    cox = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + AGE, data = exo)),
+    rmst = rmst_case(exo$AVAL, exo$EVENT, exo$ARM),
+    competing = aj_case(exo$AVAL, exo$EVENTCD, exo$ARM, c(28, 84, 168, 364)),
+    turnbull = list(group = rep(sub(".*=", "", names(tb_exo$strata)), tb_exo$strata),
+                    time = tb_exo$time, survival = tb_exo$surv)
+  ), "exo_hair_301")
+}
 cat("wrote survival reference JSON to", out_dir, "\n")

@@ -70,8 +70,8 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
 def conf_int(surv, se_log, conf_type: str, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise interval for S(t) from the standard error of log S(t), as R survfit_confint.
 
-    Where S(t) = 1 and the standard error is 0 (before the first event) the interval is [1, 1];
-    where S(t) = 0 the Greenwood variance is infinite and every interval is undefined (NaN).
+    Where S(t) = 1 the "log-log" interval is undefined (NaN, as R; "log" and "plain" give
+    [1, 1]); where S(t) = 0 the Greenwood variance is infinite and every interval is undefined (NaN).
     """
     z = stats.norm.ppf(0.5 + level / 2.0)
     p = np.asarray(surv, dtype=float)
@@ -90,9 +90,6 @@ def conf_int(surv, se_log, conf_type: str, level: float) -> tuple[np.ndarray, np
             half = z * se / np.log(xx)
             low = np.exp(-np.exp(np.log(-np.log(xx)) - half))
             high = np.exp(-np.exp(np.log(-np.log(xx)) + half))
-    one = (p == 1) & (se == 0)
-    low = np.where(one, 1.0, low)
-    high = np.where(one, 1.0, high)
     return low, high
 
 
@@ -228,6 +225,9 @@ class KaplanMeierResult:
             with np.errstate(invalid="ignore"):
                 se = np.where(surv > 0, surv * np.sqrt(var_log), np.nan)
             low, high = conf_int(surv, np.sqrt(var_log), self.conf_type, self.level)
+            # before the first follow-up time R reports the starting values: [1, 1]
+            low = np.where(before, 1.0, low)
+            high = np.where(before, 1.0, high)
             # subjects at risk at t: follow-up time >= t
             pos = np.searchsorted(c["time"], times, side="left")
             at_risk = np.concatenate([c["n_risk"], [0.0]])[pos]
