@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from pandas.testing import assert_frame_equal
+from tolerances import ANALYTIC
 
 import trialstats as ts
 from trialstats.errors import ModelError, TrialstatsError
@@ -158,6 +159,20 @@ def test_arms_are_balanced_by_blocks_not_exactly():
         assert c.sum() == 150
         assert (c - 50).abs().max() < 2 * 4
     assert any(c.nunique() > 1 for c in counts)   # not forced to be exactly equal
+
+
+@pytest.mark.parametrize("arm", ["PLACEBO", "MINOXIDIL", "EXOSOME"])
+def test_expected_change_helper_is_the_documented_mean(arm):
+    """simulate.expected_change (public helper) against the equations written out above; at
+    the arm's mean durable fraction the profile is linear in it, so the mean is exact."""
+    from trialstats.simulate import expected_change as package_expected_change
+
+    weeks = (0, 4, 12, 24, 32, 48, 60, 104)
+    np.testing.assert_allclose([package_expected_change(w, arm) for w in weeks],
+                               [expected_change(w, arm) for w in weeks], **ANALYTIC)
+    # under continued treatment, week 48 is the published figure by construction
+    np.testing.assert_allclose(package_expected_change(48, arm, treatment_weeks=48),
+                               CHANGE_48[arm], **ANALYTIC)
 
 
 def test_visit_schedule():

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import ModelError
 
-__all__ = ["ARM_MODELS", "ArmModel", "simulate_trial"]
+__all__ = ["ARM_MODELS", "ArmModel", "expected_change", "simulate_trial", "visit_weeks"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,15 +290,21 @@ def simulate_trial(
     :math:`\sigma_e`              9 hairs/cm²      TrichoScan ICC 0.91 (Hoffmann 2005):
                                                    :math:`\sqrt{0.09 \cdot 30^2}`
     :math:`\lambda`               12 weeks         assumption
-    :math:`\sigma_s`, :math:`\delta`  5, 12        assumption
+    :math:`\sigma_s` (sites)      5 hairs/cm²      assumption
+    :math:`\delta` (stage)        12 hairs/cm²     assumption (fewer hairs at moderate stages)
     stages                        Norwood II–V,    DOMAIN.md: exosome trials enrol mostly
                                   Ludwig I–II      Norwood 2–4 / Ludwig I–II
     sex, age, race                70 % men;        assumption
                                   men N(38, 9),
                                   women N(45, 10)
     :math:`d`, :math:`\theta`     0.30, 0.80       assumption
+    missed visits, window         5 %, ±3 days     assumption
+    injections                    every 4 weeks    DOMAIN.md: every 2–4 weeks in registered
+                                                   exosome trials
     AE types, transience          see above        DOMAIN.md (exosome registrations);
                                                    rates and severities are assumptions
+                                                   (``AE_PER_INJECTION``, ``AE_PER_24_WEEKS``,
+                                                   ``AE_SEVERITY``)
     ============================  ===============  =============================================
 
     With these defaults the expected change at week 24 is 20.6 (MINOXIDIL), 17.0 (EXOSOME)
