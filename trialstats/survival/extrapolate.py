@@ -171,8 +171,10 @@ def extrapolate(
                 up, dn = theta.copy(), theta.copy()
                 up[j] += h
                 dn[j] -= h
-                grad[:, j] = (_g(dist, up, t_days) - _g(dist, dn, t_days)) / (2 * h)
-            se = np.sqrt(np.einsum("ij,jk,ik->i", grad, vcov, grad))
+                with np.errstate(invalid="ignore", over="ignore"):
+                    grad[:, j] = (_g(dist, up, t_days) - _g(dist, dn, t_days)) / (2 * h)
+            with np.errstate(invalid="ignore"):
+                se = np.sqrt(np.einsum("ij,jk,ik->i", grad, vcov, grad))
             for y, td, gv, s in zip(years, t_days, gval, se):
                 surv_rows.append((g, dist, y, td, np.exp(-np.exp(gv)),
                                   np.exp(-np.exp(gv + z * s)), np.exp(-np.exp(gv - z * s))))

@@ -1,0 +1,41 @@
+"""trialstats.plots: figures drawn from results.
+
+Every function takes a result, accepts ``ax=None``, returns the matplotlib Axes, never calls
+``plt.show()`` and computes no statistics. matplotlib and seaborn are imported only inside this
+package, and only when a plot function is first used, so ``import trialstats`` stays light.
+
+Survival: plot_km, plot_cumulative_incidence, plot_extrapolation, plot_loglog
+(:mod:`trialstats.plots.survival`). Longitudinal: plot_lsmeans, plot_observed_means,
+plot_missing_pattern, plot_forest (:mod:`trialstats.plots.longitudinal`).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# public name -> submodule that defines it (add new plot modules here)
+_LAZY = {
+    "plot_km": "survival",
+    "plot_cumulative_incidence": "survival",
+    "plot_extrapolation": "survival",
+    "plot_loglog": "survival",
+    "plot_lsmeans": "longitudinal",
+    "plot_observed_means": "longitudinal",
+    "plot_missing_pattern": "longitudinal",
+    "plot_forest": "longitudinal",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    """Import a plot function's module on first access (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"trialstats.plots.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'trialstats.plots' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
