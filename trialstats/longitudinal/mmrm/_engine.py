@@ -388,6 +388,7 @@ class Engine:
         """
         f = self.objective(theta)
         dec = np.inf
+        prev = np.inf
         for _ in range(max_iter):
             try:
                 st = self.state(theta, order=2)
@@ -400,8 +401,18 @@ class Engine:
             inv_evals = 1.0 / np.maximum(np.abs(evals), floor)
             step = -(evecs * inv_evals) @ (evecs.T @ g)
             dec = float(-(g @ step))
-            if dec < 1e-14:
+            # exact to rounding, or rounding noise no longer lets the decrement fall
+            if dec < 1e-24 or (dec < 1e-16 and dec > 0.25 * prev):
                 break
+            prev = dec
+            if dec < 1e-8 and evals.min() > 0:
+                # quadratic region: the full Newton step; the objective may no longer
+                # resolve the decrease, so accept it unless it clearly increases
+                cand = theta + step
+                f_new = self.objective(cand)
+                if np.isfinite(f_new) and f_new <= f + 1e-12 * max(1.0, abs(f)):
+                    theta, f = cand, min(f, f_new)
+                    continue
             t = 1.0
             moved = False
             for _ in range(40):
@@ -412,9 +423,6 @@ class Engine:
                     break
                 t *= 0.5
             if not moved:
-                # at machine precision the objective cannot decrease any further
-                if np.isfinite(f_new) and abs(f_new - f) <= 1e-13 * max(1.0, abs(f)):
-                    theta = cand
                 break
             theta, f = cand, f_new
         return theta, f, dec

@@ -147,11 +147,16 @@ def mmrm(
     extra = [subject, visit] + ([group] if group else [])
     _check_columns(extra, data, "mmrm", "argument")
 
+    try:
+        needed = sorted(set(Formula(formula).required_variables) | set(extra))
+    except Exception:  # an unparsable formula is reported by build_design
+        needed = None
+    if needed is not None and all(c in data.columns for c in needed):
+        complete = data.loc[data[needed].notna().all(axis=1), needed]
+        _check_visit_cells(formula, complete, visit)
     design = build_design(formula, data, cluster=subject, extra_columns=[visit] + (
         [group] if group else []), where="mmrm")
     frame = design.frame
-    if visit in design.variables:
-        _check_visit_cells(formula, frame, visit)
     visit_levels = _levels(frame[visit])
     if len(visit_levels) < 2:
         raise ModelError(
