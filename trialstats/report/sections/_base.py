@@ -124,12 +124,15 @@ def arm_label(trial, arm: str) -> str:
     return str(trial.meta.arms.get(arm, arm))
 
 
-def new_figure(figsize=(7.5, 4.2)):
-    """A matplotlib Figure and Axes outside pyplot (no backend, no global state); returns (fig, ax)."""
+def new_figure(figsize=(7.5, 4.2), nrows: int = 1, ncols: int = 1, **kwargs):
+    """A matplotlib Figure and its Axes outside pyplot (no backend, no global state).
+
+    Returns (fig, ax) — ``ax`` an array of Axes when ``nrows * ncols > 1``.
+    """
     from matplotlib.figure import Figure as MplFigure
 
     fig = MplFigure(figsize=figsize)
-    return fig, fig.subplots()
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def pct_level(level: float) -> str:

@@ -61,11 +61,14 @@ def compute(ctx):
     def plot():
         from ...plots.survival import plot_extrapolation
 
-        fig, ax = new_figure(figsize=(8.0, 5.0))
-        plot_extrapolation(ex, ax=ax)
-        ax.axvline(follow, color="0.3", linestyle=":", linewidth=1)
-        ax.set_title(f"Extrapolated relapse-free survival to {spec.horizon_years:g} years (assumption, not evidence)")
-        p.figures.append(Figure("longterm_extrapolation", f"Kaplan-Meier (observed) and parametric extrapolations to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}).", fig))
+        arms = list(ex.levels)
+        fig, axes = new_figure(figsize=(4.2 * len(arms), 4.4), ncols=len(arms), squeeze=False, sharey=True)
+        for ax, arm in zip(axes[0], arms):
+            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years)
+            ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
+            ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
+        fig.suptitle(f"Extrapolated relapse-free survival to {spec.horizon_years:g} years (assumption, not evidence)")
+        p.figures.append(Figure("longterm_extrapolation", f"Per arm: Kaplan-Meier (observed, black) and the fitted parametric curves extended to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}). Beyond it the curves are model assumptions.", fig))
 
     p.attempt("Extrapolation plot", plot)
     return p.section(KEY, TITLE)

@@ -83,7 +83,9 @@ def missing_pattern(trial, paramcd: str, arms: list[str]) -> pd.DataFrame:
     frame = trial.analysis_frame("adeff", paramcd=paramcd)
     frame = frame[~is_baseline(frame)]
     value = "CHG" if "CHG" in frame.columns else "AVAL"
-    visits = [v for v in (frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(set(frame["AVISIT"])))]
+    present = set(frame["AVISIT"])
+    levels = frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(present)
+    visits = [v for v in levels if v in present]
     adsl = trial.adsl
     rows = []
     for arm in arms:

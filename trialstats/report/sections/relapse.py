@@ -79,6 +79,13 @@ def compute(ctx):
 
     p.attempt("Kaplan-Meier plot", km_plot)
 
+    def loglog_plot():
+        from ...plots.survival import plot_loglog
+
+        fig, ax = new_figure(figsize=(6.5, 4.0))
+        plot_loglog(km, ax=ax, title="log(-log) relapse-free survival: parallel curves support proportional hazards")
+        p.figures.append(Figure("relapse_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
+
     def risk():
         rt = km.risk_table(ticks).rename(columns={km.group: "ARM"})
         wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
@@ -145,6 +152,7 @@ def compute(ctx):
         p.tables.append(Table("relapse_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", ph, pdisp))
 
     p.attempt("Cox model", cox)
+    p.attempt("log(-log) plot", loglog_plot)
 
     def rmst():
         res = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
@@ -214,19 +222,3 @@ def compute(ctx):
         p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", interval)
     return p.section(KEY, TITLE)
 
-
-def _generic_display(frame: pd.DataFrame, labels: dict, max_rows: int | None = None) -> pd.DataFrame:
-    """Strings for a frame of unknown exact shape: arm codes → labels, numbers to 3 decimals."""
-    f = frame if max_rows is None else frame.head(max_rows)
-    out = {}
-    for c in f.columns:
-        col = f[c]
-        if c in ("ARM", "group"):
-            out[c] = [labels.get(str(v), str(v)) for v in col]
-        elif c == "p_value" or c.startswith("p_"):
-            out[c] = [fmt_pvalue(v) for v in col]
-        elif pd.api.types.is_float_dtype(col):
-            out[c] = [fmt_number(v, 3) for v in col]
-        else:
-            out[c] = [str(v) for v in col]
-    return pd.DataFrame(out, dtype=object)

@@ -1,0 +1,67 @@
+"""The report in a real browser: headless Chromium loads it with no console errors and shows
+every figure. A screenshot of the top of the report and one of the primary-endpoint section are
+saved to tests/_artifacts/ (git-ignored). Needs Debian's chromium and chromium-driver (CI
+installs them in .ci/run)."""
+
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from test_report_build import built_report  # noqa: F401  (session fixture: the report, built once)
+
+ARTIFACTS = Path(__file__).parent / "_artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_report_renders_in_chromium(browser, built_report):  # noqa: F811
+    browser.get(built_report.path.as_uri())
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert browser.title.startswith("SIM-HAIR: ")
+
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+
+    expected = built_report.html.count("<svg")
+    figures = browser.find_elements(By.CSS_SELECTOR, "figure > svg")
+    assert len(figures) == expected >= 9
+    for svg in figures:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", svg)
+        size = svg.size
+        assert svg.is_displayed(), svg.get_attribute("id")
+        assert size["width"] > 100 and size["height"] > 100, size
+    # no part of the page is wider than the window (tables scroll inside their wrapper)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    banner = browser.find_element(By.ID, "simulated-banner")
+    assert banner.is_displayed() and "SIMULATED DATA" in banner.text
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.execute_script("window.scrollTo(0, 0);")
+    assert browser.save_screenshot(str(ARTIFACTS / "report_top.png"))
+    browser.execute_script("document.getElementById('fig-primary_lsmeans').scrollIntoView();")
+    assert browser.save_screenshot(str(ARTIFACTS / "report_primary.png"))
+    browser.execute_script("document.getElementById('sec-relapse').scrollIntoView();")
+    assert browser.save_screenshot(str(ARTIFACTS / "report_relapse.png"))
+    for name in ("report_top.png", "report_primary.png", "report_relapse.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000
