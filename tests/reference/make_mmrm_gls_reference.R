@@ -200,8 +200,9 @@ COV_SPECS <- list(
 )
 N_THETA <- function(cov, m) switch(cov, us = m * (m + 1) / 2, ar1 = 2, ar1h = m + 1, cs = 2, csh = m + 1)
 
-# d has the model's columns plus ID (subject), VISIT (factor), K (integer position of VISIT).
-fit_gls_case <- function(case_id, ds, cov, rhs, yname, trt, data_file, names_map, levels_map) {
+# d has the model's columns plus ID (subject), VISIT (the visit factor, for varIdent) and K (integer
+# position of VISIT, for the correlation structures); the formula uses the dataset's own names.
+fit_gls_case <- function(case_id, ds, cov, rhs, yname, trt, by, data_file, names_map, levels_map) {
   d <- ds
   spec <- COV_SPECS[[cov]]
   fml <- as.formula(paste(yname, "~", rhs))
@@ -234,10 +235,10 @@ fit_gls_case <- function(case_id, ds, cov, rhs, yname, trt, data_file, names_map
     stop(case_id, ": -2 logLik(gls) = ", converted, " but direct = ", direct$m2loglik)
   }
   if (max(abs(direct$beta - coef(fit))) > 1e-8 * max(abs(coef(fit)))) stop(case_id, ": GLS beta check")
-  em <- tryCatch(emm_block(fit, "TRT", "VISIT", d, mode = "satterthwaite"), error = function(e) e)
+  em <- tryCatch(emm_block(fit, trt, by, d, mode = "satterthwaite"), error = function(e) e)
   if (inherits(em, "error")) {
     em_note <- paste("mode = 'satterthwaite' failed:", conditionMessage(em), "; used df.error")
-    em <- emm_block(fit, "TRT", "VISIT", d, mode = "df.error")
+    em <- emm_block(fit, trt, by, d, mode = "df.error")
   } else {
     em_note <- paste(
       "emmeans' gls Satterthwaite (analytic gradient of vcov(beta), nlme's apVar for the variance",
@@ -252,6 +253,7 @@ fit_gls_case <- function(case_id, ds, cov, rhs, yname, trt, data_file, names_map
     r_call = call_txt,
     versions = versions,
     data_file = data_file,
+    formula = paste(yname, "~", rhs),
     column_names = names_map,
     factor_levels = levels_map,
     covariance = cov,
@@ -273,23 +275,12 @@ fit_gls_case <- function(case_id, ds, cov, rhs, yname, trt, data_file, names_map
     covariance_matrix_note = paste0("getVarCov(fit, individual = \"", sg$subject_used, "\") (a subject seen at every visit), rows/cols in visit order"),
     emmeans = c(em, list(note = em_note))
   )
-  write_json_file(rename_out(res, names_map), file.path(out_dir, paste0(case_id, ".json")))
-  res
-}
-
-# Rename the generic columns (ID, VISIT, TRT) back to the dataset's own names in the emmeans tables.
-rename_out <- function(res, names_map) {
-  ren <- function(df) {
-    for (g in names(names_map)) if (g %in% names(df)) names(df)[names(df) == g] <- names_map[[g]]
-    df
-  }
-  res$emmeans$lsmeans <- ren(res$emmeans$lsmeans)
-  res$emmeans$contrasts <- ren(res$emmeans$contrasts)
+  write_json_file(res, file.path(out_dir, paste0(case_id, ".json")))
   res
 }
 
 # lmerTest random intercept (compound symmetry), Satterthwaite and Kenward-Roger.
-fit_lmer_case <- function(case_id, ds, rhs, yname, data_file, names_map, levels_map) {
+fit_lmer_case <- function(case_id, ds, rhs, yname, trt, by, data_file, names_map, levels_map) {
   d <- ds
   fml <- as.formula(paste(yname, "~", rhs, "+ (1 | ID)"))
   fit <- lmerTest::lmer(fml, data = d, REML = TRUE,
@@ -319,6 +310,7 @@ fit_lmer_case <- function(case_id, ds, rhs, yname, data_file, names_map, levels_
     r_call = paste0("lmerTest::lmer(", deparse1(fml), ", data = d, REML = TRUE, control = lmerControl(optimizer = \"bobyqa\", optCtrl = list(rhoend = 1e-12, maxfun = 1e5)))"),
     versions = versions,
     data_file = data_file,
+    formula = paste(yname, "~", rhs),
     column_names = names_map,
     factor_levels = levels_map,
     covariance = "cs",
@@ -336,12 +328,10 @@ fit_lmer_case <- function(case_id, ds, rhs, yname, data_file, names_map, levels_
     coefficients_note = "summary(fit, ddf = ...)$coefficients (lmerTest); Kenward-Roger SEs are from pbkrtest::vcovAdj",
     vcov = mat_json(as.matrix(vcov(fit))),
     vcov_kenward_roger = mat_json(kr_vcov),
-    emmeans_satterthwaite = emm_block(fit, "TRT", "VISIT", d, lmer.df = "satterthwaite"),
-    emmeans_kenward_roger = emm_block(fit, "TRT", "VISIT", d, lmer.df = "kenward-roger"),
+    emmeans_satterthwaite = emm_block(fit, trt, by, d, lmer.df = "satterthwaite"),
+    emmeans_kenward_roger = emm_block(fit, trt, by, d, lmer.df = "kenward-roger"),
     kenward_roger_note = "pbkrtest 'Kenward-Roger': Sigma linear in (sigma_b^2, sigma^2), so its second-derivative terms vanish; expected information (pbkrtest), not observed"
   )
-  res$emmeans_satterthwaite <- rename_out(list(emmeans = res$emmeans_satterthwaite), names_map)$emmeans
-  res$emmeans_kenward_roger <- rename_out(list(emmeans = res$emmeans_kenward_roger), names_map)$emmeans
   write_json_file(res, file.path(out_dir, paste0(case_id, ".json")))
   res
 }
@@ -385,7 +375,7 @@ as_generic <- function(d, id, visit, trt) {
 
 results <- list()
 orth_levels <- list(Sex = I(levels(orth$Sex)), AGE = I(levels(orth$AGE)))
-orth_names <- list(ID = "Subject", VISIT = "AGE", TRT = "Sex")
+orth_names <- list(subject = "Subject", visit = "AGE", treatment = "Sex")
 write_data(orth, "gls_orthodont.csv")
 write_data(orth_u, "gls_orthodont_unbalanced.csv")
 for (nm in c("orthodont", "orthodont_unbalanced")) {
@@ -394,11 +384,11 @@ for (nm in c("orthodont", "orthodont_unbalanced")) {
   for (cov in names(COV_SPECS)) {
     id <- paste0("gls_", nm, "_", cov)
     cat(id, "\n")
-    results[[id]] <- fit_gls_case(id, d, cov, "TRT * VISIT", "distance", "TRT", file, orth_names, orth_levels)
+    results[[id]] <- fit_gls_case(id, d, cov, "Sex * AGE", "distance", "Sex", "AGE", file, orth_names, orth_levels)
   }
   id <- paste0("gls_", nm, "_cs_lmer")
   cat(id, "\n")
-  results[[id]] <- fit_lmer_case(id, d, "TRT * VISIT", "distance", file, orth_names, orth_levels)
+  results[[id]] <- fit_lmer_case(id, d, "Sex * AGE", "distance", "Sex", "AGE", file, orth_names, orth_levels)
 }
 
 # The bundled simulated trial (another helper generates it).
@@ -420,17 +410,17 @@ if (file.exists(file.path(exo_dir, "adeff.csv")) && file.exists(file.path(exo_di
   rownames(e) <- NULL
   write_data(e, "gls_exo_hair_301.csv")
   exo_levels <- list(ARM = I(arm_levels), AVISIT = I(visits))
-  exo_names <- list(ID = "USUBJID", VISIT = "AVISIT", TRT = "ARM")
+  exo_names <- list(subject = "USUBJID", visit = "AVISIT", treatment = "ARM")
   d <- as_generic(e, "USUBJID", "AVISIT", "ARM")
   for (cov in names(COV_SPECS)) {
     id <- paste0("gls_exo_hair_301_", cov)
     cat(id, "\n")
-    results[[id]] <- fit_gls_case(id, d, cov, "TRT * VISIT + BASE", "CHG", "TRT", "gls_exo_hair_301.csv",
+    results[[id]] <- fit_gls_case(id, d, cov, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", "gls_exo_hair_301.csv",
                                   exo_names, exo_levels)
   }
   id <- "gls_exo_hair_301_cs_lmer"
   cat(id, "\n")
-  results[[id]] <- fit_lmer_case(id, d, "TRT * VISIT + BASE", "CHG", "gls_exo_hair_301.csv", exo_names, exo_levels)
+  results[[id]] <- fit_lmer_case(id, d, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", "gls_exo_hair_301.csv", exo_names, exo_levels)
 } else {
   message("datasets/exo-hair-301 not found: skipping the exo_hair_301 fits")
 }
@@ -445,14 +435,14 @@ fev$SEX <- factor(fev$SEX, levels = c("Male", "Female"))
 fev$ARMCD <- factor(fev$ARMCD, levels = c("PBO", "TRT"))
 fev$AVISIT <- factor(fev$AVISIT, levels = c("VIS1", "VIS2", "VIS3", "VIS4"))
 d <- as_generic(fev, "USUBJID", "AVISIT", "ARMCD")
-fev_names <- list(ID = "USUBJID", VISIT = "AVISIT", TRT = "ARMCD")
+fev_names <- list(subject = "USUBJID", visit = "AVISIT", treatment = "ARMCD")
 fev_levels <- list(ARMCD = I(levels(fev$ARMCD)), AVISIT = I(levels(fev$AVISIT)))
 rel <- function(a, b) max(abs(a - b) / abs(b))
 calib <- list()
 for (cov in names(COV_SPECS)) {
   id <- paste0("gls_fev_", cov)
   cat(id, "\n")
-  r <- fit_gls_case(id, d, cov, "RACE + SEX + TRT * VISIT", "FEV1", "TRT", "fev_data.csv", fev_names, fev_levels)
+  r <- fit_gls_case(id, d, cov, "RACE + SEX + ARMCD * AVISIT", "FEV1", "ARMCD", "AVISIT", "fev_data.csv", fev_names, fev_levels)
   unlink(file.path(out_dir, paste0(id, ".json")))  # calibration only: summarised below
   mm <- fromJSON(file.path(out_dir, paste0("fev_", cov, "_satterthwaite.json")))$tight_refit
   calib[[cov]] <- list(
@@ -466,7 +456,7 @@ for (cov in names(COV_SPECS)) {
     contrast_std_error_max_rel_diff = rel(r$emmeans$contrasts$std_error, mm$contrasts$std_error)
   )
 }
-r <- fit_lmer_case("gls_fev_cs_lmer", d, "RACE + SEX + TRT * VISIT", "FEV1", "fev_data.csv", fev_names, fev_levels)
+r <- fit_lmer_case("gls_fev_cs_lmer", d, "RACE + SEX + ARMCD * AVISIT", "FEV1", "ARMCD", "AVISIT", "fev_data.csv", fev_names, fev_levels)
 unlink(file.path(out_dir, "gls_fev_cs_lmer.json"))
 mm <- fromJSON(file.path(out_dir, "fev_cs_satterthwaite.json"))$tight_refit
 calib[["cs_lmer"]] <- list(
