@@ -117,6 +117,7 @@ class Mismatches:
         self.errors: list[str] = []
 
     def allclose(self, what, actual, desired, **tol) -> None:
+        tol.setdefault("rtol", 0.0)  # never assert_allclose's silent rtol=1e-7
         try:
             assert_allclose(
                 np.asarray(actual, dtype=float), np.asarray(desired, dtype=float), **tol

@@ -15,6 +15,8 @@ MMRM_DF = dict(rtol=1e-3)
 MMRM_LOGLIK = dict(atol=1e-6)
 
 # --- MMRM vs R mmrm 0.3.18 (tests/test_mmrm_reference.py; numbers in tests/reference/mmrm/) ---------
+# atol-only tolerances carry rtol=0: assert_allclose's default rtol=1e-7 would otherwise add
+# 1e-7 * |value| (3.4e-4 on a -2 log-likelihood of 3400).
 # Quantities compared "in SE units" are divided by the reference SE before assert_allclose, so
 # atol=a there means |difference| <= a * SE (used where rtol alone is meaningless because the
 # reference value can be ~0, e.g. an estimate of 0.02 SE or a near-zero covariance parameter).
@@ -22,10 +24,10 @@ MMRM_LOGLIK = dict(atol=1e-6)
 MMRM_TIGHT_IN_SE = dict(rtol=1e-5, atol=1e-5)
 # Fixed-effect covariance (vcov) scaled to correlation form, D V D with D = diag(V_ref)^-1/2:
 # SE rtol 1e-5 means variance rtol 2e-5, applied to every element on that scale.
-MMRM_VCOV_SCALED = dict(atol=2e-5)
+MMRM_VCOV_SCALED = dict(atol=2e-5, rtol=0)
 # Two-sided p-values vs tight refit: a t statistic within 2e-5 relative (estimate and SE each
 # 1e-5) moves p by at most 2 * max_t(t f(t)) * 2e-5 < 1e-5 (max of t f(t) is 0.242 at t = 1).
-MMRM_P_VALUE = dict(atol=2e-5)
+MMRM_P_VALUE = dict(atol=2e-5, rtol=0)
 # Confidence limits, in SE units: estimate 1e-5 relative, plus the half-width t * SE: a df error of
 # 1e-3 relative moves the 97.5% t quantile by < 5e-5 at df >= 50 (smallest df in the set: 58.8),
 # and SE rtol 1e-5 moves t * SE by 2e-5 SE; 1e-4 SE covers both.
@@ -36,17 +38,17 @@ MMRM_THETA_IN_SE = dict(rtol=1e-4, atol=1e-4)
 # theta_vcov (inverse Hessian) vs the DEFAULT fit (the tight refit does not store it), scaled to
 # correlation form. Judgement, not a measurement: the default Hessian is taken up to 1.6e-3 SE away
 # from the optimum and an engine may differentiate numerically; 1e-3 on that scale allows both.
-MMRM_THETA_VCOV_SCALED = dict(atol=1e-3)
+MMRM_THETA_VCOV_SCALED = dict(atol=1e-3, rtol=0)
 # vs R mmrm's DEFAULT fit (L-BFGS-B stopping rule). The shared README ("How precise is the
 # reference?") measures default vs tight at up to 2e-4 SE in estimates, 7e-5 relative in SE,
 # 1.5e-4 relative in df, 2e-4 on the correlation scale in the covariance matrix, 8.4e-6 in -2 loglik
 # and (default_vs_tight fields) up to 1.6e-3 SE in theta; the bounds below are ~1.3-2.5x those.
-MMRM_DEFAULT_IN_SE = dict(atol=5e-4)
+MMRM_DEFAULT_IN_SE = dict(atol=5e-4, rtol=0)
 MMRM_DEFAULT_SE = dict(rtol=1e-4)
 MMRM_DEFAULT_DF = dict(rtol=1e-3)  # as MMRM_DF: 1.5e-4 measured is well inside
-MMRM_DEFAULT_COV_SCALED = dict(atol=3e-4)
-MMRM_DEFAULT_LOGLIK = dict(atol=2e-5)
-MMRM_DEFAULT_THETA_IN_SE = dict(atol=2e-3)
+MMRM_DEFAULT_COV_SCALED = dict(atol=3e-4, rtol=0)
+MMRM_DEFAULT_LOGLIK = dict(atol=2e-5, rtol=0)
+MMRM_DEFAULT_THETA_IN_SE = dict(atol=2e-3, rtol=0)
 # lmm (statsmodels MixedLM, BFGS gtol 1e-8) vs lme4::lmer (bobyqa, rhoend 2e-10), both tightly
 # converged: fixed effects and SEs depend on the estimated variance parameters (observed max rel
 # diff 6e-8 estimates, 2.5e-7 SEs; variance components use OPTIMISER, observed 8e-6)
@@ -66,7 +68,7 @@ LMM_NLME_FIXED = dict(rtol=2e-5)
 # 1.5e-7 / 2.1e-3). Bounds ~3x the measurement; the variance scale is twice the SE's.
 PBKRTEST_UNBALANCED_SE = dict(rtol=2e-4)
 PBKRTEST_UNBALANCED_DF = dict(rtol=2e-2)
-PBKRTEST_UNBALANCED_VCOV_SCALED = dict(atol=4e-4)
+PBKRTEST_UNBALANCED_VCOV_SCALED = dict(atol=4e-4, rtol=0)
 # Turnbull NPMLE vs R survfit(interval2): R stops its self-consistency iterations once the
 # survival curve changes by < 5e-5 between iterations (survival:::survfitTurnbull), which on
 # slowly converging data leaves it up to ~1e-3 from the fixed point; our EM runs to 1e-12, so
