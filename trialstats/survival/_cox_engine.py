@@ -4,15 +4,21 @@ Everything here takes NumPy arrays and returns arrays; :mod:`trialstats.survival
 formula front end. The algorithms follow R ``survival`` (``coxph.fit``, ``coxscore2``,
 ``cox.zph``) and are checked against it in ``tests/test_survival_cox.py``.
 
-For one stratum, sorted by time, each event :math:`i` at time :math:`t` with :math:`d` tied
-events and Efron index :math:`l = 0..d-1` (Breslow: :math:`l = 0`) contributes
+At a distinct event time :math:`t` (within a stratum) with :math:`d` tied events, Efron's
+approximation has sub-steps :math:`l = 0..d-1` with weight :math:`f_l = l/d` (Breslow:
+:math:`f_l = 0`) and denominator :math:`D_l = S_0 - f_l E_0`, where :math:`S_k` sums
+:math:`e^{\\eta} x^{\\otimes k}` over the risk set and :math:`E_k` over the tied events. Then
 
 .. math::
 
-    \\eta_i - \\log\\Bigl(S_0(t) - \\tfrac{l}{d} E_0(t)\\Bigr)
+    \\ell = \\sum_{\\text{events}} \\eta_i - \\sum_l \\log D_l, \\quad
+    U = \\sum_{\\text{events}} x_i - \\bigl(S_1 A - E_1 B\\bigr), \\quad
+    I = S_2 A - E_2 B - \\bigl(S_1 S_1^T C - (S_1 E_1^T + E_1 S_1^T) G + E_1 E_1^T F\\bigr)
 
-to the log partial likelihood, where :math:`S_0` sums :math:`e^{\\eta}` over the risk set and
-:math:`E_0` over the tied events.
+summed over event times, with the scalars :math:`A = \\sum_l D_l^{-1}`,
+:math:`B = \\sum_l f_l D_l^{-1}`, :math:`C = \\sum_l D_l^{-2}`, :math:`G = \\sum_l f_l D_l^{-2}`,
+:math:`F = \\sum_l f_l^2 D_l^{-2}`. Rows are aggregated by (stratum, distinct time) once per
+iteration, so the cost is O(n p^2) in bincounts plus O(m p^2) for m distinct times.
 """
 
 from __future__ import annotations
@@ -26,100 +32,136 @@ from ..errors import ConvergenceWarning, ModelError
 
 
 @dataclass(frozen=True)
-class _Stratum:
-    """Sorted arrays of one stratum and its event bookkeeping."""
+class CoxData:
+    """Rows indexed by (stratum, distinct time) cells, in increasing order within strata."""
 
-    order: np.ndarray  # positions in the full data, sorted by time
-    time: np.ndarray
-    x: np.ndarray
-    event: np.ndarray
-    first: np.ndarray  # index of the first row with the same time (start of the risk set)
-    deaths: np.ndarray  # positions (in sorted order) of the events
-    tie: np.ndarray  # tie-group index of each event
-    d: np.ndarray  # size of each event's tie group
-    frac: np.ndarray  # l/d (Efron) or 0 (Breslow) for each event
-
-
-def make_strata(time, event, x, strata, ties: str) -> list[_Stratum]:
-    """Sort each stratum by time and precompute the tie structure."""
-    if strata is None:
-        groups = [np.arange(len(time))]
-    else:
-        order = np.argsort(strata, kind="stable")
-        groups = np.split(order, np.flatnonzero(np.diff(strata[order])) + 1)
-    out = []
-    for idx in groups:
-        o = idx[np.argsort(time[idx], kind="stable")]
-        t, ev = time[o], event[o]
-        first = np.searchsorted(t, t, side="left")
-        deaths = np.flatnonzero(ev)
-        key = first[deaths]
-        _, start, tie, d = np.unique(key, return_index=True, return_inverse=True,
-                                     return_counts=True)
-        pos = np.arange(len(deaths)) - start[tie]
-        frac = pos / d[tie] if ties == "efron" else np.zeros(len(deaths))
-        out.append(_Stratum(o, t, x[o], ev, first, deaths, tie, d[tie], frac))
-    return out
+    x: np.ndarray  # n x p
+    event: np.ndarray  # n, 0/1 float
+    cell: np.ndarray  # n, cell index of each row
+    n_cells: int
+    cell_stratum_end: np.ndarray  # for each cell: index one past the last cell of its stratum
+    cell_stratum_start: np.ndarray  # for each cell: index of the first cell of its stratum
+    death_rows: np.ndarray  # row indices of the events, grouped by cell
+    death_cell: np.ndarray  # cell of each event
+    frac: np.ndarray  # f_l of each event (Efron l/d, Breslow 0)
+    d: np.ndarray  # events per cell (float)
 
 
-def _rev_cumsum(a):
-    return np.cumsum(a[::-1], axis=0)[::-1]
+def prepare(time, event, x, strata, ties: str) -> CoxData:
+    """Index rows by (stratum, time) cells and precompute the Efron fractions."""
+    n = len(time)
+    s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
+    _, trank = np.unique(time, return_inverse=True)
+    key = s * (trank.max() + 1) + trank
+    ukey, cell = np.unique(key, return_inverse=True)
+    m = len(ukey)
+    cs = ukey // (trank.max() + 1)
+    bounds = np.flatnonzero(np.diff(cs)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [m]])
+    which = np.searchsorted(starts, np.arange(m), side="right") - 1
+    ev = np.asarray(event, dtype=float)
+    deaths = np.flatnonzero(ev > 0)
+    order = np.argsort(cell[deaths], kind="stable")
+    deaths = deaths[order]
+    dcell = cell[deaths]
+    d = np.bincount(dcell, minlength=m).astype(float)
+    first = np.searchsorted(dcell, dcell, side="left")
+    pos = np.arange(len(deaths)) - first
+    frac = pos / d[dcell] if ties == "efron" else np.zeros(len(deaths))
+    return CoxData(np.asarray(x, dtype=float), ev, cell, m, ends[which], starts[which], deaths,
+                   dcell, frac, d)
 
 
-def _step_terms(s: _Stratum, beta, need_second=True):
-    """Per-event denominators and weighted means (Efron-adjusted) in one stratum."""
-    eta = s.x @ beta
+def _rev_cumsum_strata(a, data: CoxData):
+    """Sum over cells at or after each cell within its stratum (risk-set sums)."""
+    total = np.cumsum(a[::-1], axis=0)[::-1]
+    pad = np.concatenate([total, np.zeros((1,) + a.shape[1:])], axis=0)
+    return total - pad[data.cell_stratum_end]
+
+
+def _cum_strata(a, data: CoxData):
+    """Sum over cells at or before each cell within its stratum."""
+    total = np.cumsum(a, axis=0)
+    pad = np.concatenate([np.zeros((1,) + a.shape[1:]), total], axis=0)
+    return total - pad[data.cell_stratum_start]
+
+
+def _cell_sums(data: CoxData, beta, second: bool = True) -> dict:
+    """Risk-set and tied-event sums per cell, and the Efron scalar sums."""
+    x, m, cell = data.x, data.n_cells, data.cell
+    p = x.shape[1]
+    eta = x @ beta
     r = np.exp(eta)
-    rx = r[:, None] * s.x
-    s0 = _rev_cumsum(r)[s.first[s.deaths]]
-    s1 = _rev_cumsum(rx)[s.first[s.deaths]]
-    rd = r[s.deaths]
-    ntie = s.tie.max() + 1 if len(s.deaths) else 0
-    e0 = np.bincount(s.tie, weights=rd, minlength=ntie)[s.tie]
-    e1 = np.zeros((ntie, s.x.shape[1]))
-    np.add.at(e1, s.tie, rx[s.deaths])
-    e1 = e1[s.tie]
-    den = s0 - s.frac * e0
-    num1 = s1 - s.frac[:, None] * e1
-    out = {"eta": eta, "r": r, "den": den, "xbar": num1 / den[:, None]}
-    if need_second:
-        xx = s.x[:, :, None] * s.x[:, None, :]
-        s2 = _rev_cumsum(r[:, None, None] * xx)[s.first[s.deaths]]
-        e2 = np.zeros((ntie,) + xx.shape[1:])
-        np.add.at(e2, s.tie, (r[:, None, None] * xx)[s.deaths])
-        out["num2"] = s2 - s.frac[:, None, None] * e2[s.tie]
+    s0 = _rev_cumsum_strata(np.bincount(cell, weights=r, minlength=m), data)
+    s1 = _rev_cumsum_strata(
+        np.column_stack([np.bincount(cell, weights=r * x[:, j], minlength=m) for j in range(p)]),
+        data)
+    dr, dc = data.death_rows, data.death_cell
+    rd = r[dr]
+    e0 = np.bincount(dc, weights=rd, minlength=m)
+    e1 = np.column_stack([np.bincount(dc, weights=rd * x[dr, j], minlength=m) for j in range(p)])
+    f = data.frac
+    den = s0[dc] - f * e0[dc]
+    out = {"eta": eta, "r": r, "s0": s0, "s1": s1, "e0": e0, "e1": e1, "den": den}
+    inv = 1.0 / den
+    inv2 = inv * inv
+    out["A"] = np.bincount(dc, weights=inv, minlength=m)
+    out["B"] = np.bincount(dc, weights=f * inv, minlength=m)
+    out["C"] = np.bincount(dc, weights=inv2, minlength=m)
+    out["G"] = np.bincount(dc, weights=f * inv2, minlength=m)
+    out["F"] = np.bincount(dc, weights=f * f * inv2, minlength=m)
+    if second:
+        iu = np.triu_indices(p)
+        w = r[:, None] * x[:, iu[0]] * x[:, iu[1]]
+        s2u = _rev_cumsum_strata(
+            np.column_stack([np.bincount(cell, weights=w[:, k], minlength=m)
+                             for k in range(w.shape[1])]), data)
+        e2u = np.column_stack([np.bincount(dc, weights=w[dr, k], minlength=m)
+                               for k in range(w.shape[1])])
+        out["s2"] = _unpack(s2u, p, iu)
+        out["e2"] = _unpack(e2u, p, iu)
     return out
 
 
-def loglik_grad_info(strata: list[_Stratum], beta):
+def _unpack(upper, p, iu):
+    full = np.zeros((upper.shape[0], p, p))
+    full[:, iu[0], iu[1]] = upper
+    full[:, iu[1], iu[0]] = upper
+    return full
+
+
+def _cell_information(c) -> np.ndarray:
+    """Per-cell information matrices (m x p x p), zero for cells without events."""
+    s1, e1 = c["s1"], c["e1"]
+    outer = lambda a, b: a[:, :, None] * b[:, None, :]  # noqa: E731
+    return (c["s2"] * c["A"][:, None, None] - c["e2"] * c["B"][:, None, None]
+            - (outer(s1, s1) * c["C"][:, None, None]
+               - (outer(s1, e1) + outer(e1, s1)) * c["G"][:, None, None]
+               + outer(e1, e1) * c["F"][:, None, None]))
+
+
+def loglik_grad_info(data: CoxData, beta):
     """Log partial likelihood, score vector and information matrix at ``beta``."""
-    p = len(beta)
-    ll, grad, info = 0.0, np.zeros(p), np.zeros((p, p))
-    for s in strata:
-        if len(s.deaths) == 0:
-            continue
-        st = _step_terms(s, beta)
-        ll += st["eta"][s.deaths].sum() - np.log(st["den"]).sum()
-        grad += s.x[s.deaths].sum(axis=0) - st["xbar"].sum(axis=0)
-        info += (st["num2"] / st["den"][:, None, None]).sum(axis=0) - st["xbar"].T @ st["xbar"]
-    return ll, grad, info
+    c = _cell_sums(data, beta)
+    ll = c["eta"][data.death_rows].sum() - np.log(c["den"]).sum()
+    grad = data.x[data.death_rows].sum(axis=0) - (
+        c["s1"] * c["A"][:, None] - c["e1"] * c["B"][:, None]).sum(axis=0)
+    info = _cell_information(c).sum(axis=0)
+    return float(ll), grad, info
 
 
-def fit(strata: list[_Stratum], p: int, *, max_iter: int = 50, tol: float = 1e-10) -> dict:
+def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10) -> dict:
     """Newton-Raphson with step halving from beta = 0 (as R ``coxph.fit``).
 
     Returns
     -------
     dict
-        beta, information, loglik_null, loglik, iterations, converged, score_test.
+        beta, information, loglik_null, loglik, iterations, converged.
     """
+    p = data.x.shape[1]
     beta = np.zeros(p)
-    ll0, grad, info = loglik_grad_info(strata, beta)
-    try:
-        score_test = float(grad @ np.linalg.solve(info, grad))
-    except np.linalg.LinAlgError as e:
-        raise ModelError("the Cox information matrix is singular at beta = 0: "
-                         "a covariate is constant or collinear with others") from e
+    ll0, grad, info = loglik_grad_info(data, beta)
     ll = ll0
     converged = False
     iterations = 0
@@ -128,15 +170,15 @@ def fit(strata: list[_Stratum], p: int, *, max_iter: int = 50, tol: float = 1e-1
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError as e:
-            raise ModelError("the Cox information matrix became singular: a covariate is "
-                             "collinear with others or separates events perfectly") from e
+            raise ModelError("the Cox information matrix is singular: a covariate is constant "
+                             "or collinear with others") from e
         new = beta + step
-        ll_new, g_new, i_new = loglik_grad_info(strata, new)
+        ll_new, g_new, i_new = loglik_grad_info(data, new)
         halvings = 0
         while (not np.isfinite(ll_new) or ll_new < ll - 1e-12) and halvings < 30:
             step /= 2
             new = beta + step
-            ll_new, g_new, i_new = loglik_grad_info(strata, new)
+            ll_new, g_new, i_new = loglik_grad_info(data, new)
             halvings += 1
         done = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(step)) < 1e-7
         beta, ll, grad, info = new, ll_new, g_new, i_new
@@ -148,80 +190,65 @@ def fit(strata: list[_Stratum], p: int, *, max_iter: int = 50, tol: float = 1e-1
                       "infinite (an arm or covariate level without events?)",
                       ConvergenceWarning, stacklevel=3)
     return {"beta": beta, "information": info, "loglik_null": ll0, "loglik": ll,
-            "iterations": iterations, "converged": converged, "score_test": score_test}
+            "iterations": iterations, "converged": converged}
 
 
-def score_residuals(strata: list[_Stratum], beta, n: int) -> np.ndarray:
-    """Score residuals (n x p) as R ``residuals(fit, type="score")``, Efron-adjusted."""
-    p = len(beta)
-    out = np.zeros((n, p))
-    for s in strata:
-        res = np.zeros((len(s.time), p))
-        if len(s.deaths):
-            st = _step_terms(s, beta, need_second=False)
-            inv_den = 1.0 / st["den"]
-            xbar = st["xbar"]
-            # cumulative sums over event sub-steps in time order
-            a_cum = np.cumsum(inv_den)
-            b_cum = np.cumsum(xbar * inv_den[:, None], axis=0)
-            # for each row: the last event sub-step with time <= its time
-            last = np.searchsorted(s.deaths, np.searchsorted(s.time, s.time, side="right") - 1,
-                                   side="right") - 1
-            has = last >= 0
-            a_i = np.where(has, a_cum[np.maximum(last, 0)], 0.0)
-            b_i = np.where(has[:, None], b_cum[np.maximum(last, 0)], 0.0)
-            # Efron: an event's own tie group is at risk with weight 1 - l/d
-            ntie = s.tie.max() + 1
-            c_g = np.bincount(s.tie, weights=s.frac * inv_den, minlength=ntie)
-            d_g = np.zeros((ntie, p))
-            np.add.at(d_g, s.tie, (s.frac * inv_den)[:, None] * xbar)
-            mean_xbar = np.zeros((ntie, p))
-            np.add.at(mean_xbar, s.tie, xbar)
-            mean_xbar /= np.bincount(s.tie, minlength=ntie)[:, None]
-            a_i[s.deaths] -= c_g[s.tie]
-            b_i[s.deaths] -= d_g[s.tie]
-            r = st["r"]
-            res = -r[:, None] * (s.x * a_i[:, None] - b_i)
-            res[s.deaths] += s.x[s.deaths] - mean_xbar[s.tie]
-        out[s.order] = res
-    return out
+def score_residuals(data: CoxData, beta) -> np.ndarray:
+    """Score residuals (n x p) as R ``residuals(fit, type="score")``, Efron-adjusted.
+
+    For row i: :math:`\\delta_i (x_i - \\bar x^{(i)}) - e^{\\eta_i} \\sum_{t \\le t_i}
+    w_{il} (x_i - \\bar x_l) / D_l`, where an event's own tie group is at risk with weight
+    :math:`1 - f_l` and :math:`\\bar x^{(i)}` is the mean of the Efron means of its tie group.
+    """
+    c = _cell_sums(data, beta, second=False)
+    s1, e1 = c["s1"], c["e1"]
+    # per cell: sum_l 1/D_l and sum_l xbar_l / D_l
+    a_cell = c["A"]
+    b_cell = s1 * c["C"][:, None] - e1 * c["G"][:, None]
+    a_cum = _cum_strata(a_cell, data)[data.cell]
+    b_cum = _cum_strata(b_cell, data)[data.cell]
+    dr, dc = data.death_rows, data.death_cell
+    # Efron: an event's own cell counts with weight 1 - f_l
+    a_cum[dr] -= c["B"][dc]
+    b_cum[dr] -= (s1 * c["G"][:, None] - e1 * c["F"][:, None])[dc]
+    res = -c["r"][:, None] * (data.x * a_cum[:, None] - b_cum)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_xbar = (s1 * c["A"][:, None] - e1 * c["B"][:, None]) / data.d[:, None]
+    res[dr] += data.x[dr] - mean_xbar[dc]
+    return res
 
 
-def robust_variance(strata, beta, information, n, cluster=None) -> np.ndarray:
+def robust_variance(data: CoxData, beta, information, cluster=None) -> np.ndarray:
     """Sandwich variance D'D from dfbeta residuals, summed within clusters (R ``robust=TRUE``)."""
-    dfbeta = score_residuals(strata, beta, n) @ np.linalg.inv(information)
+    dfbeta = score_residuals(data, beta) @ np.linalg.inv(information)
     if cluster is not None:
-        k = cluster.max() + 1
-        summed = np.zeros((k, dfbeta.shape[1]))
-        np.add.at(summed, cluster, dfbeta)
-        dfbeta = summed
+        k = int(cluster.max()) + 1
+        dfbeta = np.column_stack([np.bincount(cluster, weights=dfbeta[:, j], minlength=k)
+                                  for j in range(dfbeta.shape[1])])
     return dfbeta.T @ dfbeta
 
 
-def zph(strata: list[_Stratum], beta, gtime: np.ndarray, terms: list[list[int]]) -> dict:
+def zph(data: CoxData, beta, gtime: np.ndarray, terms: list[list[int]]) -> dict:
     """Score tests of beta(t) = beta + gamma g(t) per term and globally (R ``cox.zph``).
 
-    ``gtime`` is the transformed time of every row (full data order), centred at its mean over
-    the events; the information is that of (x, x g(t)) at the fitted beta.
+    ``gtime`` is the transformed time of every row, centred at its mean over the events; the
+    information is that of (x, x g(t)) at the fitted beta.
     """
-    p = len(beta)
-    u = np.zeros(2 * p)
+    p = data.x.shape[1]
+    c = _cell_sums(data, beta)
+    info_cell = _cell_information(c)
+    g_cell = np.zeros(data.n_cells)
+    g_cell[data.cell] = gtime
+    sum_x = np.column_stack([np.bincount(data.death_cell, weights=data.x[data.death_rows, j],
+                                         minlength=data.n_cells) for j in range(p)])
+    resid_cell = sum_x - (c["s1"] * c["A"][:, None] - c["e1"] * c["B"][:, None])
+    u = np.concatenate([np.zeros(p), (g_cell[:, None] * resid_cell).sum(axis=0)])
     imat = np.zeros((2 * p, 2 * p))
-    for s in strata:
-        if len(s.deaths) == 0:
-            continue
-        st = _step_terms(s, beta)
-        g = gtime[s.order][s.deaths]
-        xbar = st["xbar"]
-        v = st["num2"] / st["den"][:, None, None] - xbar[:, :, None] * xbar[:, None, :]
-        u[p:] += (g[:, None] * (s.x[s.deaths] - xbar)).sum(axis=0)
-        v_sum = v.sum(axis=0)
-        vg = (g[:, None, None] * v).sum(axis=0)
-        vgg = (g[:, None, None] ** 2 * v).sum(axis=0)
-        imat[:p, :p] += v_sum
-        imat[:p, p:] += vg
-        imat[p:, :p] += vg
-        imat[p:, p:] += vgg
+    imat[:p, :p] = info_cell.sum(axis=0)
+    vg = (g_cell[:, None, None] * info_cell).sum(axis=0)
+    imat[:p, p:] = vg
+    imat[p:, :p] = vg
+    imat[p:, p:] = (g_cell[:, None, None] ** 2 * info_cell).sum(axis=0)
     stats, dfs = [], []
     for cols in terms:
         kk = list(range(p)) + [p + j for j in cols]
@@ -248,7 +275,9 @@ def concordance(time, event, score, strata=None) -> float:
     """Harrell's C as R ``concordance(fit)``: higher score, earlier event.
 
     A pair is comparable when the shorter time is an event (a censoring tied with an event
-    counts as the longer time; two tied events are not comparable); tied scores count 1/2.
+    counts as the longer time; two tied events are not comparable); tied scores (equal to
+    1e-10 relative, as identical covariate rows can differ by rounding) count 1/2.
+    Pairs are counted with a Fenwick tree over score ranks, processing times from the largest.
     """
     if strata is None:
         strata = np.zeros(len(time), dtype=np.int64)
@@ -256,32 +285,31 @@ def concordance(time, event, score, strata=None) -> float:
     for k in np.unique(strata):
         m = strata == k
         t, e, x = time[m], event[m], score[m]
-        ranks = np.unique(x, return_inverse=True)[1]
-        nr = ranks.max() + 1
-        # process times in decreasing order; tree holds rows with time > current
-        order = np.lexsort((-e, -t))  # at equal time, censored first (they count as longer)
+        # scores equal up to rounding (identical covariates through BLAS) are ties
+        values, inv = np.unique(x, return_inverse=True)
+        scale = max(np.max(np.abs(values)), 1.0)
+        new_rank = np.concatenate([[0], np.cumsum(np.diff(values) > 1e-10 * scale)])
+        ranks = new_rank[inv]
+        nr = int(ranks.max()) + 1
+        order = np.lexsort((-e, -t))
         t, e, ranks = t[order], e[order], ranks[order]
         tree = np.zeros(nr + 1)
-        i = 0
-        n = len(t)
-        while i < n:
-            j = i
-            while j < n and t[j] == t[i]:
-                j += 1
-            cens = np.arange(i, j)[e[i:j] == 0]
-            evs = np.arange(i, j)[e[i:j] == 1]
-            for c in cens:  # censored at t are "later" than events at t
-                _bit_add(tree, ranks[c] + 1)
-            for v in evs:
-                below = _bit_sum(tree, ranks[v])
-                upto = _bit_sum(tree, ranks[v] + 1)
-                total = _bit_sum(tree, nr)
+        _, starts = np.unique(-t, return_index=True)
+        ends = np.append(starts[1:], len(t))
+        for i, j in zip(starts, ends):
+            block_e = e[i:j] == 1
+            block_r = ranks[i:j]
+            for rk in block_r[~block_e]:  # censored at t count as later than events at t
+                _bit_add(tree, rk + 1)
+            total = _bit_sum(tree, nr)
+            for rk in block_r[block_e]:
+                below = _bit_sum(tree, rk)
+                upto = _bit_sum(tree, rk + 1)
                 conc += below
                 tied += upto - below
                 disc += total - upto
-            for v in evs:
-                _bit_add(tree, ranks[v] + 1)
-            i = j
+            for rk in block_r[block_e]:
+                _bit_add(tree, rk + 1)
     return float((conc + 0.5 * tied) / (conc + disc + tied))
 
 

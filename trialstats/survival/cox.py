@@ -122,7 +122,7 @@ class CoxResult:
         s = self._state
         g = engine.km_transform(s["time"], s["event"])
         g = g - g[s["event"] == 1].mean()
-        res = engine.zph(s["strata_list"], s["beta"], g, s["term_columns"])
+        res = engine.zph(s["data"], s["beta"], g, s["term_columns"])
         return pd.DataFrame(
             {
                 "term": list(s["term_names"]) + ["GLOBAL"],
@@ -271,13 +271,13 @@ def cox(
         robust = True
     # centre the covariates (as R does); the partial likelihood is unchanged
     xc = x - x.mean(axis=0)
-    strata_list = engine.make_strata(t, ev, xc, strata_codes, ties)
-    res = engine.fit(strata_list, xc.shape[1])
+    cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+    res = engine.fit(cox_data)
     beta, info = res["beta"], res["information"]
     var = np.linalg.inv(info)
     naive_se = np.sqrt(np.diag(var))
     if robust:
-        var = engine.robust_variance(strata_list, beta, info, len(t), cluster_codes)
+        var = engine.robust_variance(cox_data, beta, info, cluster_codes)
     se = np.sqrt(np.diag(var))
     inf = t_inference(beta, se, np.inf, level)
     coef = pd.DataFrame(
@@ -297,7 +297,7 @@ def cox(
         "event": ev,
         "eta": xc @ beta,
         "strata_codes": strata_codes,
-        "strata_list": strata_list,
+        "data": cox_data,
         "beta": beta,
         "term_names": term_names,
         "term_columns": term_columns,
