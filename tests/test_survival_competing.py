@@ -70,6 +70,14 @@ def test_gray_test_stratified_matches_cmprsk():
     assert_allclose(res.table["p_value"], ref["p_value"], **SAME_ALGORITHM)
 
 
+def test_gray_test_rho1_matches_cmprsk():
+    # source: tests/reference/survival_competing.json["sim_arm_rho1"] (cuminc(rho = 1))
+    ref = CR["sim_arm_rho1"]
+    res = ts.gray_test(_sim(), rho=1)
+    assert_allclose(res.table["statistic"], ref["statistic"], **SAME_ALGORITHM)
+    assert_allclose(res.table["p_value"], ref["p_value"], **SAME_ALGORITHM)
+
+
 def test_cumulative_incidence_without_competing_events_is_one_minus_km():
     # with no competing cause, the Aalen-Johansen estimate is 1 - Kaplan-Meier (analytic identity)
     sim = _sim()

@@ -48,10 +48,13 @@ def _case(name):
         "sim_arm_age": dict(formula="ARM + AGE", data=sim, censor="CNSR"),
         "sim_arm_age_breslow": dict(formula="ARM + AGE", data=sim, censor="CNSR", ties="breslow"),
         "sim_arm_strata_sex": dict(formula="ARM", data=sim, censor="CNSR", strata="SEX"),
+        "sim_arm_x_age": dict(formula="ARM * AGE", data=sim, censor="CNSR"),
+        "sim_breslow_strata_robust": dict(formula="ARM + AGE", data=sim, censor="CNSR",
+                                          strata="SEX", ties="breslow", robust=True),
     }[name]
 
 
-CASES = [k for k in COX if k != "versions"]
+CASES = [k for k in COX if k not in ("versions", "sim_arm_age_level90")]
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -89,6 +92,15 @@ def test_cox_concordance_matches_r(fitted):
     # source: tests/reference/survival_cox.json[case]["concordance"]
     case, fit = fitted
     assert_allclose(fit.concordance, COX[case]["concordance"], **SAME_ALGORITHM)
+
+
+def test_cox_level_90_matches_r_confint():
+    # source: tests/reference/survival_cox.json["sim_arm_age_level90"] (exp(confint(level=0.9)))
+    ref = COX["sim_arm_age_level90"]
+    fit = ts.cox("ARM + AGE", _sim(), censor="CNSR", level=0.90)
+    assert list(fit.coef["term"]) == ref["term"]
+    assert_allclose(fit.coef["conf_low"], ref["conf_low"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.coef["conf_high"], ref["conf_high"], **SAME_ALGORITHM_SE)
 
 
 def test_cox_r_style_term_names():

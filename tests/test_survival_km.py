@@ -48,7 +48,7 @@ def _fit(case):
     return ts.kaplan_meier(data, time=time, by=by, conf_type=conf_type, **outcome)
 
 
-CASES = [k for k in KM if k not in ("versions", "sim_risk_table")]
+CASES = [k for k in KM if k not in ("versions", "sim_risk_table", "sim_arm_loglog_level90")]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -93,6 +93,17 @@ def test_km_survival_at_matches_r_summary_times(case):
     assert_allclose(at["survival"], _arr(ref["survival"]), **SAME_ALGORITHM)
     for col in ("std_error", "conf_low", "conf_high"):
         assert_allclose(at[col], _arr(ref[col]), equal_nan=True, **SAME_ALGORITHM_SE)
+
+
+def test_km_level_90_matches_r():
+    # source: tests/reference/survival_km.json["sim_arm_loglog_level90"] (conf.int = 0.90)
+    ref = KM["sim_arm_loglog_level90"]
+    km = ts.kaplan_meier(_sim(), censor="CNSR", level=0.90)
+    assert_allclose(km.table["conf_low"], _arr(ref["conf_low"]), equal_nan=True, **SAME_ALGORITHM_SE)
+    assert_allclose(km.table["conf_high"], _arr(ref["conf_high"]), equal_nan=True, **SAME_ALGORITHM_SE)
+    med = km.median()
+    assert_allclose(med["conf_low"], _arr(ref["median_low"]), equal_nan=True, **ANALYTIC)
+    assert_allclose(med["conf_high"], _arr(ref["median_high"]), equal_nan=True, **ANALYTIC)
 
 
 def test_km_risk_table_counts_match_r():

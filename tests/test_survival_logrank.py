@@ -40,6 +40,8 @@ def _case(name):
         "sim_arm": dict(data=sim, time="AVAL", censor="CNSR", by="ARM"),
         "sim_arm_strata_sex": dict(data=sim, time="AVAL", censor="CNSR", by="ARM", strata="SEX"),
         "sim_arm_rho05": dict(data=sim, time="AVAL", censor="CNSR", by="ARM", rho=0.5),
+        "sim_arm_strata_sex_rho1": dict(data=sim, time="AVAL", censor="CNSR", by="ARM",
+                                        strata="SEX", rho=1),
     }[name]
 
 

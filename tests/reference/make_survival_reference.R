@@ -110,6 +110,13 @@ km <- list(
   sim_arm_log = km_case(Surv(AVAL, EVENT) ~ ARM, sim, "log", c(0, 84, 168, 364, 500)),
   sim_arm_plain = km_case(Surv(AVAL, EVENT) ~ ARM, sim, "plain", c(0, 84, 168, 364, 500))
 )
+# a 90% level (conf.int = 0.90), log-log
+km$sim_arm_loglog_level90 <- local({
+  f <- survfit(Surv(AVAL, EVENT) ~ ARM, data = sim, conf.type = "log-log", conf.int = 0.90)
+  q <- quantile(f, probs = 0.5)
+  list(conf_low = na0(f$lower), conf_high = na0(f$upper),
+       median_low = unname(q$lower[, 1]), median_high = unname(q$upper[, 1]))
+})
 # number at risk / events / censored per interval at tick times (survminer-style risk table)
 risk_case <- function(time, status, group, ticks) {
   rows <- list()
@@ -144,7 +151,9 @@ lr <- list(
   veteran_trt_strata = sd_case(survdiff(Surv(time, status) ~ trt + strata(celltype), data = veteran)),
   sim_arm = sd_case(survdiff(Surv(AVAL, EVENT) ~ ARM, data = sim)),
   sim_arm_strata_sex = sd_case(survdiff(Surv(AVAL, EVENT) ~ ARM + strata(SEX), data = sim)),
-  sim_arm_rho05 = sd_case(survdiff(Surv(AVAL, EVENT) ~ ARM, data = sim, rho = 0.5))
+  sim_arm_rho05 = sd_case(survdiff(Surv(AVAL, EVENT) ~ ARM, data = sim, rho = 0.5)),
+  sim_arm_strata_sex_rho1 = sd_case(survdiff(Surv(AVAL, EVENT) ~ ARM + strata(SEX), data = sim,
+                                             rho = 1))
 )
 pw <- list()
 for (g in c("EXOSOME", "MINOXIDIL")) {
@@ -189,8 +198,17 @@ cx <- list(
   veteran_celltype = cox_case(coxph(Surv(time, status) ~ celltype + karno, data = veteran)),
   sim_arm_age = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + AGE, data = sim)),
   sim_arm_age_breslow = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + AGE, data = sim, ties = "breslow")),
-  sim_arm_strata_sex = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + strata(SEX), data = sim))
+  sim_arm_strata_sex = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + strata(SEX), data = sim)),
+  sim_arm_x_age = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM * AGE, data = sim)),
+  sim_breslow_strata_robust = cox_case(coxph(Surv(AVAL, EVENT) ~ ARM + AGE + strata(SEX),
+                                             data = sim, ties = "breslow", robust = TRUE))
 )
+# a 90% interval (conf.int = 0.90)
+cx$sim_arm_age_level90 <- local({
+  fit <- coxph(Surv(AVAL, EVENT) ~ ARM + AGE, data = sim)
+  ci <- exp(confint(fit, level = 0.90))
+  list(term = names(coef(fit)), conf_low = unname(ci[, 1]), conf_high = unname(ci[, 2]))
+})
 write_ref(cx, "cox")
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +283,11 @@ cr <- list(
   sim_arm = aj_case(sim$AVAL, sim$EVENTCD, sim$ARM, c(30, 90, 180, 270, 364)),
   sim_arm_strata_sex = {
     cc <- cuminc(sim$AVAL, sim$EVENTCD, sim$ARM, strata = sim$SEX, cencode = 0)
+    list(statistic = unname(cc$Tests[, "stat"]), p_value = unname(cc$Tests[, "pv"]),
+         df = unname(cc$Tests[, "df"]))
+  },
+  sim_arm_rho1 = {
+    cc <- cuminc(sim$AVAL, sim$EVENTCD, sim$ARM, rho = 1, cencode = 0)
     list(statistic = unname(cc$Tests[, "stat"]), p_value = unname(cc$Tests[, "pv"]),
          df = unname(cc$Tests[, "df"]))
   }

@@ -40,8 +40,8 @@ __all__ = ["CoxResult", "cox"]
 
 
 def _r_name(column: str) -> str:
-    """formulaic's ``ARM[T.EXOSOME]`` -> R's ``ARMEXOSOME``."""
-    return re.sub(r"\[T\.(.*)\]$", r"\1", column)
+    """formulaic's ``ARM[T.EXOSOME]:AGE`` -> R's ``ARMEXOSOME:AGE``."""
+    return re.sub(r"\[T\.([^\]]*)\]", r"\1", column)
 
 
 @dataclass(frozen=True)
