@@ -108,6 +108,9 @@ def test_cox_r_style_term_names():
     assert list(fit.coef["term"]) == COX["sim_arm_age"]["term"]
     assert repr(fit).startswith("<CoxResult: ~ ARM + AGE, efron ties, model SE, 120 obs / 80 events")
     assert "Concordance" in str(fit.summary())
+    # source: tests/reference/survival_cox.json["sim_arm_age"]: SEs are the vcov diagonal
+    assert_allclose(np.sqrt(np.diag(fit.vcov)), COX["sim_arm_age"]["std_error"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.aic, -2 * COX["sim_arm_age"]["loglik"][1] + 2 * 3, **SAME_ALGORITHM)
 
 
 def test_cox_arm_without_events_is_not_estimable():
@@ -134,6 +137,8 @@ def test_cox_bad_options():
         ts.cox("ARM", _sim(), censor="CNSR", ties="exact")
     with pytest.raises(ModelError, match="formula has no terms"):
         ts.cox("", _sim(), censor="CNSR")
+    with pytest.raises(ModelError, match=r"write strata\(...\) as the strata= argument"):
+        ts.cox("ARM + strata(SEX)", _sim(), censor="CNSR")
     with pytest.raises(ModelError, match="cannot build the design matrix"):
         ts.cox("NOPE", _sim(), censor="CNSR")
     with pytest.raises(ModelError, match="exactly one of event="):

@@ -20,10 +20,15 @@ _LAZY = {
     "rmst": "rmst",
     "RMSTResult": "rmst",
     "turnbull": "interval",
+    "TurnbullResult": "interval",
     "interval_regression": "interval",
+    "IntervalRegressionResult": "interval",
     "cumulative_incidence": "competing",
+    "CumulativeIncidenceResult": "competing",
     "gray_test": "competing",
+    "GrayTestResult": "competing",
     "extrapolate": "extrapolate",
+    "ExtrapolationResult": "extrapolate",
 }
 
 __all__ = sorted(_LAZY)

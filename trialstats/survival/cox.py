@@ -96,6 +96,17 @@ class CoxResult:
         )
 
     @property
+    def aic(self) -> float:
+        """Akaike information criterion, -2 log partial likelihood + 2 p (R ``AIC(fit)``)."""
+        return -2.0 * self.loglik[1] + 2.0 * len(self.coef)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the log hazard ratios (robust when ``robust``), term x term."""
+        terms = list(self.coef["term"])
+        return pd.DataFrame(self._state["vcov"], index=terms, columns=terms)
+
+    @property
     def lr_test(self) -> dict:
         """Likelihood-ratio test of all coefficients: statistic, df, p_value."""
         stat = 2.0 * (self.loglik[1] - self.loglik[0])
@@ -222,6 +233,10 @@ def cox(
     rhs = formula.split("~", 1)[-1].strip()
     if not rhs:
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
+    for special, arg in (("strata(", "strata"), ("cluster(", "cluster")):
+        if special in rhs:
+            raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
+                             f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
     import formulaic  # imported here: formula parsing is only needed by cox()
 
     work = frame.reset_index(drop=True)
