@@ -226,68 +226,86 @@ def cumulative_incidence(
 
 
 def _gray_stratum(time, code, group, ng, cause, rho):
-    """Gray's score (ng - 1) and variance ((ng - 1) x (ng - 1)) within one stratum."""
+    r"""Gray's score (ng - 1) and its variance ((ng - 1) x (ng - 1)) within one stratum.
+
+    With :math:`h_k = n_k(t) / \hat S_k(t-)` (at-risk count over the group's left-continuous
+    all-cause Kaplan-Meier), the score of group k is
+
+    .. math:: \sum_t w(t) \Bigl(d_{1k} - d_1 \frac{h_k (1 - \hat F_k(t-))}
+              {\sum_r h_r (1 - \hat F_r(t-))}\Bigr), \quad w = (1 - \hat F(t-))^\rho,
+
+    and its variance is assembled from each event's influence (Gray 1988, section 2), as
+    ``cmprsk::cuminc`` does: the contributions of events of the cause and of the other causes,
+    each with its tie correction, plus the terms carried by the running matrix ``carry``.
+    """
     order = np.argsort(time, kind="stable")
     time, code, group = time[order], code[order], group[order]
-    m1 = code == cause
-    m2 = (code > 0) & ~m1
-    utime, start = np.unique(time, return_index=True)
-    ends = np.append(start[1:], len(time))
+    is_cause = code == cause
+    is_other = (code > 0) & ~is_cause
+    _, start = np.unique(time, return_index=True)
+    stop = np.append(start[1:], len(time))
     at_risk = np.bincount(group, minlength=ng).astype(float)
-    s_prev = np.ones(ng)  # group KM, left-continuous
-    f_prev = np.zeros(ng)  # group CIF, left-continuous
-    fm = 0.0  # pooled CIF, left-continuous
-    g1 = ng - 1
-    score = np.zeros(g1)
-    cmat = np.zeros((ng, ng))
-    v = np.zeros((g1, g1))
-    v2 = np.zeros((g1, ng))
-    v3 = np.zeros(ng)
-    for lo, hi in zip(start, ends):
+    km_prev = np.ones(ng)  # per-group all-cause KM, left-continuous
+    cif_prev = np.zeros(ng)  # per-group CIF of the cause, left-continuous
+    pooled_prev = 0.0  # pooled CIF of the cause, left-continuous
+    m = ng - 1
+    score = np.zeros(m)
+    carry = np.zeros((ng, ng))
+    var = np.zeros((m, m))
+    cross = np.zeros((m, ng))
+    own = np.zeros(ng)
+
+    def accumulate(psi, adj, wt):
+        nonlocal var
+        own[:] += adj * adj * wt
+        cross[:] += psi * (adj * wt)[None, :]
+        var += (psi * wt[None, :]) @ psi.T
+
+    for lo, hi in zip(start, stop):
         grp = group[lo:hi]
-        d1 = np.bincount(grp[m1[lo:hi]], minlength=ng).astype(float)
-        d2 = np.bincount(grp[m2[lo:hi]], minlength=ng).astype(float)
-        n1, n2 = d1.sum(), d2.sum()
-        if n1 > 0 or n2 > 0:
+        d_cause = np.bincount(grp[is_cause[lo:hi]], minlength=ng).astype(float)
+        d_other = np.bincount(grp[is_other[lo:hi]], minlength=ng).astype(float)
+        n_cause, n_other = d_cause.sum(), d_other.sum()
+        if n_cause > 0 or n_other > 0:
             live = at_risk > 0
-            rs = np.where(live, at_risk, 1.0)
-            s_now = np.where(live, s_prev * (rs - d1 - d2) / rs, s_prev)
-            f_now = np.where(live, f_prev + s_prev * d1 / rs, f_prev)
+            n_k = np.where(live, at_risk, 1.0)
+            km_now = np.where(live, km_prev * (n_k - d_cause - d_other) / n_k, km_prev)
+            cif_now = np.where(live, cif_prev + km_prev * d_cause / n_k, cif_prev)
             with np.errstate(divide="ignore", invalid="ignore"):
-                hr = np.where(live, rs / s_prev, 0.0)  # R_r / S_r(t-) in Gray's notation
-            tr = hr.sum()
-            tq = (hr * (1.0 - f_prev)).sum()
-            f_pool = fm + n1 / tr
-            w = (1.0 - fm) ** rho
-            a = -w * np.outer(hr, hr) / tr
-            a[np.diag_indices(ng)] = w * hr * (1.0 - hr / tr)
-            a[~live, :] = 0.0
-            a[:, ~live] = 0.0
-            cmat += a * n1 / (tr * (1.0 - fm))
-            score += np.where(live, w * (d1 - n1 * hr * (1.0 - f_prev) / tq), 0.0)[:g1]
-            if n1 > 0:
-                for k in np.flatnonzero(live):
-                    t4 = 1.0 - (1.0 - f_pool) / s_now[k] if s_now[k] > 0 else 1.0
-                    t5 = 1.0 - (n1 - 1.0) / (tr * s_prev[k] - 1.0) if n1 > 1 else 1.0
-                    t3 = t5 * s_prev[k] * n1 / (tr * rs[k])
-                    v3[k] += t4 * t4 * t3
-                    t1 = a[:g1, k] - t4 * cmat[:g1, k]
-                    v2[:, k] += t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            if n2 > 0:
-                for k in np.flatnonzero(live & (s_now > 0) & (d2 > 0)):
-                    t4 = (1.0 - f_pool) / s_now[k]
-                    t5 = 1.0 - (d2[k] - 1.0) / (rs[k] - 1.0) if d2[k] > 1 else 1.0
-                    t3 = t5 * s_prev[k] ** 2 * d2[k] / rs[k] ** 2
-                    v3[k] += t4 * t4 * t3
-                    t1 = t4 * cmat[:g1, k]
-                    v2[:, k] -= t1 * t4 * t3
-                    v += np.outer(t1, t1) * t3
-            fm, f_prev, s_prev = f_pool, f_now, s_now
+                h = np.where(live, n_k / km_prev, 0.0)
+            sum_h = h.sum()
+            sum_hq = (h * (1.0 - cif_prev)).sum()
+            pooled_now = pooled_prev + n_cause / sum_h
+            w = (1.0 - pooled_prev) ** rho
+            # derivative of the weighted score with respect to the groups' hazard increments
+            deriv = -w * np.outer(h, h) / sum_h
+            deriv[np.diag_indices(ng)] = w * h * (1.0 - h / sum_h)
+            deriv[~live, :] = 0.0
+            deriv[:, ~live] = 0.0
+            carry += deriv * n_cause / (sum_h * (1.0 - pooled_prev))
+            score += np.where(live, w * (d_cause - n_cause * h * (1.0 - cif_prev) / sum_hq),
+                              0.0)[:m]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if n_cause > 0:
+                    adj = np.where(km_now > 0, 1.0 - (1.0 - pooled_now) / km_now, 1.0)
+                    ties = (1.0 - (n_cause - 1.0) / (sum_h * km_prev - 1.0)
+                            if n_cause > 1 else np.ones(ng))
+                    wt = np.where(live, ties * km_prev * n_cause / (sum_h * n_k), 0.0)
+                    accumulate(deriv[:m, :] - adj[None, :] * carry[:m, :], adj, wt)
+                if n_other > 0:
+                    use = live & (km_now > 0) & (d_other > 0)
+                    adj = np.where(use, (1.0 - pooled_now) / km_now, 0.0)
+                    ties = np.where(d_other > 1, 1.0 - (d_other - 1.0) / (n_k - 1.0), 1.0)
+                    wt = np.where(use, ties * km_prev**2 * d_other / n_k**2, 0.0)
+                    psi = adj[None, :] * carry[:m, :]
+                    own[:] += adj * adj * wt
+                    cross[:] -= psi * (adj * wt)[None, :]
+                    var += (psi * wt[None, :]) @ psi.T
+            pooled_prev, cif_prev, km_prev = pooled_now, cif_now, km_now
         at_risk -= np.bincount(grp, minlength=ng)
-    c1 = cmat[:g1, :]
-    v += (c1 * v3) @ c1.T + c1 @ v2.T + v2 @ c1.T
-    return score, v
+    c = carry[:m, :]
+    var += (c * own) @ c.T + c @ cross.T + cross @ c.T
+    return score, var
 
 
 @dataclass(frozen=True)
