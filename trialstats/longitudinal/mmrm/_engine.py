@@ -132,8 +132,10 @@ class MMRMData:
             Xp = self.X[rows]  # (n_p, m_p, p)
             yp = self.y[rows]  # (n_p, m_p)
             mp = rows.shape[1]
-            M = np.einsum("iak,ibl->abkl", Xp, Xp).reshape(mp * mp, p * p)
-            T = np.einsum("iak,ib->abk", Xp, yp).reshape(mp * mp, p)
+            X2 = Xp.reshape(len(rows), mp * p)
+            # BLAS products: [a, k, b, l] -> [a, b, k, l] and [a, k, b] -> [a, b, k]
+            M = (X2.T @ X2).reshape(mp, p, mp, p).transpose(0, 2, 1, 3).reshape(mp * mp, p * p)
+            T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
             Y = yp.T @ yp
             self.patterns.append(
                 Pattern(g, vis, self.subject[rows[:, 0]], rows, M, T, Y, Xp)

@@ -212,7 +212,7 @@ def mmrm(
         group=g_sub, structures=structures, reml=(method == "reml"),
     )
     # start: per-visit residual SD of an OLS fit, zero correlations
-    beta_ols, *_ = np.linalg.lstsq(design.X, design.y, rcond=None)
+    beta_ols = np.linalg.solve(design.X.T @ design.X, design.X.T @ design.y)
     resid = design.y - design.X @ beta_ols
     theta0 = []
     for g, st in enumerate(structures):
