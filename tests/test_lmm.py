@@ -30,7 +30,7 @@ from tolerances import (
 )
 
 import trialstats as ts
-from trialstats.errors import ModelError
+from trialstats.errors import ConvergenceWarning, ModelError
 
 REF = Path(__file__).parent / "reference"
 
@@ -165,6 +165,26 @@ def test_slopes_level_changes_interval_width(hair_fit, hair_ref):
     half95 = (np.array(ref["conf_high"]) - np.array(ref["conf_low"])) / 2
     half90 = (s90["conf_high"] - s90["conf_low"]).to_numpy() / 2
     assert_allclose(half90 / half95, 1.6448536269514722 / 1.959963984540054, **LMM_SE)
+
+
+def test_singular_fit_reaches_lmer_optimum_and_warns():
+    # source: tests/reference/lmm_singular.json (lmer isSingular TRUE: slope correlation +1).
+    # BFGS stops short at this boundary; the Nelder-Mead / Powell fallbacks reach lme4's optimum.
+    # On the boundary ridge both optimisers stop on a flat surface, so SEs and variance
+    # components are compared with OPTIMISER (observed: 2e-5 and 5e-5).
+    ref = _json("lmm_singular.json")
+    assert ref["is_singular"] is True
+    d = pd.read_csv(REF / "lmm_singular.csv")
+    with pytest.warns(ConvergenceWarning, match=r"boundary \(singular\) fit"):
+        fit = ts.lmm("Y ~ T", d, groups="ID", re_formula="~T")
+    r = ref["reml"]
+    assert fit.converged
+    assert_allclose(fit.coef["estimate"], r["estimate"], **LMM_FIXED)
+    assert_allclose(fit.coef["std_error"], r["std_error"], **OPTIMISER)
+    assert_allclose(fit.random_effects_cov["covariance"], r["re_covariance"], **OPTIMISER)
+    assert_allclose(fit.random_effects_cov["correlation"], r["re_correlation"], **OPTIMISER)
+    assert_allclose(fit.residual_variance, r["residual_variance"], **OPTIMISER)
+    assert_allclose(fit.loglik, r["loglik"], **LMM_LOGLIK)
 
 
 def test_hessian_vcov_is_statsmodels_observed_information(hair_data, hair_fit, hair_ref):

@@ -10,6 +10,7 @@
 #                             reference although not first alphabetically; unbalanced, missing visits,
 #                             a few missing AVAL and one subject with missing BASE)
 #   lmm_sleepstudy.json       lme4::lmer / nlme::lme fits of sleepstudy (REML and ML)
+#   lmm_singular.csv/.json    a small simulated data set whose lmer fit is singular (boundary)
 #   lmm_hair.json             lme4::lmer / nlme::lme fit of the hair data + emmeans::emtrends slopes
 #   counts_epil.json          geepack::geeglm Poisson GEE fits of epil (independence, exchangeable,
 #                             ar1) + glm with sandwich::vcovCL (independence)
@@ -181,6 +182,21 @@ write_ref(list(
                            conf_high = emt_c$asymp.UCL, statistic = emt_c$z.ratio,
                            p_value = emt_c$p.value)
 ), "lmm_hair.json")
+
+# ---------------------------------------------------------------- a boundary (singular) fit
+# 12 subjects x 4 times, random intercepts but no slope variance: lmer's optimum has a singular
+# random-effects covariance (isSingular TRUE), where gradient optimisers struggle.
+set.seed(4)
+sg <- data.frame(ID = sprintf("S%02d", rep(1:12, each = 4)), T = rep(0:3, 12))
+sg$Y <- round(10 + rep(rnorm(12, 0, 2), each = 4) + 0.5 * sg$T + rnorm(48), 6)
+sg <- write_read(sg, "lmm_singular.csv")
+sg_fit <- lmer(Y ~ T + (T | ID), data = sg, REML = TRUE,
+               control = lmerControl(optimizer = "bobyqa", optCtrl = list(rhobeg = 2e-4, rhoend = 2e-10)))
+write_ref(list(
+  call = "lmer(Y ~ T + (T | ID), lmm_singular.csv, REML = TRUE)",
+  is_singular = isSingular(sg_fit),
+  reml = lmer_ref(sg_fit)
+), "lmm_singular.json")
 
 # ---------------------------------------------------------------- GEE helpers
 # geepack's default stopping rule (epsilon = 1e-4) leaves differences of order 1e-4 in the

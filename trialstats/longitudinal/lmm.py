@@ -41,10 +41,32 @@ _COEF_COLUMNS = [
     "conf_low",
     "conf_high",
 ]
-# BFGS on statsmodels' profiled likelihood with a tight gradient tolerance: at gtol = 1e-8 the
-# variance parameters agree with lme4 (bobyqa, rhoend = 2e-10) to about 1e-6 relative.
-_OPTIMISERS = ["bfgs", "lbfgs"]
-_GTOL = 1e-8
+# Optimisers of statsmodels' profiled likelihood, tried in turn. BFGS with a tight gradient
+# tolerance reaches lme4's optimum (bobyqa, rhoend = 2e-10) to about 1e-6 relative in the
+# variance parameters when the optimum is interior. At a boundary (singular random-effects
+# covariance, common when the slope variance is near zero) the gradient methods stop short or
+# report convergence at a worse point, while Powell and Nelder-Mead reach lme4's optimum; they are
+# run whenever BFGS did not converge or ended near a singular covariance, and the attempt with
+# the highest (restricted) likelihood is kept.
+_FIRST = ("bfgs", {"gtol": 1e-8})
+_FALLBACKS = (
+    ("powell", {"maxiter": 5000, "xtol": 1e-8, "ftol": 1e-12}),
+    # Nelder-Mead with tight tolerances can wander on a boundary ridge for minutes: keep it loose
+    ("nm", {"maxiter": 3000, "maxfun": 6000, "xtol": 1e-5, "ftol": 1e-8}),
+    ("lbfgs", {}),
+)
+# lme4's isSingular: a diagonal element of the relative Cholesky factor below 1e-4
+_SINGULAR_TOL = 1e-4
+
+
+def _is_singular(cov_re: np.ndarray, scale: float) -> bool:
+    """lme4's ``isSingular`` rule on the relative covariance ``G / sigma^2``."""
+    rel = cov_re / scale
+    try:
+        chol = np.linalg.cholesky(rel + 0.0)
+    except np.linalg.LinAlgError:
+        return True
+    return bool(np.min(np.abs(np.diag(chol))) < _SINGULAR_TOL)
 
 
 def _choice(value, valid: tuple[str, ...], name: str, where: str) -> str:
@@ -357,8 +379,10 @@ def lmm(
         b_i \sim N(0, G),\quad \varepsilon_{ij} \sim N(0, \sigma^2)
 
     with ``G`` unstructured (random intercept and slope correlated), fitted by
-    :class:`statsmodels.regression.mixed_linear_model.MixedLM` (BFGS on the profiled
-    likelihood, L-BFGS as fallback). Equivalent R: ``lme4::lmer(y ~ x + (t | id), REML = TRUE)``
+    :class:`statsmodels.regression.mixed_linear_model.MixedLM`: BFGS on the profiled
+    likelihood; when it does not converge or ends near a singular random-effects covariance
+    (lme4's ``isSingular`` rule), Powell and Nelder-Mead are run too and the converged attempt
+    with the highest likelihood is kept (gradient methods stop short at such boundaries). Equivalent R: ``lme4::lmer(y ~ x + (t | id), REML = TRUE)``
     or ``nlme::lme(y ~ x, random = ~ t | id)``.
 
     Parameters
@@ -437,17 +461,39 @@ def lmm(
         groups=subjects,
         exog_re=pd.DataFrame(Z, columns=list(z_names)),
     )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            res = model.fit(reml=(method == "reml"), method=_OPTIMISERS, gtol=_GTOL)
-        except (np.linalg.LinAlgError, ValueError) as e:
-            raise ModelError(f"{where}: statsmodels MixedLM could not fit {formula!r}: {e}") from e
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
+
+    def run(name: str, kwargs: dict):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fitted = model.fit(reml=(method == "reml"), method=[name], **kwargs)
+            except (np.linalg.LinAlgError, ValueError) as e:
+                return name, None, (f"{name}: {e}",)
+        return name, fitted, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+    def usable(attempt) -> bool:
+        return attempt[1] is not None and np.isfinite(float(attempt[1].llf))
+
+    first = run(*_FIRST)
+    attempts = [first]
+    if (
+        not usable(first)
+        or not first[1].converged
+        or _is_singular(np.asarray(first[1].cov_re, dtype=float), float(first[1].scale))
+    ):
+        attempts += [run(*fb) for fb in _FALLBACKS[:2]]
+        if not any(usable(a) and a[1].converged for a in attempts):
+            attempts.append(run(*_FALLBACKS[2]))
+    candidates = [a for a in attempts if usable(a)]
+    if not candidates:
+        errors = "; ".join(m for a in attempts for m in a[2])
+        raise ModelError(f"{where}: statsmodels MixedLM could not fit {formula!r}: {errors}")
+    pool = [a for a in candidates if a[1].converged] or candidates
+    optimizer, res, messages = max(pool, key=lambda a: float(a[1].llf))
     converged = bool(res.converged)
     cov_re = np.asarray(res.cov_re, dtype=float)
     scale = float(res.scale)
-    singular = np.linalg.eigvalsh(cov_re).min() <= 1e-8 * max(scale, np.abs(cov_re).max())
+    singular = _is_singular(cov_re, scale)
     if not converged:
         warnings.warn(
             f"{where}: statsmodels MixedLM did not converge for {formula!r} ({'; '.join(messages)})",
@@ -457,7 +503,8 @@ def lmm(
     elif singular:
         warnings.warn(
             f"{where}: boundary (singular) fit: the random-effects covariance of {re_formula!r} "
-            "is singular; consider a simpler re_formula",
+            "is singular (a variance near zero or a correlation near +-1); consider a simpler "
+            "re_formula",
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -501,9 +548,6 @@ def lmm(
     k = len(beta) + q * (q + 1) // 2 + 1
     aic = -2.0 * loglik + 2.0 * k
     bic = -2.0 * loglik + math.log(n_obs) * k
-    # statsmodels does not record which optimiser succeeded; it warns before moving to the next one
-    fell_back = any("trying a different optimizer" in m for m in messages)
-    optimizer = " then ".join(_OPTIMISERS) if fell_back else _OPTIMISERS[0]
     return LMMResult(
         formula=formula,
         re_formula=re_formula,
