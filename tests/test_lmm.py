@@ -300,6 +300,6 @@ def test_slopes_time_not_numeric_covariate(hair_fit):
 
 
 def test_slopes_refuse_nonlinear_time(hair_data):
-    fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + I(WEEK_OFF ** 2)", hair_data, re_formula="~WEEK_OFF")
+    fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + I(WEEK_OFF ** 2)", hair_data, re_formula="~1")
     with pytest.raises(ModelError, match=r"not linear in 'WEEK_OFF'"):
         fit.slopes()
