@@ -247,3 +247,8 @@ def test_alpha_only_for_negative_binomial(hair):
 def test_alpha_must_be_positive(hair):
     with pytest.raises(ModelError, match=r"alpha must be a positive number; got -0.1"):
         ts.count_model(HAIR_FORMULA, hair, family="negative-binomial", alpha=-0.1)
+
+
+def test_missing_time_column_named(hair):
+    with pytest.raises(ModelError, match=r"time='AVISITN' names column 'AVISITN' not in the data"):
+        ts.count_model(HAIR_FORMULA, hair, correlation="ar1", time="AVISITN")

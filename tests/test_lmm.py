@@ -248,7 +248,10 @@ def test_missing_column_named_with_available(hair_data):
 
 
 def test_missing_random_effect_column(hair_data):
-    with pytest.raises(ModelError, match=r"'WEEK'.*not in the data; available columns"):
+    with pytest.raises(
+        ModelError,
+        match=r"re_formula '~WEEK' names column 'WEEK' not in the data; available columns",
+    ):
         ts.lmm("AVAL ~ ARM * WEEK_OFF", hair_data, re_formula="~WEEK")
 
 

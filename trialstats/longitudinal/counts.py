@@ -25,8 +25,8 @@ import pandas as pd
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
-from ._design import build_design
-from .lmm import _COEF_COLUMNS, ModelSummary, _choice
+from ._design import _check_columns, build_design
+from .lmm import _COEF_COLUMNS, ModelSummary, _choice, _trialstats_version
 
 __all__ = ["count_model", "CountModelResult"]
 
@@ -132,6 +132,11 @@ class CountModelResult:
     warnings : tuple of str
     formula, groups, family, correlation, time, level, versions
         The specification the model was fitted with.
+
+    Notes
+    -----
+    GEE is not a likelihood method, so there is no log-likelihood, AIC or BIC; compare working
+    correlations by their robust SEs, not by a likelihood.
     """
 
     formula: str
@@ -300,6 +305,8 @@ def count_model(
         if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha > 0):
             raise ModelError(f"{where}: alpha must be a positive number; got {alpha!r}")
 
+    if time is not None and isinstance(data, pd.DataFrame):
+        _check_columns([time], data, where, f"time={time!r}")
     design = build_design(
         formula, data, cluster=groups, extra_columns=[time] if time else [], where=where
     )
@@ -427,5 +434,5 @@ def count_model(
         converged=converged,
         exclusions=design.exclusions,
         warnings=messages,
-        versions={"statsmodels": statsmodels.__version__},
+        versions={"statsmodels": statsmodels.__version__, "trialstats": _trialstats_version()},
     )

@@ -25,7 +25,14 @@ import pandas as pd
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
-from ._design import Design, _parse, build_design, reference_grid_matrix, rhs_matrix
+from ._design import (
+    Design,
+    _check_columns,
+    _parse,
+    build_design,
+    reference_grid_matrix,
+    rhs_matrix,
+)
 
 __all__ = ["lmm", "LMMResult", "SlopesResult", "ModelSummary"]
 
@@ -74,6 +81,12 @@ def _choice(value, valid: tuple[str, ...], name: str, where: str) -> str:
     if key not in valid:
         raise ModelError(f"{where}: {name}={value!r} is not valid; use one of {', '.join(valid)}")
     return key
+
+
+def _trialstats_version() -> str:
+    from .. import __version__
+
+    return __version__
 
 
 # --------------------------------------------------------------------------- summary object
@@ -382,8 +395,9 @@ def lmm(
     :class:`statsmodels.regression.mixed_linear_model.MixedLM`: BFGS on the profiled
     likelihood; when it does not converge or ends near a singular random-effects covariance
     (lme4's ``isSingular`` rule), Powell and Nelder-Mead are run too and the converged attempt
-    with the highest likelihood is kept (gradient methods stop short at such boundaries). Equivalent R: ``lme4::lmer(y ~ x + (t | id), REML = TRUE)``
-    or ``nlme::lme(y ~ x, random = ~ t | id)``.
+    with the highest likelihood is kept (gradient methods stop short at such boundaries).
+    Equivalent R: ``lme4::lmer(y ~ x + (t | id), REML = TRUE)`` or
+    ``nlme::lme(y ~ x, random = ~ t | id)``.
 
     Parameters
     ----------
@@ -443,6 +457,8 @@ def lmm(
             f"got {re_formula!r}"
         )
     _, re_vars, _ = _parse(re_formula.strip(), where)
+    if isinstance(data, pd.DataFrame):
+        _check_columns(re_vars, data, where, f"re_formula {re_formula!r}")
     design = build_design(formula, data, cluster=groups, extra_columns=re_vars, where=where)
     subjects = design.frame[groups].to_numpy()
     n_subjects = len(pd.unique(subjects))
@@ -568,6 +584,6 @@ def lmm(
         exclusions=design.exclusions,
         warnings=messages,
         optimizer=optimizer,
-        versions={"statsmodels": statsmodels.__version__},
+        versions={"statsmodels": statsmodels.__version__, "trialstats": _trialstats_version()},
         _design=design,
     )
