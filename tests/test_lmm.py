@@ -306,3 +306,14 @@ def test_slopes_refuse_nonlinear_time(hair_data):
     fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + I(WEEK_OFF ** 2)", hair_data, re_formula="~1")
     with pytest.raises(ModelError, match=r"not linear in 'WEEK_OFF'"):
         fit.slopes()
+
+
+def test_row_order_does_not_matter(hair_data, hair_ref):
+    # rows shuffled (subjects no longer contiguous): same fit as lme4's on the sorted CSV
+    # source: tests/reference/lmm_hair.json ["reml"]
+    shuffled = hair_data.sample(frac=1.0, random_state=np.random.RandomState(11))
+    fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + BASE", shuffled, re_formula="~WEEK_OFF")
+    ref = hair_ref["reml"]
+    assert_allclose(fit.coef["estimate"], ref["estimate"], **LMM_FIXED)
+    assert_allclose(fit.coef["std_error"], ref["std_error"], **LMM_SE)
+    assert_allclose(fit.random_effects_cov["covariance"], ref["re_covariance"], **OPTIMISER)
