@@ -50,10 +50,13 @@ def complete():
     return d
 
 
-def test_r_level_order_matches_r(mm_ref):
+def test_r_level_order_matches_r():
     # source: tests/reference/design_levels.json
     ref = _json("design_levels.json")
     assert r_level_order(ref["input"]) == ref["levels"]
+    # numbers are ordered numerically (R's labels: "2.5", "9", "10", "100")
+    assert [f"{v:g}" for v in r_level_order(ref["numeric_input"])] == ref["numeric_levels"]
+    assert r_level_order([True, False, True]) == [False, True]
 
 
 @pytest.mark.parametrize(

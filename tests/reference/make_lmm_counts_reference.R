@@ -278,7 +278,10 @@ write_ref(list(
 
 # ---------------------------------------------------------------- factor level order
 lv_in <- c("b", "A", "a", "B", "c10", "c9", "_x", "Z", "placebo", "Exosome")
-write_ref(list(input = lv_in, levels = levels(factor(lv_in))), "design_levels.json")
+num_in <- c(10, 9, 2.5, 100, 9)
+write_ref(list(input = lv_in, levels = levels(factor(lv_in)),
+               numeric_input = num_in, numeric_levels = levels(factor(num_in))),
+          "design_levels.json")
 
 # ---------------------------------------------------------------- design matrices (model.matrix)
 # on the complete rows of hair_counts.csv, in CSV order; LATE is logical (WEEK_OFF >= 12),

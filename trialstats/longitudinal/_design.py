@@ -60,14 +60,18 @@ def r_level_order(values) -> list:
     Parameters
     ----------
     values : array_like
-        Strings (or booleans, which R turns into ``FALSE``/``TRUE``).
+        Strings, numbers (sorted numerically, as ``factor`` does) or booleans (``False`` first).
 
     Returns
     -------
     list
         The distinct values, sorted as R sorts factor levels (see :func:`_r_collation_key`).
     """
-    uniq = pd.unique(pd.Series(values).dropna())
+    uniq = list(pd.unique(pd.Series(values).dropna()))
+    if all(isinstance(v, bool | np.bool_) for v in uniq):
+        return sorted(uniq)  # FALSE, TRUE
+    if all(isinstance(v, int | float | np.integer | np.floating) for v in uniq):
+        return sorted(uniq)  # R sorts numbers numerically before turning them into labels
     return sorted(uniq, key=_r_collation_key)
 
 
