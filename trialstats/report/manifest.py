@@ -6,6 +6,7 @@ report stays byte-identical for identical inputs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata as md
 import platform
@@ -89,8 +90,14 @@ def dependency_versions(root: str = "trialstats") -> pd.DataFrame:
     """Versions of Python, ``root`` and every (transitive, non-optional) dependency, sorted by name.
 
     Falls back to the direct dependencies named in this function when ``root`` is not installed
-    as a distribution (e.g. run from a source tree).
+    as a distribution (e.g. run from a source tree). Cached per process (installed versions do
+    not change while it runs).
     """
+    return _dependency_versions(root).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _dependency_versions(root: str) -> pd.DataFrame:
     seen: dict[str, str] = {}
     try:
         todo = [root]
