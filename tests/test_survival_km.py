@@ -199,3 +199,18 @@ def test_km_repr_and_summary():
     text = str(km.summary())
     assert "Median survival" in text and "EXOSOME" in text
     assert "<table" in km.summary()._repr_html_()
+
+
+def test_km_lifelines_table_at_time_zero_and_numpy_error_state():
+    # hand-derived: an event at time 0 is a real row (lifelines' own t = 0 row is dropped
+    # only when nobody has that time); S = 5/6, 4/6 * ... as the product-limit formula
+    d = pd.DataFrame({"AVAL": [0, 2, 2, 3, 4, 5], "EVENT": [1, 1, 0, 1, 0, 1]})
+    before = np.geterr()
+    tab = ts.kaplan_meier(d, event="EVENT", by=None).table
+    assert np.geterr() == before  # lifelines calls np.seterr; kaplan_meier keeps it local
+    assert_allclose(tab["time"], [0, 2, 3, 4, 5], **ANALYTIC)
+    assert_allclose(tab["n_risk"], [6, 5, 3, 2, 1], **ANALYTIC)
+    assert_allclose(tab["survival"], [5 / 6, 5 / 6 * 4 / 5, 5 / 6 * 4 / 5 * 2 / 3,
+                                      5 / 6 * 4 / 5 * 2 / 3, 0.0], **ANALYTIC)
+    d = pd.DataFrame({"AVAL": [1, 2, 2, 3, 4, 5], "EVENT": [1, 1, 0, 1, 0, 1]})
+    assert ts.kaplan_meier(d, event="EVENT", by=None).table["time"].iloc[0] == 1

@@ -11,11 +11,28 @@ median use the Brookmeyer-Crowley method as R ``quantile.survfit``: the time whe
 curve, and each confidence limit curve, first drops to 1 - p or below (the midpoint when the curve
 is flat exactly at 1 - p).
 
-The engine works on NumPy arrays (``km_arrays``); :func:`kaplan_meier` is the ADTTE front end.
+What is lifelines and what is ours
+----------------------------------
+- **lifelines** (``KaplanMeierFitter``) computes, per group, the event table (``n_risk``,
+  ``n_event``, ``n_censor`` at each distinct time: its ``event_table`` columns ``at_risk``,
+  ``observed``, ``censored``) and the point estimate :math:`\\hat S(t)` (its
+  ``survival_function_``). These are the same quantities R ``survfit`` reports (checked to
+  rtol 1e-10 / 1e-6 in ``tests/test_survival_km.py``). The row lifelines adds at time 0 when
+  nobody has that time is dropped, as R has no such row.
+- **ours** (arrays, in this module): the Greenwood variance, the three interval types, the
+  quantiles and ``survival_at``/``risk_table``. lifelines differs from R here: its only interval
+  is the log-log ("exponential Greenwood") one, it reports [1, 1] where R's log-log interval is
+  undefined (S = 1), and where S(t) reaches 0 its Greenwood term is set to 0 instead of R's
+  infinite variance (NA standard error and limits); its median is the first time S <= 0.5,
+  without R's midpoint where the curve is flat at 0.5 (times 1, 2, 3, 4 all events: lifelines 2,
+  R 2.5).
+
+``km_arrays`` is the engine on NumPy arrays; :func:`kaplan_meier` is the ADTTE front end.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +51,7 @@ __all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int"]
 
 
 def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Kaplan-Meier estimate for one group.
+    """Kaplan-Meier estimate for one group: lifelines' table and estimate, our Greenwood variance.
 
     Parameters
     ----------
@@ -49,20 +66,30 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
         ``time`` (unique times, event or censoring), ``n_risk``, ``n_event``, ``n_censor``,
         ``survival`` and ``var_log`` (Greenwood variance of log S; ``inf`` once S reaches 0).
     """
-    w = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
-    utime, inverse = np.unique(time, return_inverse=True)
-    total = np.bincount(inverse, weights=w, minlength=len(utime))
-    d = np.bincount(inverse, weights=w * event, minlength=len(utime))
-    n = np.cumsum(total[::-1])[::-1]
+    from lifelines import KaplanMeierFitter  # heavy import, only when a curve is fitted
+
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    # lifelines calls np.seterr globally (and warns on non-integer weights): keep both local
+    with np.errstate(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitter = KaplanMeierFitter().fit(time, event, weights=w)
+    tab = fitter.event_table
+    surv = fitter.survival_function_.to_numpy()[:, 0]
+    # lifelines starts the table at t = 0 even when no subject has that time: drop that row
+    keep = tab["removed"].to_numpy() > 0
+    n = tab["at_risk"].to_numpy(dtype=float)[keep]
+    d = tab["observed"].to_numpy(dtype=float)[keep]
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1.0 - d / n)
+        # Greenwood, ours: infinite once S reaches 0 (n = d), as R (lifelines sets 0 there)
         term = np.where(d > 0, d / (n * (n - d)), 0.0)
     return {
-        "time": utime,
+        "time": tab.index.to_numpy(dtype=float)[keep],
         "n_risk": n,
         "n_event": d,
-        "n_censor": total - d,
-        "survival": surv,
+        "n_censor": tab["censored"].to_numpy(dtype=float)[keep],
+        "survival": surv[keep],
         "var_log": np.cumsum(term),
     }
 
