@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
+from scipy import linalg
 
 from ..errors import ModelError
 
@@ -249,21 +250,38 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
     return order, tuple(out[j] for j in order)
 
 
-def _aliased(X: np.ndarray) -> list[int]:
-    """Indices of columns that are linear combinations of the columns before them."""
-    out = []
-    kept: list[int] = []
+def _aliased(X: np.ndarray, tol: float = 1e-10) -> list[int]:
+    """Indices of columns that are linear combinations of the columns before them.
+
+    Works on the Gram matrix of the columns scaled to unit length (one pass over the rows):
+    a column is aliased when the squared norm of its residual on the kept columns, taken from an
+    incrementally extended Cholesky factor, is below ``tol`` (an angle to their span below
+    about 1e-5 radians).
+    """
     scale = np.linalg.norm(X, axis=0)
+    nonzero = scale > 0
+    Xs = X[:, nonzero] / scale[nonzero]
+    G = np.zeros((X.shape[1], X.shape[1]))
+    G[np.ix_(nonzero, nonzero)] = Xs.T @ Xs
+    out: list[int] = []
+    kept: list[int] = []
+    L = np.zeros((0, 0))
     for j in range(X.shape[1]):
-        if scale[j] == 0:
+        if not nonzero[j]:
             out.append(j)
             continue
-        cols = [*kept, j]
-        sv = np.linalg.svd(X[:, cols] / scale[cols], compute_uv=False)
-        if sv[-1] <= 1e-9 * sv[0] * np.sqrt(X.shape[0]):
+        v = linalg.solve_triangular(L, G[kept, j], lower=True) if kept else np.zeros(0)
+        r = G[j, j] - float(v @ v)
+        if r <= tol:
             out.append(j)
-        else:
-            kept.append(j)
+            continue
+        k = len(kept)
+        L_new = np.zeros((k + 1, k + 1))
+        L_new[:k, :k] = L
+        L_new[k, :k] = v
+        L_new[k, k] = np.sqrt(r)
+        L = L_new
+        kept.append(j)
     return out
 
 
