@@ -210,3 +210,38 @@ def test_every_data_string_is_escaped(tmp_path):
 
 def test_report_entry_point_is_public():
     assert ts.build_report is report_build.build_report
+
+
+def test_fallback_covariance_is_reported(tmp_path, monkeypatch):
+    trial = ts.simulate_trial(n_per_arm=8, n_sites=2, seed=5)
+    real = ts.mmrm
+
+    def us_fails(formula, data, **kw):
+        if kw["covariance"] == "us":
+            return SimpleNamespace(converged=False)
+        return real(formula, data, **kw)
+
+    monkeypatch.setattr(ts, "mmrm", us_fails)
+    html, ctx, _ = render_report(trial, tmp_path / "r.html", sections=(primary,))
+    assert ctx.results["primary_covariance"] == "toeph"
+    assert ("The covariance structure actually used is toeph (fallback: the earlier structures of the "
+            "plan did not converge: us: did not converge).") in html
+    assert "MMRM, toeph, satterthwaite" in html
+
+
+def test_sap_toml_of_the_trial_folder_is_executed_printed_and_hashed(tmp_path):
+    from trialstats.report.sections import appendix, methods
+
+    folder = ts.simulate_trial(n_per_arm=6, n_sites=2, seed=2).write(tmp_path / "trial")
+    (folder / "sap.toml").write_text('[multiplicity]\nstrategy = "holm"\nalpha = 0.025\n')
+    trial = ts.load_trial(folder)
+    out = tmp_path / "out" / "t.html"
+    html, ctx, _ = render_report(trial, out, sections=(disposition, methods, appendix))
+    assert "analysis plan: sap.toml" in html
+    assert 'strategy = &#34;holm&#34;' in html and "alpha = 0.025" in html
+    inputs = ctx.sections["appendix"].tables[0].data
+    assert list(inputs["file"]) == ["trial.toml", "adsl.csv", "adeff.csv", "adtte.csv", "adae.csv", "sap.toml"]
+    from trialstats.report.manifest import sha256_file
+
+    assert inputs.set_index("file").loc["sap.toml", "sha256"] == sha256_file(folder / "sap.toml")
+    assert f"$ python -m trialstats report {folder} -o t.html" in html

@@ -63,7 +63,8 @@ def compute(ctx):
         for _, r in hyp.iterrows():
             p.paragraphs.append(
                 f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(ref)}): {r['conclusion']}"
-                + (f" (adjusted p = {fmt_pvalue(r['p_adjusted'])}, {r['strategy']})." if np.isfinite(r["p_adjusted"]) else ".")
+                + (f" (adjusted p = {fmt_pvalue(r['p_adjusted'])}, {r['strategy']})."
+                   if np.isfinite(r["p_adjusted"]) and not r["conclusion"].startswith("not tested") else ".")
             )
     counts = ctx.results.get("teae_counts")
     if isinstance(counts, pd.DataFrame):
