@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from ..manifest import dependency_versions, input_hashes, rebuild_command, table_rows
@@ -43,9 +45,8 @@ def compute(ctx):
     p.paragraphs.append("$ " + cmd)
     p.paragraphs.append(
         "The report is deterministic: the same inputs, plan and software give a byte-identical file "
-        "(no build time is printed unless SOURCE_DATE_EPOCH is set). The plan executed:"
+        "(no build time is printed unless SOURCE_DATE_EPOCH is set). The plan executed is printed at "
+        "the end of this section."
     )
-    sec = p.section(KEY, TITLE)
-    from dataclasses import replace
-
-    return replace(sec, preformatted=plan.to_toml())
+    p.notes.append("The analysis plan executed (TOML):")
+    return replace(p.section(KEY, TITLE), preformatted=plan.to_toml())

@@ -24,7 +24,7 @@ VARIABLES = (
     ("RACE", "Race"),
     ("STAGE", "Baseline stage (Norwood-Hamilton / Ludwig)"),
     ("STAGEGR", "Baseline stage group"),
-    ("BASETAHC", "Baseline target-area hair count (hairs/cm2)"),
+    ("BASETAHC", "Baseline target-area hair count (hairs/cm²)"),
 )
 
 

@@ -7,8 +7,8 @@ models of the hair count (AVAL):
 * a linear mixed model with a random intercept and slope per subject,
   ``AVAL ~ ARM * WEEK_OFF + BASE`` with ``(WEEK_OFF | USUBJID)`` — the per-arm slope is the mean
   loss of hairs/cm² per week off treatment;
-* a marginal count model (GEE, log link) ``AVAL ~ ARM * WEEK_OFF + log(BASE)``, whose rate ratios
-  per week off treatment describe the relative decline.
+* a marginal count model (GEE, log link) ``AVAL ~ ARM * YEARS_OFF + log(BASE)``, whose rate ratios
+  per year off treatment describe the relative decline.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def off_treatment_frame(trial, paramcd: str, primary_visit: str) -> tuple[pd.Dat
     if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
         frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
     frame = frame[frame["AVAL"].notna()].reset_index(drop=True)
+    frame["YEARS_OFF"] = frame["WEEK_OFF"] / 52.0
     frame["LOGBASE"] = np.log(frame["BASE"].astype(float).clip(lower=1.0))
     return frame, stop
 
@@ -68,37 +69,48 @@ def compute(ctx) -> Section:
     ]
     for _, r in diff.iterrows():
         ctx.results.setdefault("estimates", {})[("slope", r["ARM"])] = {
-            "label": "off-treatment slope difference (hairs/cm2 per week)", "measure": "difference in slopes",
+            "label": "off-treatment slope difference (hairs/cm² per week)", "measure": "difference in slopes",
             "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]),
             "p_value": float(r["p_value"]), "null": 0.0}
 
-    cm = count_model("AVAL ~ ARM * WEEK_OFF + LOGBASE", data, groups="USUBJID", family=spec.family, correlation=spec.correlation, level=plan.level)
-    rr = cm.rate_ratios.reset_index(drop=True)
-    tables.append(Table("durability_rate_ratios", f"Count model ({spec.family} GEE, {spec.correlation} working correlation): rate ratios", rr, _ratio_display(rr, lvl)))
+    cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, groups="USUBJID", family=spec.family,
+                     correlation=spec.correlation, level=plan.level)
+    rr = cm.rate_ratios.merge(cm.coef[["term", "p_value"]], on="term", how="left").reset_index(drop=True)
+    rr.insert(1, "description", [_count_term(t, arms, ref, labels) for t in rr["term"]])
+    tables.append(Table(
+        "durability_rate_ratios",
+        f"Count model ({spec.family} GEE, {spec.correlation} working correlation, robust SEs): rate ratios, time in years off treatment",
+        rr,
+        pd.DataFrame({"Term": rr["description"],
+                      f"Rate ratio ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(rr["rate_ratio"], rr["conf_low"], rr["conf_high"])],
+                      "p-value": [fmt_pvalue(v) for v in rr["p_value"]]}, dtype=object),
+        note=f"{cm.n_obs} observations of {cm.n_subjects} subjects; Pearson dispersion {cm.dispersion:.2f}"
+             + ("" if cm.converged else "; NOT converged") + ".",
+    ))
 
     obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean {spec.paramcd} (hairs/cm2)", title="Hair count after treatment stops")
+    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean {spec.paramcd} (hairs/cm²)", title="Hair count after treatment stops")
     figs = (Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig),)
     paras = (
         f"Treatment ended at week {stop:g}. Off-treatment data: {len(data)} observations of "
         f"{data['USUBJID'].nunique()} subjects from week {stop:g} to week {data['AVISITN'].max():g}. "
         "The random-slope model (REML, statsmodels MixedLM; Wald z intervals) gives each arm's mean change in "
-        "hairs/cm2 per week off treatment; a negative slope is loss of the regrown hair. The GEE count model "
+        "hairs/cm² per week off treatment; a negative slope is loss of the regrown hair. The GEE count model "
         "(log link, robust sandwich standard errors) gives the same comparison on the ratio scale.",
     )
     return Section(key=KEY, title=TITLE, paragraphs=paras, tables=tuple(tables), figures=figs)
 
 
-def _ratio_display(frame: pd.DataFrame, lvl: str) -> pd.DataFrame:
-    """Display a rate-ratio frame whatever its exact columns (term + ratio + interval + p)."""
-    est = next((c for c in ("rate_ratio", "ratio", "estimate") if c in frame.columns), None)
-    out = {}
-    label = next((c for c in ("term", "contrast") if c in frame.columns), None)
-    if label:
-        out["Term"] = frame[label].astype(str)
-    if est is not None:
-        out[f"Rate ratio ({lvl} CI)"] = [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(frame[est], frame["conf_low"], frame["conf_high"])]
-    if "p_value" in frame.columns:
-        out["p-value"] = [fmt_pvalue(p) for p in frame["p_value"]]
-    return pd.DataFrame(out, dtype=object)
+def _count_term(term: str, arms: list[str], ref: str, labels: dict) -> str:
+    """Plain-language label of a count-model term ("ARMEXOSOME:YEARS_OFF" → ...)."""
+    arm = next((a for a in sorted(arms, key=len, reverse=True) if f"ARM{a}" in term or f"ARM[T.{a}]" in term), None)
+    if arm and "YEARS_OFF" in term:
+        return f"{labels.get(arm, arm)} vs {labels.get(ref, ref)}: ratio of the yearly change off treatment"
+    if arm:
+        return f"{labels.get(arm, arm)} vs {labels.get(ref, ref)} at the end of treatment"
+    if term == "YEARS_OFF":
+        return f"{labels.get(ref, ref)}: change per year off treatment"
+    if term == "LOGBASE":
+        return "log baseline count (per unit)"
+    return term

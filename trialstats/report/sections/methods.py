@@ -42,7 +42,8 @@ def methods_text(plan, results: dict, reference_label: str) -> list[str]:
     paras.append(
         f"Durability: {plan.durability.paramcd} from the end of treatment onwards, a linear mixed model with "
         "random intercept and slope per subject (AVAL ~ ARM * WEEK_OFF + BASE) and a GEE count model "
-        f"({plan.durability.family}, {plan.durability.correlation} working correlation)."
+        f"(AVAL ~ ARM * YEARS_OFF + log BASE; {plan.durability.family}, {plan.durability.correlation} working "
+        "correlation, robust standard errors)."
     )
     strata = ", ".join(r.strata) if r.strata else "none"
     paras.append(
