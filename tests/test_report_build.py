@@ -58,6 +58,13 @@ def test_no_section_failed(built_report):
     assert all(": ok (" in line for line in built_report.progress), built_report.progress
 
 
+def test_consort_flow_diagram(built_report):
+    html = built_report.html
+    flow = html[html.index('<div class="flow"'):html.index('<table id="tbl-disposition">')]
+    assert flow.count('<div class="flow-col">') == 3
+    assert flow.count("Randomised") == 3 and flow.count("Reasons for discontinuation") <= 3
+
+
 def test_simulated_banner_is_visible(built_report):
     assert 'id="simulated-banner"' in built_report.html
     assert "SIMULATED DATA" in built_report.html

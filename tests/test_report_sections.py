@@ -193,3 +193,13 @@ def test_methods_text_follows_the_plan():
     assert "Holm's step-down procedure" in text
     assert "Sensitivity analyses" not in text
     assert "Extrapolation is not evidence." in text
+
+
+def test_consort_flow_boxes_by_hand(adsl):
+    flow = disposition.flow_frame(adsl, ["P", "E"])
+    cols = disposition.flow_boxes(flow, ["P", "E"], {"P": "Placebo", "E": "Exo"})
+    assert [c["arm"] for c in cols] == ["Placebo", "Exo"]
+    assert cols[0]["boxes"] == [("Randomised", "3"), ("Treated (safety population)", "2 (66.7%)")]
+    assert cols[0]["outcome"] == [("Completed", "1 (33.3%)"), ("Discontinued", "2 (66.7%)")]
+    assert cols[0]["exits"] == [("LOST", "1 (33.3%)"), ("ADVERSE EVENT", "1 (33.3%)")]
+    assert cols[1]["exits"] == [("LOST", "1 (33.3%)")]  # reasons with no subject are left out

@@ -54,6 +54,7 @@ class Section:
     error: str | None = None
     preformatted: str = ""
     failures: tuple[str, ...] = ()
+    flow: tuple = ()
 
 
 class Parts:

@@ -48,5 +48,4 @@ def compute(ctx):
         "(no build time is printed unless SOURCE_DATE_EPOCH is set). The plan executed is printed at "
         "the end of this section."
     )
-    p.notes.append("The analysis plan executed (TOML):")
     return replace(p.section(KEY, TITLE), preformatted=plan.to_toml())

@@ -47,6 +47,26 @@ def flow_frame(adsl: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def flow_boxes(flow: pd.DataFrame, arms: list[str], labels: dict) -> tuple:
+    """The CONSORT-style diagram as data: one column per arm, boxes top to bottom.
+
+    Each column is ``{"arm", "boxes": [(stage, text)], "outcome": [(stage, text)], "exits":
+    [(reason, text)]}``: the template draws the boxes with arrows, then completed and discontinued
+    side by side, then the reasons for discontinuation.
+    """
+    cols = []
+    for arm in arms:
+        sub = flow[flow["ARM"] == arm]
+        main = sub[sub["reason"] == ""]
+        d = int(main.loc[main["stage"] == "Randomised", "denominator"].iloc[0])
+        boxes = [(r.stage, str(int(r.n)) if r.stage == "Randomised" else fmt_n_pct(r.n, d))
+                 for r in main.itertuples() if r.stage not in ("Completed", "Discontinued")]
+        outcome = [(r.stage, fmt_n_pct(r.n, d)) for r in main.itertuples() if r.stage in ("Completed", "Discontinued")]
+        exits = [(r.reason, fmt_n_pct(r.n, d)) for r in sub[sub["reason"] != ""].itertuples() if r.n > 0]
+        cols.append({"arm": labels.get(arm, arm), "boxes": boxes, "outcome": outcome, "exits": exits})
+    return tuple(cols)
+
+
 def compute(ctx) -> Section:
     trial = ctx.trial
     arms = ctx.arms
@@ -73,6 +93,7 @@ def compute(ctx) -> Section:
         key=KEY,
         title=TITLE,
         paragraphs=(text,),
+        flow=flow_boxes(flow, arms, {a: ctx.label(a) for a in arms}),
         tables=(Table("disposition", "Subject disposition (CONSORT-style flow) by arm", flow, display),),
     )
 
