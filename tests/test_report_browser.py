@@ -3,6 +3,7 @@ every figure. A screenshot of the top of the report and one of the primary-endpo
 saved to tests/_artifacts/ (git-ignored). Needs Debian's chromium and chromium-driver (CI
 installs them in .ci/run)."""
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,15 @@ def test_report_renders_in_chromium(browser, built_report):  # noqa: F811
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
     banner = browser.find_element(By.ID, "simulated-banner")
     assert banner.is_displayed() and "SIMULATED DATA" in banner.text
+
+    # the table of contents links work: following one brings its section to the top
+    browser.find_element(By.CSS_SELECTOR, 'nav.toc a[href="#sec-safety"]').click()
+    WebDriverWait(browser, 10).until(lambda d: abs(d.execute_script(
+        "return document.getElementById('sec-safety').getBoundingClientRect().top")) < 5)
+    # the print stylesheet lays the report out on pages (one section per page at least)
+    pdf = browser.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})["data"]
+    pages = base64.b64decode(pdf).count(b"/Type /Page") - base64.b64decode(pdf).count(b"/Type /Pages")
+    assert pages >= 12
 
     ARTIFACTS.mkdir(exist_ok=True)
     browser.execute_script("window.scrollTo(0, 0);")

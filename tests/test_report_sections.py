@@ -203,3 +203,10 @@ def test_consort_flow_boxes_by_hand(adsl):
     assert cols[0]["outcome"] == [("Completed", "1 (33.3%)"), ("Discontinued", "2 (66.7%)")]
     assert cols[0]["exits"] == [("LOST", "1 (33.3%)"), ("ADVERSE EVENT", "1 (33.3%)")]
     assert cols[1]["exits"] == [("LOST", "1 (33.3%)")]  # reasons with no subject are left out
+
+
+@pytest.mark.parametrize(("p", "text"), [(0.0001, "p < 0.001"), (0.0123, "p = 0.012"), (0.9999, "p > 0.999"), (None, "p not available")])
+def test_p_text(p, text):
+    from trialstats.report.sections.primary import p_text
+
+    assert p_text(p) == text

@@ -31,7 +31,7 @@ def methods_text(plan, results: dict, reference_label: str) -> list[str]:
     if "kenward-roger" in plan.sensitivity:
         sens.append("Kenward-Roger degrees of freedom and adjusted covariance (same covariance structure)")
     if "completers" in plan.sensitivity:
-        sens.append("the primary MMRM restricted to subjects who completed the study")
+        sens.append("the primary MMRM restricted to subjects who completed the treatment period (COMPLFL = Y)")
     if "interval-censored" in plan.sensitivity:
         sens.append("interval-censored analyses of relapse (Turnbull NPMLE and Weibull interval regression)")
     if sens:

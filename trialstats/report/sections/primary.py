@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..._inference import t_inference
 from ...errors import ModelError
-from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
+from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
 from ._base import Figure, Section, Table, fit_mmrm_with_fallback, new_figure, pct_level
 
 KEY = "primary"
@@ -173,14 +173,14 @@ def compute(ctx) -> Section:
             register(ctx, "primary-kr", r["ARM"], r, f"{ep.paramcd} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
     if "completers" in plan.sensitivity:
         if "COMPLFL" in data.columns:
-            comp = data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True)
+            comp, how = data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True), "COMPLFL = Y"
         else:
-            comp = data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True)
+            comp, how = data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True), "EOSSTT = COMPLETED"
         cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
         cc = cf.contrast("ARM", by="AVISIT").reset_index(drop=True)
         cc.insert(0, "ARM", contrast_arm(cc))
         for _, r in at_visit(cc, ep.visit).iterrows():
-            sens_rows.append({"analysis": f"Sensitivity: completers only ({cused}, {cf.n_subjects} subjects)", **_pick(r)})
+            sens_rows.append({"analysis": f"Sensitivity: completers of treatment ({how}; {cused}, {cf.n_subjects} subjects)", **_pick(r)})
     sens = pd.DataFrame(sens_rows)
     sens_disp = pd.DataFrame({
         "Analysis": sens["analysis"],
@@ -260,9 +260,17 @@ def compute(ctx) -> Section:
     for _, r in prim.iterrows():
         paras.append(
             f"At {ep.visit}, {labels.get(r['ARM'], r['ARM'])} minus {labels.get(ref, ref)}: "
-            f"{fmt_estimate_ci(r['estimate'], r['conf_low'], r['conf_high'])} ({lvl} CI), p = {fmt_pvalue(r['p_value'])}."
+            f"{fmt_estimate_ci(r['estimate'], r['conf_low'], r['conf_high'])} ({lvl} CI), {p_text(r['p_value'])}."
         )
     return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), tables=tuple(tables), figures=tuple(figs), notes=tuple(notes))
+
+
+def p_text(p) -> str:
+    """``"p = 0.012"`` or ``"p < 0.001"`` (never ``"p = <0.001"``)."""
+    s = fmt_pvalue(p)
+    if s == MISSING:
+        return "p not available"
+    return f"p {s[0]} {s[1:]}" if s[0] in "<>" else f"p = {s}"
 
 
 def _pick(r) -> dict:

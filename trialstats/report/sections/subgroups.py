@@ -20,7 +20,7 @@ from scipy import stats
 
 from ..tables import fmt_estimate_ci, fmt_pvalue
 from ._base import Figure, Parts, Table, _one_line, fit_mmrm_with_fallback, new_figure, pct_level
-from .primary import at_visit, contrast_arm, mmrm_frame
+from .primary import at_visit, contrast_arm, mmrm_frame, p_text
 
 KEY = "subgroups"
 TITLE = "Subgroups"
@@ -80,7 +80,7 @@ def compute(ctx):
         lrt = p.attempt(f"Interaction test for {sublabel}", interaction_lrt, data[col.isin(levels)].reset_index(drop=True), spec, used, column, plan.level)
         stat, df, pint = lrt if lrt else (np.nan, np.nan, np.nan)
         inter_rows.append({"subgroup": sublabel, "column": column, "statistic": stat, "df": df, "p_value": pint})
-        heading = f"{sublabel} (interaction p = {fmt_pvalue(pint)})"
+        heading = f"{sublabel} (interaction {p_text(pint)})"
         rows.append({"subgroup": sublabel, "level": "", "label": heading, "ARM": None, "n": np.nan, "estimate": np.nan,
                      "conf_low": np.nan, "conf_high": np.nan, "p_value": np.nan, "interaction_p": pint})
         for lev in levels:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_n_pct, fmt_pvalue
 from ._base import Parts, Table, pct_level
+from .primary import p_text
 
 KEY = "summary"
 TITLE = "Summary"
@@ -63,7 +64,7 @@ def compute(ctx):
         for _, r in hyp.iterrows():
             p.paragraphs.append(
                 f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(ref)}): {r['conclusion']}"
-                + (f" (adjusted p = {fmt_pvalue(r['p_adjusted'])}, {r['strategy']})."
+                + (f" (adjusted {p_text(r['p_adjusted'])}, {r['strategy']})."
                    if np.isfinite(r["p_adjusted"]) and not r["conclusion"].startswith("not tested") else ".")
             )
     counts = ctx.results.get("teae_counts")
