@@ -5,7 +5,11 @@ for the determinism test; the browser test (test_report_browser.py) reuses ``bui
 """
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -136,10 +140,18 @@ def test_appendix_hashes_versions_and_command(built_report):
 
 
 def test_build_is_byte_identical(built_report, tmp_path_factory):
-    again = _build(tmp_path_factory, "again")
-    assert again.path.read_bytes() == built_report.path.read_bytes()
-    for csv in sorted((built_report.path.parent / "sim_ard").glob("*.csv")):
-        assert (again.path.parent / "sim_ard" / csv.name).read_bytes() == csv.read_bytes(), csv.name
+    # the second build runs in a fresh interpreter with another hash seed (set/dict order)
+    out = tmp_path_factory.mktemp("again") / "sim.html"
+    code = ("import sys, trialstats as ts; "
+            f"ts.build_report(ts.simulate_trial(n_per_arm={N_PER_ARM}, seed={SEED}), sys.argv[1])")
+    env = dict(os.environ) | {"PYTHONHASHSEED": "12345"}
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True, env=env, cwd=root, timeout=300)
+    assert out.read_bytes() == built_report.path.read_bytes()
+    csvs = sorted((built_report.path.parent / "sim_ard").glob("*.csv"))
+    assert sorted(p.name for p in (out.parent / "sim_ard").glob("*.csv")) == [p.name for p in csvs]
+    for csv in csvs:
+        assert (out.parent / "sim_ard" / csv.name).read_bytes() == csv.read_bytes(), csv.name
 
 
 def test_build_time_only_with_source_date_epoch(tmp_path, monkeypatch):
