@@ -152,3 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except TrialstatsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # output piped into a reader that closed early (e.g. `| head`): not an error
+        sys.stderr.close()
+        return 0

@@ -328,7 +328,7 @@ def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.
                       f"expected >= 0" + (f" ({col.description})" if col.description else ""), bad)
                 ok = False
         if col.nonnegative_for and paramcd is not None:
-            counts = np.isin(paramcd, list(col.nonnegative_for))
+            counts = pd.Series(paramcd).isin(list(col.nonnegative_for)).to_numpy()
             bad = np.flatnonzero(negative & counts)
             if len(bad):
                 params = ", ".join(sorted(set(paramcd[bad])))
@@ -432,13 +432,13 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
         lacking = [subj for (subj, p), flag in has.items() if p == param and not flag]
         if not lacking:
             continue
-        pos = np.flatnonzero(np.isin(usub, lacking) & (paramcd == param))
+        pos = np.flatnonzero(pd.Series(usub).isin(lacking).to_numpy() & (paramcd == param))
         n = len(lacking)
         c.add("AVAL", f"{n} subject{'s' if n != 1 else ''} with no post-baseline AVAL for PARAMCD "
               f"{param} ({_where(adeff, pos)}); rows kept, but they add nothing to "
               "change-from-baseline models", pos, severity="warning")
     if coerced_adsl is not None and "USUBJID" in coerced_adsl:
-        absent = ~np.isin(coerced_adsl["USUBJID"], usub)
+        absent = ~pd.Series(coerced_adsl["USUBJID"]).isin(pd.Series(usub)).to_numpy()
         pos = np.flatnonzero(absent)
         if len(pos):
             _Collector(labels["adsl"], adsl, out).add(
