@@ -67,6 +67,11 @@ def compute(ctx):
                 + (f" (adjusted {p_text(r['p_adjusted'])}, {r['strategy']})."
                    if np.isfinite(r["p_adjusted"]) and not r["conclusion"].startswith("not tested") else ".")
             )
+    med = ctx.results.get("relapse_medians")
+    if isinstance(med, pd.DataFrame) and len(med):
+        p.paragraphs.append("Median time to relapse after treatment stops (days, Kaplan-Meier): " + ", ".join(
+            f"{ctx.label(str(r['ARM']))} {fmt_estimate_ci(r['median'], r['conf_low'], r['conf_high'], 0)}"
+            for _, r in med.iterrows()) + f" ({lvl} CI; NE = not reached or not estimable).")
     counts = ctx.results.get("teae_counts")
     if isinstance(counts, pd.DataFrame):
         any_ = counts[counts["category"] == "Any TEAE"]
