@@ -147,3 +147,30 @@ def test_cox_bad_options():
     sim["CONST"] = 1.0
     with pytest.raises(ModelError, match="covariate CONST is constant"):
         ts.cox("ARM + CONST", sim, censor="CNSR")
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_cox_lifelines_batch_and_single_modes_agree_with_r(monkeypatch, fraction):
+    # lifelines' "batch" (fraction 1: always) and row-by-row "single" (fraction 0: its own
+    # choice, single on 120 rows) Efron sums; source: tests/reference/survival_cox.json
+    import trialstats.survival.cox as cox_module
+
+    monkeypatch.setattr(cox_module, "_BATCH_FRACTION", fraction)
+    before = np.geterr()
+    fit = ts.cox("ARM", _sim(), censor="CNSR", strata="SEX")
+    assert np.geterr() == before  # lifelines calls np.seterr; cox keeps it local
+    ref = COX["sim_arm_strata_sex"]
+    assert_allclose(fit.coef["estimate"], ref["estimate"], **SAME_ALGORITHM)
+    assert_allclose(fit.coef["std_error"], ref["std_error"], **SAME_ALGORITHM_SE)
+    assert_allclose(fit.loglik, ref["loglik"], **SAME_ALGORITHM)
+
+
+def test_cox_monotone_likelihood_warns_not_converged():
+    from trialstats.errors import ConvergenceWarning
+
+    # events exactly in the order of X: the partial likelihood increases without bound
+    d = pd.DataFrame({"AVAL": [1, 2, 3, 4, 5, 6.0], "EVENT": [1, 1, 0, 1, 0, 1],
+                      "X": [6, 5, 4, 3, 2, 1.0]})
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        fit = ts.cox("X", d, event="EVENT")
+    assert not fit.converged

@@ -1,7 +1,10 @@
 """Cox partial likelihood on arrays: Efron or Breslow ties, strata, score residuals, cox.zph.
 
 Everything here takes NumPy arrays and returns arrays; :mod:`trialstats.survival.cox` is the
-formula front end. The algorithms follow R ``survival`` (``coxph.fit``, ``coxscore2``,
+formula front end. Efron fits themselves are lifelines' (``CoxPHFitter``, see ``cox.py``); this
+engine fits Breslow ties (lifelines has none) and gives what lifelines lacks or computes
+differently from R: Efron-adjusted score residuals and the robust sandwich, ``cox.zph`` and the
+stratified concordance. The algorithms follow R ``survival`` (``coxph.fit``, ``coxscore2``,
 ``cox.zph``) and are checked against it in ``tests/test_survival_cox.py``.
 
 At a distinct event time :math:`t` (within a stratum) with :math:`d` tied events, Efron's
@@ -285,11 +288,7 @@ def concordance(time, event, score, strata=None) -> float:
     for k in np.unique(strata):
         m = strata == k
         t, e, x = time[m], event[m], score[m]
-        # scores equal up to rounding (identical covariates through BLAS) are ties
-        values, inv = np.unique(x, return_inverse=True)
-        scale = max(np.max(np.abs(values)), 1.0)
-        new_rank = np.concatenate([[0], np.cumsum(np.diff(values) > 1e-10 * scale)])
-        ranks = new_rank[inv]
+        ranks = score_ranks(x)
         nr = int(ranks.max()) + 1
         order = np.lexsort((-e, -t))
         t, e, ranks = t[order], e[order], ranks[order]
@@ -311,6 +310,18 @@ def concordance(time, event, score, strata=None) -> float:
             for rk in block_r[block_e]:
                 _bit_add(tree, rk + 1)
     return float((conc + 0.5 * tied) / (conc + disc + tied))
+
+
+def score_ranks(score) -> np.ndarray:
+    """Dense ranks 0, 1, ... of ``score``, with values equal to 1e-10 relative made ties.
+
+    Identical covariate rows can give linear predictors that differ by rounding (BLAS); R's
+    concordance treats them as tied scores.
+    """
+    values, inv = np.unique(score, return_inverse=True)
+    scale = max(np.max(np.abs(values)), 1.0)
+    new_rank = np.concatenate([[0], np.cumsum(np.diff(values) > 1e-10 * scale)])
+    return new_rank[inv]
 
 
 def _bit_add(tree, i):
