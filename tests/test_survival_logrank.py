@@ -96,3 +96,28 @@ def test_logrank_bad_weights_and_strata():
     sim.loc[3, "SEX"] = None
     with pytest.raises(ModelError, match=r"column SEX \(strata=\): missing values in row 3 \(SIM-004\)"):
         ts.logrank(sim, censor="CNSR", strata="SEX")
+
+
+def test_logrank_group_without_expected_events_uses_r_df():
+    # analytic: group 2 is censored before the first event, so it is in no risk set; R drops
+    # it (df 1) and the statistic is the two-group one; lifelines' statistic (via its
+    # pseudo-inverse) is the same number, but its own df would be 2
+    from trialstats.survival.compare import _lifelines_statistic, logrank_arrays
+
+    t = np.array([1, 1, 2, 3, 4, 5, 6, 7, 8, 9.0])
+    e = np.array([0, 0, 1, 1, 0, 1, 1, 0, 1, 1.0])
+    g = np.array([2, 2, 0, 1, 0, 1, 0, 1, 0, 1])
+    ours = logrank_arrays(t, e, g, 3)
+    two = logrank_arrays(t[g < 2], e[g < 2], g[g < 2], 2)
+    assert ours["df"] == 1
+    assert_allclose(ours["statistic"], two["statistic"], **ANALYTIC)
+    assert_allclose(_lifelines_statistic(t, e, g), two["statistic"], **ANALYTIC)
+
+
+def test_logrank_rho_with_times_at_zero():
+    # lifelines' Fleming-Harrington weights raise ValueError when some times are 0; the rho
+    # test is ours and handles them (weight S(0-)^rho = 1 at time 0)
+    sim = _sim()
+    sim.loc[sim.index[:6], "AVAL"] = 0
+    res = ts.logrank(sim, censor="CNSR", rho=1)
+    assert np.isfinite(res.statistic) and res.df == 2

@@ -18,10 +18,30 @@ Fleming-Harrington G(rho, gamma) family and has no R reference here.
 
 Pairwise tests compare each group with the reference (first) group on the rows of the two
 groups, with Holm-adjusted p-values (R ``p.adjust(method="holm")``).
+
+What is lifelines and what is ours
+----------------------------------
+- **lifelines** (``statistics.multivariate_logrank_test``) gives the overall chi-square of the
+  unstratified, unweighted (rho = gamma = 0) k-sample test, which equals R ``survdiff``'s
+  (to ~1e-15 in ``tests/test_survival_logrank.py``). Its degrees of freedom are always k - 1,
+  while R drops groups with no expected events (the statistic is the same, through its
+  pseudo-inverse): ``df`` and the p-value use R's rule.
+- **ours** (``logrank_arrays``):
+
+  * the observed / expected / variance table (lifelines returns only the statistic);
+  * stratified tests (``multivariate_logrank_test`` has no strata);
+  * rho / gamma weights: lifelines' ``weightings="fleming-harrington"`` (p = rho, q = gamma)
+    equals R's rho weights when no time is 0, but fails (a length mismatch, ValueError) when
+    some follow-up times are 0, which ADTTE tables can have;
+  * the pairwise tests against the reference group: the same sums on two groups' columns of
+    the (time x group) tallies already made for the table. Calling lifelines again per pair
+    would double the cost of :func:`logrank` for the same numbers
+    (benchmarks/bench_survival.py).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,24 +55,30 @@ from ._summary import Summary
 __all__ = ["LogrankResult", "logrank", "logrank_arrays", "holm"]
 
 
-def _stratum_sums(time, event, group, k, rho, gamma):
-    """O, E and V contributions of one stratum."""
+def _tally(time, event, group, k):
+    """Subjects leaving and events per (distinct time, group): two m x k arrays."""
     utime, inverse = np.unique(time, return_inverse=True)
     m = len(utime)
     cell = inverse * k + group
     total = np.bincount(cell, minlength=m * k).reshape(m, k).astype(float)
     deaths = np.bincount(cell, weights=event, minlength=m * k).reshape(m, k)
+    return total, deaths
+
+
+def _tally_sums(total, deaths, rho, gamma):
+    """O, E and V of one stratum from its tally (columns = the groups compared)."""
     n_k = np.cumsum(total[::-1], axis=0)[::-1]
     n = n_k.sum(axis=1)
     d = deaths.sum(axis=1)
+    keep = d > 0
     if rho != 0 or gamma != 0:
-        km = np.cumprod(1.0 - d / n)
-        s_minus = np.concatenate([[1.0], km[:-1]])
+        with np.errstate(invalid="ignore", divide="ignore"):  # n = 0 only after the last event
+            km = np.cumprod(1.0 - d / n)
+        s_minus = np.concatenate([[1.0], km[:-1]])[keep]
         w = s_minus**rho * (1.0 - s_minus) ** gamma
     else:
-        w = np.ones(m)
-    keep = d > 0
-    n_k, n, d, deaths, w = n_k[keep], n[keep], d[keep], deaths[keep], w[keep]
+        w = np.ones(int(keep.sum()))
+    n_k, n, d, deaths = n_k[keep], n[keep], d[keep], deaths[keep]
     obs = (w[:, None] * deaths).sum(axis=0)
     frac = n_k / n[:, None]
     exp = (w * d)[:, None] * frac
@@ -62,33 +88,23 @@ def _stratum_sums(time, event, group, k, rho, gamma):
     return obs, exp.sum(axis=0), var
 
 
-def logrank_arrays(time, event, group, k, strata=None, rho=0.0, gamma=0.0) -> dict:
-    """Engine: observed, expected, variance matrix, statistic, df and p-value.
+def _tallies(time, event, group, k, strata=None) -> list:
+    """One tally per stratum."""
+    if strata is None:
+        return [_tally(time, event, group, k)]
+    order = np.argsort(strata, kind="stable")
+    bounds = np.flatnonzero(np.diff(strata[order])) + 1
+    return [_tally(time[idx], event[idx], group[idx], k) for idx in np.split(order, bounds)]
 
-    Parameters
-    ----------
-    time, event : ndarray
-        Times and 1 = event indicators.
-    group : ndarray of int
-        Group codes 0..k-1.
-    k : int
-        Number of groups.
-    strata : ndarray of int, optional
-        Stratum codes.
-    rho, gamma : float
-        Fleming-Harrington weight exponents (0, 0 = log-rank).
-    """
+
+def _test_from_tallies(tallies, columns, rho, gamma) -> dict:
+    """The test among ``columns`` (group codes) from per-stratum tallies."""
+    k = len(columns)
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
-    if strata is None:
-        parts = [np.arange(len(time))]
-    else:
-        order = np.argsort(strata, kind="stable")
-        bounds = np.flatnonzero(np.diff(strata[order])) + 1
-        parts = np.split(order, bounds)
-    for idx in parts:
-        o, e, v = _stratum_sums(time[idx], event[idx], group[idx], k, rho, gamma)
+    for total, deaths in tallies:
+        o, e, v = _tally_sums(total[:, columns], deaths[:, columns], rho, gamma)
         obs += o
         exp += e
         var += v
@@ -111,6 +127,35 @@ def logrank_arrays(time, event, group, k, strata=None, rho=0.0, gamma=0.0) -> di
         "df": df,
         "p_value": float(stats.chi2.sf(stat, df)),
     }
+
+
+def logrank_arrays(time, event, group, k, strata=None, rho=0.0, gamma=0.0) -> dict:
+    """Engine: observed, expected, variance matrix, statistic, df and p-value.
+
+    Parameters
+    ----------
+    time, event : ndarray
+        Times and 1 = event indicators.
+    group : ndarray of int
+        Group codes 0..k-1.
+    k : int
+        Number of groups.
+    strata : ndarray of int, optional
+        Stratum codes.
+    rho, gamma : float
+        Fleming-Harrington weight exponents (0, 0 = log-rank).
+    """
+    return _test_from_tallies(_tallies(time, event, group, k, strata), list(range(k)), rho, gamma)
+
+
+def _lifelines_statistic(time, event, group) -> float:
+    """Unstratified log-rank chi-square from lifelines ``multivariate_logrank_test``."""
+    from lifelines.statistics import multivariate_logrank_test  # heavy import, used here only
+
+    # lifelines calls np.seterr globally and may warn: keep both local
+    with np.errstate(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(multivariate_logrank_test(time, group, event).test_statistic)
 
 
 def holm(p_values) -> np.ndarray:
@@ -230,7 +275,11 @@ def logrank(
     if strata is not None:
         strat_codes, _ = group_codes(inp.frame, strata, what="strata")
     ev = inp.event.astype(float)
-    res = logrank_arrays(inp.time, ev, inp.group, k, strat_codes, rho, gamma)
+    tallies = _tallies(inp.time, ev, inp.group, k, strat_codes)
+    res = _test_from_tallies(tallies, list(range(k)), rho, gamma)
+    if strat_codes is None and rho == 0 and gamma == 0:
+        res["statistic"] = _lifelines_statistic(inp.time, inp.event, inp.group)
+        res["p_value"] = float(stats.chi2.sf(res["statistic"], res["df"]))
     n = np.bincount(inp.group, minlength=k)
     table = pd.DataFrame(
         {
@@ -242,13 +291,11 @@ def logrank(
             "variance": np.diag(res["variance"]),
         }
     )
+    # pairwise tests: the same tallies restricted to the two groups' columns (the rows of other
+    # groups only add times at which the pair has nobody leaving, which change no sum)
     rows = []
     for j in range(1, k):
-        mask = (inp.group == 0) | (inp.group == j)
-        sub = logrank_arrays(
-            inp.time[mask], ev[mask], np.where(inp.group[mask] == j, 1, 0), 2,
-            None if strat_codes is None else strat_codes[mask], rho, gamma,
-        )
+        sub = _test_from_tallies(tallies, [0, j], rho, gamma)
         rows.append((f"{inp.levels[j]} vs {inp.levels[0]}", sub["statistic"], sub["df"],
                      sub["p_value"]))
     pairwise = pd.DataFrame(rows, columns=["contrast", "statistic", "df", "p_value"])
