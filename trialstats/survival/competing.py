@@ -25,8 +25,8 @@ without tied event times: when event times are tied it warns "Tied event times w
 and moves them apart by random jitter, so its estimate depends on a random seed and differs from
 R's (by 0.022 absolute on the PLACEBO arm of ``tests/reference/survival_sim_adtte.csv``, while the
 untied EXOSOME arm agrees to 3e-16). ADTTE times in days are heavily tied, so the Aalen-Johansen
-estimate, its infinitesimal-jackknife SE (lifelines has a different, delta-method variance) and
-Gray's test (not in lifelines) are our array code.
+estimate, its infinitesimal-jackknife SE (lifelines' variance is a different, Greenwood-type
+one after Collett, with log(-log) limits) and Gray's test (not in lifelines) are our array code.
 """
 
 from __future__ import annotations
