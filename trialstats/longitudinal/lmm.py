@@ -15,7 +15,6 @@ counts excluded rows, and tidies the results. It corresponds to R's
 
 from __future__ import annotations
 
-import html
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._inference import check_level, t_inference
+from .._summary import Summary
 from ..errors import ConvergenceWarning, ModelError
 from ._design import (
     Design,
@@ -90,42 +90,7 @@ def _trialstats_version() -> str:
 
 
 # --------------------------------------------------------------------------- summary object
-@dataclass(frozen=True)
-class ModelSummary:
-    """A printable model summary: a title, key/value lines and tidy tables.
-
-    ``str(summary)`` gives plain text, ``summary._repr_html_()`` an HTML fragment (Jupyter).
-    """
-
-    title: str
-    info: tuple[tuple[str, str], ...]
-    tables: tuple[tuple[str, pd.DataFrame], ...]
-
-    def as_text(self) -> str:
-        """Plain-text rendering."""
-        width = max((len(k) for k, _ in self.info), default=0)
-        lines = [self.title, "=" * len(self.title)]
-        lines += [f"{k.ljust(width)}  {v}" for k, v in self.info]
-        for name, table in self.tables:
-            lines += ["", name, table.to_string(index=False, float_format=lambda x: f"{x:.6g}")]
-        return "\n".join(lines)
-
-    def as_html(self) -> str:
-        """HTML rendering (a ``<div>`` with a definition list and tables)."""
-        parts = [f"<div class='trialstats-summary'><h4>{html.escape(self.title)}</h4><dl>"]
-        parts += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in self.info]
-        parts.append("</dl>")
-        for name, table in self.tables:
-            parts.append(f"<h5>{html.escape(name)}</h5>")
-            parts.append(table.to_html(index=False, float_format=lambda x: f"{x:.6g}"))
-        parts.append("</div>")
-        return "".join(parts)
-
-    def __str__(self) -> str:
-        return self.as_text()
-
-    def _repr_html_(self) -> str:
-        return self.as_html()
+ModelSummary = Summary  # the shared summary (trialstats._summary); name kept for counts
 
 
 # --------------------------------------------------------------------------- slopes
