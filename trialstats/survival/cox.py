@@ -200,7 +200,7 @@ class CoxResult:
         return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
 
 
-def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event, frame):
+def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event):
     """Refuse constant columns and factor levels without events (infinite hazard ratios)."""
     for j, name in enumerate(names):
         if np.all(x[:, j] == x[0, j]):
@@ -337,7 +337,10 @@ def cox(
     work = frame.reset_index(drop=True)
     for col in work.columns:
         if isinstance(work[col].dtype, pd.CategoricalDtype):
-            work[col] = work[col].cat.remove_unused_categories()
+            codes = work[col].cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(work[col].cat.categories))
+            if (used == 0).any():  # copying a 1e6-row column costs 5 % of a fit: only if needed
+                work[col] = work[col].cat.remove_unused_categories()
     try:
         mm = formulaic.model_matrix(rhs, work, na_action="drop")
     except Exception as e:  # formulaic raises many types; report them as a model error
@@ -357,7 +360,9 @@ def cox(
     columns = [c for c in mm.columns if c != "Intercept"]
     if not columns:
         raise ModelError(f"formula '{rhs}' has no covariates")
-    x_full = pd.DataFrame(mm, index=mm.index)[columns].reindex(np.flatnonzero(keep))
+    x_full = pd.DataFrame(mm, index=mm.index)[columns]
+    if not keep.all():
+        x_full = x_full.reindex(np.flatnonzero(keep))
     x = x_full.to_numpy(dtype=float)
     names = [_r_name(c) for c in columns]
     term_names, term_columns = [], []
@@ -368,16 +373,15 @@ def cox(
             term_columns.append(cols)
     t = t_all[keep]
     ev = ev_all[keep].astype(float)
-    rows = work[keep]
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
-    _check_estimable(x, names, term_columns, term_names, ev, rows)
+    _check_estimable(x, names, term_columns, term_names, ev)
     strata_codes = None
     if strata is not None:
-        strata_codes = pd.Categorical(rows[strata]).codes.astype(np.int64)
+        strata_codes = pd.Categorical(work[strata].to_numpy()[keep]).codes.astype(np.int64)
     cluster_codes = None
     if cluster is not None:
-        cluster_codes = pd.Categorical(rows[cluster]).codes.astype(np.int64)
+        cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
         robust = True
     # centre the covariates (as R does); the partial likelihood is unchanged
     xc = x - x.mean(axis=0)
