@@ -202,20 +202,24 @@ class CoxResult:
 
 def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event):
     """Refuse constant columns and factor levels without events (infinite hazard ratios)."""
+    constant = x.min(axis=0) == x.max(axis=0)
     for j, name in enumerate(names):
-        if np.all(x[:, j] == x[0, j]):
+        if constant[j]:
             raise ModelError(f"covariate {name} is constant in the {len(x)} rows analysed; "
                              "remove it from the formula")
     for term, cols in zip(term_names, term_columns):
         sub = x[:, cols]
-        if not np.all(np.isin(sub, (0.0, 1.0))):
-            continue
-        masks = [(sub[:, k] == 1, names[c]) for k, c in enumerate(cols)]
-        masks.append((sub.sum(axis=1) == 0, f"{term} reference level"))
-        for mask, label in masks:
-            if mask.any() and event[mask].sum() == 0:
+        if not (sub.min() >= 0 and sub.max() <= 1 and np.array_equal(sub, sub.round())):
+            continue  # not a 0/1 (factor) term
+        # events and subjects per level (reference = no indicator set), by matrix products
+        ref = sub.sum(axis=1) == 0
+        n_level = np.append(sub.sum(axis=0), ref.sum())
+        e_level = np.append(event @ sub, event[ref].sum())
+        labels = [names[c] for c in cols] + [f"{term} reference level"]
+        for n_k, e_k, label in zip(n_level, e_level, labels):
+            if n_k > 0 and e_k == 0:
                 raise ModelError(
-                    f"{label} has no events (0 of {int(mask.sum())} subjects): its hazard ratio "
+                    f"{label} has no events (0 of {int(n_k)} subjects): its hazard ratio "
                     "is not estimable (infinite); combine or drop that level, or use a "
                     "non-parametric comparison (logrank, rmst)"
                 )
@@ -236,7 +240,7 @@ def _fit_efron_lifelines(time, event, x, strata_codes) -> dict:
     p = x.shape[1]
     frame = pd.DataFrame(x, columns=[f"x{j}" for j in range(p)])
     frame["_time"] = time
-    frame["_event"] = event
+    frame["_event"] = event.astype(np.int8)  # lifelines is a little faster on integer events
     if strata_codes is not None:
         frame["_stratum"] = strata_codes
     # lifelines' "batch" Efron sums (vectorised per distinct time) are exact and ~10x faster
