@@ -4,6 +4,13 @@ Modules: ``km`` (Kaplan-Meier), ``compare`` (log-rank), ``cox`` (proportional ha
 ``rmst`` (restricted mean survival time), ``interval`` (interval censoring), ``competing``
 (cumulative incidence, Gray's test), ``extrapolate`` (parametric extrapolation). Public names
 are imported on first use so that ``import trialstats.survival`` stays light.
+
+lifelines is the engine wherever it computes the quantity R reports: the Kaplan-Meier table and
+estimate, the unstratified log-rank statistic, Efron Cox fits, Weibull / log-logistic interval
+regression and the parametric extrapolation fits. The rest (R's interval types and quantiles,
+strata and rho weights, Breslow ties, the dfbeta sandwich, cox.zph, Aalen-Johansen, Gray's test,
+Turnbull, RMST variance) is our array code, because lifelines lacks it or computes something
+else; each module's docstring says which part is which, and why.
 """
 
 from __future__ import annotations
