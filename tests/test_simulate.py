@@ -469,3 +469,10 @@ def test_model_error_is_a_trialstats_error_and_seed_is_required():
         ts.simulate_trial(n_per_arm=10)   # keyword-only and required: no hidden default seed
     with pytest.raises(TypeError):
         ts.simulate_trial(10, seed=1)     # keyword-only
+
+
+def test_small_trial_with_empty_sites():
+    # few subjects over many sites: some sites enrol nobody, randomisation still works
+    trial = ts.simulate_trial(n_per_arm=4, arms=["EXOSOME", "PLACEBO"], seed=11)
+    assert len(trial.adsl) == 8
+    assert trial.adsl["ARM"].value_counts().sum() == 8

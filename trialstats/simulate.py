@@ -495,6 +495,8 @@ def _randomise(rng, n_per_arm, arms, n_sites):
     block = np.repeat(np.arange(len(arms)), 2)
     for k in range(n_sites):
         idx = np.flatnonzero(site == k)
+        if idx.size == 0:  # a site that enrolled nobody
+            continue
         n_blocks = -(-idx.size // block.size)
         seq = np.concatenate([rng.permutation(block) for _ in range(n_blocks)])[: idx.size]
         arm[idx] = np.asarray(arms, dtype=object)[seq]

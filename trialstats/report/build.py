@@ -285,7 +285,8 @@ def _render_html(trial, plan, rendered: list[dict], ctx) -> str:
     n_fail = sum(1 for r in rendered if r["section"].error or r["failures"])
     return template.render(
         meta=trial.meta,
-        title=f"{trial.meta.id}: {trial.meta.title}",
+        title=(trial.meta.title if trial.meta.title.startswith(trial.meta.id)
+               else f"{trial.meta.id}: {trial.meta.title}"),
         simulated=bool(getattr(trial.meta, "simulated", False)),
         sections=rendered,
         version=trialstats.__version__,
