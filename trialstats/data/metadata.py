@@ -21,12 +21,11 @@ tell (a text column holding only digits, a boolean column); it is read back by t
 
 from __future__ import annotations
 
-import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._toml import toml_key, toml_string, toml_value
 from ..errors import TrialDataError
 from .validation import Problem
 
@@ -217,47 +216,15 @@ def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict, dict
 
 # --- deterministic TOML writing (tomllib only reads) ---------------------------------------------
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_string(s: str) -> str:
-    out = []
-    for ch in s:
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
 def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return _toml_string(v)
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        if not v:
-            return "{}"
-        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TrialDataError(f"trial.toml: cannot write {type(v).__name__} value {v!r}; valid types: "
-                         "str, int, float, bool, list, dict")
+    try:
+        return toml_value(v)
+    except TypeError as e:
+        raise TrialDataError(f"trial.toml: {e}") from e
+
+
+_toml_key = toml_key
+_toml_string = toml_string
 
 
 def dumps_toml(meta: TrialMeta, tables: dict, column_types: dict | None = None) -> str:

@@ -67,6 +67,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .._toml import toml_key, toml_value
 from ..errors import TrialstatsError
 
 __all__ = [
@@ -602,22 +603,8 @@ def _endpoint(d: dict, key: str, need_name: bool) -> Endpoint:
 # ----------------------------------------------------------------------------------------------
 # a small TOML writer for the plan's own shapes (strings, numbers, lists, tables, arrays of tables)
 # ----------------------------------------------------------------------------------------------
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(v, list | tuple):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
-def _toml_key(k: str) -> str:
-    return k if k.replace("_", "").replace("-", "").isalnum() and k.isascii() else _toml_value(k)
+_toml_value = toml_value
+_toml_key = toml_key
 
 
 def _dump_toml(d: dict) -> str:
