@@ -79,3 +79,18 @@ def test_plot_loglog(sim):
 def test_plots_namespace_lists_survival_plots():
     assert {"plot_km", "plot_cumulative_incidence", "plot_extrapolation",
             "plot_loglog"} <= set(ts.plots.__all__)
+
+
+def test_labels_replace_group_codes(sim):
+    labels = {"PLACEBO": "Placebo", "EXOSOME": "Exosome injections", "MINOXIDIL": "Minoxidil 5%"}
+    km = ts.kaplan_meier(sim, censor="CNSR")
+    ax = ts.plots.plot_km(km, times=[0, 182], labels=labels)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(labels.values())
+    assert "Exosome injections" in _texts(ax)  # the risk-table row names too
+    ax = ts.plots.plot_loglog(km, labels=labels)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(labels.values())
+    ax = ts.plots.plot_cumulative_incidence(ts.cumulative_incidence(sim), labels=labels)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(labels.values())
+    ext = ts.extrapolate(sim, censor="CNSR", distributions=("exponential",))
+    ax = ts.plots.plot_extrapolation(ext, arm="EXOSOME", labels=labels)
+    assert ax.get_legend().get_texts()[0].get_text() == "Exosome injections Kaplan-Meier"

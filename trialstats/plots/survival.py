@@ -28,6 +28,11 @@ def _text(s) -> str:
     return str(s).replace("$", r"\$")
 
 
+def _name(group, labels: dict | None) -> str:
+    """The display name of a group: its label when one is given, else the value itself."""
+    return _text(labels.get(group, group) if labels else group)
+
+
 def _new_ax(ax, figsize=(7.5, 4.5)):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
@@ -42,7 +47,7 @@ def _steps(times, values, start_value):
 
 
 def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True,
-            censor_marks: bool = True, title: str | None = None):
+            censor_marks: bool = True, title: str | None = None, labels: dict | None = None):
     """Kaplan-Meier curves with pointwise bands and a number-at-risk table under the axis.
 
     Parameters
@@ -57,6 +62,8 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
     conf_int, censor_marks : bool
         Draw the confidence bands and "+" marks at censoring times.
     title : str, optional
+    labels : dict, optional
+        Display name of each group (e.g. arm code -> label); default the group values.
 
     Returns
     -------
@@ -69,7 +76,7 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
     for color, g in zip(colors, km.levels):
         sub = tab[tab[km.group] == g]
         t, s = _steps(sub["time"], sub["survival"], 1.0)
-        ax.step(t, s, where="post", color=color, label=_text(g), lw=1.8)
+        ax.step(t, s, where="post", color=color, label=_name(g, labels), lw=1.8)
         if conf_int:
             _, lo = _steps(sub["time"], sub["conf_low"].fillna(sub["survival"]), 1.0)
             _, hi = _steps(sub["time"], sub["conf_high"].fillna(sub["survival"]), 1.0)
@@ -100,7 +107,7 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
                 fontsize=8, fontweight="bold")
         for i, (color, g) in enumerate(zip(colors, km.levels)):
             y = -0.27 - 0.07 * i
-            ax.text(-0.05, y, _text(g), transform=label_trans, ha="right", va="center",
+            ax.text(-0.05, y, _name(g, labels), transform=label_trans, ha="right", va="center",
                     fontsize=8, color=color)
             rows = rt[rt[km.group] == g]
             for tick, n in zip(rows["time"], rows["n_risk"]):
@@ -111,7 +118,8 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
     return ax
 
 
-def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | None = None):
+def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | None = None,
+                              labels: dict | None = None):
     """Cumulative incidence curves (Aalen-Johansen) with pointwise bands.
 
     Parameters
@@ -121,6 +129,8 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
     ax : matplotlib Axes, optional
     conf_int : bool, default True
     title : str, optional
+    labels : dict, optional
+        Display name of each group; default the group values.
 
     Returns
     -------
@@ -131,7 +141,7 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
     for color, g in zip(colors, ci.levels):
         sub = ci.table[ci.table[ci.group] == g]
         t, est = _steps(sub["time"], sub["estimate"], 0.0)
-        ax.step(t, est, where="post", color=color, label=_text(g), lw=1.8)
+        ax.step(t, est, where="post", color=color, label=_name(g, labels), lw=1.8)
         if conf_int:
             _, lo = _steps(sub["time"], sub["conf_low"].fillna(sub["estimate"]), 0.0)
             _, hi = _steps(sub["time"], sub["conf_high"].fillna(sub["estimate"]), 0.0)
@@ -147,7 +157,7 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
 
 
 def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points: int = 200,
-                       title: str | None = None):
+                       title: str | None = None, labels: dict | None = None):
     """Kaplan-Meier (steps) against the fitted parametric curves (lines), per arm.
 
     Parameters
@@ -163,6 +173,8 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     n_points : int, default 200
         Points per fitted curve.
     title : str, optional
+    labels : dict, optional
+        Display name of each arm; default the arm values.
 
     Returns
     -------
@@ -180,12 +192,12 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
         sub = km_tab[km_tab[ext.km.group] == a]
         t, s = _steps(sub["time"] / days, sub["survival"], 1.0)
         ax.step(t, s, where="post", color="black" if arm is not None else arm_colors[a],
-                lw=2.0, label=f"{_text(a)} Kaplan-Meier")
+                lw=2.0, label=f"{_name(a, labels)} Kaplan-Meier")
         for k, dist in enumerate(ext.distributions):
             p = pred[(pred[ext.group] == a) & (pred["distribution"] == dist)]
             if arm is None:
                 style = dict(color=arm_colors[a], ls=_LINESTYLES[k % len(_LINESTYLES)], lw=1.0)
-                label = f"{_text(a)} {dist}"
+                label = f"{_name(a, labels)} {dist}"
             else:
                 style = dict(color=dist_colors[dist], lw=1.4)
                 label = dist
@@ -200,7 +212,7 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     return ax
 
 
-def plot_loglog(km, ax=None, title: str | None = None):
+def plot_loglog(km, ax=None, title: str | None = None, labels: dict | None = None):
     """log(-log S(t)) against log t per group: parallel curves support proportional hazards.
 
     Parameters
@@ -208,6 +220,8 @@ def plot_loglog(km, ax=None, title: str | None = None):
     km : KaplanMeierResult
     ax : matplotlib Axes, optional
     title : str, optional
+    labels : dict, optional
+        Display name of each group; default the group values.
 
     Returns
     -------
@@ -220,7 +234,7 @@ def plot_loglog(km, ax=None, title: str | None = None):
         sub = sub[(sub["survival"] > 0) & (sub["survival"] < 1) & (sub["time"] > 0)]
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.log(-np.log(sub["survival"].to_numpy()))
-        ax.step(np.log(sub["time"].to_numpy()), y, where="post", color=color, label=_text(g))
+        ax.step(np.log(sub["time"].to_numpy()), y, where="post", color=color, label=_name(g, labels))
     ax.set_xlabel(f"log time ({km.time_unit})")
     ax.set_ylabel("log(-log S(t))")
     if title:

@@ -64,7 +64,7 @@ def compute(ctx):
         arms = list(ex.levels)
         fig, axes = new_figure(figsize=(4.2 * len(arms), 4.4), ncols=len(arms), squeeze=False, sharey=True)
         for ax, arm in zip(axes[0], arms):
-            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years)
+            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, labels=labels)
             ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
             ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
         fig.suptitle(f"Extrapolated relapse-free survival to {spec.horizon_years:g} years (assumption, not evidence)")

@@ -73,7 +73,7 @@ def compute(ctx):
         from ...plots.survival import plot_km
 
         fig, ax = new_figure(figsize=(7.5, 5.0))
-        plot_km(km, ax=ax, at_risk=True)
+        plot_km(km, ax=ax, at_risk=True, labels=labels)
         ax.set_title("Relapse-free survival after treatment stops (Kaplan-Meier)")
         p.figures.append(Figure("relapse_km", f"Kaplan-Meier estimate of relapse-free survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
 
@@ -83,7 +83,7 @@ def compute(ctx):
         from ...plots.survival import plot_loglog
 
         fig, ax = new_figure(figsize=(6.5, 4.0))
-        plot_loglog(km, ax=ax, title="log(-log) relapse-free survival: parallel curves support proportional hazards")
+        plot_loglog(km, ax=ax, labels=labels, title="log(-log) relapse-free survival: parallel curves support proportional hazards")
         p.figures.append(Figure("relapse_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
 
     def risk():
@@ -195,7 +195,7 @@ def compute(ctx):
 
             ci = ctx.results["cif"]
             fig, ax = new_figure(figsize=(7.5, 4.5))
-            plot_cumulative_incidence(ci, ax=ax)
+            plot_cumulative_incidence(ci, ax=ax, labels=labels)
             ax.set_title("Cumulative incidence of relapse (discontinuation competing)")
             p.figures.append(Figure("relapse_cif", "Cumulative incidence of relapse with discontinuation before relapse as a competing event (Aalen-Johansen).", fig))
 
