@@ -334,3 +334,49 @@ def test_lsmeans_of_numeric_or_unknown_variable(three_arm_fit):
 def test_not_a_dataframe():
     with pytest.raises(ts.ModelError, match="data must be a pandas DataFrame"):
         ts.mmrm("Y ~ ARM", {"Y": [1.0]}, subject="USUBJID", visit="AVISIT")
+
+
+# ---------------------------------------------------------------- F tests
+@pytest.mark.parametrize("df", ["satterthwaite", "kenward-roger", "kenward-roger-linear",
+                                "residual", "between-within"])
+def test_one_row_f_test_is_the_squared_t_test(three_arm_fit, df):
+    """A single contrast: F = t^2 on (1, df of the t test), for every df method."""
+    _, data = three_arm_fit
+    fit = ts.mmrm("Y ~ ARM * AVISIT + BASE", data, subject="USUBJID", visit="AVISIT", df=df)
+    L = np.zeros((1, len(fit.terms)))
+    L[0, fit.terms.index("ARMEXOSOME")] = 1.0
+    L[0, fit.terms.index("ARMEXOSOME:AVISITV4")] = 1.0
+    f = fit.f_test(L).iloc[0]
+    t = fit.linear_contrast(L).iloc[0]
+    assert f["num_df"] == 1
+    assert f["statistic"] == pytest.approx(t["statistic"] ** 2, rel=1e-10)
+    assert f["den_df"] == pytest.approx(t["df"], rel=1e-10)
+    assert f["p_value"] == pytest.approx(t["p_value"], rel=1e-8)
+
+
+def test_f_test_is_invariant_to_reparameterising_the_hypothesis(three_arm_fit):
+    """F depends only on the row space of L; so does the Kenward-Roger df. (The Satterthwaite
+    df combines the df of the eigen-components of L Phi L', which change with the basis, as in
+    R mmrm and lmerTest, so it is not compared.)"""
+    fit, data = three_arm_fit
+    kr = ts.mmrm("Y ~ ARM * AVISIT + BASE", data, subject="USUBJID", visit="AVISIT",
+                 df="kenward-roger")
+    rows = [fit.terms.index(t) for t in fit.terms if t.startswith("ARMEXOSOME:")]
+    L = np.zeros((3, len(fit.terms)))
+    L[[0, 1, 2], rows] = 1.0
+    M = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [3.0, 0.0, 1.0]])  # invertible
+    a, b = fit.f_test(L).iloc[0], fit.f_test(M @ L).iloc[0]
+    assert a["statistic"] == pytest.approx(b["statistic"], rel=1e-8)
+    a, b = kr.f_test(L).iloc[0], kr.f_test(M @ L).iloc[0]
+    for col in ("statistic", "den_df", "p_value"):
+        assert a[col] == pytest.approx(b[col], rel=1e-8)
+
+
+def test_f_test_rejects_dependent_rows(three_arm_fit):
+    fit, _ = three_arm_fit
+    L = np.zeros((2, len(fit.terms)))
+    L[:, 1] = 1.0
+    with pytest.raises(ts.ModelError, match="linearly dependent"):
+        fit.f_test(L)
+    with pytest.raises(ts.ModelError, match="contrast matrix has 3 columns"):
+        fit.f_test(np.ones((1, 3)))

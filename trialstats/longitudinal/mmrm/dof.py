@@ -101,3 +101,47 @@ def between_within_df(X: np.ndarray, subject: np.ndarray, n_subjects: int) -> np
     df_between = n_subjects - p_between
     df_within = N - n_subjects - p_within
     return np.where(between, float(df_between), float(df_within))
+
+
+def satterthwaite_f_ddf(nu: np.ndarray, tol: float = 1e-8) -> float:
+    """Denominator df of an F test from the df of its orthogonal 1-d components.
+
+    As R mmrm and lmerTest: one component, or all equal, gives that df; any df <= 2 gives 2;
+    otherwise :math:`2E/(E - c)` with :math:`E = \\sum_k \\nu_k / (\\nu_k - 2)`.
+    """
+    nu = np.asarray(nu, dtype=float)
+    if nu.size == 1 or np.all(np.abs(np.diff(nu)) < tol):
+        return float(np.mean(nu))
+    if np.any(nu <= 2):
+        return 2.0
+    E = float(np.sum(nu / (nu - 2.0)))
+    return 2.0 * E / (E - nu.size)
+
+
+def kenward_roger_f(L, beta, phi, phi_adj, P, theta_vcov):
+    """Kenward-Roger (1997) F test of :math:`L\\beta = 0` (rows of ``L`` independent).
+
+    Returns
+    -------
+    (F*, num_df, den_df): the scaled statistic :math:`\\lambda F`, c, and m.
+    """
+    L = np.atleast_2d(L)
+    c = L.shape[0]
+    est = L @ beta
+    F = float(est @ np.linalg.solve(L @ phi_adj @ L.T, est)) / c
+    Theta = L.T @ np.linalg.solve(L @ phi @ L.T, L)
+    TPhi = Theta @ phi
+    Mh = np.einsum("ab,hbc,cd->had", TPhi, P, phi)  # Theta Phi P_h Phi
+    tr = np.einsum("haa->h", Mh)
+    A1 = float(tr @ theta_vcov @ tr)
+    A2 = float(np.einsum("hj,hab,jba->", theta_vcov, Mh, Mh))
+    B = (A1 + 6.0 * A2) / (2.0 * c)
+    g = ((c + 1) * A1 - (c + 4) * A2) / ((c + 2) * A2)
+    den = 3.0 * c + 2.0 * (1.0 - g)
+    c1, c2, c3 = g / den, (c - g) / den, (c + 2 - g) / den
+    E_star = 1.0 / (1.0 - A2 / c)
+    V_star = (2.0 / c) * (1.0 + c1 * B) / ((1.0 - c2 * B) ** 2 * (1.0 - c3 * B))
+    rho = V_star / (2.0 * E_star**2)
+    m = 4.0 + (c + 2.0) / (c * rho - 1.0)
+    lam = m / (E_star * (m - 2.0))
+    return lam * F, c, m

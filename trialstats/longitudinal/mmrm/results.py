@@ -22,9 +22,11 @@ from ...errors import ConvergenceWarning, ModelError
 from .._design import Design, reference_grid_matrix
 from .dof import (
     between_within_df,
+    kenward_roger_f,
     kenward_roger_vcov,
     model_vcov_jacobian,
     satterthwaite_df,
+    satterthwaite_f_ddf,
 )
 
 _METHOD_LABEL = {"reml": "REML", "ml": "ML"}
@@ -73,6 +75,7 @@ class MMRMInference:
     m2loglik: float
     sigmas: tuple  # per group covariance matrix
     df_override: object = None  # callable L -> df (Bell-McCaffrey for the sandwich)
+    P: np.ndarray | None = None  # X' dV^-1/dtheta_h X (Kenward-Roger F tests)
 
     def df(self, L: np.ndarray) -> np.ndarray:
         """Degrees of freedom of each row of ``L`` under the fit's df method."""
@@ -143,7 +146,7 @@ def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) ->
         beta=st.beta, phi=phi, vcov=vcov, theta=np.asarray(theta), theta_vcov=theta_vcov,
         df_jacobian=df_jac, df_vcov=df_vcov, df_method=spec.df, coef_df_bw=bw,
         residual_df=float(n_obs - p), m2loglik=float(engine.m2loglik(st)),
-        sigmas=tuple(s[0] for s in st.sigmas), df_override=override,
+        sigmas=tuple(s[0] for s in st.sigmas), df_override=override, P=P,
     )
 
 
@@ -278,6 +281,50 @@ class MMRMResult:
         if names is not None:
             out.insert(0, "contrast", list(names))
         return out
+
+    def f_test(self, L) -> pd.DataFrame:
+        """F test of :math:`L\\beta = 0` for a multi-row contrast, with the fit's df method.
+
+        Satterthwaite (R mmrm, lmerTest): :math:`L\\Phi L^\\top` is diagonalised, each
+        orthogonal component gets its 1-d df and the denominator df combines them
+        (:func:`.dof.satterthwaite_f_ddf`). Kenward-Roger: the scaled statistic
+        :math:`\\lambda F` with the adjusted covariance and df :math:`m` of Kenward and Roger
+        (1997). Residual and between-within: the Wald F with the residual or the smallest
+        between-within df of the coefficients involved.
+
+        Parameters
+        ----------
+        L : array_like (c, p)
+            Rows of weights over the coefficients (:attr:`terms` order), linearly independent.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: num_df, den_df, statistic (F), p_value.
+        """
+        from scipy import stats
+
+        inf = self.inference
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        if L.shape[1] != len(inf.beta):
+            raise ModelError(f"contrast matrix has {L.shape[1]} columns; the model has "
+                             f"{len(inf.beta)} coefficients")
+        c = L.shape[0]
+        if np.linalg.matrix_rank(L) < c:
+            raise ModelError(f"the {c} rows of the contrast matrix are linearly dependent")
+        if self.spec.df in ("kenward-roger", "kenward-roger-linear"):
+            F, num, den = kenward_roger_f(L, inf.beta, inf.phi, inf.vcov, inf.P, inf.theta_vcov)
+        else:
+            V = L @ inf.vcov @ L.T
+            evals, evecs = np.linalg.eigh(0.5 * (V + V.T))
+            comp = evecs.T @ L  # orthogonal 1-d contrasts
+            F = float(np.sum((comp @ inf.beta) ** 2 / evals)) / c
+            num = c
+            den = satterthwaite_f_ddf(inf.df(comp)) if self.spec.df == "satterthwaite" \
+                else float(np.min(inf.df(L)))
+        p = float(stats.f.sf(F, num, den))
+        return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
+                             "p_value": [p]})
 
     def _factor_levels(self, name: str, role: str) -> list:
         if name not in self.design.variables:
