@@ -230,10 +230,8 @@ class Engine:
     def residual_crossprod(self, pat: Pattern, beta: np.ndarray) -> np.ndarray:
         """sum_i r_i r_i' for the pattern's subjects, from its sufficient statistics."""
         mp = len(pat.visits)
-        p = self.data.n_beta
         Tb = (pat.T @ beta).reshape(mp, mp)  # [a, b] = sum_i (x_ia' beta) y_ib
         bMb = (pat.M @ np.outer(beta, beta).ravel()).reshape(mp, mp)
-        del p
         return pat.Y - Tb - Tb.T + bMb
 
     def _pattern_derivs(self, st: _State, k: int, order: int = 1):
