@@ -94,3 +94,12 @@ def test_labels_replace_group_codes(sim):
     ext = ts.extrapolate(sim, censor="CNSR", distributions=("exponential",))
     ax = ts.plots.plot_extrapolation(ext, arm="EXOSOME", labels=labels)
     assert ax.get_legend().get_texts()[0].get_text() == "Exosome injections Kaplan-Meier"
+
+
+def test_public_names_are_the_functions_not_their_modules():
+    # cox, rmst and extrapolate share their module's name: the package must expose the function
+    import trialstats.survival as survival
+    from trialstats.survival.cox import CoxResult  # noqa: F401  (imports the submodule too)
+
+    assert callable(survival.cox) and callable(survival.rmst) and callable(survival.extrapolate)
+    assert ts.cox is survival.cox and ts.rmst is survival.rmst

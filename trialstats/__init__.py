@@ -14,8 +14,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-
+from ._lazy import lazy_attributes
 from .errors import ConvergenceWarning, ModelError, TrialDataError, TrialstatsError
 
 __version__ = "0.1.0"
@@ -52,18 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Import a public name's module on first access (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"trialstats.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'trialstats' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY, _SUBMODULES)

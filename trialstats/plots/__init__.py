@@ -11,7 +11,7 @@ plot_missing_pattern, plot_forest (:mod:`trialstats.plots.longitudinal`).
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_attributes
 
 # public name -> submodule that defines it (add new plot modules here)
 _LAZY = {
@@ -28,14 +28,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    """Import a plot function's module on first access (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"trialstats.plots.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trialstats.plots' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

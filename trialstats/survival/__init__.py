@@ -2,8 +2,8 @@
 
 Modules: ``km`` (Kaplan-Meier), ``compare`` (log-rank), ``cox`` (proportional hazards),
 ``rmst`` (restricted mean survival time), ``interval`` (interval censoring), ``competing``
-(cumulative incidence, Gray's test), ``extrapolate`` (parametric extrapolation). Public names
-are imported on first use so that ``import trialstats.survival`` stays light.
+(cumulative incidence, Gray's test), ``extrapolate`` (parametric extrapolation). ``import
+trialstats`` does not import this package until a survival function is first used.
 
 lifelines is the engine wherever it computes the quantity R reports: the Kaplan-Meier table and
 estimate, the unstratified log-rank statistic, Efron Cox fits, Weibull / log-logistic interval
@@ -15,36 +15,31 @@ else; each module's docstring says which part is which, and why.
 
 from __future__ import annotations
 
-import importlib
+from .compare import LogrankResult, logrank
+from .competing import CumulativeIncidenceResult, GrayTestResult, cumulative_incidence, gray_test
+from .cox import CoxResult, cox
+from .extrapolate import ExtrapolationResult, extrapolate
+from .interval import IntervalRegressionResult, TurnbullResult, interval_regression, turnbull
+from .km import KaplanMeierResult, kaplan_meier
+from .rmst import RMSTResult, rmst
 
-_LAZY = {
-    "kaplan_meier": "km",
-    "KaplanMeierResult": "km",
-    "logrank": "compare",
-    "LogrankResult": "compare",
-    "cox": "cox",
-    "CoxResult": "cox",
-    "rmst": "rmst",
-    "RMSTResult": "rmst",
-    "turnbull": "interval",
-    "TurnbullResult": "interval",
-    "interval_regression": "interval",
-    "IntervalRegressionResult": "interval",
-    "cumulative_incidence": "competing",
-    "CumulativeIncidenceResult": "competing",
-    "gray_test": "competing",
-    "GrayTestResult": "competing",
-    "extrapolate": "extrapolate",
-    "ExtrapolationResult": "extrapolate",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    """Import a public name's module on first access (PEP 562)."""
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"trialstats.survival.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trialstats.survival' has no attribute {name!r}")
+__all__ = [
+    "CoxResult",
+    "CumulativeIncidenceResult",
+    "ExtrapolationResult",
+    "GrayTestResult",
+    "IntervalRegressionResult",
+    "KaplanMeierResult",
+    "LogrankResult",
+    "RMSTResult",
+    "TurnbullResult",
+    "cox",
+    "cumulative_incidence",
+    "extrapolate",
+    "gray_test",
+    "interval_regression",
+    "kaplan_meier",
+    "logrank",
+    "rmst",
+    "turnbull",
+]
