@@ -46,6 +46,16 @@ def _steps(times, values, start_value):
     return t, v
 
 
+def _step_curve(ax, sub, column: str, start: float, color, label: str, conf_int: bool) -> None:
+    """One group's step curve from time 0 and, optionally, its pointwise band."""
+    t, v = _steps(sub["time"], sub[column], start)
+    ax.step(t, v, where="post", color=color, label=label, lw=1.8)
+    if conf_int:
+        _, lo = _steps(sub["time"], sub["conf_low"].fillna(sub[column]), start)
+        _, hi = _steps(sub["time"], sub["conf_high"].fillna(sub[column]), start)
+        ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, lw=0)
+
+
 def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True,
             censor_marks: bool = True, title: str | None = None, labels: dict | None = None):
     """Kaplan-Meier curves with pointwise bands and a number-at-risk table under the axis.
@@ -75,12 +85,7 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
     tab = km.table
     for color, g in zip(colors, km.levels):
         sub = tab[tab[km.group] == g]
-        t, s = _steps(sub["time"], sub["survival"], 1.0)
-        ax.step(t, s, where="post", color=color, label=_name(g, labels), lw=1.8)
-        if conf_int:
-            _, lo = _steps(sub["time"], sub["conf_low"].fillna(sub["survival"]), 1.0)
-            _, hi = _steps(sub["time"], sub["conf_high"].fillna(sub["survival"]), 1.0)
-            ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, lw=0)
+        _step_curve(ax, sub, "survival", 1.0, color, _name(g, labels), conf_int)
         if censor_marks:
             cens = sub[sub["n_censor"] > 0]
             ax.plot(cens["time"], cens["survival"], ls="none", marker="+", ms=7,
@@ -140,12 +145,7 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
     colors = _palette(len(ci.levels))
     for color, g in zip(colors, ci.levels):
         sub = ci.table[ci.table[ci.group] == g]
-        t, est = _steps(sub["time"], sub["estimate"], 0.0)
-        ax.step(t, est, where="post", color=color, label=_name(g, labels), lw=1.8)
-        if conf_int:
-            _, lo = _steps(sub["time"], sub["conf_low"].fillna(sub["estimate"]), 0.0)
-            _, hi = _steps(sub["time"], sub["conf_high"].fillna(sub["estimate"]), 0.0)
-            ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.15, lw=0)
+        _step_curve(ax, sub, "estimate", 0.0, color, _name(g, labels), conf_int)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(left=0)
     ax.set_xlabel(f"Time ({ci.time_unit})")
