@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from tolerances import (
+    BOUNDARY_RIDGE,
     LMM_FIXED,
     LMM_LOGLIK,
     LMM_NLME_FIXED,
@@ -170,8 +171,9 @@ def test_slopes_level_changes_interval_width(hair_fit, hair_ref):
 def test_singular_fit_reaches_lmer_optimum_and_warns():
     # source: tests/reference/lmm_singular.json (lmer isSingular TRUE: slope correlation +1).
     # BFGS stops short at this boundary; the Nelder-Mead / Powell fallbacks reach lme4's optimum.
-    # On the boundary ridge both optimisers stop on a flat surface, so SEs and variance
-    # components are compared with OPTIMISER (observed: 2e-5 and 5e-5).
+    # On the boundary ridge both optimisers stop on a flat surface: SEs are compared with
+    # OPTIMISER, variance components with BOUNDARY_RIDGE (observed 1.4e-4), and trialstats'
+    # REML log-likelihood must be at least lme4's (it is 2e-7 higher).
     ref = _json("lmm_singular.json")
     assert ref["is_singular"] is True
     d = pd.read_csv(REF / "lmm_singular.csv")
@@ -181,10 +183,11 @@ def test_singular_fit_reaches_lmer_optimum_and_warns():
     assert fit.converged
     assert_allclose(fit.coef["estimate"], r["estimate"], **LMM_FIXED)
     assert_allclose(fit.coef["std_error"], r["std_error"], **OPTIMISER)
-    assert_allclose(fit.random_effects_cov["covariance"], r["re_covariance"], **OPTIMISER)
+    assert_allclose(fit.random_effects_cov["covariance"], r["re_covariance"], **BOUNDARY_RIDGE)
     assert_allclose(fit.random_effects_cov["correlation"], r["re_correlation"], **OPTIMISER)
-    assert_allclose(fit.residual_variance, r["residual_variance"], **OPTIMISER)
+    assert_allclose(fit.residual_variance, r["residual_variance"], **BOUNDARY_RIDGE)
     assert_allclose(fit.loglik, r["loglik"], **LMM_LOGLIK)
+    assert fit.loglik >= r["loglik"] - 1e-9
 
 
 def test_hessian_vcov_is_statsmodels_observed_information(hair_data, hair_fit, hair_ref):
