@@ -68,7 +68,8 @@ from pathlib import Path
 from typing import Any
 
 from .._toml import toml_key, toml_value
-from ..errors import TrialstatsError
+from ..errors import ModelError, TrialstatsError
+from ..formula import parse_formula, quote_name
 
 __all__ = [
     "AnalysisPlan",
@@ -414,7 +415,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             formula = _get(m, "formula", str, "mmrm.")
             if "~" not in formula:
                 raise PlanError(f"mmrm.formula: a formula needs '~' (e.g. 'CHG ~ ARM * AVISIT + BASE'); got {formula!r}")
-            mk["formula"] = formula
+            mk["formula"] = _safe_formula(formula, "mmrm.formula")
         if "covariance" in m:
             cov = m["covariance"]
             covs = [cov] if isinstance(cov, str) else cov
@@ -489,7 +490,8 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         kw["longterm"] = LongTermSpec(**lk)
     if "subgroups" in data:
         sg = _table(data, "subgroups", "")
-        kw["subgroups"] = tuple((str(k), _string(v, f"subgroups.{k}")) for k, v in sg.items())
+        kw["subgroups"] = tuple((_subgroup_column(k), _string(v, f"subgroups.{k}"))
+                                for k, v in sg.items())
     if "safety" in data:
         s = _table(data, "safety", "")
         _no_unknown(s, {"rd_method"}, "safety.")
@@ -570,6 +572,26 @@ def _positive(v: float, name: str) -> float:
     if v <= 0:
         raise PlanError(f"{name}: must be positive; got {v!r}")
     return v
+
+
+def _safe_formula(formula: str, key: str) -> str:
+    """The formula as given, once it passed the whitelist of :mod:`trialstats.formula`."""
+    try:
+        parse_formula(formula, where=key, sides="two")
+    except ModelError as e:
+        raise PlanError(str(e)) from None
+    return formula
+
+
+def _subgroup_column(key) -> str:
+    """A ``[subgroups]`` key: a column name that a formula can quote (it becomes a model term)."""
+    key = str(key)
+    try:
+        name = quote_name(key)
+        parse_formula(f"Y ~ {name}", where=f"subgroups.{key}")
+    except ModelError as e:
+        raise PlanError(f"subgroups: key {key!r} is not a usable column name: {e}") from None
+    return key
 
 
 def _string(v, name: str) -> str:
