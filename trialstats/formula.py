@@ -10,7 +10,8 @@ text ever reaches formulaic, evaluated with :func:`formula_context` as its names
 Allowed
 -------
 * column names: Python identifiers, or anything else in backticks (```odd name```); a name
-  containing a backtick or a backslash cannot be used in a formula;
+  containing a quote, brace, backtick, backslash or control character cannot be used in a
+  formula (rename the column);
 * the operators ``~ + - * : / |``, the literals ``0`` and ``1`` (and other plain numbers), and
   parentheses; ``**`` / ``^`` with a whole-number exponent from 1 to 10;
 * the transforms of :data:`TRANSFORMS`, whose arguments are columns, numbers and (for ``C``)
@@ -119,10 +120,10 @@ def quote_name(name: str) -> str:
         formula can quote safely.
     """
     name = str(name)
-    if not name or any(c in name for c in "`\\") or any(not c.isprintable() for c in name):
+    if not name or any(c in name for c in "`\\'\"{}") or any(not c.isprintable() for c in name):
         raise ModelError(
-            f"column name {name!r} cannot be used in a formula (empty, or contains a backtick, "
-            "backslash or control character); rename the column"
+            f"column name {name!r} cannot be used in a formula (empty, or contains a quote, "
+            "brace, backtick, backslash or control character); rename the column"
         )
     return name if _is_plain_name(name) and name not in TRANSFORMS else f"`{name}`"
 
@@ -146,9 +147,13 @@ class _Checker:
         return _fail(self.where, self.formula, part, why)
 
     def column(self, name: str, part: str) -> str:
-        if name == "." or name.startswith("__") or name in _PY_KEYWORDS:
-            raise self.fail(part, "not a column name")
-        quote_name(name)  # raises for unquotable names
+        if name == "." or "__" in name or name in _PY_KEYWORDS:
+            raise self.fail(part, "not a column name (names may not be '.', a Python keyword "
+                                  "or contain '__')")
+        if any(c in name for c in "`\\'\"{}") or any(not c.isprintable() for c in name):
+            raise self.fail(part, f"column name {name!r} has quotes, braces, backticks, "
+                                  "backslashes or control characters and cannot be used in a "
+                                  "formula; rename the column")
         if self.columns is not None and name not in self.columns:
             raise ModelError(
                 f"{self.where}: formula {self.formula!r} names {name!r}, which is not a column of "

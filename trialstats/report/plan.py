@@ -62,6 +62,7 @@ A bad plan (unknown key, wrong type, unknown option) raises :class:`PlanError` n
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -69,7 +70,7 @@ from typing import Any
 
 from .._toml import toml_key, toml_value
 from ..errors import ModelError, TrialstatsError
-from ..formula import parse_formula, quote_name
+from ..formula import parse_formula
 
 __all__ = [
     "AnalysisPlan",
@@ -586,11 +587,11 @@ def _safe_formula(formula: str, key: str) -> str:
 def _subgroup_column(key) -> str:
     """A ``[subgroups]`` key: a column name that a formula can quote (it becomes a model term)."""
     key = str(key)
-    try:
-        name = quote_name(key)
-        parse_formula(f"Y ~ {name}", where=f"subgroups.{key}")
-    except ModelError as e:
-        raise PlanError(f"subgroups: key {key!r} is not a usable column name: {e}") from None
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", key) or "__" in key:
+        raise PlanError(
+            f"subgroups: key {key[:80]!r} is not a column name; subgroup keys are ADaM variable "
+            "names (a letter, then letters, digits or single underscores), e.g. SEX = \"Sex\""
+        )
     return key
 
 
