@@ -415,3 +415,15 @@ def test_bundled_sap_formulas_pass(tmp_path):
 
 def test_parse_formula_is_public():
     assert ts.parse_formula is parse_formula
+
+
+def test_transform_outside_formulaic_works_in_the_reference_grid(long_data):
+    # sqrt/log1p/abs come from trialstats.formula.formula_context, also when lsmeans rebuilds the
+    # design; arm contrasts do not depend on where the covariate is held, so they equal the fit
+    # with the precomputed column
+    d = long_data.assign(SQB=np.sqrt(long_data["BASE"]))
+    a = ts.mmrm("CHG ~ ARM * AVISIT + sqrt(BASE)", d, covariance="cs")
+    b = ts.mmrm("CHG ~ ARM * AVISIT + SQB", d, covariance="cs")
+    ca, cb = a.contrast("ARM", by="AVISIT"), b.contrast("ARM", by="AVISIT")
+    assert_allclose(ca["estimate"], cb["estimate"], **SAME_DESIGN)
+    assert_allclose(ca["std_error"], cb["std_error"], **SAME_DESIGN)

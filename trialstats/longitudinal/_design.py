@@ -464,7 +464,7 @@ def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence
     for col in design.variables:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             new[col] = pd.Categorical(new[col], categories=frame[col].cat.categories)
-    X = np.asarray(design.model_spec.get_model_matrix(new), dtype=float)
+    X = np.asarray(design.model_spec.get_model_matrix(new, context=formula_context()), dtype=float)
     if design.column_order:  # R's column order (see _r_columns)
         X = X[:, list(design.column_order)]
     return X.mean(axis=0)
