@@ -37,6 +37,7 @@ _LAZY = {
     "gray_test": "trialstats.survival.competing",
     "extrapolate": "trialstats.survival.extrapolate",
     "build_report": "trialstats.report.build",
+    "parse_formula": "trialstats.formula",
 }
 _SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
 

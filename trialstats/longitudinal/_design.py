@@ -10,8 +10,10 @@ The design follows R's ``model.matrix`` with ``contr.treatment``:
 * rows with a missing outcome, covariate, cluster or time value are excluded, and every excluded
   row is reported with its reason (:attr:`Design.exclusions`) rather than dropped silently.
 
-The formula is parsed by formulaic; this module only resolves columns, handles missing values and
-translates formulaic's column names (``ARM[T.EXOSOME]``) into R's (``ARMEXOSOME``).
+The formula is checked by :func:`trialstats.formula.parse_formula` (a whitelist: formulas are
+data, never code) and its rebuilt text is handed to formulaic; this module only resolves columns,
+handles missing values and translates formulaic's column names (``ARM[T.EXOSOME]``) into R's
+(``ARMEXOSOME``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
+from formulaic import model_matrix
 from scipy import linalg
 
 from ..errors import ModelError
+from ..formula import SafeFormula, formula_context, parse_formula
 
 __all__ = ["Design", "build_design", "r_level_order", "rhs_matrix", "reference_grid_matrix"]
 
@@ -117,30 +120,14 @@ class Design:
     column_order: tuple[int, ...] = ()
 
 
-def _ordered_variables(formula: str, names: set[str]) -> list[str]:
-    """Variables of a formula in order of first appearance in its text."""
+def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]:
+    """Outcome and covariate column names of a formula, in order of appearance.
 
-    def position(name: str) -> int:
-        m = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", formula)
-        return m.start() if m else len(formula)
-
-    return sorted(names, key=lambda n: (position(n), n))
-
-
-def _parse(formula: str, where: str) -> tuple[list[str], list[str], Formula]:
-    """Outcome and covariate column names of a formula, in order of appearance."""
-    if not isinstance(formula, str) or not formula.strip():
-        raise ModelError(f"{where}: formula must be a non-empty string such as 'AVAL ~ ARM * WEEK'")
-    try:
-        parsed = Formula(formula)
-    except Exception as e:  # formulaic raises several parser exception types
-        raise ModelError(f"{where}: cannot parse formula {formula!r}: {e}") from e
-    if "~" in formula and formula.strip().index("~") > 0:
-        lhs = _ordered_variables(formula, set(parsed.lhs.required_variables))
-        rhs = _ordered_variables(formula, set(parsed.rhs.required_variables))
-    else:
-        lhs, rhs = [], _ordered_variables(formula, set(parsed.required_variables))
-    return lhs, rhs, parsed
+    The formula is checked against the whitelist of :mod:`trialstats.formula` first; only the
+    returned ``SafeFormula.text`` may be handed to formulaic.
+    """
+    safe = parse_formula(formula, where=where)
+    return list(safe.lhs_columns), list(safe.rhs_columns), safe
 
 
 def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: str) -> None:
@@ -322,7 +309,7 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"{where}: data must be a pandas DataFrame; got {type(data).__name__}")
-    lhs, rhs, _ = _parse(formula, where)
+    lhs, rhs, safe = _parse(formula, where)
     if len(lhs) != 1:
         raise ModelError(
             f"{where}: formula {formula!r} must have exactly one outcome column on the left of '~'"
@@ -382,10 +369,10 @@ def build_design(
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
     try:
-        mm = model_matrix(formula, used, na_action="raise")
+        mm = model_matrix(safe.text, used, na_action="raise", context=formula_context())
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
-    order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, formula)
+    order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, safe.text)
     X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
     dup = _aliased(X)
@@ -425,16 +412,16 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
             f"{where}: re_formula must be one-sided and start with '~' (e.g. '~WEEK'); got "
             f"{rhs_formula!r}"
         )
-    _, rhs, _ = _parse(text, where)
+    _, rhs, safe = _parse(text, where)
     _check_columns(rhs, frame, where, f"re_formula {rhs_formula!r}")
     sub = frame.copy()
     for col in rhs:
         sub[col] = _as_factor(sub[col])
     try:
-        mm = model_matrix(text, sub, na_action="raise")
+        mm = model_matrix(safe.text, sub, na_action="raise", context=formula_context())
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
-    order, names = _r_columns(mm.columns, mm.model_spec.term_indices, text)
+    order, names = _r_columns(mm.columns, mm.model_spec.term_indices, safe.text)
     return np.asarray(mm, dtype=float)[:, order], names
 
 
@@ -477,7 +464,7 @@ def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence
     for col in design.variables:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             new[col] = pd.Categorical(new[col], categories=frame[col].cat.categories)
-    X = np.asarray(design.model_spec.get_model_matrix(new), dtype=float)
+    X = np.asarray(design.model_spec.get_model_matrix(new, context=formula_context()), dtype=float)
     if design.column_order:  # R's column order (see _r_columns)
         X = X[:, list(design.column_order)]
     return X.mean(axis=0)

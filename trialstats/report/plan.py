@@ -62,13 +62,15 @@ A bad plan (unknown key, wrong type, unknown option) raises :class:`PlanError` n
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .._toml import toml_key, toml_value
-from ..errors import TrialstatsError
+from ..errors import ModelError, TrialstatsError
+from ..formula import parse_formula
 
 __all__ = [
     "AnalysisPlan",
@@ -414,7 +416,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             formula = _get(m, "formula", str, "mmrm.")
             if "~" not in formula:
                 raise PlanError(f"mmrm.formula: a formula needs '~' (e.g. 'CHG ~ ARM * AVISIT + BASE'); got {formula!r}")
-            mk["formula"] = formula
+            mk["formula"] = _safe_formula(formula, "mmrm.formula")
         if "covariance" in m:
             cov = m["covariance"]
             covs = [cov] if isinstance(cov, str) else cov
@@ -489,7 +491,8 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         kw["longterm"] = LongTermSpec(**lk)
     if "subgroups" in data:
         sg = _table(data, "subgroups", "")
-        kw["subgroups"] = tuple((str(k), _string(v, f"subgroups.{k}")) for k, v in sg.items())
+        kw["subgroups"] = tuple((_subgroup_column(k), _string(v, f"subgroups.{k}"))
+                                for k, v in sg.items())
     if "safety" in data:
         s = _table(data, "safety", "")
         _no_unknown(s, {"rd_method"}, "safety.")
@@ -570,6 +573,26 @@ def _positive(v: float, name: str) -> float:
     if v <= 0:
         raise PlanError(f"{name}: must be positive; got {v!r}")
     return v
+
+
+def _safe_formula(formula: str, key: str) -> str:
+    """The formula as given, once it passed the whitelist of :mod:`trialstats.formula`."""
+    try:
+        parse_formula(formula, where=key, sides="two")
+    except ModelError as e:
+        raise PlanError(str(e)) from None
+    return formula
+
+
+def _subgroup_column(key) -> str:
+    """A ``[subgroups]`` key: a column name that a formula can quote (it becomes a model term)."""
+    key = str(key)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", key) or "__" in key:
+        raise PlanError(
+            f"subgroups: key {key[:80]!r} is not a column name; subgroup keys are ADaM variable "
+            "names (a letter, then letters, digits or single underscores), e.g. SEX = \"Sex\""
+        )
+    return key
 
 
 def _string(v, name: str) -> str:

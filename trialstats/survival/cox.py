@@ -55,6 +55,7 @@ from scipy import stats
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
+from ..formula import formula_context, parse_formula
 from . import _cox_engine as engine
 from ._input import check_choice, event_indicator, filter_paramcd, numeric_times, require_columns
 from ._summary import Summary
@@ -329,13 +330,19 @@ def cox(
     frame = filter_paramcd(data, paramcd)
     ev_all = event_indicator(frame, event, censor)
     t_all = numeric_times(frame, time)
-    rhs = formula.split("~", 1)[-1].strip()
-    if not rhs:
+    if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
     for special, arg in (("strata(", "strata"), ("cluster(", "cluster")):
-        if special in rhs:
+        if special in formula.split("~", 1)[-1]:
             raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
                              f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
+    safe = parse_formula(formula, where="cox")  # formulas are data, never code
+    rhs = safe.rhs
+    unknown = [c for c in safe.columns if c not in frame.columns]
+    if unknown:
+        raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
+                         f"{', '.join(map(repr, unknown))} not in the data; available "
+                         f"columns: {', '.join(map(str, frame.columns))}")
     import formulaic  # imported here: formula parsing is only needed by cox()
 
     work = frame.reset_index(drop=True)
@@ -346,7 +353,7 @@ def cox(
             if (used == 0).any():  # copying a 1e6-row column costs 5 % of a fit: only if needed
                 work[col] = work[col].cat.remove_unused_categories()
     try:
-        mm = formulaic.model_matrix(rhs, work, na_action="drop")
+        mm = formulaic.model_matrix(rhs, work, na_action="drop", context=formula_context())
     except Exception as e:  # formulaic raises many types; report them as a model error
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     excluded = {}

@@ -42,6 +42,7 @@ import pandas as pd
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
+from ..formula import formula_context, parse_formula
 from . import _parametric
 from ._input import (
     TIME_UNITS,
@@ -325,12 +326,20 @@ def interval_regression(
     lo, hi = _bounds(frame, left, right, "days")
     import formulaic
 
-    rhs = formula.split("~", 1)[-1].strip() or "1"
+    if isinstance(formula, str) and not formula.split("~", 1)[-1].strip():
+        formula = "1"
+    safe = parse_formula(formula, where="interval_regression")  # formulas are data, never code
+    rhs = safe.rhs
+    unknown = [c for c in safe.columns if c not in frame.columns]
+    if unknown:
+        raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
+                         f"{', '.join(map(repr, unknown))} not in the data; available "
+                         f"columns: {', '.join(map(str, frame.columns))}")
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
     try:
-        mm = formulaic.model_matrix(rhs, frame, na_action="raise")
+        mm = formulaic.model_matrix(rhs, frame, na_action="raise", context=formula_context())
     except Exception as e:  # formulaic raises several types
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     x = np.asarray(mm, dtype=float)

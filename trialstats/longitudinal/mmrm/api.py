@@ -13,6 +13,7 @@ from formulaic import Formula
 
 from ..._inference import check_level
 from ...errors import ModelError
+from ...formula import parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._engine import MMRMData, fit_engine
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
@@ -147,13 +148,11 @@ def mmrm(
     extra = [subject, visit] + ([group] if group else [])
     _check_columns(extra, data, "mmrm", "argument")
 
-    try:
-        needed = sorted(set(Formula(formula).required_variables) | set(extra))
-    except Exception:  # an unparsable formula is reported by build_design
-        needed = None
-    if needed is not None and all(c in data.columns for c in needed):
+    safe = parse_formula(formula, where="mmrm")  # formulas are data, never code
+    needed = sorted(set(safe.columns) | set(extra))
+    if all(c in data.columns for c in needed):
         complete = data.loc[data[needed].notna().all(axis=1), needed]
-        _check_visit_cells(formula, complete, visit)
+        _check_visit_cells(safe.text, complete, visit)
     design = build_design(formula, data, cluster=subject, extra_columns=[visit] + (
         [group] if group else []), where="mmrm")
     frame = design.frame

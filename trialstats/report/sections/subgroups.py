@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ...formula import quote_name
 from ..tables import fmt_estimate_ci, fmt_pvalue
 from ._base import Figure, Parts, Table, _one_line, fit_mmrm_with_fallback, new_figure, pct_level
 from .primary import at_visit, contrast_arm, mmrm_frame, p_text
@@ -38,9 +39,10 @@ def interaction_lrt(data, spec, covariance: str, column: str, level: float):
     log-likelihoods are comparable; ``df`` is the difference in the number of fixed effects.
     """
     lhs, _ = _rhs(spec.formula)
+    col = quote_name(column)  # a column name is data: backticked, never spliced in as code
     sub = replace(spec, covariance=(covariance,), method="ml")
-    full, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ ARM * AVISIT * {column} + BASE"), level=level)
-    reduced, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ (ARM + {column}) * AVISIT + BASE"), level=level)
+    full, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ ARM * AVISIT * {col} + BASE"), level=level)
+    reduced, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ (ARM + {col}) * AVISIT + BASE"), level=level)
     df = len(full.coef) - len(reduced.coef)
     stat = max(0.0, 2.0 * (full.loglik - reduced.loglik))
     return stat, df, float(stats.chi2.sf(stat, df)) if df > 0 else np.nan
