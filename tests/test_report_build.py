@@ -263,4 +263,6 @@ def test_sap_toml_of_the_trial_folder_is_executed_printed_and_hashed(tmp_path):
     from trialstats.report.manifest import sha256_file
 
     assert inputs.set_index("file").loc["sap.toml", "sha256"] == sha256_file(folder / "sap.toml")
-    assert f"$ python -m trialstats report {folder} -o t.html" in html
+    # issue 13: an absolute trial folder is recorded by its name only (never an absolute path)
+    assert "$ python -m trialstats report trial -o t.html" in html
+    assert str(tmp_path) not in html

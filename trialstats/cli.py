@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate a trial folder and print a summary")
     p.add_argument("path", type=Path, help="trial folder (holds trial.toml)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="read table files that trial.toml places outside the trial folder")
 
     p = sub.add_parser("simulate", help="simulate a trial and write it as a trial folder")
     p.add_argument("--seed", type=int, required=True, help="seed of the random generator")
@@ -58,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build a report for every trial folder in DIR")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output HTML file (one trial) or folder (--all)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="read table files that trial.toml places outside the trial folder")
     return parser
 
 
@@ -68,7 +72,7 @@ def _progress(line: str) -> None:
 def _cmd_validate(args) -> int:
     from .data import validate_folder
 
-    report = validate_folder(args.path)
+    report = validate_folder(args.path, allow_outside=args.allow_outside)
     print(report)
     return 0 if report.ok else 1
 
@@ -97,11 +101,11 @@ def _trial_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/trial.toml"))
 
 
-def _build_one(folder: Path, out: Path) -> Path:
+def _build_one(folder: Path, out: Path, allow_outside: bool = False) -> Path:
     from .data import load_trial
     from .report.build import build_report
 
-    trial = load_trial(folder)
+    trial = load_trial(folder, allow_outside=allow_outside)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = build_report(trial, out, progress=_progress)
     return Path(written) if written is not None else out
@@ -121,13 +125,13 @@ def _cmd_report(args, parser) -> int:
         status = 0
         for folder in folders:
             try:
-                print(_build_one(folder, args.output / f"{folder.name}.html"))
+                print(_build_one(folder, args.output / f"{folder.name}.html", args.allow_outside))
             except TrialstatsError as e:
                 print(f"{folder}: {e}", file=sys.stderr)
                 status = 1
         return status
     out = args.output if args.output is not None else Path(f"{args.path.resolve().name}.html")
-    print(_build_one(args.path, out))
+    print(_build_one(args.path, out, args.allow_outside))
     return 0
 
 

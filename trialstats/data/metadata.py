@@ -21,11 +21,10 @@ tell (a text column holding only digits, a boolean column); it is read back by t
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._toml import toml_key, toml_string, toml_value
+from .._toml import TomlReadError, read_toml, toml_key, toml_string, toml_value
 from ..errors import TrialDataError
 from .validation import Problem
 
@@ -199,11 +198,9 @@ def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict, dict
             f"and its tables (found: {', '.join(others) or 'nothing'})",
             [_problem("file is missing")])
     try:
-        doc = tomllib.loads(toml_path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as e:
-        raise TrialDataError(f"{toml_path}: not UTF-8 text ({e})", [_problem("not UTF-8 text")]) from e
-    except tomllib.TOMLDecodeError as e:
-        raise TrialDataError(f"{toml_path}: invalid TOML: {e}", [_problem(f"invalid TOML: {e}")]) from e
+        doc = read_toml(toml_path)
+    except TomlReadError as e:
+        raise TrialDataError(f"{e} (in trial folder '{folder}')", [_problem(str(e))]) from e
     meta, problems = parse_meta(doc, path=folder)
     column_types = doc.get("column_types", {})
     if not isinstance(column_types, dict):

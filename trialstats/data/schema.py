@@ -17,6 +17,15 @@ Kinds
     point and none is missing, otherwise ``float64`` (the rule ``pandas.read_csv`` uses).
 ``"integer"``
     Whole numbers, stored as ``int64``; missing values are not allowed.
+
+Plausibility
+------------
+Every numeric column must hold finite values (``inf`` is an error; NaN is a missing value).
+``limits`` is the closed range outside which a value is impossible (an error: ``AGE = 1e308``,
+``AVAL = 1e300``); ``plausible`` the range outside which a value is suspicious (a warning naming
+the rows; the rows stay); ``count_limit`` the exclusive upper bound of hair counts (rows whose
+PARAMCD is in :data:`COUNT_PARAMCDS`). The magnitudes are generous: they catch corrupt and
+absurd values, not clinical outliers.
 """
 
 from __future__ import annotations
@@ -51,6 +60,17 @@ CHG_ATOL = 1e-6
 
 KINDS = ("str", "number", "integer")
 
+#: Largest possible hair count (exclusive): counts per cm^2 are in the hundreds.
+MAX_COUNT = 1e6
+#: Largest possible magnitude of an efficacy value (AVAL, BASE, CHG) of any parameter.
+MAX_MEASUREMENT = 1e9
+#: Largest possible time or study day, in days (about 274 years).
+MAX_DAYS = 1e5
+#: Largest plausible time to event, in days (100 years): beyond it, a warning.
+PLAUSIBLE_DAYS = 36525.0
+_DAYS = (0.0, MAX_DAYS)
+_MEASUREMENT = (-MAX_MEASUREMENT, MAX_MEASUREMENT)
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -77,6 +97,12 @@ class ColumnSpec:
         A missing value is a soft problem (a warning in ``trial.validation``; the row stays).
     description : str
         One line shown in messages.
+    limits : (float, float), optional
+        Closed range of possible values; a value outside is an error.
+    plausible : (float, float), optional
+        Closed range of plausible values; a value outside (but within ``limits``) is a warning.
+    count_limit : float, optional
+        Values must be below this on rows whose PARAMCD is a hair count (``COUNT_PARAMCDS``).
     """
 
     name: str
@@ -88,6 +114,9 @@ class ColumnSpec:
     nonnegative_for: frozenset | None = None
     missing_is_warning: bool = False
     description: str = ""
+    limits: tuple | None = None
+    plausible: tuple | None = None
+    count_limit: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -107,12 +136,15 @@ class TableSpec:
         Columns whose combination must be unique (one row per key).
     key_description : str
         How a key is named in messages ("one row per subject").
+    allow_empty : bool, default False
+        A table with a header and no rows is valid (ADAE of a trial without adverse events).
     """
 
     name: str
     columns: tuple
     key: tuple = ()
     key_description: str = ""
+    allow_empty: bool = False
 
     def column(self, name: str) -> ColumnSpec | None:
         """The spec of column ``name``, or None when the table has no spec for it."""
@@ -138,14 +170,16 @@ ADSL = TableSpec(
         _SUBJECT,
         ColumnSpec("ARM", "str", required=True, nonmissing=True, allowed=ARMS,
                    description="randomised arm code"),
-        ColumnSpec("AGE", "number", nonnegative=True, description="age in years"),
+        ColumnSpec("AGE", "number", nonnegative=True, description="age in years",
+                   limits=(0.0, 150.0), plausible=(0.0, 120.0)),
         ColumnSpec("SEX", "str"),
         ColumnSpec("ITTFL", "str", allowed=_YN),
         ColumnSpec("SAFFL", "str", allowed=_YN),
         ColumnSpec("COMPLFL", "str", allowed=_YN),
         ColumnSpec("EOSSTT", "str", allowed=("COMPLETED", "DISCONTINUED", "ONGOING")),
         ColumnSpec("DCSREAS", "str"),
-        ColumnSpec("BASETAHC", "number", nonnegative=True),
+        ColumnSpec("BASETAHC", "number", nonnegative=True, limits=(0.0, MAX_COUNT),
+                   description="baseline target-area hair count"),
     ),
     key=("USUBJID",),
     key_description="ADSL must have one row per subject",
@@ -157,11 +191,12 @@ ADEFF = TableSpec(
         _SUBJECT,
         ColumnSpec("PARAMCD", "str", required=True, nonmissing=True),
         ColumnSpec("AVISIT", "str", required=True, nonmissing=True),
-        ColumnSpec("AVISITN", "number", required=True, nonmissing=True),
+        ColumnSpec("AVISITN", "number", required=True, nonmissing=True, limits=(-1e4, 1e4)),
         ColumnSpec("AVAL", "number", required=True, nonnegative_for=COUNT_PARAMCDS,
-                   missing_is_warning=True),
-        ColumnSpec("BASE", "number", nonnegative_for=COUNT_PARAMCDS),
-        ColumnSpec("CHG", "number"),
+                   missing_is_warning=True, limits=_MEASUREMENT, count_limit=MAX_COUNT),
+        ColumnSpec("BASE", "number", nonnegative_for=COUNT_PARAMCDS, limits=_MEASUREMENT,
+                   count_limit=MAX_COUNT),
+        ColumnSpec("CHG", "number", limits=_MEASUREMENT),
         ColumnSpec("ABLFL", "str", allowed=_YN),
         ColumnSpec("ONTRTFL", "str", allowed=_YN),
         _ARM_OPTIONAL,
@@ -176,12 +211,12 @@ ADTTE = TableSpec(
         _SUBJECT,
         ColumnSpec("PARAMCD", "str", required=True, nonmissing=True),
         ColumnSpec("AVAL", "number", required=True, nonmissing=True, nonnegative=True,
-                   description="time in days"),
+                   description="time in days", limits=_DAYS, plausible=(0.0, PLAUSIBLE_DAYS)),
         ColumnSpec("CNSR", "integer", required=True, allowed=(0, 1),
                    description="1 = censored, 0 = event"),
         ColumnSpec("EVNTDESC", "str"),
-        ColumnSpec("TLOWER", "number", nonnegative=True),
-        ColumnSpec("TUPPER", "number", nonnegative=True),
+        ColumnSpec("TLOWER", "number", nonnegative=True, limits=_DAYS),
+        ColumnSpec("TUPPER", "number", nonnegative=True, limits=_DAYS),
         ColumnSpec("EVENTCD", "integer", allowed=(0, 1, 2),
                    description="0 censored, 1 event, 2 competing event"),
         _ARM_OPTIONAL,
@@ -194,15 +229,16 @@ ADAE = TableSpec(
     "adae",
     (
         _SUBJECT,
-        ColumnSpec("AESEQ", "integer"),
+        ColumnSpec("AESEQ", "integer", limits=(0.0, 1e6)),
         ColumnSpec("AEBODSYS", "str"),
         ColumnSpec("AEDECOD", "str", required=True, nonmissing=True),
         ColumnSpec("AESEV", "str", allowed=("MILD", "MODERATE", "SEVERE")),
         ColumnSpec("AESER", "str", allowed=_YN),
         ColumnSpec("TRTEMFL", "str", allowed=_YN),
-        ColumnSpec("ASTDY", "number"),
+        ColumnSpec("ASTDY", "number", limits=(-MAX_DAYS, MAX_DAYS), description="study day"),
         _ARM_OPTIONAL,
     ),
+    allow_empty=True,
 )
 
 #: Table specs by table name, in the order tables are validated and reported.

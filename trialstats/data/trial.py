@@ -190,8 +190,21 @@ class Trial:
         return f"<Trial {self.meta.id}{sim}: {len(self.arms)} arms, {n_subj} subjects; {parts}>"
 
 
-def _read_folder(path):
-    """Read a trial folder: (meta, raw frames, labels, source files, problems)."""
+def _inside(file: Path, folder: Path) -> bool:
+    """True when ``file``, with every symbolic link resolved, lies inside ``folder`` (resolved)."""
+    try:
+        file.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):  # outside, unreadable, or a symlink loop
+        return False
+    return True
+
+
+def _read_folder(path, allow_outside: bool = False):
+    """Read a trial folder: (meta, raw frames, labels, source files, problems).
+
+    Table paths of trial.toml must stay inside the folder once resolved (``../x``, absolute
+    paths and symbolic links leaving the folder are refused) unless ``allow_outside``.
+    """
     folder = Path(path)
     meta, problems, column_types, tables = read_meta(folder)
     frames, labels, sources = {}, {}, {}
@@ -202,6 +215,13 @@ def _read_folder(path):
                                     f"known tables: {', '.join(TABLE_NAMES)}", severity="warning"))
             continue
         file = folder / fname
+        if not allow_outside and not _inside(file, folder):
+            problems.append(Problem(TOML_NAME, f"tables.{name}", (
+                f"path \"{fname}\" leaves the trial folder (it resolves outside '{folder}', "
+                "through '..', an absolute path or a symbolic link); table files must be inside the "
+                "trial folder (or pass allow_outside=True / --allow-outside to read it anyway)")))
+            frames[name] = None
+            continue
         labels[name] = file.name
         sources[name] = file
         try:
@@ -217,12 +237,14 @@ def _read_folder(path):
     return meta, frames, labels, sources, problems
 
 
-def validate_folder(path) -> ValidationReport:
+def validate_folder(path, allow_outside: bool = False) -> ValidationReport:
     """Validate a trial folder without raising for data problems.
 
     Parameters
     ----------
     path : str or pathlib.Path
+    allow_outside : bool, default False
+        Read table files that lie outside the folder (see :func:`load_trial`).
 
     Returns
     -------
@@ -230,7 +252,7 @@ def validate_folder(path) -> ValidationReport:
         Rows per table and per arm, every error and warning (``report.ok`` is False on errors).
     """
     try:
-        meta, frames, labels, _, problems = _read_folder(path)
+        meta, frames, labels, _, problems = _read_folder(path, allow_outside)
     except TrialDataError as e:
         return ValidationReport(trial_id=Path(path).name,
                                 errors=(Problem(TOML_NAME, None, str(e)),))
@@ -239,7 +261,7 @@ def validate_folder(path) -> ValidationReport:
     return report
 
 
-def load_trial(path) -> Trial:
+def load_trial(path, allow_outside: bool = False) -> Trial:
     """Load and validate a trial folder (trial.toml plus the tables it names).
 
     Tables may be CSV (UTF-8, with or without BOM, LF or CRLF), Parquet, SAS transport (.xpt)
@@ -249,6 +271,10 @@ def load_trial(path) -> Trial:
     ----------
     path : str or pathlib.Path
         The trial folder.
+    allow_outside : bool, default False
+        Table paths in trial.toml are resolved (symbolic links followed) and must stay inside
+        the folder; ``../x``, absolute paths and links leaving it are refused unless this is
+        True (only for folders you trust).
 
     Returns
     -------
@@ -258,10 +284,10 @@ def load_trial(path) -> Trial:
     Raises
     ------
     TrialDataError
-        One error listing every problem: trial.toml missing or invalid, table files missing or
-        unreadable, and every problem in the tables (see :mod:`trialstats.data.schema`).
+        One error listing every problem: trial.toml missing or invalid, table files missing,
+        unreadable or outside the folder (naming the ``[tables]`` key and path), and every problem in the tables (see :mod:`trialstats.data.schema`).
     """
-    meta, frames, labels, sources, problems = _read_folder(path)
+    meta, frames, labels, sources, problems = _read_folder(path, allow_outside)
     errors = [p for p in problems if p.severity == "error"]
     if errors or meta is None:
         _, report = check_trial(meta, frames, labels, problems, trial_id=Path(path).name,

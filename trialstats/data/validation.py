@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import TrialDataError
 from . import schema
+from .plausibility import check_plausible
 from .schema import ARMS, CHG_ATOL, MISSING_TOKENS, SPECS, ColumnSpec, TableSpec
 
 __all__ = ["Problem", "ValidationReport", "check_trial", "MAX_ROWS_SHOWN"]
@@ -167,8 +168,9 @@ def _values(values, limit: int = MAX_ROWS_SHOWN) -> str:
 def _fmt_value(v) -> str:
     if isinstance(v, str):
         return repr(v)
-    if isinstance(v, float | np.floating) and float(v).is_integer():
-        return str(int(v))
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
     return str(v)
 
 
@@ -220,11 +222,12 @@ def _coerce_number(s: pd.Series):
     values : ndarray (int64 or float64)
     missing : ndarray of bool
     junk : list of (position, raw value)
-        Values that are neither numbers nor a missing-value token.
+        Values that are neither numbers nor a missing-value token (NaN in ``values``, not
+        ``missing``), so the other checks still run on the remaining rows.
     """
     if pd.api.types.is_bool_dtype(s.dtype):
         vals = s.astype(object).tolist()
-        return None, None, [(i, v) for i, v in enumerate(vals)]
+        return np.full(len(s), np.nan), np.zeros(len(s), dtype=bool), list(enumerate(vals))
     if pd.api.types.is_numeric_dtype(s.dtype):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         missing = np.isnan(arr)
@@ -260,7 +263,7 @@ def _coerce_number(s: pd.Series):
         else:
             junk.append((i, text))
     if junk:
-        return None, None, junk
+        return values, missing, junk
     if all_int and not missing.any() and np.all(np.abs(values) < 2**62):
         return values.astype(np.int64), missing, []
     return values, missing, []
@@ -269,31 +272,39 @@ def _coerce_number(s: pd.Series):
 def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.DataFrame,
                   paramcd: np.ndarray | None):
     """Coerce one column and check it against its spec. Returns the coerced values or None."""
+    # every check runs on the rows the earlier ones did not reject (``skip``), so all the
+    # problems of a column are reported at once (junk, blanks, fractions and disallowed values)
+    ok = True
     if col.kind == "str":
         values = _coerce_str(s)
         missing = values == ""
+        skip = missing
     else:
         values, missing, junk = _coerce_number(s)
+        skip = missing.copy()
         if junk:
             pos = [i for i, _ in junk]
             c.add(col.name, f"non-numeric values in {_where(frame, pos)}: {_values(v for _, v in junk)}; "
                   f"expected numbers (blank, NA or . for missing)", pos)
-            return None
+            skip[pos] = True
+            ok = False
         if col.kind == "integer":
             pos = np.flatnonzero(missing)
             if len(pos):
                 c.add(col.name, f"missing values in {_where(frame, pos)}; expected whole numbers"
                       + (f" ({col.description})" if col.description else ""), pos)
-                return None
+                ok = False
             if values.dtype != np.int64:
-                frac = np.flatnonzero(values != np.round(values))
+                with np.errstate(invalid="ignore"):
+                    frac = np.flatnonzero(~skip & np.isfinite(values) & (values != np.round(values)))
                 if len(frac):
                     c.add(col.name, f"not whole numbers in {_where(frame, frac)}: "
                           f"{_values(values[frac])}; expected whole numbers", frac)
-                    return None
-                values = values.astype(np.int64)
+                    skip[frac] = True
+                    ok = False
+                if ok and np.isfinite(values).all():
+                    values = values.astype(np.int64)
 
-    ok = True
     miss_pos = np.flatnonzero(missing)
     if len(miss_pos) and (col.nonmissing or col.missing_is_warning):
         if col.missing_is_warning and not col.nonmissing:
@@ -307,7 +318,7 @@ def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.
     if col.allowed is not None and not (col.allowed == ARMS and arms is None):
         allowed = arms if col.allowed == ARMS else list(col.allowed)
         allowed_set = set(allowed)
-        bad = np.flatnonzero([(not m) and (v not in allowed_set) for v, m in zip(values, missing)])
+        bad = np.flatnonzero([(not m) and (v not in allowed_set) for v, m in zip(values, skip)])
         if len(bad):
             valid = ", ".join(str(a) for a in allowed)
             if col.allowed == ARMS:
@@ -335,6 +346,8 @@ def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.
                 c.add(col.name, f"negative hair counts {_values(values[bad])} for PARAMCD {params} in "
                       f"{_where(frame, bad)}; counts must be >= 0", bad)
                 ok = False
+        ok = check_plausible(col, values, paramcd, lambda *a: c.add(*a), lambda pos: _where(frame, pos),
+                             _values) and ok
     return values if ok else None
 
 
@@ -344,7 +357,7 @@ def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.
 def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: list) -> dict:
     """Check one table; returns {column: coerced values} for the spec columns that passed."""
     c = _Collector(label, frame, out)
-    if len(frame) == 0:
+    if len(frame) == 0 and not spec.allow_empty:
         c.add(None, f"table is empty (no data rows); expected at least one row with columns "
               f"{', '.join(spec.required_columns)}")
         return {}
@@ -392,7 +405,15 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
 
 
 def _check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
-    """ADEFF cross-column rules: CHG = AVAL - BASE; one AVISITN per AVISIT and vice versa."""
+    """ADEFF cross-column rules: CHG = AVAL - BASE (and no CHG without AVAL); one AVISITN per
+    AVISIT and vice versa."""
+    if "AVAL" in coerced and "CHG" in coerced:
+        aval, chg = (np.asarray(coerced[k], dtype=float) for k in ("AVAL", "CHG"))
+        pos = np.flatnonzero(np.isnan(aval) & ~np.isnan(chg))
+        if len(pos):
+            c.add("AVAL", f"AVAL missing while CHG is present in {_where(frame, pos)}; CHG must be "
+                  "derived from AVAL (CHG = AVAL - BASE): check the derivation; rows kept", pos,
+                  severity="warning")
     if all(k in coerced for k in ("AVAL", "BASE", "CHG")):
         aval, base, chg = (np.asarray(coerced[k], dtype=float) for k in ("AVAL", "BASE", "CHG"))
         with np.errstate(invalid="ignore"):

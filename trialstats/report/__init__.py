@@ -6,7 +6,8 @@ deterministic HTML file (inline CSS and SVG figures) plus every table as CSV in
 ``sap.toml`` of the trial folder (:func:`load_plan`).
 """
 
+from ._output import OutputError
 from .build import build_report
 from .plan import AnalysisPlan, PlanError, load_plan
 
-__all__ = ["AnalysisPlan", "PlanError", "build_report", "load_plan"]
+__all__ = ["AnalysisPlan", "OutputError", "PlanError", "build_report", "load_plan"]

@@ -4,7 +4,9 @@
 :mod:`trialstats.report.sections` that asks the model modules for results and returns tidy
 frames, display strings and figures), renders them with Jinja2 (autoescaped) into a single HTML
 file with inline CSS and inline SVG figures, and writes every table as CSV into
-``<out_stem>_ard/`` beside it (the analysis results data).
+``<out_stem>_ard/`` beside it (the analysis results data), safely: see
+:mod:`trialstats.report._output` (checks before the build, atomic writes, a manifest of what
+trialstats wrote, CSV cells neutralised against formula injection).
 
 A section that fails shows a visible failure box with the reason; the rest of the report is
 still built. The same inputs give a byte-identical file: no wall-clock time is written unless
@@ -25,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ._output import OutputError, ard_dir, check_output, write_outputs
 from .plan import AnalysisPlan, plan_for_trial
 from .sections import (
     appendix,
@@ -42,7 +45,7 @@ from .sections import (
 )
 from .sections._base import Context, Section, _one_line
 
-__all__ = ["build_report", "render_report", "SECTIONS", "COMPUTE_ORDER"]
+__all__ = ["build_report", "render_report", "SECTIONS", "COMPUTE_ORDER", "OutputError"]
 
 #: Sections in reading order (numbered 1..12 in the report).
 SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
@@ -75,7 +78,7 @@ class Timing:
 
 
 def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | None = None,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None, force: bool = False) -> Path:
     """Build the HTML report of ``trial`` and write it to ``out_path``.
 
     Parameters
@@ -88,7 +91,12 @@ def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | No
         The analysis plan; default: ``sap.toml`` of the trial folder when present, else the
         defaults of :class:`~trialstats.report.plan.AnalysisPlan`.
     progress : callable, optional
-        Called once per section with one line of text (the CLI passes a stderr writer).
+        Called once per section, in build order, with one line naming the trial and the section
+        (the CLI passes a stderr writer).
+    force : bool, default False
+        Overwrite an existing ``out_path`` that is not a trialstats report, and CSVs in
+        ``<stem>_ard/`` that trialstats did not write. Input files of the trial are never
+        overwritten.
 
     Returns
     -------
@@ -100,18 +108,32 @@ def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | No
     PlanError
         The plan is invalid for this trial (a failing *section* does not raise: it shows a
         failure box in the report).
+    OutputError
+        ``out_path`` is a folder, an input file of the trial, or an existing file that is not a
+        trialstats report (without ``force``); checked before the build. The HTML and the
+        CSVs are written to temporary files and renamed into place (see
+        :mod:`trialstats.report._output`); text cells of the CSVs are neutralised against
+        spreadsheet formula injection.
     """
+    import trialstats
+
     out_path = Path(out_path)
+    check_output(trial, out_path, force=force, plan_path=_plan_path(trial, plan))
     html, ctx, _ = render_report(trial, out_path, plan=plan, progress=progress)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_ard(ctx, out_path)
-    out_path.write_bytes(html.encode("utf-8"))
+    tables = {t.name: t.data for sec in ctx.sections.values() for t in sec.tables}
+    write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force)
     return out_path
 
 
-def ard_dir(out_path: Path) -> Path:
-    """Folder of the CSV tables of a report: ``<stem>_ard`` beside the HTML file."""
-    return out_path.parent / f"{out_path.stem}_ard"
+def _plan_path(trial, plan) -> Path | None:
+    """The sap.toml file the plan is read from, if any."""
+    if plan is None and getattr(trial.meta, "path", None) and (Path(trial.meta.path) / "sap.toml").is_file():
+        return Path(trial.meta.path) / "sap.toml"
+    if isinstance(plan, str | Path):
+        pp = Path(plan)
+        return pp / "sap.toml" if pp.is_dir() else pp
+    return None
 
 
 def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
@@ -128,18 +150,14 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
     ctx = Context(trial=trial, plan=resolved)
     ctx.results["out_path"] = out_path
     ctx.results["ard_dir"] = ard_dir(out_path).name
-    if plan is None and getattr(trial.meta, "path", None) and (Path(trial.meta.path) / "sap.toml").is_file():
-        ctx.results["plan_path"] = Path(trial.meta.path) / "sap.toml"
-    elif isinstance(plan, str | Path):
-        pp = Path(plan)
-        ctx.results["plan_path"] = pp / "sap.toml" if pp.is_dir() else pp
-    if resolved.source == "defaults" and "plan_path" in ctx.results:  # pragma: no cover
-        pass
+    plan_path = _plan_path(trial, plan)
+    if plan_path is not None:
+        ctx.results["plan_path"] = plan_path
     modules = COMPUTE_ORDER if sections is None else tuple(m for m in COMPUTE_ORDER if m in sections)
     numbers = {m.KEY: i + 1 for i, m in enumerate(SECTIONS if sections is None else [m for m in SECTIONS if m in sections])}
     timings = []
     with matplotlib.rc_context(RC):
-        for mod in modules:
+        for step, mod in enumerate(modules, start=1):
             t0 = time.perf_counter()
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -155,7 +173,9 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
             timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
             if progress is not None:
                 status = "ok" if ok and not sec.failures else ("FAILED: " + (sec.error or "; ".join(sec.failures)))[:200]
-                progress(f"[{numbers[mod.KEY]:2d}/{len(numbers)}] {mod.TITLE}: {status} ({dt:.1f} s)")
+                # in build order (not reading order), naming the trial
+                progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {mod.TITLE} "
+                         f"(section {numbers[mod.KEY]}): {status} ({dt:.1f} s)")
         ordered = [ctx.sections[m.KEY] for m in (SECTIONS if sections is None else [m for m in SECTIONS if m in sections])]
         rendered = [_render_figures(sec, i + 1) for i, sec in enumerate(ordered)]
     html = _render_html(trial, resolved, rendered, ctx)
@@ -176,18 +196,6 @@ def _with_warnings(sec: Section, caught) -> Section:
         if text not in seen:
             seen.append(text)
     return replace(sec, notes=sec.notes + tuple(seen)) if seen else sec
-
-
-def write_ard(ctx, out_path: Path) -> Path:
-    """Write every table's tidy frame as ``<ard_dir>/<table>.csv`` (stale CSVs are removed)."""
-    folder = ard_dir(out_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.csv"):
-        old.unlink()
-    for sec in ctx.sections.values():
-        for t in sec.tables:
-            t.data.to_csv(folder / f"{t.name}.csv", index=False, lineterminator="\n")
-    return folder
 
 
 # ----------------------------------------------------------------------------------------------

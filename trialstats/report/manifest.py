@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata as md
+import os
 import platform
 import re
 import shlex
@@ -65,9 +66,19 @@ def input_hashes(trial, plan_path: Path | None = None) -> pd.DataFrame:
 
 
 def _rel(f: Path, folder: Path) -> str:
+    """``f`` relative to the trial folder (POSIX separators), never an absolute path.
+
+    A file the trial was allowed to read from outside its folder (``allow_outside=True``) is
+    written as a relative path with ``..`` parts.
+    """
+    f, folder = Path(f), Path(folder)
     try:
-        return f.resolve().relative_to(folder.resolve()).as_posix()
+        return f.relative_to(folder).as_posix()
     except ValueError:
+        pass
+    try:
+        return Path(os.path.relpath(f.resolve(), folder.resolve())).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
         return f.name
 
 
@@ -124,13 +135,17 @@ def _dependency_versions(root: str) -> pd.DataFrame:
 def rebuild_command(trial, out_path: Path) -> str:
     """The command that rebuilds this report (``python -m trialstats report <folder> -o <file>``).
 
-    The output path is written as given when relative (``reports/exo-hair-301.html``), else by
-    its file name only, so the report does not depend on where it was written.
+    The output path and the trial folder are written as given when relative
+    (``reports/exo-hair-301.html``), else by their last name only, so the report does not
+    depend on where the trial or the report lives (the same data in another folder gives a
+    byte-identical report).
     """
     out_path = Path(out_path)
     if out_path.is_absolute():
         out_path = Path(out_path.name)
     folder = getattr(trial.meta, "path", None)
+    if folder is not None and Path(folder).is_absolute():
+        folder = Path(folder).name
     if folder is None:
         gen = (getattr(trial.meta, "extra", {}) or {}).get("generator")
         if isinstance(gen, dict) and gen.get("function"):

@@ -56,21 +56,23 @@ Example ``sap.toml``::
     endpoint = "primary"       # primary | secondary:<name> | rmst | cox
     arm = "EXOSOME"
 
-A bad plan (unknown key, wrong type, unknown option) raises :class:`PlanError` naming the key.
+A bad plan (unknown key, wrong type, unknown option, a number outside its range, a list too
+long: see :mod:`trialstats.report._plan_limits`) raises :class:`PlanError` naming the key and
+what is allowed. The file must be UTF-8 (a byte-order mark is accepted).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._toml import toml_key, toml_value
+from .._toml import TomlReadError, read_toml, toml_key, toml_value
 from ..errors import ModelError, TrialstatsError
 from ..formula import parse_formula
+from ._plan_limits import check_columns, check_count, check_range, check_tau
 
 __all__ = [
     "AnalysisPlan",
@@ -228,7 +230,9 @@ class AnalysisPlan:
         ------
         PlanError
             A hypothesis names an arm that is not a non-reference arm of the trial, or a
-            secondary endpoint that the plan does not declare.
+            secondary endpoint that the plan does not declare; ``relapse.tau`` is beyond
+            follow-up; a ``[relapse] strata`` or ``[subgroups]`` column the plan names is not
+            in the data (default strata / subgroups the data lacks are dropped instead).
         """
         meta = trial.meta
         endpoints = dict(getattr(meta, "endpoints", {}) or {})
@@ -240,8 +244,15 @@ class AnalysisPlan:
         if relapse is None:
             r = endpoints.get("relapse") or {}
             relapse = RelapseSpec(paramcd=str(r.get("paramcd", "RELAPSE")))
+        follow_up = _default_tau(trial, relapse.paramcd)
         if relapse.tau is None:
-            relapse = replace(relapse, tau=_default_tau(trial, relapse.paramcd))
+            relapse = replace(relapse, tau=follow_up)
+        check_tau(relapse.tau, follow_up)
+        strata, subgroups = check_columns(
+            trial, relapse.strata, self.subgroups,
+            strata_given=relapse.strata != RelapseSpec().strata,
+            subgroups_given=self.subgroups != _DEFAULT_SUBGROUPS)
+        relapse = replace(relapse, strata=strata)
         arms = list(trial.arms)
         reference = meta.reference
         others = [a for a in arms if a != reference]
@@ -264,7 +275,8 @@ class AnalysisPlan:
                     f"plan; valid: {', '.join('secondary:' + n for n in sorted(names)) or '(none declared)'}"
                 )
             out.append(replace(h, id=h.id or f"H{i + 1}"))
-        return replace(self, primary=primary, relapse=relapse, hypotheses=tuple(out))
+        return replace(self, primary=primary, relapse=relapse, subgroups=subgroups,
+                       hypotheses=tuple(out))
 
     # -- printing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -358,12 +370,12 @@ def load_plan(source: str | Path | dict) -> AnalysisPlan:
         if path.is_dir():
             path = path / "sap.toml"
         name = path.name
+        if not path.is_file():
+            raise PlanError(f"analysis plan {str(path)!r} does not exist")
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise PlanError(f"analysis plan {str(path)!r} does not exist") from e
-        except tomllib.TOMLDecodeError as e:
-            raise PlanError(f"{name}: not valid TOML: {e}") from e
+            data = read_toml(path)
+        except TomlReadError as e:
+            raise PlanError(f"{name}: not valid TOML: {e.syntax}" if e.syntax else str(e)) from e
     return _parse(data, source=name)
 
 
@@ -395,16 +407,16 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
     if "version" in data and _get(data, "version", int, "") != 1:
         raise PlanError("version: only version = 1 is known")
     if "seed" in data:
-        kw["seed"] = _get(data, "seed", int, "")
+        kw["seed"] = check_range(_get(data, "seed", int, ""), "seed")
     if "level" in data:
         level = _get(data, "level", float, "")
         if not 0.0 < level < 1.0:
             raise PlanError(f"level: must be strictly between 0 and 1 (e.g. 0.95); got {level!r}")
-        kw["level"] = level
+        kw["level"] = check_range(level, "level")
     if "sensitivity" in data:
         kw["sensitivity"] = tuple(
             _choice(v, SENSITIVITIES, f"sensitivity[{i}]")
-            for i, v in enumerate(_get(data, "sensitivity", list, ""))
+            for i, v in enumerate(check_count(_get(data, "sensitivity", list, ""), "sensitivity"))
         )
     if "primary" in data:
         kw["primary"] = _endpoint(_table(data, "primary", ""), "primary", need_name=False)
@@ -424,6 +436,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
                 raise PlanError(
                     f"mmrm.covariance: must be a string or a non-empty list of strings; got {cov!r}"
                 )
+            check_count(covs, "mmrm.covariance")
             mk["covariance"] = tuple(
                 _choice(c, COVARIANCES, f"mmrm.covariance[{i}]" if isinstance(cov, list) else "mmrm.covariance")
                 for i, c in enumerate(covs)
@@ -434,7 +447,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             mk["method"] = _choice(m["method"], METHODS, "mmrm.method")
         kw["mmrm"] = MMRMSpec(**mk)
     if "secondary" in data:
-        items = _get(data, "secondary", list, "")
+        items = check_count(_get(data, "secondary", list, ""), "secondary")
         sec = []
         for i, item in enumerate(items):
             if not isinstance(item, dict):
@@ -463,16 +476,18 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         if "paramcd" in r:
             rk["paramcd"] = _get(r, "paramcd", str, "relapse.")
         if "tau" in r:
-            rk["tau"] = _positive(_get(r, "tau", float, "relapse."), "relapse.tau")
+            rk["tau"] = check_range(_positive(_get(r, "tau", float, "relapse."), "relapse.tau"), "relapse.tau")
         if "landmarks" in r:
-            lm = _get(r, "landmarks", list, "relapse.")
+            lm = check_count(_get(r, "landmarks", list, "relapse."), "relapse.landmarks")
             rk["landmarks"] = tuple(
-                _positive(_number(v, f"relapse.landmarks[{i}]"), f"relapse.landmarks[{i}]")
+                check_range(_positive(_number(v, f"relapse.landmarks[{i}]"), f"relapse.landmarks[{i}]"),
+                            "relapse.landmarks", f"relapse.landmarks[{i}]")
                 for i, v in enumerate(lm)
             )
         if "strata" in r:
             rk["strata"] = tuple(
-                _string(v, f"relapse.strata[{i}]") for i, v in enumerate(_get(r, "strata", list, "relapse."))
+                _string(v, f"relapse.strata[{i}]")
+                for i, v in enumerate(check_count(_get(r, "strata", list, "relapse."), "relapse.strata"))
             )
         kw["relapse"] = RelapseSpec(**rk)
     if "longterm" in data:
@@ -480,9 +495,10 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         _no_unknown(lt, {"horizon_years", "distributions"}, "longterm.")
         lk: dict[str, Any] = {}
         if "horizon_years" in lt:
-            lk["horizon_years"] = _positive(_get(lt, "horizon_years", float, "longterm."), "longterm.horizon_years")
+            lk["horizon_years"] = check_range(_positive(_get(lt, "horizon_years", float, "longterm."), "longterm.horizon_years"),
+                                              "longterm.horizon_years")
         if "distributions" in lt:
-            ds = _get(lt, "distributions", list, "longterm.")
+            ds = check_count(_get(lt, "distributions", list, "longterm."), "longterm.distributions")
             if not ds:
                 raise PlanError("longterm.distributions: must name at least one distribution")
             lk["distributions"] = tuple(
@@ -491,6 +507,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         kw["longterm"] = LongTermSpec(**lk)
     if "subgroups" in data:
         sg = _table(data, "subgroups", "")
+        check_count(list(sg), "subgroups")
         kw["subgroups"] = tuple((_subgroup_column(k), _string(v, f"subgroups.{k}"))
                                 for k, v in sg.items())
     if "safety" in data:
@@ -507,10 +524,10 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             alpha = _get(mu, "alpha", float, "multiplicity.")
             if not 0.0 < alpha < 1.0:
                 raise PlanError(f"multiplicity.alpha: must be strictly between 0 and 1; got {alpha!r}")
-            kw["alpha"] = alpha
+            kw["alpha"] = check_range(alpha, "multiplicity.alpha")
     if "hypotheses" in data:
         hs = []
-        for i, h in enumerate(_get(data, "hypotheses", list, "")):
+        for i, h in enumerate(check_count(_get(data, "hypotheses", list, ""), "hypotheses")):
             key = f"hypotheses[{i}]"
             if not isinstance(h, dict):
                 raise PlanError(f"{key}: must be a table (use [[hypotheses]]); got {h!r}")

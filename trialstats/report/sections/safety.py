@@ -122,6 +122,12 @@ def compute(ctx):
         sdisp["ARM"] = [labels.get(a, a) for a in ser["ARM"].astype(str)]
         p.tables.append(Table("safety_serious", f"Serious treatment-emergent adverse events ({len(ser)} events)", ser, sdisp))
     n_saf = int((trial.adsl["SAFFL"].astype(str) == "Y").sum()) if "SAFFL" in trial.adsl.columns else len(trial.adsl)
+    any_teae = counts.loc[counts["category"] == "Any TEAE", "n"].sum()
+    if len(trial.adae) == 0:
+        p.paragraphs.append("There were no adverse events in this trial: the ADAE table has no rows, "
+                            "so every count below is zero.")
+    elif any_teae == 0:
+        p.paragraphs.append("There were no treatment-emergent adverse events in the safety population.")
     p.paragraphs.append(
         f"Safety population: {n_saf} subjects who received study treatment (SAFFL = Y), by arm. "
         "Each subject is counted once per system organ class and once per preferred term. Risk "
