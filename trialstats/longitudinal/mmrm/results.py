@@ -19,7 +19,8 @@ import pandas as pd
 from ..._inference import t_inference
 from ..._summary import Summary
 from ...errors import ConvergenceWarning, ModelError
-from .._design import Design, reference_grid_matrix
+from .._design import Design
+from .._grid import column_products, reference_grid
 from .dof import (
     between_within_df,
     kenward_roger_f,
@@ -336,16 +337,19 @@ class MMRMResult:
             raise ModelError(f"{role} {name!r} is numeric; LS means need a factor")
         return list(self.design.levels[name])
 
+    @cached_property
+    def _grid_products(self):
+        """The design's columns as indicator/covariate products (None: formulaic grid)."""
+        return column_products(self.design)
+
     def _grid_rows(self, spec: str, by: str | None):
+        """Reference-grid rows for every (by, spec) level pair, by outer, in one construction."""
         spec_levels = self._factor_levels(spec, "spec")
         by_levels = self._factor_levels(by, "by") if by else [None]
-        keys, rows = [], []
-        for b in by_levels:
-            for s in spec_levels:
-                fixed = {spec: s} if b is None else {spec: s, by: b}
-                rows.append(reference_grid_matrix(self.design, fixed))
-                keys.append((s, b))
-        return spec_levels, by_levels, keys, np.array(rows)
+        fixed = [by, spec] if by else [spec]
+        keys, L = reference_grid(self.design, fixed, self._grid_products)
+        keys = [(k[1], k[0]) for k in keys] if by else [(k[0], None) for k in keys]
+        return spec_levels, by_levels, keys, L
 
     def lsmeans(self, spec: str, by: str | None = None) -> pd.DataFrame:
         """Least-squares (estimated marginal) means, as R ``emmeans``.
