@@ -113,33 +113,32 @@ class MMRMData:
         self.y = np.asarray(self.y, dtype=float)
         n_sub = int(self.group.shape[0])
         p = self.X.shape[1]
-        order = np.lexsort((self.visit, self.subject))
-        subj_sorted = self.subject[order]
-        starts = np.flatnonzero(np.r_[True, subj_sorted[1:] != subj_sorted[:-1]])
-        ends = np.r_[starts[1:], len(order)]
+        order = np.lexsort((self.visit, self.subject))  # rows by subject, then visit
         m = self.structures[0].n_visits
         weights = 1 << np.arange(m, dtype=np.int64)  # bit mask of observed visits
         masks = np.zeros(n_sub, dtype=np.int64)
         np.add.at(masks, self.subject, weights[self.visit])
-        keys = {}
-        for s0, s1 in zip(starts, ends, strict=True):
-            sid = subj_sorted[s0]
-            keys.setdefault((int(self.group[sid]), int(masks[sid])), []).append(order[s0:s1])
+        counts = np.bincount(self.subject, minlength=n_sub)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]  # first sorted row of each subject
+        # one pattern per (group, mask), in sorted order; subjects by index within a pattern
+        keys = self.group.astype(np.int64) * (1 << m) + masks
+        uniq, pat_of = np.unique(keys, return_inverse=True)
+        by_pattern = np.argsort(pat_of, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(pat_of, minlength=len(uniq)))]
         self.patterns = []
-        for (g, _mask), row_lists in sorted(keys.items()):
-            rows = np.vstack(row_lists)
+        for k, key in enumerate(uniq):
+            subs = by_pattern[bounds[k]:bounds[k + 1]]
+            mp = int(counts[subs[0]])
+            rows = order[starts[subs][:, None] + np.arange(mp)]  # (n_p, m_p)
             vis = self.visit[rows[0]]
             Xp = self.X[rows]  # (n_p, m_p, p)
             yp = self.y[rows]  # (n_p, m_p)
-            mp = rows.shape[1]
             X2 = Xp.reshape(len(rows), mp * p)
             # BLAS products: [a, k, b, l] -> [a, b, k, l] and [a, k, b] -> [a, b, k]
             M = (X2.T @ X2).reshape(mp, p, mp, p).transpose(0, 2, 1, 3).reshape(mp * mp, p * p)
             T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
             Y = yp.T @ yp
-            self.patterns.append(
-                Pattern(g, vis, self.subject[rows[:, 0]], rows, M, T, Y, Xp)
-            )
+            self.patterns.append(Pattern(int(key >> m), vis, subs, rows, M, T, Y, Xp))
         self.theta_slices = []
         start = 0
         for st in self.structures:
@@ -547,8 +546,11 @@ class Engine:
         return out
 
 
-def fit_engine(data: MMRMData, theta0: np.ndarray):
-    """Fit and return (engine, theta, converged, message), warning when not converged."""
+def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
+    """Fit and return (engine, theta, converged, message), warning when not converged.
+
+    ``stacklevel`` points the :class:`ConvergenceWarning` at the user's call.
+    """
     eng = Engine(data)
     if not np.isfinite(eng.objective(theta0)):
         raise ModelError("the covariance model cannot be evaluated at its starting values")
@@ -559,6 +561,6 @@ def fit_engine(data: MMRMData, theta0: np.ndarray):
             "(e.g. toeph, ar1h or cs instead of us), check for visits with very few "
             "observations, or rescale the outcome.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return eng, theta, converged, message

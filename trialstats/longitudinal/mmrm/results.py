@@ -151,6 +151,28 @@ def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) ->
     )
 
 
+def make_result(spec: MMRMSpec, design: Design, arrays, structures, engine, theta, converged,
+                message, *, exclusions: pd.DataFrame, excluded_rows: pd.DataFrame) -> MMRMResult:
+    """Assemble the result of a fit from the engine at its optimum (fresh fits and refits)."""
+    n_subjects = len(arrays.group)
+    inference = build_inference(engine, theta, spec, design.X, arrays.subject, n_subjects)
+    return MMRMResult(
+        spec=spec,
+        design=design,
+        inference=inference,
+        visit_levels=tuple(arrays.visit_levels),
+        group_levels=tuple(arrays.group_levels) if spec.group else (),
+        structures=tuple(structures),
+        n_obs=int(design.X.shape[0]),
+        n_subjects=int(n_subjects),
+        converged=bool(converged),
+        message=message,
+        exclusions=exclusions,
+        excluded_rows=excluded_rows,
+        arrays=arrays,
+    )
+
+
 @dataclass(frozen=True)
 class MMRMResult:
     """A fitted MMRM (immutable). Returned by :func:`trialstats.mmrm`.
@@ -188,6 +210,43 @@ class MMRMResult:
     message: str
     exclusions: pd.DataFrame
     excluded_rows: pd.DataFrame
+    arrays: object = None  # SubjectArrays of the rows used (for refits)
+
+    # ------------------------------------------------------------------ refits
+    def problem(self):
+        """The fit's prepared problem, to refit it many times (see :class:`.problem.MMRMProblem`).
+
+        Returns
+        -------
+        MMRMProblem
+        """
+        return self._problem
+
+    @cached_property
+    def _problem(self):
+        from .problem import MMRMProblem
+
+        return MMRMProblem(self)
+
+    def refit(self, y=None, *, subjects=None) -> MMRMResult:
+        """The same model refitted on new outcomes and/or a sample of subjects.
+
+        Identical to calling :func:`trialstats.mmrm` on the corresponding data (see
+        :meth:`.problem.MMRMProblem.result`), without resolving the formula again.
+
+        Parameters
+        ----------
+        y : array_like (n_obs,), optional
+            New outcome for the rows used, in the order of ``design.frame``.
+        subjects : array_like of int, optional
+            Subject indices (0..n_subjects-1, order of first appearance in the rows used);
+            repeated indices are distinct subjects (bootstrap).
+
+        Returns
+        -------
+        MMRMResult
+        """
+        return self.problem().result(y, subjects=subjects)
 
     # ------------------------------------------------------------------ numbers
     @property
