@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._design import Design, _split_interaction
 
-__all__ = ["column_products", "reference_grid"]
+__all__ = ["column_products", "evaluate_products", "products_from_names", "reference_grid"]
 
 _LEVEL = re.compile(r"(.+?)\[(?:T\.)?(.*)\]")
 
@@ -55,11 +55,17 @@ def column_products(design: Design):
         names = list(spec.column_names)
     except AttributeError:  # pragma: no cover - formulaic without column_names
         return None
-    order = list(design.column_order) or list(range(len(names)))
-    if len(order) != design.X.shape[1]:
+    return products_from_names(names, design.column_order, design.levels, design.variables,
+                               design.frame, design.X)
+
+
+def products_from_names(names, column_order, levels: dict, variables, frame, X):
+    """:func:`column_products` from formulaic's column names, checked against ``X``."""
+    order = list(column_order) or list(range(len(names)))
+    if len(order) != X.shape[1]:
         return None
-    factors = {v: [str(x) for x in lv] for v, lv in design.levels.items()}
-    numeric = set(design.variables) - set(factors)
+    factors = {v: [str(x) for x in lv] for v, lv in levels.items()}
+    numeric = set(variables) - set(factors)
     out = []
     for j in order:
         name = names[j]
@@ -76,24 +82,27 @@ def column_products(design: Design):
         if len({c[1] for c in comps}) != len(comps):  # a variable twice in one column
             return None
         out.append(comps)
-    if not _matches(out, design):
+    rebuilt = evaluate_products(out, frame, levels)
+    scale = np.maximum(1.0, np.abs(X))
+    if not bool(np.all(np.abs(rebuilt - X) <= 1e-12 * scale)):
         return None
     return out
 
 
-def _matches(products, design: Design) -> bool:
-    """Rebuild X from the data with the products and compare with formulaic's X."""
-    frame = design.frame
-    codes = {v: frame[v].cat.codes.to_numpy() for v in design.levels}
-    X = np.ones_like(design.X)
+def evaluate_products(products, frame: pd.DataFrame, levels: dict) -> np.ndarray:
+    """The design matrix of ``frame`` from column products (factors: Categorical columns)."""
+    codes = {v: frame[v].cat.codes.to_numpy() for v in levels}
+    values = {}
+    X = np.ones((len(frame), len(products)))
     for j, comps in enumerate(products):
         for comp in comps:
             if comp[0] == "factor":
                 X[:, j] *= codes[comp[1]] == comp[2]
             else:
-                X[:, j] *= frame[comp[1]].to_numpy(dtype=float)
-    scale = np.maximum(1.0, np.abs(design.X))
-    return bool(np.all(np.abs(X - design.X) <= 1e-12 * scale))
+                if comp[1] not in values:
+                    values[comp[1]] = frame[comp[1]].to_numpy(dtype=float)
+                X[:, j] *= values[comp[1]]
+    return X
 
 
 def reference_grid(design: Design, fixed: Sequence[str], products=None):

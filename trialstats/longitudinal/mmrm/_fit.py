@@ -43,7 +43,12 @@ class SubjectArrays:
 
 
 def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
-    """Start values: per-visit residual SD of an OLS fit (per group), zero correlations."""
+    """Start values from the residuals of an OLS fit, per covariance group.
+
+    Unstructured: the pairwise (available-case) residual covariance when it is positive
+    definite, in ``mmrm``'s parameterisation (fewer Newton steps than from zero correlations);
+    otherwise, and for the other structures, the per-visit residual SD and zero correlations.
+    """
     beta_ols = np.linalg.solve(X.T @ X, X.T @ y)
     resid = y - X @ beta_ols
     sd_all = np.std(resid)
@@ -58,8 +63,30 @@ def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
             sd = np.sqrt(np.bincount(key, weights=r2, minlength=m) / n)
         sd = np.where(n > 0, sd, sd_all)
         sd = np.where(sd > 0, sd, max(sd_all, 1e-8))
-        theta0.append(st.start(sd))
+        start = _us_start(resid, arrays, g_row == g, m) if st.name == "us" else None
+        theta0.append(start if start is not None else st.start(sd))
     return np.concatenate(theta0)
+
+
+def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
+    """theta of the pairwise residual covariance (us parameterisation), or None if not PD."""
+    n_sub = len(arrays.group)
+    R = np.zeros((n_sub, m))
+    seen = np.zeros((n_sub, m))
+    R[arrays.subject[in_group], arrays.visit[in_group]] = resid[in_group]
+    seen[arrays.subject[in_group], arrays.visit[in_group]] = 1.0
+    N = seen.T @ seen
+    if np.any(N < 2):
+        return None
+    try:
+        L = np.linalg.cholesky((R.T @ R) / N)
+    except np.linalg.LinAlgError:
+        return None
+    s = np.diag(L)
+    if not np.all(np.isfinite(L)) or np.any(s <= 0):
+        return None
+    rows, cols = np.tril_indices(m, -1)  # row by row, as covariance._us fills U
+    return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
 
 
 def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5):
