@@ -420,7 +420,9 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     if hit is not None:
         _SPEC_CACHE.move_to_end(key)
         spec, order, terms, products = hit
-        X = evaluate_products(products, used, levels)
+        # one memory layout on both routes: BLAS sums in layout order, and a fit must not
+        # depend on whether its design came from the cache (byte-identical reports)
+        X = np.ascontiguousarray(evaluate_products(products, used, levels))
         return spec, order, terms, X, used[outcome].to_numpy(dtype=float)
     try:
         mm = model_matrix(formula, used, na_action="raise", context=formula_context())
@@ -428,7 +430,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     spec = mm.rhs.model_spec
     order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
-    X = np.asarray(mm.rhs, dtype=float)[:, order]
+    X = np.ascontiguousarray(np.asarray(mm.rhs, dtype=float)[:, order])
     y = np.asarray(mm.lhs, dtype=float).ravel()
     if key is not None and [str(c) for c in mm.lhs.columns] == [outcome]:
         products = products_from_names([str(c) for c in mm.rhs.columns], order, levels, rhs,
