@@ -37,8 +37,15 @@ _LAZY = {
     "gray_test": "trialstats.survival.competing",
     "extrapolate": "trialstats.survival.extrapolate",
     "build_report": "trialstats.report.build",
+    "comparisons_frame": "trialstats.results",
+    "compare": "trialstats.results",
+    "adjust_p": "trialstats.results",
+    "multiplicity": "trialstats.results",
+    "risk_difference": "trialstats.results",
+    "describe": "trialstats.results",
+    "subgroup_interaction": "trialstats.results",
 }
-_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results"}
 
 __all__ = [
     "ConvergenceWarning",
