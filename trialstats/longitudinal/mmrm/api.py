@@ -12,6 +12,7 @@ import pandas as pd
 from formulaic import Formula
 
 from ..._inference import check_level
+from ...data.consistency import check_mmrm_rows
 from ...errors import ModelError
 from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._engine import MMRMData, fit_engine
@@ -146,6 +147,7 @@ def mmrm(
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     extra = [subject, visit] + ([group] if group else [])
     _check_columns(extra, data, "mmrm", "argument")
+    check_mmrm_rows(formula, data, subject)
 
     try:
         needed = sorted(set(Formula(formula).required_variables) | set(extra))
