@@ -70,14 +70,16 @@ def _rd_rows(res: RiskDifferenceResult) -> pd.DataFrame:
         x1, n1 = int(per.at[a, "n_event"]), int(per.at[a, "n"])
         x2, n2 = int(per.at[r, "n_event"]), int(per.at[r, "n"])
         p1, p2 = x1 / n1, x2 / n2
-        lo, hi = confint_proportions_2indep(x1, n1, x2, n2, method=_METHODS[res.method],
-                                            compare="diff", alpha=1.0 - res.level)
-        if x1 + x2 in (0, n1 + n2):  # no variability: the score test is undefined
-            stat, p = np.nan, 1.0
-        else:
-            test = test_proportions_2indep(x1, n1, x2, n2, method="score", compare="diff",
-                                           correction=False)
-            stat, p = float(test.statistic), float(test.pvalue)
+        # statsmodels also computes ratios and odds ratios, which divide by zero at 0 events
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo, hi = confint_proportions_2indep(x1, n1, x2, n2, method=_METHODS[res.method],
+                                                compare="diff", alpha=1.0 - res.level)
+            if x1 + x2 in (0, n1 + n2):  # no variability: the score test is undefined
+                stat, p = np.nan, 1.0
+            else:
+                test = test_proportions_2indep(x1, n1, x2, n2, method="score", compare="diff",
+                                               correction=False)
+                stat, p = float(test.statistic), float(test.pvalue)
         rows["estimate"].append(p1 - p2)
         rows["std_error"].append(np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2))
         rows["statistic"].append(stat)
