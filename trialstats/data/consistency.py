@@ -52,7 +52,7 @@ def adtte_problems(frame, coerced, label: str) -> list:
     """
     from .validation import _Collector, _where
 
-    if frame is None or not isinstance(frame, pd.DataFrame) or coerced is None:
+    if frame is None or not isinstance(frame, pd.DataFrame) or coerced is None or frame.empty:
         return []
     cnsr = _column(frame, coerced, "CNSR")
     if cnsr is None:
@@ -73,7 +73,7 @@ def adtte_problems(frame, coerced, label: str) -> list:
         return out
     text = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
                      for v in desc], dtype=object)
-    censor_text = np.array([bool(_CENSOR_TEXT.search(t)) for t in text])
+    censor_text = np.array([bool(_CENSOR_TEXT.search(t)) for t in text], dtype=bool)
     bad = np.flatnonzero(censor_text & (cnsr == 0))
     if len(bad):
         c.add("CNSR", f"CNSR 0 (event) but EVNTDESC describes censoring in {_where(frame, bad)} "
