@@ -38,7 +38,7 @@ def _num(values):
     return np.array([np.nan if v in (None, "NA") else v for v in values], dtype=float)
 
 
-# ------------------------------------------------------------------ colon (survival)
+# --- colon: survival endpoints ---
 @pytest.fixture(scope="module")
 def colon():
     meta = tomllib.loads((REAL / "colon" / "trial.toml").read_text())
@@ -119,7 +119,7 @@ def test_colon_rmst_per_arm_and_difference_equal_r(colon):
     assert c["visit"].item() == "tau = 1825 days"
 
 
-# ------------------------------------------------------------------ antidepressant (MMRM)
+# --- antidepressant: MMRM endpoint ---
 @pytest.fixture(scope="module")
 def antidepressant():
     return ts.load_trial(REAL / "antidepressant")
