@@ -194,3 +194,6 @@ def test_subgroup_interaction_errors(antidepressant_post):
         ts.subgroup_interaction(antidepressant_post.assign(ONE="x"), "ONE")
     with pytest.raises(ts.ModelError, match="at='WEEK 9' is not a visit"):
         ts.subgroup_interaction(antidepressant_post, "SEX", at="WEEK 9")
+    numeric = antidepressant_post.assign(AVISIT=antidepressant_post["AVISITN"])
+    with pytest.raises(ts.ModelError, match="visit 'AVISIT' is not a factor of the model"):
+        ts.subgroup_interaction(numeric, "SEX")

@@ -42,6 +42,11 @@ def _wald(fit, arm, subgroup, visit, at):
     from ..longitudinal._design import reference_grid_matrix
 
     design = fit.design
+    for name, role in ((arm, "arm"), (visit, "visit")):
+        if name not in design.levels:
+            raise ModelError(f"subgroup_interaction: {role} {name!r} is not a factor of the model "
+                             f"(a numeric column enters linearly); make it text or categorical, "
+                             f"e.g. data[{name!r}].astype(str)")
     arms, subs = design.levels[arm], design.levels[subgroup]
     visits = [str(v) for v in design.levels[visit]]
     at = visits[-1] if at is None else str(at)
