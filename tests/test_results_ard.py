@@ -229,3 +229,12 @@ def test_adjust_p_errors():
         ts.adjust_p([0.1, 0.2], "gatekeeping")
     with pytest.raises(ts.ModelError, match="no p_value column"):
         ts.multiplicity(pd.DataFrame({"p": [0.1]}))
+
+
+def test_cox_comparisons_do_not_mistake_a_covariate_named_like_the_arm(exo):
+    tte = exo[0].analysis_frame("adtte")
+    tte["ARMGRP"] = np.where(np.arange(len(tte)) % 2, "A", "B")
+    fit = ts.cox("ARM + ARMGRP", tte, censor="CNSR")
+    c = fit.comparisons(reference="PLACEBO")
+    assert c["arm"].tolist() == ["EXOSOME", "MINOXIDIL"]
+    assert_allclose(c["estimate"], fit.coef["hazard_ratio"][:2], rtol=1e-12)

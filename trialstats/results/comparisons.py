@@ -194,10 +194,17 @@ def lmm_comparisons(fit, arm="ARM", time="WEEK_OFF", *, pairs=None, level=None, 
 
 
 # --------------------------------------------------------------------------- main-effect models
-def _main_effect_columns(terms, arm: str, where: str) -> dict:
-    """Arm level -> coefficient position, for R-named treatment-coded terms ``<arm><level>``."""
-    cols = {t[len(arm):]: i for i, t in enumerate(terms) if t.startswith(arm) and ":" not in t
-            and t != arm}
+def _main_effect_columns(terms, arm: str, where: str, positions=None) -> dict:
+    """Arm level -> coefficient position, for R-named treatment-coded terms ``<arm><level>``.
+
+    ``positions`` (the coefficient positions of the term ``arm``, when the fit knows them) avoids
+    mistaking another variable whose name starts with ``arm`` (``ARMGRP``) for a level.
+    """
+    if positions is not None:
+        cols = {terms[i][len(arm):]: i for i in positions}
+    else:
+        cols = {t[len(arm):]: i for i, t in enumerate(terms) if t.startswith(arm) and ":" not in t
+                and t != arm}
     interacting = [t for t in terms if ":" in t and any(p.startswith(arm) for p in t.split(":"))]
     if not cols:
         raise ModelError(f"{where}: no treatment-coded term of {arm!r} among the terms "
@@ -209,8 +216,8 @@ def _main_effect_columns(terms, arm: str, where: str) -> dict:
     return cols
 
 
-def _ratio_rows(terms, beta, vcov, arm, reference, pairs, level, where):
-    cols = _main_effect_columns(list(terms), arm, where)
+def _ratio_rows(terms, beta, vcov, arm, reference, pairs, level, where, positions=None):
+    cols = _main_effect_columns(list(terms), arm, where, positions)
     if reference is None:
         raise ModelError(f"{where}: give reference= (the reference level of {arm!r}, which has "
                          "no coefficient)")
@@ -280,8 +287,10 @@ def cox_comparisons(fit, arm="ARM", reference=None, *, pairs=None, level=None, a
         when the fit is robust); each arm against the reference equals ``fit.coef``.
     """
     level = fit.level if level is None else check_level(level)
+    names, columns = fit._state.get("term_names", []), fit._state.get("term_columns", [])
+    positions = columns[names.index(arm)] if arm in names else None
     out = _ratio_rows(fit.coef["term"], fit.coef["estimate"], fit.vcov.to_numpy(), arm,
-                      reference, pairs, level, "cox comparisons")
+                      reference, pairs, level, "cox comparisons", positions)
     strata = f", stratified by {fit.strata}" if fit.strata else ""
     out.update({"visit": "", "measure": "hazard ratio", "scale": "ratio", "null": 1.0,
                 "level": level,
