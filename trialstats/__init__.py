@@ -39,8 +39,15 @@ _LAZY = {
     "extrapolate": "trialstats.survival.extrapolate",
     "build_report": "trialstats.report.build",
     "parse_formula": "trialstats.formula",
+    "comparisons_frame": "trialstats.results",
+    "compare": "trialstats.results",
+    "adjust_p": "trialstats.results",
+    "multiplicity": "trialstats.results",
+    "risk_difference": "trialstats.results",
+    "describe": "trialstats.results",
+    "subgroup_interaction": "trialstats.results",
 }
-_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results"}
 
 __all__ = [
     "ConvergenceWarning",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..errors import TrialDataError
 from . import schema
+from .consistency import adtte_problems
 from .plausibility import check_plausible
 from .schema import ARMS, CHG_ATOL, MISSING_TOKENS, SPECS, ColumnSpec, TableSpec
 
@@ -564,6 +565,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
                                 labels, out)
     if meta is not None:
         _endpoint_warnings(meta, coerced, out)
+    out.extend(adtte_problems(frames.get("adtte"), coerced.get("adtte"), labels["adtte"]))
 
     n_rows, by_arm = _count_rows({k: v for k, v in frames.items() if isinstance(v, pd.DataFrame)},
                                  labels, meta.arm_levels if meta is not None else None)

@@ -166,6 +166,12 @@ class CountModelResult:
             f"{self.n_obs} obs / {self.n_subjects} subjects, {status}>"
         )
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.count_comparisons`."""
+        from ..results.comparisons import count_comparisons
+
+        return count_comparisons(self, *args, **kwargs)
+
     def summary(self) -> ModelSummary:
         """Specification, working correlation, and the coefficient and rate-ratio tables."""
         info = [

@@ -299,6 +299,12 @@ class LMMResult:
             level=level,
         )
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.lmm_comparisons`."""
+        from ..results.comparisons import lmm_comparisons
+
+        return lmm_comparisons(self, *args, **kwargs)
+
     def summary(self) -> ModelSummary:
         """Specification, fit statistics and the coefficient and variance tables."""
         info = (

@@ -210,6 +210,12 @@ class LogrankResult:
             f"chi2 = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}>"
         )
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.logrank_comparisons`."""
+        from ..results.comparisons import logrank_comparisons
+
+        return logrank_comparisons(self, *args, **kwargs)
+
     def summary(self) -> Summary:
         """Observed/expected table, the overall test and the pairwise tests."""
         test = pd.DataFrame(

@@ -190,6 +190,12 @@ class CoxResult:
             }
         )
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.cox_comparisons`."""
+        from ..results.comparisons import cox_comparisons
+
+        return cox_comparisons(self, *args, **kwargs)
+
     def summary(self) -> Summary:
         """Coefficients, likelihood-ratio test and concordance."""
         lr = self.lr_test

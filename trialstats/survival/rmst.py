@@ -96,6 +96,12 @@ class RMSTResult:
             f"{self.group}, reference {self.levels[0]}>"
         )
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.rmst_comparisons`."""
+        from ..results.comparisons import rmst_comparisons
+
+        return rmst_comparisons(self, *args, **kwargs)
+
     def summary(self) -> Summary:
         """Per-arm RMST, differences and ratios."""
         return Summary(

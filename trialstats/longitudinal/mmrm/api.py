@@ -12,6 +12,7 @@ import pandas as pd
 from formulaic import Formula
 
 from ..._inference import check_level
+from ...data.consistency import check_mmrm_rows
 from ...errors import ModelError
 from ...formula import parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
@@ -147,6 +148,7 @@ def mmrm(
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     extra = [subject, visit] + ([group] if group else [])
     _check_columns(extra, data, "mmrm", "argument")
+    check_mmrm_rows(formula, data, subject)
 
     design = _design_or_cell_error(formula, data, subject, visit, group, extra)
     arrays = _subject_arrays(design.frame, data, subject, visit, group)

@@ -460,6 +460,12 @@ class MMRMResult:
         lead["contrast"] = labels
         return pd.concat([lead, out], axis=1)
 
+    def comparisons(self, *args, **kwargs):
+        """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.mmrm_comparisons`."""
+        from ...results.comparisons import mmrm_comparisons
+
+        return mmrm_comparisons(self, *args, **kwargs)
+
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
         status = "converged" if self.converged else "NOT converged"

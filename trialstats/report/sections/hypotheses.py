@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...results.multiplicity import adjust_p
 from ..tables import fmt_estimate_ci, fmt_pvalue
 from ._base import Parts, Table, pct_level
 
@@ -32,27 +33,12 @@ ENDPOINT_NAMES = {
 
 def adjust_fixed_sequence(p_values) -> np.ndarray:
     """Fixed-sequence adjusted p-values: running maximum (NaN propagates to every later one)."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.empty_like(p)
-    running = -np.inf
-    for i, v in enumerate(p):
-        running = np.nan if (np.isnan(v) or np.isnan(running)) else max(running, v)
-        out[i] = running
-    return out
+    return adjust_p(p_values, "fixed-sequence")
 
 
 def adjust_holm(p_values) -> np.ndarray:
     """Holm step-down adjusted p-values over the non-missing p-values (NaN stays NaN)."""
-    p = np.asarray(p_values, dtype=float)
-    out = np.full_like(p, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = len(ok)
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="mergesort")]
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adj
-    return out
+    return adjust_p(p_values, "holm")
 
 
 def conclusions(p_values, adjusted, strategy: str, alpha: float) -> list[str]:
