@@ -34,6 +34,7 @@ from ..formula import SafeFormula, formula_context, parse_formula
 __all__ = ["Design", "build_design", "r_level_order", "rhs_matrix", "reference_grid_matrix"]
 
 _MAX_LISTED = 10
+_MAX_MAGNITUDE = 1e100  # larger values overflow sums of squares (1e200 * n)
 
 
 def _r_collation_key(value: str):
@@ -333,11 +334,20 @@ def build_design(
     for col in variables:
         s = frame[col]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            bad = s.index[np.isinf(s.to_numpy(dtype=float, na_value=np.nan))]
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            bad = s.index[np.isinf(values)]
             if len(bad):
                 raise ModelError(
                     f"{where}: column {col!r} has infinite values in rows "
                     f"{_row_list(bad, data, cluster)}; use finite numbers or leave them missing"
+                )
+            with np.errstate(invalid="ignore"):
+                huge = s.index[np.abs(values) >= _MAX_MAGNITUDE]
+            if len(huge):  # their squares overflow: optimisers would spin on an inf likelihood
+                raise ModelError(
+                    f"{where}: column {col!r} has values of magnitude {_MAX_MAGNITUDE:g} or more "
+                    f"in rows {_row_list(huge, data, cluster)}; no model can be fitted to them: "
+                    "check the data or rescale the column"
                 )
 
     miss = frame.isna()
@@ -375,6 +385,11 @@ def build_design(
     order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, safe.text)
     X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
+    if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
+        raise ModelError(
+            f"{where}: outcome {outcome!r} is constant ({y[0]:g}) in all {len(y)} rows used; "
+            "there is nothing to model and no test or interval can be computed"
+        )
     dup = _aliased(X)
     if dup:
         raise ModelError(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._inference import check_level, t_inference
+from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ._design import _check_columns, build_design
 from .lmm import _COEF_COLUMNS, ModelSummary, _choice, _trialstats_version
@@ -232,6 +232,7 @@ def count_model(
     time: str | None = None,
     level: float = 0.95,
     alpha: float | None = None,
+    allow_nonconverged: bool = False,
 ) -> CountModelResult:
     r"""GEE for counts with a log link and robust (sandwich) standard errors.
 
@@ -269,6 +270,10 @@ def count_model(
         Confidence level.
     alpha : float, optional
         Fixed negative-binomial dispersion (> 0); only with ``family="negative-binomial"``.
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
+        ``rate_ratios``) are NaN unless this is True.
 
     Returns
     -------
@@ -401,6 +406,7 @@ def count_model(
         [pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df}), inf],
         axis=1,
     )[_COEF_COLUMNS]
+    coef = without_inference(coef, converged, allow_nonconverged)
     keep = coef["term"] != "(Intercept)"
     rate_ratios = pd.DataFrame(
         {

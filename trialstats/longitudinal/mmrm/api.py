@@ -7,6 +7,8 @@ to :mod:`._engine`; inference quantities are assembled in :mod:`.results`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from formulaic import Formula
@@ -82,6 +84,7 @@ def mmrm(
     group: str | None = None,
     vcov: str = "model",
     level: float = 0.95,
+    allow_nonconverged: bool = False,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -120,6 +123,11 @@ def mmrm(
         Ignored by the Kenward-Roger methods, which use their adjusted covariance.
     level : float, default 0.95
         Confidence level of every interval.
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (coef,
+        lsmeans, contrasts, F tests) are NaN unless this is True (R mmrm's stance: a
+        non-converged fit is not reported silently).
 
     Returns
     -------
@@ -222,13 +230,24 @@ def mmrm(
         ])
         sd = np.where(sd > 0, sd, max(np.std(resid), 1e-8))
         theta0.append(st.start(sd))
-    engine, theta, converged, message = fit_engine(data_arrays, np.concatenate(theta0))
+    try:
+        engine, theta, converged, message = fit_engine(data_arrays, np.concatenate(theta0))
+    except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values
+        raise ModelError(f"mmrm: the {covariance} fit failed in linear algebra ({e}); check the "
+                         "outcome and covariates for extreme values, or use a simpler "
+                         "covariance structure") from e
 
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level,
     )
-    inference = build_inference(engine, theta, spec, design.X, subj_codes, n_subjects)
+    try:
+        inference = build_inference(engine, theta, spec, design.X, subj_codes, n_subjects)
+    except np.linalg.LinAlgError as e:
+        raise ModelError(f"mmrm: the {covariance} fit failed in linear algebra at the optimum "
+                         f"({e}); use a simpler covariance structure") from e
+    if not converged and not allow_nonconverged:  # no inference from a non-converged fit
+        inference = replace(inference, no_inference=True)
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
               if len(excl) else pd.DataFrame({"reason": pd.Series(dtype=str),

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from ..._inference import t_inference
+from ..._inference import t_inference, without_inference
 from ..._summary import Summary
 from ...errors import ConvergenceWarning, ModelError
 from .._design import Design, reference_grid_matrix
@@ -76,6 +76,7 @@ class MMRMInference:
     sigmas: tuple  # per group covariance matrix
     df_override: object = None  # callable L -> df (Bell-McCaffrey for the sandwich)
     P: np.ndarray | None = None  # X' dV^-1/dtheta_h X (Kenward-Roger F tests)
+    no_inference: bool = False  # not converged: statistics, p-values, intervals are NaN
 
     def df(self, L: np.ndarray) -> np.ndarray:
         """Degrees of freedom of each row of ``L`` under the fit's df method."""
@@ -102,7 +103,8 @@ class MMRMInference:
         se = np.sqrt(np.einsum("rk,kl,rl->r", L, self.vcov, L))
         dof = self.df(L)
         out = pd.DataFrame({"estimate": est, "std_error": se, "df": dof})
-        return pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
+        out = pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
+        return without_inference(out, not self.no_inference, False)
 
 
 def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) -> MMRMInference:
@@ -323,6 +325,8 @@ class MMRMResult:
             den = satterthwaite_f_ddf(inf.df(comp)) if self.spec.df == "satterthwaite" \
                 else float(np.min(inf.df(L)))
         p = float(stats.f.sf(F, num, den))
+        if inf.no_inference:  # a fit that did not converge reports no tests
+            F, p = np.nan, np.nan
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
