@@ -203,9 +203,10 @@ class _Checker:
                 len(args) == 2 and "contrasts" in kws):
             raise self.fail(part, "C() takes a column, optionally a contrast and levels=[...]")
         out = [self.name_arg(args[0], names, part)]
-        contrast = args[1] if len(args) == 2 else kws.get("contrasts")
-        if contrast is not None:
-            out.append("contrasts=" + self.contrast(contrast, part))
+        if len(args) == 2:
+            out.append(self.contrast(args[1], part))
+        elif "contrasts" in kws:
+            out.append("contrasts=" + self.contrast(kws["contrasts"], part))
         if "levels" in kws:
             lv = kws["levels"]
             if not isinstance(lv, ast.List | ast.Tuple) or not lv.elts or len(lv.elts) > 1000:
@@ -214,13 +215,13 @@ class _Checker:
         return "C(" + ", ".join(out) + ")"
 
     def contrast(self, node, part: str) -> str:
-        call_args = []
-        if isinstance(node, ast.Call) and not node.keywords:
+        call_args, called = [], isinstance(node, ast.Call) and not node.keywords
+        if called:
             call_args, node = node.args, node.func
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id == "contr" and node.attr in _CONTRASTS and len(call_args) <= 1):
             inner = ", ".join(self.literal(a, part) for a in call_args)
-            return f"contr.{node.attr}({inner})"
+            return f"contr.{node.attr}" + (f"({inner})" if called else "")
         raise self.fail(part, "a contrast must be contr." + "/".join(_CONTRASTS) + "(...)")
 
     def stateful_call(self, fn, args, kws, names, part) -> str:

@@ -37,6 +37,8 @@ _MAX_LISTED = 10
 # i.e. relative to the size of the terms that cancel at the solution.
 _CTOL = 1e-10
 _MAXITER = 200
+# a fitted log rate this far below log(mean count) (a rate 2e-9 of the mean) is a separation
+_SEPARATION_LOG_RATE = 20.0
 
 
 def _geepack_ar1_class():
@@ -329,6 +331,15 @@ def count_model(
             f"{where}: outcome {design.outcome!r} must be counts (0, 1, 2, ...); values are "
             + "; ".join(problems)
         )
+    for col in design.levels:  # a level with only zeros: log rate -> -inf
+        totals = pd.Series(y, index=frame.index).groupby(frame[col], observed=True).sum()
+        empty = [str(k) for k, v in totals.items() if v == 0]
+        if empty:
+            raise ModelError(
+                f"{where}: every count of {design.outcome!r} is 0 where {col} is "
+                f"{', '.join(empty)}: its rate ratio is not estimable (zero rate, infinite log "
+                "rate ratio); combine or drop that level"
+            )
     if time is not None:
         t = frame[time]
         if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
@@ -397,6 +408,17 @@ def count_model(
         )
 
     beta = np.asarray(res.params, dtype=float)
+    low = X @ beta < np.log(np.mean(y)) - _SEPARATION_LOG_RATE
+    if converged and low.any():  # zero counts separated by a covariate: beta heads to infinity
+        converged = False
+        warnings.warn(
+            f"{where}: GEE did not converge for {formula!r}: fitted means of {int(low.sum())} rows "
+            f"(e.g. row {frame.index[np.argmax(low)]}) are below e^-{_SEPARATION_LOG_RATE:g} "
+            "times the mean count: zero counts are separated by a covariate and its estimate "
+            "is infinite",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     V = np.asarray(res.cov_robust, dtype=float)
     se = np.sqrt(np.diag(V))
     df = np.full(len(beta), np.inf)

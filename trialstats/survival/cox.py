@@ -208,6 +208,22 @@ class CoxResult:
         return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
 
 
+def _coef_frame(names, beta, se, inf) -> pd.DataFrame:
+    """The tidy coefficient table: log hazard ratios, hazard ratios and their z inference."""
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta,
+            "std_error": se,
+            "hazard_ratio": np.exp(beta),
+            "conf_low": np.exp(inf["conf_low"].to_numpy()),
+            "conf_high": np.exp(inf["conf_high"].to_numpy()),
+            "statistic": inf["statistic"].to_numpy(),
+            "p_value": inf["p_value"].to_numpy(),
+        }
+    )
+
+
 def _inverse(information: np.ndarray) -> np.ndarray:
     """Inverse information; NaN when it is singular or not finite (a runaway fit)."""
     try:
@@ -489,13 +505,18 @@ def cox(
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         if monotone:  # the fit runs off to infinity: say why once, not how
             warnings.simplefilter("ignore", ConvergenceWarning)
-        if ties == "efron":
-            res = _fit_efron_lifelines(t, ev, xc, strata_codes)
-            var = res["vcov"]
-        else:  # Breslow: lifelines has no Breslow ties
-            cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
-            res = engine.fit(cox_data)
-            var = _inverse(res["information"])
+        try:
+            if ties == "efron":
+                res = _fit_efron_lifelines(t, ev, xc, strata_codes)
+                var = res["vcov"]
+            else:  # Breslow: lifelines has no Breslow ties
+                cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+                res = engine.fit(cox_data)
+                var = _inverse(res["information"])
+        except ModelError as e:  # e.g. the information vanished as the estimate ran away
+            if monotone:
+                raise ModelError(f"the Cox model cannot be fitted: {monotone}") from e
+            raise
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
@@ -515,18 +536,8 @@ def cox(
                       "(monotone likelihood?): the fit is reported as not converged",
                       ConvergenceWarning, stacklevel=2)
     inf = t_inference(beta, se, np.inf, level)
-    coef = pd.DataFrame(
-        {
-            "term": names,
-            "estimate": beta,
-            "std_error": se,
-            "hazard_ratio": np.exp(beta),
-            "conf_low": np.exp(inf["conf_low"].to_numpy()),
-            "conf_high": np.exp(inf["conf_high"].to_numpy()),
-            "statistic": inf["statistic"].to_numpy(),
-            "p_value": inf["p_value"].to_numpy(),
-        }
-    )
+    with np.errstate(over="ignore"):  # a runaway estimate gives an infinite hazard ratio
+        coef = _coef_frame(names, beta, se, inf)
     coef = without_inference(coef, converged, allow_nonconverged)
     state = {
         "time": t,
