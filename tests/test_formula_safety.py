@@ -427,3 +427,22 @@ def test_transform_outside_formulaic_works_in_the_reference_grid(long_data):
     ca, cb = a.contrast("ARM", by="AVISIT"), b.contrast("ARM", by="AVISIT")
     assert_allclose(ca["estimate"], cb["estimate"], **SAME_DESIGN)
     assert_allclose(ca["std_error"], cb["std_error"], **SAME_DESIGN)
+
+
+@pytest.mark.parametrize("formula", ["CHG ~ log(open)", "CHG ~ I(eval * 2)", "CHG ~ sqrt(exec)"])
+def test_builtin_names_in_transforms_refused_before_data_is_known(formula):
+    # without a column list (a plan), a transform argument may not name a Python builtin
+    with pytest.raises(ModelError, match="is a Python builtin, not a known column"):
+        parse_formula(formula)
+    # with the data known, a column of that name is only a column
+    assert parse_formula(formula, ["CHG", "open", "eval", "exec"]).rhs_columns
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+@pytest.mark.parametrize("transform", ["I(BASE / 0)", "log(BASE - BASE)"])
+def test_transform_with_infinite_values_is_a_model_error(entry, transform, long_data):
+    with pytest.raises(ModelError, match=r"infinite|undefined|cannot build the design"):
+        if entry == "lmm_re_formula":
+            ts.lmm("CHG ~ ARM", long_data, groups="USUBJID", re_formula=f"~{transform}")
+        else:
+            ENTRY_POINTS[entry](f"CHG ~ ARM + {transform}", long_data)

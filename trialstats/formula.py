@@ -99,6 +99,7 @@ def _is_plain_name(name: str) -> bool:
 
 
 _PY_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"True", "False", "None"}
+_BUILTINS = frozenset(dir(__import__("builtins")))
 
 
 def quote_name(name: str) -> str:
@@ -142,6 +143,7 @@ class _Checker:
         self.used: list[str] = []
         self.sides: dict[str, list[str]] = {"lhs": [], "rhs": []}
         self.side = "lhs"
+        self.in_call = False  # inside a transform call, whose names Python evaluates
 
     def fail(self, part: str, why: str) -> ModelError:
         return _fail(self.where, self.formula, part, why)
@@ -154,6 +156,8 @@ class _Checker:
             raise self.fail(part, f"column name {name!r} has quotes, braces, backticks, "
                                   "backslashes or control characters and cannot be used in a "
                                   "formula; rename the column")
+        if self.in_call and self.columns is None and name in _BUILTINS:
+            raise self.fail(part, f"{name!r} is a Python builtin, not a known column")
         if self.columns is not None and name not in self.columns:
             raise ModelError(
                 f"{self.where}: formula {self.formula!r} names {name!r}, which is not a column of "
@@ -179,10 +183,13 @@ class _Checker:
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
             raise self.fail(text, f"not a valid transform call ({type(e).__name__})") from None
         node = tree.body
+        self.in_call = True
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id in TRANSFORMS):
             raise self.fail(text, "only calls of whitelisted transforms are allowed")
-        return self.call(node, names, text)
+        out = self.call(node, names, text)
+        self.in_call = False
+        return out
 
     def call(self, node: ast.Call, names: dict, part: str) -> str:
         fn = node.func.id

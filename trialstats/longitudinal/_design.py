@@ -384,6 +384,7 @@ def build_design(
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, safe.text)
     X = np.asarray(mm.rhs, dtype=float)[:, order]
+    _check_finite(X, terms, formula, where)
     y = np.asarray(mm.lhs, dtype=float).ravel()
     if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
         raise ModelError(
@@ -437,7 +438,19 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
     order, names = _r_columns(mm.columns, mm.model_spec.term_indices, safe.text)
-    return np.asarray(mm, dtype=float)[:, order], names
+    Z = np.asarray(mm, dtype=float)[:, order]
+    _check_finite(Z, names, rhs_formula, where)
+    return Z, names
+
+
+def _check_finite(X: np.ndarray, names, formula: str, where: str) -> None:
+    """A transform (log of 0, x / 0) must not put inf or NaN into the design."""
+    bad = [str(names[j]) for j in range(X.shape[1]) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ModelError(
+            f"{where}: terms {', '.join(bad)} of {formula!r} have infinite or undefined values in "
+            "the rows used (a transform such as log(0) or x / 0); change the transform or the data"
+        )
 
 
 def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence[str] = ()):

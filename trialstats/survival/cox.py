@@ -479,6 +479,10 @@ def cox(
         x_full = x_full.reindex(np.flatnonzero(keep))
     x = x_full.to_numpy(dtype=float)
     names = [_r_name(c) for c in columns]
+    nonfinite = [n for n, ok in zip(names, np.isfinite(x).all(axis=0)) if not ok]
+    if nonfinite:
+        raise ModelError(f"covariates {', '.join(nonfinite)} of '{rhs}' have infinite values "
+                         "(a transform such as log(0) or x / 0); change the transform or the data")
     term_names, term_columns = [], []
     for term, idx in spec.term_indices.items():
         cols = [columns.index(mm.columns[i]) for i in idx if mm.columns[i] != "Intercept"]
