@@ -446,3 +446,16 @@ def test_transform_with_infinite_values_is_a_model_error(entry, transform, long_
             ts.lmm("CHG ~ ARM", long_data, groups="USUBJID", re_formula=f"~{transform}")
         else:
             ENTRY_POINTS[entry](f"CHG ~ ARM + {transform}", long_data)
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_multipart_formula_is_a_clean_model_error(entry, long_data):
+    with pytest.raises(ModelError, match=r"'\|' \(a multi-part formula\) is not supported"):
+        ENTRY_POINTS[entry]("CHG ~ ARM | BASE", long_data)
+    assert parse_formula("y ~ a | b", multipart=True).text == "y ~ a | b"
+
+
+@pytest.mark.parametrize("entry", ["count_model", "interval_regression", "cox"])
+def test_formula_without_terms_is_a_clean_model_error(entry, long_data):
+    with pytest.raises(ModelError, match="has no (terms|covariates)"):
+        ENTRY_POINTS[entry]("CHG ~ 0", long_data)

@@ -407,7 +407,8 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
     return " ".join(parts), " ".join(parts[tilde + 1:]), tilde > 0
 
 
-def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any") -> SafeFormula:
+def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any",
+                  multipart: bool = False) -> SafeFormula:
     """Check a formula against the whitelist and rebuild it from its checked parts.
 
     Parameters
@@ -422,6 +423,8 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     sides : {"any", "two", "rhs"}
         ``"two"`` requires ``outcome ~ terms``; ``"rhs"`` requires no outcome (a leading ``~``
         is allowed).
+    multipart : bool, default False
+        Allow ``|`` (formulaic's multi-part formulas); no trialstats model takes them.
 
     Returns
     -------
@@ -447,6 +450,9 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     if len(tokens) > _MAX_TOKENS:
         raise ModelError(f"{where}: formula has {len(tokens)} parts; at most {_MAX_TOKENS} allowed")
     text, rhs, has_lhs = _rebuild(tokens, checker)
+    if not multipart and any("|" in t.token for t in tokens if t.kind.value == "operator"):
+        raise ModelError(f"{where}: formula {formula!r}: '|' (a multi-part formula) is not "
+                         "supported by this model; write the terms with + instead")
     if sides == "two" and not has_lhs:
         raise ModelError(f"{where}: formula {formula!r} must have one outcome column left of '~'")
     if sides == "rhs" and has_lhs:

@@ -319,6 +319,8 @@ def count_model(
     )
     frame = design.frame
     y = design.y
+    if design.X.shape[1] == 0:
+        raise ModelError(f"{where}: formula {formula!r} has no terms (not even an intercept)")
     bad_neg = frame.index[y < 0]
     bad_int = frame.index[(y >= 0) & (y != np.round(y))]
     problems = []
