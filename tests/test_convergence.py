@@ -238,3 +238,33 @@ def test_huge_values_are_model_errors_naming_rows(call):
     with pytest.raises(ModelError, match=r"column 'BASE' has values of magnitude 1e\+100 or "
                                          r"more in rows 7 \(S02\)"):
         call(d)
+
+
+def _orders_brute_force(x, time, event, strata):
+    """The definition, one event and one risk set at a time (O(n^2))."""
+    out = np.zeros((2, x.shape[1]), dtype=bool)
+    for j in range(x.shape[1]):
+        for row, s in ((0, 1.0), (1, -1.0)):
+            v, ok, strict = s * x[:, j], True, False
+            for i in np.flatnonzero(event == 1):
+                risk = (time >= time[i]) & (strata == strata[i])
+                ok &= v[i] >= v[risk].max()
+                strict |= v[i] > v[risk].min()
+            out[row, j] = ok and strict
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_monotone_check_matches_its_definition(seed):
+    from trialstats.survival.cox import _orders_events
+
+    rng = np.random.default_rng(seed)
+    n = 25
+    time = rng.integers(1, 8, n).astype(float)  # many ties
+    event = (rng.uniform(size=n) < 0.6).astype(float)
+    strata = rng.integers(0, 2, n) if seed % 2 else np.zeros(n, dtype=int)
+    # one column built to order the events half of the time, one random, one binary
+    ordering = -time + (0 if seed % 4 < 2 else rng.integers(0, 2, n) * 3)
+    x = np.column_stack([ordering, rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
+    got = _orders_events(x, time, event, strata if seed % 2 else None)
+    assert np.array_equal(got, _orders_brute_force(x, time, event, strata))

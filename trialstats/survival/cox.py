@@ -245,21 +245,36 @@ def _orders_events(x: np.ndarray, time, event, strata_codes) -> np.ndarray:
     numpy.ndarray of bool, shape (2, p)
         Row 0 for sign +1, row 1 for sign -1.
     """
-    groups = [np.arange(len(time))] if strata_codes is None else [
+    groups = [slice(None)] if strata_codes is None else [
         np.flatnonzero(strata_codes == k) for k in np.unique(strata_codes)]
-    signed = np.concatenate([x, -x], axis=1)
-    ok = np.ones(signed.shape[1], dtype=bool)
-    strict = np.zeros(signed.shape[1], dtype=bool)
+    p = x.shape[1]
+    ok = np.ones((2, p), dtype=bool)  # row 0: sign +1, row 1: sign -1
+    for idx in groups:  # necessary condition at each stratum's first event time: one pass
+        t, e, v = time[idx], event[idx] == 1, x[idx]
+        if not e.any():
+            continue
+        t0 = t[e].min()
+        at_risk, first = t >= t0, e & (t == t0)
+        ok[0] &= (v[first] >= v[at_risk].max(axis=0)).all(axis=0)
+        ok[1] &= (v[first] <= v[at_risk].min(axis=0)).all(axis=0)
+    cols = np.flatnonzero(ok.any(axis=0))
+    if len(cols) == 0:  # the usual case: no covariate orders even the first events
+        return np.zeros((2, p), dtype=bool)
+    strict = np.zeros((2, p), dtype=bool)
     for idx in groups:
-        order = idx[np.argsort(-time[idx], kind="stable")]  # latest first: risk sets grow
-        v, e, t = signed[order], event[order] == 1, time[order]
+        t_g = time[idx]
+        order = np.argsort(-t_g, kind="stable")  # latest first: risk sets grow
+        v, e, t = x[idx][order][:, cols], (event[idx] == 1)[order], t_g[order]
         if not e.any():
             continue
         cmax, cmin = np.maximum.accumulate(v, axis=0), np.minimum.accumulate(v, axis=0)
-        last = np.searchsorted(-t, -t, side="right") - 1  # risk set includes tied times
-        ok &= (v[e] >= cmax[last[e]]).all(axis=0)
-        strict |= (v[e] > cmin[last[e]]).any(axis=0)
-    return (ok & strict).reshape(2, -1)
+        last = np.searchsorted(-t, -t[e], side="right") - 1  # risk set includes tied times
+        ve, hi, lo = v[e], cmax[last], cmin[last]
+        ok[0, cols] &= (ve >= hi).all(axis=0)
+        ok[1, cols] &= (ve <= lo).all(axis=0)
+        strict[0, cols] |= (ve > lo).any(axis=0)
+        strict[1, cols] |= (ve < hi).any(axis=0)
+    return ok & strict
 
 
 def _monotone_message(x, names, term_columns, term_names, time, event, strata_codes):
