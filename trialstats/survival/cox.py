@@ -254,9 +254,11 @@ def _orders_events(x: np.ndarray, time, event, strata_codes) -> np.ndarray:
         if not e.any():
             continue
         t0 = t[e].min()
-        at_risk, first = t >= t0, e & (t == t0)
-        ok[0] &= (v[first] >= v[at_risk].max(axis=0)).all(axis=0)
-        ok[1] &= (v[first] <= v[at_risk].min(axis=0)).all(axis=0)
+        at_risk = t >= t0
+        risk = v if at_risk.all() else v[at_risk]  # copy only if some left before t0
+        first = v[e & (t == t0)]
+        ok[0] &= (first >= risk.max(axis=0)).all(axis=0)
+        ok[1] &= (first <= risk.min(axis=0)).all(axis=0)
     cols = np.flatnonzero(ok.any(axis=0))
     if len(cols) == 0:  # the usual case: no covariate orders even the first events
         return np.zeros((2, p), dtype=bool)
