@@ -113,6 +113,9 @@ HOSTILE = [
     "CHG ~ " + "(" * 500 + "BASE" + ")" * 500,
     "CHG ~ I(" + "(" * 200 + "BASE" + ")" * 200 + ")",
     "CHG ~ I(" + "-" * 1500 + "BASE)",
+    # term explosion: 2^30 and C(30, <=10) terms
+    "CHG ~ " + " * ".join(["ARM", "BASE", "AGE", "WEEK"] * 8),
+    "CHG ~ (" + " + ".join(f"`C{i}`" for i in range(30)) + ") ^ 10",
 ]
 assert len(HOSTILE) >= 40
 # harmless as a name (a lookup, never evaluated) but not a column: refused only once the data is
@@ -121,7 +124,7 @@ NAME_ONLY = ["CHG ~ BASE.real"]
 SYNTAX_HOSTILE = [f for f in HOSTILE if f not in NAME_ONLY]
 
 COLUMNS = ["USUBJID", "ARM", "AVISIT", "WEEK", "BASE", "AGE", "CHG", "COUNT", "TIME", "CNSR",
-           "TLOWER", "TUPPER"]
+           "TLOWER", "TUPPER", *(f"C{i}" for i in range(30))]
 
 
 def _arm(formula: str, canary: Path) -> str:

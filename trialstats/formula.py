@@ -28,6 +28,7 @@ its Python parts are ``eval``-ed; it has no whitelist mode.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _MAX_CHARS = 2000
 _MAX_TOKENS = 400
 _MAX_DEPTH = 20
 _MAX_POWER = 10
+_MAX_TERMS = 500
 _ALLOWED_TEXT = (
     "allowed: column names (backtick-quoted if not Python identifiers), the operators "
     "~ + - * : / | and ** or ^ with a whole exponent up to 10, numbers, parentheses, and the "
@@ -480,3 +482,25 @@ def _check_parse(text: str, checker: _Checker) -> None:
             if node.operator.symbol not in _OPERATORS:
                 raise checker.fail(node.operator.symbol, "operator not allowed")
             stack.extend(node.args)
+    bound = _term_bound(tree, ASTNode)
+    if bound > _MAX_TERMS:
+        raise ModelError(f"{checker.where}: formula {checker.formula!r} expands to up to {bound:.3g} "
+                         f"terms; at most {_MAX_TERMS} are allowed (check * and ^ of many terms)")
+
+
+def _term_bound(node, node_type) -> float:
+    """An upper bound on the number of terms a formula expands to, computed before expanding."""
+    if not isinstance(node, node_type):
+        return 1.0
+    args = [_term_bound(a, node_type) for a in node.args]
+    sym = node.operator.symbol
+    if sym in ("**", "^") and len(args) == 2:
+        k = int(str(node.args[1])) if str(node.args[1]).isdigit() else _MAX_POWER
+        return float(sum(math.comb(int(min(args[0], 1e6)), i) for i in range(1, k + 1)))
+    if sym == "*" and len(args) == 2:
+        return args[0] + args[1] + args[0] * args[1]
+    if sym == ":" and len(args) == 2:
+        return args[0] * args[1]
+    if sym == "/" and len(args) == 2:
+        return args[0] + args[0] * args[1]
+    return float(sum(args))
