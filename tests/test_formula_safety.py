@@ -462,3 +462,21 @@ def test_multipart_formula_is_a_clean_model_error(entry, long_data):
 def test_formula_without_terms_is_a_clean_model_error(entry, long_data):
     with pytest.raises(ModelError, match="has no (terms|covariates)"):
         ENTRY_POINTS[entry]("CHG ~ 0", long_data)
+
+
+def test_hostile_formula_in_a_plan_object_fails_its_sections_only(tmp_path, mini_trial):
+    # an AnalysisPlan built in Python skips load_plan: every fit still checks its formula, so
+    # the MMRM sections fail cleanly and the rest of the report is written
+    from dataclasses import replace
+
+    from trialstats.report.plan import AnalysisPlan
+
+    canary = tmp_path / "canary"
+    plan = AnalysisPlan()
+    plan = replace(plan, mmrm=replace(plan.mmrm, formula=_arm("CHG ~ ARM + {" + OPEN + "}", canary)),
+                   subgroups=(("{" + _arm(OPEN, canary) + "}", "Evil"),))
+    out = ts.build_report(mini_trial, tmp_path / "out.html", plan=plan)
+    html = Path(out).read_text(encoding="utf-8")
+    assert not canary.exists()
+    primary = html[html.index('id="sec-primary"'):html.index('id="sec-durability"')]
+    assert "This section failed" in primary and "Python code in {...} is not allowed" in primary
