@@ -210,12 +210,16 @@ def _estimate_alpha(y: np.ndarray, X: np.ndarray) -> float:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = NegativeBinomial(y, X, loglike_method="nb2").fit(
-            method="bfgs", maxiter=2000, gtol=1e-10, disp=False
-        )
-        res = NegativeBinomial(y, X, loglike_method="nb2").fit(
-            start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=False
-        )
+        try:
+            res = NegativeBinomial(y, X, loglike_method="nb2").fit(
+                method="bfgs", maxiter=2000, gtol=1e-10, disp=False
+            )
+            res = NegativeBinomial(y, X, loglike_method="nb2").fit(
+                start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=False
+            )
+        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+            raise ModelError(f"count_model: the negative-binomial alpha cannot be estimated "
+                             f"({e}); give alpha= or use family='poisson'") from e
     alpha = float(res.params[-1])
     if not np.isfinite(alpha) or alpha <= 0:
         raise ModelError(
@@ -394,7 +398,11 @@ def count_model(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ctol = _CTOL * max(1.0, float(np.linalg.norm(X.T @ y)))
-        res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
+        try:
+            res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
+        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+            raise ModelError(f"{where}: GEE failed in linear algebra for {formula!r} ({e}); "
+                             "check for extreme values or simplify the model") from e
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     if res is None:
         raise ModelError(

@@ -534,16 +534,19 @@ def cox(
                 cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
                 res = engine.fit(cox_data)
                 var = _inverse(res["information"])
-        except ModelError as e:  # e.g. the information vanished as the estimate ran away
+        except (ModelError, np.linalg.LinAlgError) as e:  # e.g. the information vanished
             if monotone:
                 raise ModelError(f"the Cox model cannot be fitted: {monotone}") from e
-            raise
+            if isinstance(e, ModelError):
+                raise
+            raise ModelError(f"the Cox model failed in linear algebra ({e}): a covariate is "
+                             "constant, collinear with others or extreme") from e
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
         if cox_data is None:
             cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
-        var = engine.robust_variance(cox_data, beta, np.linalg.inv(var), cluster_codes)
+        var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
     se = np.sqrt(np.diag(var))
     converged = bool(res["converged"]) and monotone is None
     if monotone:
