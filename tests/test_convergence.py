@@ -268,3 +268,19 @@ def test_monotone_check_matches_its_definition(seed):
     x = np.column_stack([ordering, rng.normal(size=n), rng.integers(0, 2, n)]).astype(float)
     got = _orders_events(x, time, event, strata if seed % 2 else None)
     assert np.array_equal(got, _orders_brute_force(x, time, event, strata))
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_cox_combination_ordering_events_is_not_converged(ties):
+    # X1 + X2 = -T orders the events though neither column does alone: the per-column check
+    # cannot see it, the iteration cap does (converged False, no inference)
+    rng = np.random.default_rng(5)
+    n = 60
+    t = rng.permutation(np.arange(1.0, n + 1))
+    u = rng.normal(0, 30, n)
+    d = pd.DataFrame({"T": t, "CNSR": (rng.uniform(size=n) < 0.3).astype(int), "X1": -t + u,
+                      "X2": -u})
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        fit = ts.cox("X1 + X2", d, time="T", censor="CNSR", ties=ties)
+    assert not fit.converged
+    assert _blank(fit.coef)
