@@ -5,7 +5,9 @@ Each benchmark compares trialstats with a peer run on the same data in the same 
 bare lifelines) and ``bench_report`` (the full report vs the bare model fits it contains).
 Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
 
-Usage: ``python benchmarks/run.py [mmrm] [survival] [report]`` (default: all three).
+``bench_safety`` times the issue-11 checks (formula whitelist, Cox monotone likelihood) against
+their peers. Usage: ``python benchmarks/run.py [mmrm] [survival] [report] [safety]`` (default:
+all four).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["mmrm", "survival", "report"]
+    which = argv or ["mmrm", "survival", "report", "safety"]
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{platform.processor() or 'unknown CPU'}\n")
     if "mmrm" in which:
@@ -35,6 +37,11 @@ def main(argv: list[str]) -> int:
         import bench_report
 
         bench_report.run()
+    if "safety" in which:
+        import bench_safety
+
+        print("## Safety checks vs their peers\n")
+        print(bench_safety.to_markdown(bench_safety.run()))
     return 0
 
 

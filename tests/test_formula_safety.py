@@ -113,6 +113,9 @@ HOSTILE = [
     "CHG ~ " + "(" * 500 + "BASE" + ")" * 500,
     "CHG ~ I(" + "(" * 200 + "BASE" + ")" * 200 + ")",
     "CHG ~ I(" + "-" * 1500 + "BASE)",
+    # term explosion: 2^30 and C(30, <=10) terms
+    "CHG ~ " + " * ".join(["ARM", "BASE", "AGE", "WEEK"] * 8),
+    "CHG ~ (" + " + ".join(f"`C{i}`" for i in range(30)) + ") ^ 10",
 ]
 assert len(HOSTILE) >= 40
 # harmless as a name (a lookup, never evaluated) but not a column: refused only once the data is
@@ -121,7 +124,7 @@ NAME_ONLY = ["CHG ~ BASE.real"]
 SYNTAX_HOSTILE = [f for f in HOSTILE if f not in NAME_ONLY]
 
 COLUMNS = ["USUBJID", "ARM", "AVISIT", "WEEK", "BASE", "AGE", "CHG", "COUNT", "TIME", "CNSR",
-           "TLOWER", "TUPPER"]
+           "TLOWER", "TUPPER", *(f"C{i}" for i in range(30))]
 
 
 def _arm(formula: str, canary: Path) -> str:
@@ -427,3 +430,67 @@ def test_transform_outside_formulaic_works_in_the_reference_grid(long_data):
     ca, cb = a.contrast("ARM", by="AVISIT"), b.contrast("ARM", by="AVISIT")
     assert_allclose(ca["estimate"], cb["estimate"], **SAME_DESIGN)
     assert_allclose(ca["std_error"], cb["std_error"], **SAME_DESIGN)
+
+
+@pytest.mark.parametrize("formula", ["CHG ~ log(open)", "CHG ~ I(eval * 2)", "CHG ~ sqrt(exec)"])
+def test_builtin_names_in_transforms_refused_before_data_is_known(formula):
+    # without a column list (a plan), a transform argument may not name a Python builtin
+    with pytest.raises(ModelError, match="is a Python builtin, not a known column"):
+        parse_formula(formula)
+    # with the data known, a column of that name is only a column
+    assert parse_formula(formula, ["CHG", "open", "eval", "exec"]).rhs_columns
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+@pytest.mark.parametrize("transform", ["I(BASE / 0)", "log(BASE - BASE)"])
+def test_transform_with_infinite_values_is_a_model_error(entry, transform, long_data):
+    with pytest.raises(ModelError, match=r"infinite|undefined|cannot build the design"):
+        if entry == "lmm_re_formula":
+            ts.lmm("CHG ~ ARM", long_data, groups="USUBJID", re_formula=f"~{transform}")
+        else:
+            ENTRY_POINTS[entry](f"CHG ~ ARM + {transform}", long_data)
+
+
+@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+def test_multipart_formula_is_a_clean_model_error(entry, long_data):
+    with pytest.raises(ModelError, match=r"'\|' \(a multi-part formula\) is not supported"):
+        ENTRY_POINTS[entry]("CHG ~ ARM | BASE", long_data)
+    assert parse_formula("y ~ a | b", multipart=True).text == "y ~ a | b"
+
+
+@pytest.mark.parametrize("entry", ["count_model", "interval_regression", "cox"])
+def test_formula_without_terms_is_a_clean_model_error(entry, long_data):
+    with pytest.raises(ModelError, match="has no (terms|covariates)"):
+        ENTRY_POINTS[entry]("CHG ~ 0", long_data)
+
+
+def test_hostile_formula_in_a_plan_object_fails_its_sections_only(tmp_path, mini_trial):
+    # an AnalysisPlan built in Python skips load_plan: every fit still checks its formula, so
+    # the MMRM sections fail cleanly and the rest of the report is written
+    from dataclasses import replace
+
+    from trialstats.report.plan import AnalysisPlan
+
+    canary = tmp_path / "canary"
+    plan = AnalysisPlan()
+    plan = replace(plan, mmrm=replace(plan.mmrm, formula=_arm("CHG ~ ARM + {" + OPEN + "}", canary)))
+    out = ts.build_report(mini_trial, tmp_path / "out.html", plan=plan)
+    html = Path(out).read_text(encoding="utf-8")
+    assert not canary.exists()
+    primary = html[html.index('id="sec-primary"'):html.index('id="sec-durability"')]
+    assert "This section failed" in primary and "Python code in {...} is not allowed" in primary
+
+
+def test_hostile_subgroup_key_in_a_plan_object_is_refused_before_the_build(tmp_path, mini_trial):
+    # plan-named columns are checked against the data before any section runs (PlanError
+    # naming the key); the key is never evaluated
+    from dataclasses import replace
+
+    from trialstats.report.plan import AnalysisPlan
+
+    canary = tmp_path / "canary"
+    plan = replace(AnalysisPlan(), subgroups=(("{" + _arm(OPEN, canary) + "}", "Evil"),))
+    with pytest.raises(PlanError, match=r"subgroups\."):
+        ts.build_report(mini_trial, tmp_path / "out.html", plan=plan)
+    assert not canary.exists()
+    assert not (tmp_path / "out.html").exists()

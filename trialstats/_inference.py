@@ -74,3 +74,39 @@ def t_inference(estimate, std_error, df, level: float = 0.95, null: float = 0.0)
             "conf_high": est + crit * se,
         }
     )
+
+
+#: the columns a fit that did not converge leaves empty (its estimates and SEs are kept)
+INFERENCE_COLUMNS = ("statistic", "p_value", "conf_low", "conf_high")
+
+
+def without_inference(frame: pd.DataFrame, converged: bool, allow_nonconverged: bool,
+                      columns=INFERENCE_COLUMNS) -> pd.DataFrame:
+    """Blank the tests and intervals of a fit that did not converge (R mmrm's stance).
+
+    A non-converged fit returns its estimates, but no p-value or interval is reported from it
+    unless the caller asked for them with ``allow_nonconverged=True``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A tidy result frame.
+    converged : bool
+        Whether the fit converged.
+    allow_nonconverged : bool
+        Keep the inference of a non-converged fit.
+    columns : sequence of str
+        Columns to blank (those present in ``frame``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` itself when converged or allowed, else a copy with NaN in ``columns``.
+    """
+    if converged or allow_nonconverged:
+        return frame
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            out[col] = np.nan
+    return out

@@ -28,6 +28,7 @@ its Python parts are ``eval``-ed; it has no whitelist mode.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _MAX_CHARS = 2000
 _MAX_TOKENS = 400
 _MAX_DEPTH = 20
 _MAX_POWER = 10
+_MAX_TERMS = 500
 _ALLOWED_TEXT = (
     "allowed: column names (backtick-quoted if not Python identifiers), the operators "
     "~ + - * : / | and ** or ^ with a whole exponent up to 10, numbers, parentheses, and the "
@@ -99,6 +101,7 @@ def _is_plain_name(name: str) -> bool:
 
 
 _PY_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"True", "False", "None"}
+_BUILTINS = frozenset(dir(__import__("builtins")))
 
 
 def quote_name(name: str) -> str:
@@ -142,6 +145,7 @@ class _Checker:
         self.used: list[str] = []
         self.sides: dict[str, list[str]] = {"lhs": [], "rhs": []}
         self.side = "lhs"
+        self.in_call = False  # inside a transform call, whose names Python evaluates
 
     def fail(self, part: str, why: str) -> ModelError:
         return _fail(self.where, self.formula, part, why)
@@ -154,6 +158,8 @@ class _Checker:
             raise self.fail(part, f"column name {name!r} has quotes, braces, backticks, "
                                   "backslashes or control characters and cannot be used in a "
                                   "formula; rename the column")
+        if self.in_call and self.columns is None and name in _BUILTINS:
+            raise self.fail(part, f"{name!r} is a Python builtin, not a known column")
         if self.columns is not None and name not in self.columns:
             raise ModelError(
                 f"{self.where}: formula {self.formula!r} names {name!r}, which is not a column of "
@@ -179,10 +185,13 @@ class _Checker:
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
             raise self.fail(text, f"not a valid transform call ({type(e).__name__})") from None
         node = tree.body
+        self.in_call = True
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id in TRANSFORMS):
             raise self.fail(text, "only calls of whitelisted transforms are allowed")
-        return self.call(node, names, text)
+        out = self.call(node, names, text)
+        self.in_call = False
+        return out
 
     def call(self, node: ast.Call, names: dict, part: str) -> str:
         fn = node.func.id
@@ -203,9 +212,10 @@ class _Checker:
                 len(args) == 2 and "contrasts" in kws):
             raise self.fail(part, "C() takes a column, optionally a contrast and levels=[...]")
         out = [self.name_arg(args[0], names, part)]
-        contrast = args[1] if len(args) == 2 else kws.get("contrasts")
-        if contrast is not None:
-            out.append("contrasts=" + self.contrast(contrast, part))
+        if len(args) == 2:
+            out.append(self.contrast(args[1], part))
+        elif "contrasts" in kws:
+            out.append("contrasts=" + self.contrast(kws["contrasts"], part))
         if "levels" in kws:
             lv = kws["levels"]
             if not isinstance(lv, ast.List | ast.Tuple) or not lv.elts or len(lv.elts) > 1000:
@@ -214,13 +224,13 @@ class _Checker:
         return "C(" + ", ".join(out) + ")"
 
     def contrast(self, node, part: str) -> str:
-        call_args = []
-        if isinstance(node, ast.Call) and not node.keywords:
+        call_args, called = [], isinstance(node, ast.Call) and not node.keywords
+        if called:
             call_args, node = node.args, node.func
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id == "contr" and node.attr in _CONTRASTS and len(call_args) <= 1):
             inner = ", ".join(self.literal(a, part) for a in call_args)
-            return f"contr.{node.attr}({inner})"
+            return f"contr.{node.attr}" + (f"({inner})" if called else "")
         raise self.fail(part, "a contrast must be contr." + "/".join(_CONTRASTS) + "(...)")
 
     def stateful_call(self, fn, args, kws, names, part) -> str:
@@ -399,7 +409,8 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
     return " ".join(parts), " ".join(parts[tilde + 1:]), tilde > 0
 
 
-def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any") -> SafeFormula:
+def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any",
+                  multipart: bool = False) -> SafeFormula:
     """Check a formula against the whitelist and rebuild it from its checked parts.
 
     Parameters
@@ -414,6 +425,8 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     sides : {"any", "two", "rhs"}
         ``"two"`` requires ``outcome ~ terms``; ``"rhs"`` requires no outcome (a leading ``~``
         is allowed).
+    multipart : bool, default False
+        Allow ``|`` (formulaic's multi-part formulas); no trialstats model takes them.
 
     Returns
     -------
@@ -439,6 +452,9 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     if len(tokens) > _MAX_TOKENS:
         raise ModelError(f"{where}: formula has {len(tokens)} parts; at most {_MAX_TOKENS} allowed")
     text, rhs, has_lhs = _rebuild(tokens, checker)
+    if not multipart and any("|" in t.token for t in tokens if t.kind.value == "operator"):
+        raise ModelError(f"{where}: formula {formula!r}: '|' (a multi-part formula) is not "
+                         "supported by this model; write the terms with + instead")
     if sides == "two" and not has_lhs:
         raise ModelError(f"{where}: formula {formula!r} must have one outcome column left of '~'")
     if sides == "rhs" and has_lhs:
@@ -466,3 +482,25 @@ def _check_parse(text: str, checker: _Checker) -> None:
             if node.operator.symbol not in _OPERATORS:
                 raise checker.fail(node.operator.symbol, "operator not allowed")
             stack.extend(node.args)
+    bound = _term_bound(tree, ASTNode)
+    if bound > _MAX_TERMS:
+        raise ModelError(f"{checker.where}: formula {checker.formula!r} expands to up to {bound:.3g} "
+                         f"terms; at most {_MAX_TERMS} are allowed (check * and ^ of many terms)")
+
+
+def _term_bound(node, node_type) -> float:
+    """An upper bound on the number of terms a formula expands to, computed before expanding."""
+    if not isinstance(node, node_type):
+        return 1.0
+    args = [_term_bound(a, node_type) for a in node.args]
+    sym = node.operator.symbol
+    if sym in ("**", "^") and len(args) == 2:
+        k = int(str(node.args[1])) if str(node.args[1]).isdigit() else _MAX_POWER
+        return float(sum(math.comb(int(min(args[0], 1e6)), i) for i in range(1, k + 1)))
+    if sym == "*" and len(args) == 2:
+        return args[0] + args[1] + args[0] * args[1]
+    if sym == ":" and len(args) == 2:
+        return args[0] * args[1]
+    if sym == "/" and len(args) == 2:
+        return args[0] + args[0] * args[1]
+    return float(sum(args))

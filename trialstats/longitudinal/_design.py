@@ -35,6 +35,7 @@ from ..formula import SafeFormula, formula_context, parse_formula
 __all__ = ["Design", "build_design", "r_level_order", "rhs_matrix", "reference_grid_matrix"]
 
 _MAX_LISTED = 10
+_MAX_MAGNITUDE = 1e100  # larger values overflow sums of squares (1e200 * n)
 
 
 def _r_collation_key(value: str):
@@ -334,11 +335,20 @@ def build_design(
     for col in variables:
         s = frame[col]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            bad = s.index[np.isinf(s.to_numpy(dtype=float, na_value=np.nan))]
+            values = s.to_numpy(dtype=float, na_value=np.nan)
+            bad = s.index[np.isinf(values)]
             if len(bad):
                 raise ModelError(
                     f"{where}: column {col!r} has infinite values in rows "
                     f"{_row_list(bad, data, cluster)}; use finite numbers or leave them missing"
+                )
+            with np.errstate(invalid="ignore"):
+                huge = s.index[np.abs(values) >= _MAX_MAGNITUDE]
+            if len(huge):  # their squares overflow: optimisers would spin on an inf likelihood
+                raise ModelError(
+                    f"{where}: column {col!r} has values of magnitude {_MAX_MAGNITUDE:g} or more "
+                    f"in rows {_row_list(huge, data, cluster)}; no model can be fitted to them: "
+                    "check the data or rescale the column"
                 )
 
     miss = frame.isna()
@@ -370,6 +380,12 @@ def build_design(
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
     spec, order, terms, X, y = _model_matrices(safe.text, outcome, rhs, used, levels, where)
+    _check_finite(X, terms, formula, where)
+    if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
+        raise ModelError(
+            f"{where}: outcome {outcome!r} is constant ({y[0]:g}) in all {len(y)} rows used; "
+            "there is nothing to model and no test or interval can be computed"
+        )
     dup = _aliased(X)
     if dup:
         raise ModelError(
@@ -466,7 +482,19 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
     order, names = _r_columns(mm.columns, mm.model_spec.term_indices, safe.text)
-    return np.asarray(mm, dtype=float)[:, order], names
+    Z = np.asarray(mm, dtype=float)[:, order]
+    _check_finite(Z, names, rhs_formula, where)
+    return Z, names
+
+
+def _check_finite(X: np.ndarray, names, formula: str, where: str) -> None:
+    """A transform (log of 0, x / 0) must not put inf or NaN into the design."""
+    bad = [str(names[j]) for j in range(X.shape[1]) if not np.isfinite(X[:, j]).all()]
+    if bad:
+        raise ModelError(
+            f"{where}: terms {', '.join(bad)} of {formula!r} have infinite or undefined values in "
+            "the rows used (a transform such as log(0) or x / 0); change the transform or the data"
+        )
 
 
 def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence[str] = ()):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._inference import check_level, t_inference
+from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ._design import _check_columns, build_design
 from .lmm import _COEF_COLUMNS, ModelSummary, _choice, _trialstats_version
@@ -37,6 +37,8 @@ _MAX_LISTED = 10
 # i.e. relative to the size of the terms that cancel at the solution.
 _CTOL = 1e-10
 _MAXITER = 200
+# a fitted log rate this far below log(mean count) (a rate 2e-9 of the mean) is a separation
+_SEPARATION_LOG_RATE = 20.0
 
 
 def _geepack_ar1_class():
@@ -214,12 +216,16 @@ def _estimate_alpha(y: np.ndarray, X: np.ndarray) -> float:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = NegativeBinomial(y, X, loglike_method="nb2").fit(
-            method="bfgs", maxiter=2000, gtol=1e-10, disp=False
-        )
-        res = NegativeBinomial(y, X, loglike_method="nb2").fit(
-            start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=False
-        )
+        try:
+            res = NegativeBinomial(y, X, loglike_method="nb2").fit(
+                method="bfgs", maxiter=2000, gtol=1e-10, disp=False
+            )
+            res = NegativeBinomial(y, X, loglike_method="nb2").fit(
+                start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=False
+            )
+        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+            raise ModelError(f"count_model: the negative-binomial alpha cannot be estimated "
+                             f"({e}); give alpha= or use family='poisson'") from e
     alpha = float(res.params[-1])
     if not np.isfinite(alpha) or alpha <= 0:
         raise ModelError(
@@ -238,6 +244,7 @@ def count_model(
     time: str | None = None,
     level: float = 0.95,
     alpha: float | None = None,
+    allow_nonconverged: bool = False,
 ) -> CountModelResult:
     r"""GEE for counts with a log link and robust (sandwich) standard errors.
 
@@ -275,6 +282,10 @@ def count_model(
         Confidence level.
     alpha : float, optional
         Fixed negative-binomial dispersion (> 0); only with ``family="negative-binomial"``.
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
+        ``rate_ratios``) are NaN unless this is True.
 
     Returns
     -------
@@ -318,6 +329,8 @@ def count_model(
     )
     frame = design.frame
     y = design.y
+    if design.X.shape[1] == 0:
+        raise ModelError(f"{where}: formula {formula!r} has no terms (not even an intercept)")
     bad_neg = frame.index[y < 0]
     bad_int = frame.index[(y >= 0) & (y != np.round(y))]
     problems = []
@@ -330,6 +343,15 @@ def count_model(
             f"{where}: outcome {design.outcome!r} must be counts (0, 1, 2, ...); values are "
             + "; ".join(problems)
         )
+    for col in design.levels:  # a level with only zeros: log rate -> -inf
+        totals = pd.Series(y, index=frame.index).groupby(frame[col], observed=True).sum()
+        empty = [str(k) for k, v in totals.items() if v == 0]
+        if empty:
+            raise ModelError(
+                f"{where}: every count of {design.outcome!r} is 0 where {col} is "
+                f"{', '.join(empty)}: its rate ratio is not estimable (zero rate, infinite log "
+                "rate ratio); combine or drop that level"
+            )
     if time is not None:
         t = frame[time]
         if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
@@ -382,7 +404,11 @@ def count_model(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ctol = _CTOL * max(1.0, float(np.linalg.norm(X.T @ y)))
-        res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
+        try:
+            res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
+        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+            raise ModelError(f"{where}: GEE failed in linear algebra for {formula!r} ({e}); "
+                             "check for extreme values or simplify the model") from e
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     if res is None:
         raise ModelError(
@@ -398,6 +424,17 @@ def count_model(
         )
 
     beta = np.asarray(res.params, dtype=float)
+    low = X @ beta < np.log(np.mean(y)) - _SEPARATION_LOG_RATE
+    if converged and low.any():  # zero counts separated by a covariate: beta heads to infinity
+        converged = False
+        warnings.warn(
+            f"{where}: GEE did not converge for {formula!r}: fitted means of {int(low.sum())} rows "
+            f"(e.g. row {frame.index[np.argmax(low)]}) are below e^-{_SEPARATION_LOG_RATE:g} "
+            "times the mean count: zero counts are separated by a covariate and its estimate "
+            "is infinite",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     V = np.asarray(res.cov_robust, dtype=float)
     se = np.sqrt(np.diag(V))
     df = np.full(len(beta), np.inf)
@@ -407,6 +444,7 @@ def count_model(
         [pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df}), inf],
         axis=1,
     )[_COEF_COLUMNS]
+    coef = without_inference(coef, converged, allow_nonconverged)
     keep = coef["term"] != "(Intercept)"
     rate_ratios = pd.DataFrame(
         {

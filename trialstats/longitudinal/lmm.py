@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._inference import check_level, t_inference
+from .._inference import check_level, t_inference, without_inference
 from .._summary import Summary
 from ..errors import ConvergenceWarning, ModelError
 from ._design import (
@@ -57,9 +57,14 @@ _COEF_COLUMNS = [
 # the highest (restricted) likelihood is kept.
 _FIRST = ("bfgs", {"gtol": 1e-8})
 _FALLBACKS = (
-    ("powell", {"maxiter": 5000, "xtol": 1e-8, "ftol": 1e-12}),
+    # MixedLM.fit passes only gtol, maxiter, eps, maxcor, ftol, tol, disp, maxls to scipy (it drops
+    # maxfun / xtol with a FutureWarning), and scipy's Powell has no evaluation limit when only
+    # maxiter is given: maxiter is the cap. 300 Powell iterations (each a line search per
+    # parameter) reach the optimum of the reference fits (tests/test_lmm.py) with room to spare,
+    # and bound a hopeless fit (values near overflow) to seconds, not the 10 minutes of issue 11
+    ("powell", {"maxiter": 300, "ftol": 1e-12}),
     # Nelder-Mead with tight tolerances can wander on a boundary ridge for minutes: keep it loose
-    ("nm", {"maxiter": 3000, "maxfun": 6000, "xtol": 1e-5, "ftol": 1e-8}),
+    ("nm", {"maxiter": 3000, "ftol": 1e-8}),
     ("lbfgs", {}),
 )
 # lme4's isSingular: a diagonal element of the relative Cholesky factor below 1e-4
@@ -183,6 +188,8 @@ class LMMResult:
         The specification the model was fitted with.
     versions : dict
         Package versions used.
+    allow_nonconverged : bool
+        Whether inference is reported although the fit did not converge (else NaN).
     """
 
     formula: str
@@ -206,6 +213,7 @@ class LMMResult:
     optimizer: str
     versions: dict
     _design: Design = field(repr=False, compare=False)
+    allow_nonconverged: bool = False
 
     def __repr__(self) -> str:
         status = "converged" if self.converged else "NOT converged"
@@ -290,9 +298,10 @@ class LMMResult:
             ],
             axis=1,
         )
+        keep = self.converged or self.allow_nonconverged  # no inference from a failed fit
         return SlopesResult(
-            per_arm=per_arm,
-            difference=difference,
+            per_arm=without_inference(per_arm, keep, False),
+            difference=without_inference(difference, keep, False),
             contrast_matrix=pd.DataFrame(L, index=arms, columns=list(design.terms)),
             arm=arm,
             time=time,
@@ -354,6 +363,7 @@ def lmm(
     method: str = "reml",
     level: float = 0.95,
     vcov: str = "model",
+    allow_nonconverged: bool = False,
 ) -> LMMResult:
     r"""Fit a linear mixed model with random intercepts and slopes per subject.
 
@@ -392,6 +402,10 @@ def lmm(
         ``"hessian"``: statsmodels' ``bse_fe``, from the inverse observed information of all
         parameters jointly; it differs from ``"model"`` when the data are unbalanced (by about
         0.2 % for the simulated trial in the tests).
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
+        :meth:`LMMResult.slopes`) are NaN unless this is True.
 
     Returns
     -------
@@ -481,6 +495,10 @@ def lmm(
     cov_re = np.asarray(res.cov_re, dtype=float)
     scale = float(res.scale)
     singular = _is_singular(cov_re, scale)
+    if converged and not scale > 1e-10 * float(np.var(design.y)):
+        converged = False  # an exact fit: tests and intervals would divide by ~0
+        messages = messages + ("the residual variance is zero: the outcome is an exact function "
+                               "of the fixed and random effects",)
     if not converged:
         warnings.warn(
             f"{where}: statsmodels MixedLM did not converge for {formula!r} ({'; '.join(messages)})",
@@ -497,11 +515,15 @@ def lmm(
         )
 
     beta = np.asarray(res.fe_params, dtype=float)
-    if vcov == "model":
-        V = _model_vcov(design.X, Z, subjects, cov_re, scale)
-    else:
-        p = len(beta)
-        V = np.asarray(res.cov_params(), dtype=float)[:p, :p]
+    try:
+        if vcov == "model":
+            V = _model_vcov(design.X, Z, subjects, cov_re, scale)
+        else:
+            p = len(beta)
+            V = np.asarray(res.cov_params(), dtype=float)[:p, :p]
+    except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+        raise ModelError(f"{where}: the covariance of the fixed effects of {formula!r} cannot be "
+                         f"computed ({e}); check for extreme values or a simpler re_formula") from e
     se = np.sqrt(np.diag(V))
     df = np.full(len(beta), np.inf)
     coef = pd.concat(
@@ -511,6 +533,7 @@ def lmm(
         ],
         axis=1,
     )[_COEF_COLUMNS]
+    coef = without_inference(coef, converged, allow_nonconverged)
 
     q = len(z_names)
     pairs = [(i, i) for i in range(q)] + [(i, j) for j in range(q) for i in range(j + 1, q)]
@@ -557,4 +580,5 @@ def lmm(
         optimizer=optimizer,
         versions={"statsmodels": statsmodels.__version__, "trialstats": _trialstats_version()},
         _design=design,
+        allow_nonconverged=bool(allow_nonconverged),
     )

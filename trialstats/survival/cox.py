@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._inference import check_level, t_inference
+from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ..formula import formula_context, parse_formula
 from . import _cox_engine as engine
@@ -67,6 +67,8 @@ _LIFELINES_FIT_OPTIONS = {"step_size": 1.0, "precision": 1e-12, "r_precision": 0
                           "max_steps": 50}
 # distinct times at most this fraction of the rows: lifelines' batch mode (see _fit_efron_lifelines)
 _BATCH_FRACTION = 0.1
+# a model SE of a log hazard ratio above this, per SD of the covariate, means an infinite estimate
+_MAX_SE_PER_SD = 100.0
 
 __all__ = ["CoxResult", "cox"]
 
@@ -100,7 +102,9 @@ class CoxResult:
     excluded : dict
         Rows left out, by reason (e.g. ``{"missing AGE": 2}``).
     converged : bool
-        Newton-Raphson convergence.
+        Newton-Raphson convergence. False also when a standard error shows the estimate is
+        running off to infinity; then ``coef`` and ``lr_test`` carry no statistic, p-value or
+        interval unless the fit was asked with ``allow_nonconverged=True``.
     """
 
     coef: pd.DataFrame
@@ -117,6 +121,7 @@ class CoxResult:
     converged: bool
     naive_std_error: np.ndarray = field(repr=False)
     _state: dict = field(repr=False, compare=False)
+    allow_nonconverged: bool = False
 
     def __repr__(self) -> str:
         se = "robust SE" if self.robust else "model SE"
@@ -143,6 +148,8 @@ class CoxResult:
         """Likelihood-ratio test of all coefficients: statistic, df, p_value."""
         stat = 2.0 * (self.loglik[1] - self.loglik[0])
         df = len(self.coef)
+        if not (self.converged or self.allow_nonconverged):  # no inference from a failed fit
+            return {"statistic": np.nan, "df": df, "p_value": np.nan}
         return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
 
     @cached_property
@@ -207,6 +214,112 @@ class CoxResult:
         return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
 
 
+def _coef_frame(names, beta, se, inf) -> pd.DataFrame:
+    """The tidy coefficient table: log hazard ratios, hazard ratios and their z inference."""
+    return pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta,
+            "std_error": se,
+            "hazard_ratio": np.exp(beta),
+            "conf_low": np.exp(inf["conf_low"].to_numpy()),
+            "conf_high": np.exp(inf["conf_high"].to_numpy()),
+            "statistic": inf["statistic"].to_numpy(),
+            "p_value": inf["p_value"].to_numpy(),
+        }
+    )
+
+
+def _inverse(information: np.ndarray) -> np.ndarray:
+    """Inverse information; NaN when it is singular or not finite (a runaway fit)."""
+    try:
+        return np.linalg.inv(information)
+    except (np.linalg.LinAlgError, ValueError):
+        return np.full_like(information, np.nan)
+
+
+def _orders_events(x: np.ndarray, time, event, strata_codes) -> np.ndarray:
+    """Columns (and signs) that perfectly order the events: monotone partial likelihood.
+
+    Column ``j`` with sign ``s`` orders the events when, at every event time, each subject with
+    an event has the largest ``s * x[:, j]`` of its risk set (``time >= t``, same stratum), and
+    at some event time a subject at risk has a smaller value. The partial likelihood, Breslow or
+    Efron, then increases for ever along ``s * beta_j`` and the estimate is infinite.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (2, p)
+        Row 0 for sign +1, row 1 for sign -1.
+    """
+    groups = [slice(None)] if strata_codes is None else [
+        np.flatnonzero(strata_codes == k) for k in np.unique(strata_codes)]
+    p = x.shape[1]
+    ok = np.ones((2, p), dtype=bool)  # row 0: sign +1, row 1: sign -1
+    for idx in groups:  # necessary condition at each stratum's first event time: one pass
+        t, e, v = time[idx], event[idx] == 1, x[idx]
+        if not e.any():
+            continue
+        t0 = t[e].min()
+        at_risk = t >= t0
+        risk = v if at_risk.all() else v[at_risk]  # copy only if some left before t0
+        first = v[e & (t == t0)]
+        ok[0] &= (first >= risk.max(axis=0)).all(axis=0)
+        ok[1] &= (first <= risk.min(axis=0)).all(axis=0)
+    cols = np.flatnonzero(ok.any(axis=0))
+    if len(cols) == 0:  # the usual case: no covariate orders even the first events
+        return np.zeros((2, p), dtype=bool)
+    strict = np.zeros((2, p), dtype=bool)
+    for idx in groups:
+        t_g = time[idx]
+        order = np.argsort(-t_g, kind="stable")  # latest first: risk sets grow
+        v, e, t = x[idx][order][:, cols], (event[idx] == 1)[order], t_g[order]
+        if not e.any():
+            continue
+        cmax, cmin = np.maximum.accumulate(v, axis=0), np.minimum.accumulate(v, axis=0)
+        last = np.searchsorted(-t, -t[e], side="right") - 1  # risk set includes tied times
+        ve, hi, lo = v[e], cmax[last], cmin[last]
+        ok[0, cols] &= (ve >= hi).all(axis=0)
+        ok[1, cols] &= (ve <= lo).all(axis=0)
+        strict[0, cols] |= (ve > lo).any(axis=0)
+        strict[1, cols] |= (ve < hi).any(axis=0)
+    return ok & strict
+
+
+def _monotone_message(x, names, term_columns, term_names, time, event, strata_codes):
+    """The first covariate that perfectly orders the events, described; None when there is none."""
+    hits = _orders_events(x, time, event, strata_codes)
+    for term, cols in zip(term_names, term_columns):
+        for j in cols:
+            for sign, row in (("largest", 0), ("smallest", 1)):
+                if hits[row, j]:
+                    return (f"monotone likelihood: {names[j]} (term {term}) perfectly orders the "
+                            f"events (every subject with an event has the {sign} {names[j]} of "
+                            "those still at risk), so its hazard ratio is infinite; drop or "
+                            "coarsen that term, or use a penalised (Firth) Cox model")
+    return None
+
+
+def _check_levels_any_coding(sub: np.ndarray, term: str, event) -> None:
+    """A factor term in any coding (sum, Helmert, 1/2 ...): each level needs an event."""
+    k = sub.shape[1]
+    if any(len(pd.unique(sub[:, j])) > k + 1 for j in range(k)):
+        return  # more distinct values than a k-column factor has levels: a numeric term
+    levels, inverse = np.unique(sub, axis=0, return_inverse=True)
+    if len(levels) > k + 1:
+        return
+    inverse = np.ravel(inverse)
+    n_level = np.bincount(inverse, minlength=len(levels))
+    e_level = np.bincount(inverse, weights=event, minlength=len(levels))
+    for row, n_k, e_k in zip(levels, n_level, e_level):
+        if n_k > 0 and e_k == 0:
+            coded = ", ".join(f"{v:g}" for v in row)
+            raise ModelError(
+                f"the level of {term} coded ({coded}) has no events (0 of {int(n_k)} subjects): "
+                "its hazard ratio is not estimable (infinite); combine or drop that level, or "
+                "use a non-parametric comparison (logrank, rmst)"
+            )
+
+
 def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event):
     """Refuse constant columns and factor levels without events (infinite hazard ratios)."""
     constant = x.min(axis=0) == x.max(axis=0)
@@ -217,7 +330,8 @@ def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event
     for term, cols in zip(term_names, term_columns):
         sub = x[:, cols]
         if not (sub.min() >= 0 and sub.max() <= 1 and np.array_equal(sub, sub.round())):
-            continue  # not a 0/1 (factor) term
+            _check_levels_any_coding(sub, term, event)
+            continue  # not a 0/1 (treatment-coded factor) term
         # events and subjects per level (reference = no indicator set), by matrix products
         ref = sub.sum(axis=1) == 0
         n_level = np.append(sub.sum(axis=0), ref.sum())
@@ -294,6 +408,7 @@ def cox(
     ties: str = "efron",
     level: float = 0.95,
     paramcd: str | None = None,
+    allow_nonconverged: bool = False,
 ) -> CoxResult:
     """Fit a Cox proportional hazards model, as R ``coxph(Surv(time, status) ~ formula)``.
 
@@ -320,6 +435,10 @@ def cox(
         Confidence level.
     paramcd : str, optional
         Keep only this PARAMCD.
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
+        ``lr_test``) are NaN unless this is True.
 
     Returns
     -------
@@ -328,7 +447,8 @@ def cox(
     Raises
     ------
     ModelError
-        Invalid input or options, a constant covariate, or a factor level without events.
+        Invalid input or options, a constant covariate, a factor level without events, or a
+        covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
     check_choice("ties", ties, TIES)
     level = check_level(level)
@@ -382,6 +502,10 @@ def cox(
         x_full = x_full.reindex(np.flatnonzero(keep))
     x = x_full.to_numpy(dtype=float)
     names = [_r_name(c) for c in columns]
+    nonfinite = [n for n, ok in zip(names, np.isfinite(x).all(axis=0)) if not ok]
+    if nonfinite:
+        raise ModelError(f"covariates {', '.join(nonfinite)} of '{rhs}' have infinite values "
+                         "(a transform such as log(0) or x / 0); change the transform or the data")
     term_names, term_columns = [], []
     for term, idx in spec.term_indices.items():
         cols = [columns.index(mm.columns[i]) for i in idx if mm.columns[i] != "Intercept"]
@@ -393,6 +517,8 @@ def cox(
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
     _check_estimable(x, names, term_columns, term_names, ev)
+    strata_for_check = None if strata is None else pd.factorize(work[strata].to_numpy()[keep])[0]
+    monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
     strata_codes = None
     if strata is not None:
         strata_codes = pd.Categorical(work[strata].to_numpy()[keep]).codes.astype(np.int64)
@@ -403,33 +529,46 @@ def cox(
     # centre the covariates (as R does); the partial likelihood is unchanged
     xc = x - x.mean(axis=0)
     cox_data = None
-    if ties == "efron":
-        res = _fit_efron_lifelines(t, ev, xc, strata_codes)
-        var = res["vcov"]
-    else:  # Breslow: lifelines has no Breslow ties
-        cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
-        res = engine.fit(cox_data)
-        var = np.linalg.inv(res["information"])
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        if monotone:  # the fit runs off to infinity: say why once, not how
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            if ties == "efron":
+                res = _fit_efron_lifelines(t, ev, xc, strata_codes)
+                var = res["vcov"]
+            else:  # Breslow: lifelines has no Breslow ties
+                cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+                res = engine.fit(cox_data)
+                var = _inverse(res["information"])
+        except (ModelError, np.linalg.LinAlgError) as e:  # e.g. the information vanished
+            if monotone:
+                raise ModelError(f"the Cox model cannot be fitted: {monotone}") from e
+            if isinstance(e, ModelError):
+                raise
+            raise ModelError(f"the Cox model failed in linear algebra ({e}): a covariate is "
+                             "constant, collinear with others or extreme") from e
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
         if cox_data is None:
             cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
-        var = engine.robust_variance(cox_data, beta, np.linalg.inv(var), cluster_codes)
+        var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
     se = np.sqrt(np.diag(var))
+    converged = bool(res["converged"]) and monotone is None
+    if monotone:
+        warnings.warn(f"Cox model did not converge: {monotone}", ConvergenceWarning, stacklevel=2)
+    sd = x.std(axis=0)
+    runaway = ~(np.isfinite(se) & np.isfinite(beta)) | (naive_se * sd > _MAX_SE_PER_SD)
+    if converged and runaway.any():  # e.g. SE 1e7: the estimate is heading to infinity
+        converged = False
+        warnings.warn(f"Cox model: the estimate of {names[int(np.argmax(runaway))]} is not finite "
+                      "or has a standard error over 100 per standard deviation of the covariate "
+                      "(monotone likelihood?): the fit is reported as not converged",
+                      ConvergenceWarning, stacklevel=2)
     inf = t_inference(beta, se, np.inf, level)
-    coef = pd.DataFrame(
-        {
-            "term": names,
-            "estimate": beta,
-            "std_error": se,
-            "hazard_ratio": np.exp(beta),
-            "conf_low": np.exp(inf["conf_low"].to_numpy()),
-            "conf_high": np.exp(inf["conf_high"].to_numpy()),
-            "statistic": inf["statistic"].to_numpy(),
-            "p_value": inf["p_value"].to_numpy(),
-        }
-    )
+    with np.errstate(over="ignore"):  # a runaway estimate gives an infinite hazard ratio
+        coef = _coef_frame(names, beta, se, inf)
+    coef = without_inference(coef, converged, allow_nonconverged)
     state = {
         "time": t,
         "event": ev,
@@ -454,7 +593,8 @@ def cox(
         n_obs=int(len(t)),
         n_events=int(ev.sum()),
         excluded=excluded,
-        converged=res["converged"],
+        converged=converged,
         naive_std_error=naive_se,
         _state=state,
+        allow_nonconverged=bool(allow_nonconverged),
     )

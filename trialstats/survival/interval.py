@@ -343,6 +343,12 @@ def interval_regression(
     except Exception as e:  # formulaic raises several types
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     x = np.asarray(mm, dtype=float)
+    if x.shape[1] == 0:
+        raise ModelError(f"formula '{rhs}' has no terms (not even an intercept)")
+    if not np.isfinite(x).all():
+        bad = [str(c) for c, ok in zip(mm.columns, np.isfinite(x).all(axis=0)) if not ok]
+        raise ModelError(f"covariates {', '.join(bad)} of '{rhs}' have infinite or undefined "
+                         "values (a transform such as log(0) or x / 0); change the transform")
     names = ["(Intercept)" if c == "Intercept" else c.replace("[T.", "").rstrip("]")
              if "[T." in c else c for c in mm.columns]
     res = None

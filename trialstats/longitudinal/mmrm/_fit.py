@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import ModelError
 from ._engine import MMRMData, fit_engine
 
 __all__ = ["SubjectArrays", "fit_arrays", "start_theta"]
@@ -98,5 +99,10 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     """
     data = MMRMData(X=X, y=y, subject=arrays.subject, visit=arrays.visit, group=arrays.group,
                     structures=list(structures), reml=reml)
-    return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
-                      stacklevel=stacklevel)
+    try:
+        return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
+                          stacklevel=stacklevel)
+    except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values
+        raise ModelError(f"mmrm: the {structures[0].name} fit failed in linear algebra ({e}); "
+                         "check the outcome and covariates for extreme values, or use a simpler "
+                         "covariance structure") from e

@@ -83,6 +83,7 @@ def mmrm(
     group: str | None = None,
     vcov: str = "model",
     level: float = 0.95,
+    allow_nonconverged: bool = False,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -121,6 +122,11 @@ def mmrm(
         Ignored by the Kenward-Roger methods, which use their adjusted covariance.
     level : float, default 0.95
         Confidence level of every interval.
+    allow_nonconverged : bool, default False
+        A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
+        its estimates and standard errors, but its statistics, p-values and intervals (coef,
+        lsmeans, contrasts, F tests) are NaN unless this is True (R mmrm's stance: a
+        non-converged fit is not reported silently).
 
     Returns
     -------
@@ -160,6 +166,7 @@ def mmrm(
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level,
+        allow_nonconverged=bool(allow_nonconverged),
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()

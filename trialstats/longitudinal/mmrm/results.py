@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..._inference import t_inference
+from ..._inference import t_inference, without_inference
 from ..._summary import Summary
 from ...errors import ConvergenceWarning, ModelError
 from .._design import Design
@@ -46,6 +46,7 @@ class MMRMSpec:
     group: str | None
     vcov: str
     level: float
+    allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
 
     @property
     def versions(self) -> dict:
@@ -77,6 +78,7 @@ class MMRMInference:
     sigmas: tuple  # per group covariance matrix
     df_override: object = None  # callable L -> df (Bell-McCaffrey for the sandwich)
     P: np.ndarray | None = None  # X' dV^-1/dtheta_h X (Kenward-Roger F tests)
+    no_inference: bool = False  # not converged: statistics, p-values, intervals are NaN
 
     def df(self, L: np.ndarray) -> np.ndarray:
         """Degrees of freedom of each row of ``L`` under the fit's df method."""
@@ -103,7 +105,8 @@ class MMRMInference:
         se = np.sqrt(np.einsum("rk,kl,rl->r", L, self.vcov, L))
         dof = self.df(L)
         out = pd.DataFrame({"estimate": est, "std_error": se, "df": dof})
-        return pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
+        out = pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
+        return without_inference(out, not self.no_inference, False)
 
 
 def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) -> MMRMInference:
@@ -155,7 +158,13 @@ def make_result(spec: MMRMSpec, design: Design, arrays, structures, engine, thet
                 message, *, exclusions: pd.DataFrame, excluded_rows: pd.DataFrame) -> MMRMResult:
     """Assemble the result of a fit from the engine at its optimum (fresh fits and refits)."""
     n_subjects = len(arrays.group)
-    inference = build_inference(engine, theta, spec, design.X, arrays.subject, n_subjects)
+    try:
+        inference = build_inference(engine, theta, spec, design.X, arrays.subject, n_subjects)
+    except np.linalg.LinAlgError as e:
+        raise ModelError(f"mmrm: the {spec.covariance} fit failed in linear algebra at the "
+                         f"optimum ({e}); use a simpler covariance structure") from e
+    if not converged and not spec.allow_nonconverged:  # no inference from a non-converged fit
+        inference = replace(inference, no_inference=True)
     return MMRMResult(
         spec=spec,
         design=design,
@@ -383,6 +392,8 @@ class MMRMResult:
             den = satterthwaite_f_ddf(inf.df(comp)) if self.spec.df == "satterthwaite" \
                 else float(np.min(inf.df(L)))
         p = float(stats.f.sf(F, num, den))
+        if inf.no_inference:  # a fit that did not converge reports no tests
+            F, p = np.nan, np.nan
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
