@@ -528,6 +528,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         elif meta.reference not in meta.arms:
             out.append(Problem(where, "arms.reference", f"reference arm '{meta.reference}' is not "
                                f"an arm; valid: {', '.join(map(str, meta.arms))}"))
+        out.extend(_label_problems(meta.arms, where))
     for name in schema.REQUIRED_TABLES if require_tables else ():
         if frames.get(name) is None:
             out.append(Problem(table=labels[name], column=None,
@@ -575,6 +576,24 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
     if errors:
         return None, report
     return _finish(meta, frames, coerced), report
+
+
+def _label_problems(arms: dict, where: str) -> list[Problem]:
+    """Arm labels must be non-empty and distinct, or comparisons read "Placebo - Placebo"."""
+    problems = []
+    empty = [str(code) for code, label in arms.items() if not str(label).strip()]
+    if empty:
+        problems.append(Problem(where, "arms.codes", f"empty label for arm {', '.join(empty)}; "
+                                "every arm needs a label, e.g. PLACEBO = \"Placebo\""))
+    seen: dict = {}
+    for code, label in arms.items():
+        if str(label).strip():
+            seen.setdefault(str(label).strip().casefold(), []).append(str(code))
+    for codes in seen.values():
+        if len(codes) > 1:
+            problems.append(Problem(where, "arms.codes", f"arms {', '.join(codes)} have the same label "
+                                    f"{arms[codes[0]]!r}; each arm needs its own label"))
+    return problems
 
 
 def _endpoint_warnings(meta, coerced, out):
