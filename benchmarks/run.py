@@ -2,10 +2,12 @@
 
 Each benchmark compares trialstats with a peer run on the same data in the same process:
 ``bench_mmrm`` (ts.mmrm vs statsmodels MixedLM), ``bench_survival`` (KM + log-rank + Cox vs
-bare lifelines) and ``bench_report`` (the full report vs the bare model fits it contains).
+bare lifelines), ``bench_report`` (the full report vs the bare model fits it contains) and
+``bench_validate`` (load + validate of a 1 M- and 10 M-row ADEFF vs pandas.read_csv: time and
+peak memory as a ratio to the file size).
 Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
 
-Usage: ``python benchmarks/run.py [mmrm] [survival] [report]`` (default: all three).
+Usage: ``python benchmarks/run.py [mmrm] [survival] [report] [validate]`` (default: all four).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["mmrm", "survival", "report"]
+    which = argv or ["mmrm", "survival", "report", "validate"]
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{platform.processor() or 'unknown CPU'}\n")
     if "mmrm" in which:
@@ -35,6 +37,11 @@ def main(argv: list[str]) -> int:
         import bench_report
 
         bench_report.run()
+    if "validate" in which:
+        import bench_validate
+
+        print("## Load + validate: ts.load_trial vs pandas.read_csv (1 M and 10 M ADEFF rows)\n")
+        print(bench_validate.to_markdown(bench_validate.run()))
     return 0
 
 
