@@ -1,47 +1,67 @@
-"""Run every benchmark (``make bench``) and print their Markdown tables.
+"""Run the trialstats benchmarks and print their tables (``make bench``).
 
 Each benchmark compares trialstats with a peer run on the same data in the same process:
-``bench_mmrm`` (ts.mmrm vs statsmodels MixedLM), ``bench_survival`` (KM + log-rank + Cox vs
-bare lifelines) and ``bench_report`` (the full report vs the bare model fits it contains).
-Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
 
-``bench_safety`` times the issue-11 checks (formula whitelist, Cox monotone likelihood) against
-their peers. Usage: ``python benchmarks/run.py [mmrm] [survival] [report] [safety]`` (default:
-all four).
+========  ======================================================================================
+name      what it measures
+========  ======================================================================================
+mmrm      ts.mmrm end to end vs statsmodels MixedLM (and R mmrm's recorded times), refits/second
+survival  KM + log-rank + Cox vs bare lifelines
+report    the full report vs the bare model fits it contains
+safety    the issue-11 checks (formula whitelist, Cox monotone likelihood) vs their peers
+validate  load + validate of a 1 M- and 10 M-row ADEFF vs pandas.read_csv (time, peak memory)
+rbmi      ts.rbmi vs R rbmi 1.5.2's recorded wall times; 1 vs 2 local workers
+design    design replicates per second vs the bare loop; 1 vs 2 workers; a Dask cluster
+========  ======================================================================================
+
+Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
+Usage: ``python benchmarks/run.py [NAME ...]`` (default: all, in the order above).
 """
 
 from __future__ import annotations
 
+import importlib
 import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# name -> heading of its table (None: the module prints its own output)
+BENCHMARKS = {
+    "mmrm": "MMRM: ts.mmrm vs statsmodels MixedLM",
+    "survival": "Survival: trialstats vs bare lifelines",
+    "report": None,
+    "safety": "Safety checks vs their peers",
+    "validate": "Load + validate: ts.load_trial vs pandas.read_csv (1 M and 10 M ADEFF rows)",
+    "rbmi": "rbmi: ts.rbmi vs R rbmi 1.5.2 (recorded wall times), 1 vs 2 workers",
+    "design": "Design: replicates per second, workers, Dask cluster",
+}
+
 
 def main(argv: list[str]) -> int:
-    which = argv or ["mmrm", "survival", "report", "safety"]
+    unknown = [a for a in argv if a not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
+    which = argv or list(BENCHMARKS)
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{platform.processor() or 'unknown CPU'}\n")
-    if "mmrm" in which:
-        import bench_mmrm
-
-        print("## MMRM: ts.mmrm vs statsmodels MixedLM\n")
-        print(bench_mmrm.to_markdown(bench_mmrm.run()))
-    if "survival" in which:
-        import bench_survival
-
-        print("## Survival: trialstats vs bare lifelines\n")
-        print(bench_survival.to_markdown(bench_survival.run()))
-    if "report" in which:
-        import bench_report
-
-        bench_report.run()
-    if "safety" in which:
-        import bench_safety
-
-        print("## Safety checks vs their peers\n")
-        print(bench_safety.to_markdown(bench_safety.run()))
+    for name in which:
+        try:
+            module = importlib.import_module(f"bench_{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"bench_{name}":
+                raise
+            print(f"## {name}: benchmarks/bench_{name}.py is not in this tree\n")
+            continue
+        heading = BENCHMARKS[name]
+        if heading is None:
+            module.run()
+            continue
+        print(f"## {heading}\n")
+        print(module.to_markdown(module.run()))
     return 0
 
 

@@ -104,14 +104,14 @@ def stub_report(monkeypatch):
     """Replace trialstats.report.build with a stub that records its calls."""
     calls = []
 
-    def build_report(trial, out_path, progress=None):
+    def build(trial, out_path, *, plan=None, progress=None, force=False):
         progress(f"building {trial.meta.id}")
         Path(out_path).write_text(f"<html>{trial.meta.id}</html>", encoding="utf-8")
         calls.append((trial.meta.id, Path(out_path)))
-        return Path(out_path)
+        return types.SimpleNamespace(path=Path(out_path), failed=(), not_applicable=())
 
     module = types.ModuleType("trialstats.report.build")
-    module.build_report = build_report
+    module.build = build
     monkeypatch.setitem(sys.modules, "trialstats.report.build", module)
     return calls
 
@@ -140,7 +140,8 @@ def test_report_all_continues_after_an_invalid_trial(tmp_path, capsys, stub_repo
     root = tmp_path / "datasets"
     shutil.copytree(broken_copy(tmp_path), root / "a-broken")
     shutil.copytree(MINI, root / "b-good")
-    assert main(["report", "--all", str(root), "-o", str(tmp_path / "reports")]) == 1
+    # issue 11: invalid data is bad input, exit status 2 (was 1)
+    assert main(["report", "--all", str(root), "-o", str(tmp_path / "reports")]) == 2
     captured = capsys.readouterr()
     assert captured.out.split() == [str(tmp_path / "reports" / "b-good.html")]
     assert "a-broken: 2 problems in trial 'MINI-001'" in captured.err
@@ -154,24 +155,25 @@ def test_report_usage_errors(tmp_path, capsys):
         main(["report", "--all", str(tmp_path)])
     assert info.value.code == 2
     assert "report --all: give the output folder with -o OUTDIR" in capsys.readouterr().err
-    assert main(["report", "--all", str(tmp_path), "-o", str(tmp_path / "out")]) == 1
+    assert main(["report", "--all", str(tmp_path), "-o", str(tmp_path / "out")]) == 2  # bad input (issue 11)
     assert "no trial folders (folders holding trial.toml) in" in capsys.readouterr().err
 
 
 def test_report_all_needs_a_folder(tmp_path, capsys):
-    assert main(["report", "--all", str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 1
+    assert main(["report", "--all", str(tmp_path / "missing"), "-o", str(tmp_path / "out")]) == 2
     assert "error: --all " in capsys.readouterr().err
 
 
 def test_real_build_report_accepts_the_cli_call():
-    """The stub above mirrors the real signature: build_report(trial, out_path, progress=...)."""
+    """The stub above mirrors the real signature: build(trial, out_path, progress=..., force=...)."""
     import inspect
 
-    from trialstats.report.build import build_report
+    from trialstats.report.build import build, build_report
 
-    params = inspect.signature(build_report).parameters
-    assert list(params)[:2] == ["trial", "out_path"]
-    assert "progress" in params
+    for fn in (build, build_report):
+        params = inspect.signature(fn).parameters
+        assert list(params)[:2] == ["trial", "out_path"]
+        assert {"plan", "progress", "force"} <= set(params)
 
 
 def test_report_default_output_is_folder_name_html(tmp_path, monkeypatch, capsys, stub_report):

@@ -9,21 +9,41 @@ Commands
     Simulate a trial (:func:`trialstats.simulate.simulate_trial`) and write it as a trial folder.
 ``trialstats datasets``
     List the bundled trials.
-``trialstats report PATH [-o OUT]`` / ``trialstats report --all DIR -o OUTDIR``
+``trialstats report PATH [-o OUT] [--force] [--keep-going]`` / ``trialstats report --all DIR -o OUTDIR``
     Build the HTML report of one trial folder, or of every trial folder (a folder holding
-    trial.toml) in DIR, as ``<folder name>.html``; print each written path.
+    trial.toml) in DIR, as ``<folder name>.html``; print each written path. ``-o`` never
+    overwrites an input of the trial, nor (without ``--force``) a file that is not a trialstats
+    report.
 
-Exit status: 0 success, 1 invalid data or a failed command, 2 usage error (argparse).
+Every command takes ``--debug`` (show the traceback of an unexpected error) and, for trial
+folders, ``--allow-outside`` (read table files that trial.toml places outside the folder).
+
+Exit status
+-----------
+0
+    Success (``validate``: the trial is valid; warnings allowed).
+1
+    A failed analysis: a report section failed (unless ``--keep-going``; sections that do not
+    apply, such as Relapse without ADTTE, are not failures), a model error, or an unexpected
+    error (one line; ``--debug`` shows the traceback). ``validate``: the data are invalid (the
+    problems are printed).
+2
+    Bad input or usage: invalid trial data or analysis plan, an output path that would destroy
+    something, a bad option. With ``--all``, the worst status over the trials.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from . import __version__
-from .errors import TrialstatsError
+from .errors import ModelError, TrialstatsError
+
+#: Exit statuses (see the module docstring).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 __all__ = ["main", "build_parser"]
 
@@ -33,14 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trialstats", description="Analysis of alopecia trials: validate, simulate, report.")
     parser.add_argument("--version", action="version", version=f"trialstats {__version__}")
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an unexpected error")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("validate", help="validate a trial folder and print a summary")
+    p = sub.add_parser("validate", parents=[debug], help="validate a trial folder and print a summary")
     p.add_argument("path", type=Path, help="trial folder (holds trial.toml)")
     p.add_argument("--allow-outside", action="store_true",
                    help="read table files that trial.toml places outside the trial folder")
 
-    p = sub.add_parser("simulate", help="simulate a trial and write it as a trial folder")
+    p = sub.add_parser("simulate", parents=[debug], help="simulate a trial and write it as a trial folder")
     p.add_argument("--seed", type=int, required=True, help="seed of the random generator")
     p.add_argument("--n-per-arm", type=int, default=None, help="subjects per arm")
     p.add_argument("--arms", nargs="+", default=None, metavar="CODE",
@@ -52,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write")
 
-    sub.add_parser("datasets", help="list the bundled trials")
+    sub.add_parser("datasets", parents=[debug], help="list the bundled trials")
 
-    p = sub.add_parser("report", help="build the HTML report of a trial folder (or of all)")
+    p = sub.add_parser("report", parents=[debug], help="build the HTML report of a trial folder (or of all)")
     p.add_argument("path", type=Path, nargs="?", help="trial folder")
     p.add_argument("--all", type=Path, metavar="DIR", dest="all_dir",
                    help="build a report for every trial folder in DIR")
@@ -62,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output HTML file (one trial) or folder (--all)")
     p.add_argument("--allow-outside", action="store_true",
                    help="read table files that trial.toml places outside the trial folder")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file that is not a trialstats report "
+                        "(never an input of the trial)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="exit 0 even when a report section failed (the report shows the failure)")
     return parser
 
 
@@ -101,14 +131,33 @@ def _trial_folders(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/trial.toml"))
 
 
-def _build_one(folder: Path, out: Path, allow_outside: bool = False) -> Path:
+def _build_one(folder: Path, out: Path, args) -> int:
+    """Build one report, print its path; the exit status (failed sections count unless
+    --keep-going)."""
     from .data import load_trial
-    from .report.build import build_report
+    from .report.build import build
 
-    trial = load_trial(folder, allow_outside=allow_outside)
+    trial = load_trial(folder, allow_outside=args.allow_outside)
     out.parent.mkdir(parents=True, exist_ok=True)
-    written = build_report(trial, out, progress=_progress)
-    return Path(written) if written is not None else out
+    result = build(trial, out, progress=_progress, force=args.force)
+    print(result.path)
+    if result.failed and not args.keep_going:
+        print(f"error: {result.path}: {len(result.failed)} section(s) failed: "
+              f"{', '.join(result.failed)} (the report shows why; --keep-going exits 0 anyway)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _status(e: BaseException) -> int:
+    """Exit status of an error: 1 for a failed analysis, 2 for bad input."""
+    if isinstance(e, ModelError) or not isinstance(e, TrialstatsError):
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:500]
 
 
 def _cmd_report(args, parser) -> int:
@@ -122,17 +171,23 @@ def _cmd_report(args, parser) -> int:
         folders = _trial_folders(args.all_dir)
         if not folders:
             raise TrialstatsError(f"no trial folders (folders holding trial.toml) in {args.all_dir}")
-        status = 0
+        status = EXIT_OK
         for folder in folders:
             try:
-                print(_build_one(folder, args.output / f"{folder.name}.html", args.allow_outside))
+                code = _build_one(folder, args.output / f"{folder.name}.html", args)
             except TrialstatsError as e:
                 print(f"{folder}: {e}", file=sys.stderr)
-                status = 1
+                code = _status(e)
+            except Exception as e:  # noqa: BLE001 - one line per trial; the others still build
+                if getattr(args, "debug", False):
+                    traceback.print_exc()
+                print(f"{folder}: unexpected {type(e).__name__}: {_one_line(e)} (rerun with --debug "
+                      "for the traceback)", file=sys.stderr)
+                code = EXIT_FAILED
+            status = max(status, code)
         return status
     out = args.output if args.output is not None else Path(f"{args.path.resolve().name}.html")
-    print(_build_one(args.path, out, args.allow_outside))
-    return 0
+    return _build_one(args.path, out, args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +210,14 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_report(args, parser)
     except TrialstatsError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return _status(e)
     except BrokenPipeError:
         # output piped into a reader that closed early (e.g. `| head`): not an error
         sys.stderr.close()
         return 0
+    except Exception as e:  # noqa: BLE001 - never a traceback without --debug
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"error: unexpected {type(e).__name__}: {_one_line(e)} (this is a bug in trialstats; "
+              "rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,10 +1,13 @@
 """Reading and writing the tables of a trial folder, chosen by file extension.
 
-Readers never change the number of rows. CSV files are read as text with the csv module (UTF-8 with or
-without a byte-order mark, LF or CRLF line endings; blank lines are not rows) so that junk in a numeric column ('12O', 'n/a') reaches
-the validator and is reported instead of silently becoming NaN; the columns without a schema
-spec are then given the type their text shows (numbers or text), or the type recorded in
-trial.toml ``[column_types]``. Parquet and SAS files (.xpt transport, .sas7bdat) carry their own
+Readers never change the number of rows. CSV files are read with every column as text (UTF-8 with
+or without a byte-order mark, LF or CRLF line endings; blank lines are not rows) so that junk in a
+numeric column ('12O', 'n/a') reaches the validator and is reported instead of silently becoming
+NaN; the columns without a schema spec are then given the type their text shows (numbers or
+text), or the type recorded in trial.toml ``[column_types]``. Large files go through pyarrow
+(:mod:`trialstats.data._arrow_csv`: typed in Arrow, memory within a few times the file size);
+a file Arrow cannot parse, or whose header is unusable, is read by the csv module, whose
+messages name the offending lines. Parquet and SAS files (.xpt transport, .sas7bdat) carry their own
 types; SAS files are read with pyreadstat (pandas.read_sas cannot read XPORT version 8 files and
 garbles the column names of some sas7bdat files).
 
@@ -23,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._arrow_csv import read_csv_arrow
 from .schema import SPECS
 from .validation import _INTEGER, _NUMBER, Problem
 
@@ -91,6 +95,36 @@ def read_table(path: Path, table: str, column_types: dict | None = None) -> pd.D
 
 
 def _read_csv(path: Path, table: str, column_types: dict, fail) -> pd.DataFrame:
+    """A CSV table through pyarrow when possible, else through the csv module."""
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if b"\x00" in head:
+        fail("binary file, not CSV text (contains NUL bytes); expected UTF-8 comma-separated text")
+    header = _header(path)
+    if header and len(set(header)) == len(header) and any(h.strip() for h in header):
+        spec = SPECS.get(table)
+        kinds = {c.name: c.kind for c in spec.columns} if spec else {}
+        typed = {c for c, k in column_types.items() if k in _COLUMN_TYPES}
+        df = read_csv_arrow(path, header, kinds, typed)
+        if df is not None:
+            for col in typed & set(header):
+                if col not in kinds:
+                    df[col] = _typed_text(df[col].astype(object), column_types[col])
+            return df
+    return _read_csv_python(path, table, column_types, fail)
+
+
+def _header(path: Path) -> list[str] | None:
+    """The first CSV record (column names), or None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader(f, strict=True))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+
+
+def _read_csv_python(path: Path, table: str, column_types: dict, fail) -> pd.DataFrame:
+    """The csv-module reader: exact messages for malformed files (the whole file in memory)."""
     raw = path.read_bytes()
     if not raw.strip():
         fail("file is empty (no header line); expected a header line and one row per record")

@@ -53,14 +53,15 @@ class Trial:
     >>> trial.analysis_frame("adeff", paramcd="TAHC")         # doctest: +SKIP
     """
 
-    def __init__(self, meta: TrialMeta, adsl, adeff, adtte=None, adae=None, *, source_files=None):
+    def __init__(self, meta: TrialMeta, adsl, adeff, adtte=None, adae=None, *, source_files=None,
+                 _owned: bool = False):
         if not isinstance(meta, TrialMeta):
             raise TrialDataError(f"meta must be a TrialMeta; got {type(meta).__name__}")
         self.meta = meta
         self.source_files = {k: Path(v) for k, v in (source_files or {}).items()}
         labels = {k: p.name for k, p in self.source_files.items()}
         raw = {"adsl": adsl, "adeff": adeff, "adtte": adtte, "adae": adae}
-        frames, report = check_trial(meta, raw, labels)
+        frames, report = check_trial(meta, raw, labels, owned=_owned)
         report.raise_for_errors()
         self._labels = labels
         self.adsl = frames["adsl"]
@@ -294,7 +295,7 @@ def load_trial(path, allow_outside: bool = False) -> Trial:
                             require_tables=False)
         report.raise_for_errors()
     trial = Trial(meta, frames.get("adsl"), frames.get("adeff"), frames.get("adtte"),
-                  frames.get("adae"), source_files=sources)
+                  frames.get("adae"), source_files=sources, _owned=True)
     if problems:  # warnings about trial.toml come first
         trial.validation = replace(trial.validation,
                                    warnings=tuple(problems) + trial.validation.warnings)

@@ -202,6 +202,8 @@ class _Collector:
 
 def _coerce_str(s: pd.Series) -> np.ndarray:
     """Character values; missing -> ''. Whole-number floats print without '.0'."""
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=False) == "string":
+        return s.to_numpy(dtype=object)  # all str already (the CSV readers): no loop, no copy
     out = np.empty(len(s), dtype=object)
     for i, v in enumerate(s.astype(object).tolist()):
         if _is_missing_scalar(v):
@@ -318,8 +320,8 @@ def _check_column(col: ColumnSpec, s: pd.Series, arms, c: _Collector, frame: pd.
 
     if col.allowed is not None and not (col.allowed == ARMS and arms is None):
         allowed = arms if col.allowed == ARMS else list(col.allowed)
-        allowed_set = set(allowed)
-        bad = np.flatnonzero([(not m) and (v not in allowed_set) for v, m in zip(values, skip)])
+        allowed_set = list(dict.fromkeys(allowed))
+        bad = np.flatnonzero(~skip & ~pd.Series(values).isin(allowed_set).to_numpy())
         if len(bad):
             valid = ", ".join(str(a) for a in allowed)
             if col.allowed == ARMS:
@@ -386,10 +388,10 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
 
     # key uniqueness
     if spec.key and all(k in coerced for k in spec.key):
-        keys = pd.DataFrame({k: coerced[k] for k in spec.key})
-        dupl = keys.duplicated(keep=False).to_numpy()
+        dupl = _duplicated(_key_codes([coerced[k] for k in spec.key]))
         if dupl.any():
-            groups = keys[dupl].groupby(list(spec.key), sort=False).indices
+            keys = pd.DataFrame({k: coerced[k][dupl] for k in spec.key})
+            groups = keys.groupby(list(spec.key), sort=False).indices
             shown = []
             for key, pos in list(groups.items())[:MAX_ROWS_SHOWN]:
                 key = key if isinstance(key, tuple) else (key,)
@@ -403,6 +405,55 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
     if spec.name == "adeff":
         _check_adeff(coerced, frame, c)
     return coerced
+
+
+def frame_from_columns(columns: dict, index=None, copy: bool = False) -> pd.DataFrame:
+    """A DataFrame holding ``columns`` (name -> array).
+
+    Without ``copy`` the arrays are kept as they are, one block per column (pandas >= 2
+    consolidates, that is copies every column of one dtype into a 2-D block, only when asked
+    to copy), so a large table is not held twice.
+    """
+    first = next(iter(columns.values()), ())
+    if index is None:
+        index = pd.RangeIndex(len(first))
+    return pd.DataFrame(columns, index=index, copy=copy)
+
+
+def _factorize(values, use_na_sentinel: bool = True):
+    """:func:`pandas.factorize` with a small initial hash table (the default is sized for every
+    row; a million-row column has a few thousand distinct values)."""
+    values = np.asarray(values)
+    return pd.factorize(values, use_na_sentinel=use_na_sentinel, size_hint=min(len(values), 1 << 12))
+
+
+def _duplicated(codes: np.ndarray) -> np.ndarray:
+    """True for every row whose code occurs more than once (by sorting: no hash table)."""
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    same = ordered[1:] == ordered[:-1]
+    mark = np.zeros(len(codes), dtype=bool)
+    mark[1:] |= same
+    mark[:-1] |= same
+    out = np.zeros(len(codes), dtype=bool)
+    out[order] = mark
+    return out
+
+
+def _key_codes(columns: list) -> np.ndarray:
+    """One int64 code per row for the combination of ``columns`` (equal rows, equal codes).
+
+    Factorising each column and combining the integer codes needs far less memory than hashing
+    rows of Python objects (DataFrame.duplicated on a million rows).
+    """
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        c, uniques = _factorize(col, use_na_sentinel=False)
+        n = len(uniques) + 1
+        if codes.max(initial=0) >= (2**62) // n:
+            codes = _factorize(codes)[0].astype(np.int64)
+        codes = codes * n + c
+    return codes
 
 
 def _check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
@@ -426,14 +477,17 @@ def _check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
             c.add("CHG", f"CHG differs from AVAL - BASE in {_where(frame, bad)} ({detail}); "
                   f"expected |CHG - (AVAL - BASE)| <= {CHG_ATOL:g}", bad)
     if "AVISIT" in coerced and "AVISITN" in coerced:
-        visits = pd.DataFrame({"v": coerced["AVISIT"], "n": np.asarray(coerced["AVISITN"], dtype=float)})
-        for a, b, what in (("v", "n", "AVISIT"), ("n", "v", "AVISITN")):
-            counts = visits.groupby(a, sort=False)[b].nunique()
-            for val in counts[counts > 1].index:
-                pos = np.flatnonzero(visits[a].to_numpy() == val)
-                found = _values(visits[b].to_numpy()[pos])
-                other = "AVISITN" if what == "AVISIT" else "AVISIT"
-                c.add(what, f"{what} {_fmt_value(val)} has several {other} values ({found}) in "
+        v, n = coerced["AVISIT"], np.asarray(coerced["AVISITN"], dtype=float)
+        codes = {"AVISIT": _factorize(v), "AVISITN": _factorize(n)}
+        raw = {"AVISIT": v, "AVISITN": n}
+        for what, other in (("AVISIT", "AVISITN"), ("AVISITN", "AVISIT")):
+            (ca, ua), (cb, ub) = codes[what], codes[other]
+            pairs = np.unique(ca.astype(np.int64) * (len(ub) + 1) + cb)
+            several = np.flatnonzero(np.bincount(pairs // (len(ub) + 1), minlength=len(ua)) > 1)
+            for k in several:  # in order of first appearance, as the visits are factorised
+                pos = np.flatnonzero(ca == k)
+                found = _values(raw[other][pos])
+                c.add(what, f"{what} {_fmt_value(ua[k])} has several {other} values ({found}) in "
                       f"{_where(frame, pos)}; each visit needs exactly one {other}", pos)
 
 
@@ -448,19 +502,25 @@ def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, ou
     else:
         post = np.asarray(coerced_adeff["AVISITN"], dtype=float) > 0
     paramcd = coerced_adeff["PARAMCD"]
-    has = pd.Series(post & ~np.isnan(aval)).groupby([usub, paramcd], sort=False).any()
+    # per subject and parameter (integer codes, not a groupby over Python strings)
+    cu, subjects = _factorize(usub)
+    cp, params = _factorize(paramcd)
+    key = cu.astype(np.int64) * len(params) + cp
+    size = len(subjects) * len(params)
+    present = np.bincount(key, minlength=size) > 0
+    has = np.bincount(key, weights=post & ~np.isnan(aval), minlength=size) > 0
     c = _Collector(labels["adeff"], adeff, out)
-    for param in dict.fromkeys(paramcd):
-        lacking = [subj for (subj, p), flag in has.items() if p == param and not flag]
-        if not lacking:
+    for k, param in enumerate(params):
+        lacking = np.flatnonzero(present[k::len(params)] & ~has[k::len(params)])
+        if not len(lacking):
             continue
-        pos = np.flatnonzero(pd.Series(usub).isin(lacking).to_numpy() & (paramcd == param))
+        pos = np.flatnonzero(np.isin(cu, lacking) & (cp == k))
         n = len(lacking)
         c.add("AVAL", f"{n} subject{'s' if n != 1 else ''} with no post-baseline AVAL for PARAMCD "
               f"{param} ({_where(adeff, pos)}); rows kept, but they add nothing to "
               "change-from-baseline models", pos, severity="warning")
     if coerced_adsl is not None and "USUBJID" in coerced_adsl:
-        absent = ~pd.Series(coerced_adsl["USUBJID"]).isin(pd.Series(usub)).to_numpy()
+        absent = ~pd.Series(coerced_adsl["USUBJID"]).isin(subjects).to_numpy()
         pos = np.flatnonzero(absent)
         if len(pos):
             _Collector(labels["adsl"], adsl, out).add(
@@ -485,8 +545,10 @@ def _count_rows(frames, labels, arms=None):
             continue
         n_rows[labels[name]] = len(frame)
         if arm_of and _usable(frame) and "USUBJID" in frame.columns and len(frame):
-            arms = pd.Series([arm_of.get(s, "(not in ADSL)") for s in _coerce_str(frame["USUBJID"])])
-            counts = arms.value_counts(sort=False)
+            codes, subjects = _factorize(_coerce_str(frame["USUBJID"]))
+            arm = np.array([arm_of.get(s, "(not in ADSL)") for s in subjects], dtype=object)
+            counts = pd.Series(np.bincount(codes, minlength=len(subjects))).groupby(
+                arm, sort=False).sum()
             order = [a for a in (arm_levels or []) if a in counts.index]
             order += [a for a in counts.index if a not in order]
             by_arm[labels[name]] = {str(a): int(counts[a]) for a in order}
@@ -494,7 +556,7 @@ def _count_rows(frames, labels, arms=None):
 
 
 def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), trial_id=None,
-                require_tables=True):
+                require_tables=True, owned=False):
     """Validate a trial's tables and coerce their columns to the dtypes of the schema.
 
     Parameters
@@ -512,6 +574,9 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         Name used in messages when ``meta`` is None.
     require_tables : bool, default True
         Report adsl / adeff when absent (the folder reader reports that itself).
+    owned : bool, default False
+        The frames were read from files and nobody else holds them: their arrays may be
+        reused rather than copied (peak memory of loading a large table).
 
     Returns
     -------
@@ -529,6 +594,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
         elif meta.reference not in meta.arms:
             out.append(Problem(where, "arms.reference", f"reference arm '{meta.reference}' is not "
                                f"an arm; valid: {', '.join(map(str, meta.arms))}"))
+        out.extend(_label_problems(meta.arms, where))
     for name in schema.REQUIRED_TABLES if require_tables else ():
         if frames.get(name) is None:
             out.append(Problem(table=labels[name], column=None,
@@ -554,7 +620,7 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
             if not _usable(frame) or "USUBJID" not in frame.columns:
                 continue
             usub = _coerce_str(frame["USUBJID"])
-            pos = np.flatnonzero([(u not in known) and u != "" for u in usub])
+            pos = np.flatnonzero(~pd.Series(usub).isin(list(known)).to_numpy() & (usub != ""))
             if len(pos):
                 _Collector(labels[name], frame, out).add(
                     "USUBJID", f"subjects not in {labels['adsl']}: {_where(frame, pos)}; every subject "
@@ -563,7 +629,11 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
     if _usable(frames.get("adeff")) and _usable(frames.get("adsl")):
         _post_baseline_warnings(frames.get("adsl"), frames["adeff"], adsl_c, coerced.get("adeff"),
                                 labels, out)
-    if meta is not None:
+    # no secondary warnings built on a table that could not be read or checked (an endpoint
+    # "in no table" only because its table failed to read would mislead)
+    unread = [n for n in ("adeff", "adtte") if n in getattr(meta, "tables", {})
+              and "PARAMCD" not in (coerced.get(n) or {})]
+    if meta is not None and not unread:
         _endpoint_warnings(meta, coerced, out)
     out.extend(adtte_problems(frames.get("adtte"), coerced.get("adtte"), labels["adtte"]))
 
@@ -576,7 +646,25 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
                               warnings=warnings, n_rows=n_rows, rows_by_arm=by_arm)
     if errors:
         return None, report
-    return _finish(meta, frames, coerced), report
+    return _finish(meta, frames, coerced, owned), report
+
+
+def _label_problems(arms: dict, where: str) -> list[Problem]:
+    """Arm labels must be non-empty and distinct, or comparisons read "Placebo - Placebo"."""
+    problems = []
+    empty = [str(code) for code, label in arms.items() if not str(label).strip()]
+    if empty:
+        problems.append(Problem(where, "arms.codes", f"empty label for arm {', '.join(empty)}; "
+                                "every arm needs a label, e.g. PLACEBO = \"Placebo\""))
+    seen: dict = {}
+    for code, label in arms.items():
+        if str(label).strip():
+            seen.setdefault(str(label).strip().casefold(), []).append(str(code))
+    for codes in seen.values():
+        if len(codes) > 1:
+            problems.append(Problem(where, "arms.codes", f"arms {', '.join(codes)} have the same label "
+                                    f"{arms[codes[0]]!r}; each arm needs its own label"))
+    return problems
 
 
 def _endpoint_warnings(meta, coerced, out):
@@ -596,27 +684,38 @@ def _endpoint_warnings(meta, coerced, out):
                                f"adeff; found: {', '.join(sorted(visits))}", severity="warning"))
 
 
-def _finish(meta, frames, coerced) -> dict:
-    """Copies of the frames with coerced columns and the categorical ARM / AVISIT."""
+def _finish(meta, frames, coerced, owned: bool = False) -> dict:
+    """The frames with coerced columns and the categorical ARM / AVISIT.
+
+    New frames (the caller's are never changed). With ``owned`` (frames read from files that
+    nobody else holds) column arrays are reused instead of copied, so loading a large table
+    does not hold two copies of it at once.
+    """
     result = {}
     for name, frame in frames.items():
         if frame is None:
             result[name] = None
             continue
-        df = frame.copy()
-        for col, values in coerced.get(name, {}).items():
-            df[col] = values
-        for col in df.columns:
-            if col in coerced.get(name, {}):
+        done = coerced.get(name, {})
+        cols = {}
+        for col in frame.columns:
+            if col in done:
+                cols[col] = done[col]
                 continue
-            s = df[col]
+            s = frame[col]
             if s.dtype == object and s.isna().any() and all(isinstance(v, str) for v in s.dropna()):
-                df[col] = s.astype(object).where(s.notna(), "")
-        if "ARM" in coerced.get(name, {}):
-            df["ARM"] = pd.Categorical(df["ARM"], categories=meta.arm_levels)
-        if name == "adeff" and "AVISIT" in df.columns:
-            order = (pd.DataFrame({"v": df["AVISIT"], "n": np.asarray(df["AVISITN"], dtype=float)})
-                     .drop_duplicates("v").sort_values("n", kind="stable")["v"].tolist())
-            df["AVISIT"] = pd.Categorical(df["AVISIT"], categories=order)
-        result[name] = df
+                s = s.astype(object).where(s.notna(), "")
+            cols[col] = s.to_numpy() if not isinstance(s.dtype, pd.api.extensions.ExtensionDtype) else s
+        if "ARM" in done:
+            cols["ARM"] = pd.Categorical(cols["ARM"], categories=meta.arm_levels)
+        if name == "adeff" and "AVISIT" in cols:
+            codes, visits = _factorize(cols["AVISIT"])
+            _, first = np.unique(codes, return_index=True)
+            number = np.asarray(cols["AVISITN"], dtype=float)[first]
+            order = np.argsort(number, kind="stable")  # visits by AVISITN, ties by first row
+            remap = np.empty(len(order), dtype=np.int64)
+            remap[order] = np.arange(len(order))
+            cols["AVISIT"] = pd.Categorical.from_codes(remap[codes], categories=list(visits[order]))
+        # a copy unless the frames are ours: the caller's frames are never shared or changed
+        result[name] = frame_from_columns(cols, frame.index, copy=not owned)
     return result

@@ -43,9 +43,10 @@ from .sections import (
     subgroups,
     summary,
 )
-from .sections._base import Context, Section, _one_line
+from .sections._base import Context, NotApplicable, Section, _one_line
 
-__all__ = ["build_report", "render_report", "SECTIONS", "COMPUTE_ORDER", "OutputError"]
+__all__ = ["BuildResult", "build", "build_report", "render_report", "SECTIONS", "COMPUTE_ORDER",
+           "OutputError"]
 
 #: Sections in reading order (numbered 1..12 in the report).
 SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
@@ -65,6 +66,25 @@ RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build` wrote, and which sections failed or did not apply.
+
+    Attributes
+    ----------
+    path : Path
+        The HTML file.
+    failed : tuple of str
+        Titles of the sections that failed or are incomplete (a failure box in the report).
+    not_applicable : tuple of str
+        Titles of the sections whose data is absent (no ADTTE, no ADAE): not failures.
+    """
+
+    path: Path
+    failed: tuple[str, ...] = ()
+    not_applicable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,18 @@ def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | No
         :mod:`trialstats.report._output`); text cells of the CSVs are neutralised against
         spreadsheet formula injection.
     """
+    return build(trial, out_path, plan=plan, progress=progress, force=force).path
+
+
+def build(trial, out_path, *, plan=None, progress=None, force: bool = False) -> BuildResult:
+    """:func:`build_report`, returning which sections failed (the CLI's exit status uses it).
+
+    Parameters and errors are those of :func:`build_report`.
+
+    Returns
+    -------
+    BuildResult
+    """
     import trialstats
 
     out_path = Path(out_path)
@@ -123,7 +155,12 @@ def build_report(trial, out_path, *, plan: AnalysisPlan | str | Path | dict | No
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tables = {t.name: t.data for sec in ctx.sections.values() for t in sec.tables}
     write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force)
-    return out_path
+    ordered = [ctx.sections[m.KEY] for m in SECTIONS if m.KEY in ctx.sections]
+    return BuildResult(
+        path=out_path,
+        failed=tuple(s.title for s in ordered if s.error or s.failures),
+        not_applicable=tuple(s.title for s in ordered if s.not_applicable),
+    )
 
 
 def _plan_path(trial, plan) -> Path | None:
@@ -164,6 +201,9 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
                 try:
                     sec = mod.compute(ctx)
                     ok = sec.error is None
+                except NotApplicable as e:
+                    sec = Section(key=mod.KEY, title=mod.TITLE, not_applicable=_one_line(e))
+                    ok = True
                 except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
                     sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
                     ok = False
@@ -173,6 +213,8 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
             timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
             if progress is not None:
                 status = "ok" if ok and not sec.failures else ("FAILED: " + (sec.error or "; ".join(sec.failures)))[:200]
+                if sec.not_applicable:
+                    status = f"not applicable: {sec.not_applicable}"[:200]
                 # in build order (not reading order), naming the trial
                 progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {mod.TITLE} "
                          f"(section {numbers[mod.KEY]}): {status} ({dt:.1f} s)")

@@ -16,9 +16,14 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "Context", "Figure", "Parts", "Section", "Table", "arm_label", "arm_order",
-    "fit_mmrm_with_fallback", "new_figure", "pct_level",
+    "Context", "Figure", "NotApplicable", "Parts", "Section", "Table", "arm_label", "arm_order",
+    "fit_mmrm_with_fallback", "legend_safe", "new_figure", "pct_level",
 ]
+
+
+class NotApplicable(Exception):  # noqa: N818 - a state, not an error
+    """Raised by a section whose data is absent (no ADTTE, no ADAE): the report says "not
+    applicable: <reason>" instead of a failure box, and the build does not count it as failed."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Section:
     preformatted: str = ""
     failures: tuple[str, ...] = ()
     flow: tuple = ()
+    not_applicable: str | None = None
 
 
 class Parts:
@@ -123,6 +129,13 @@ def arm_order(trial) -> list[str]:
 def arm_label(trial, arm: str) -> str:
     """Display label of an arm code (the code itself when trial.toml gives none)."""
     return str(trial.meta.arms.get(arm, arm))
+
+
+def legend_safe(labels: dict) -> dict:
+    """Arm labels for figures: matplotlib leaves labels starting with ``_`` out of legends, so
+    such a label gets an invisible zero-width space in front (it still reads ``_Placebo``)."""
+    return {k: ("\u200b" + v if isinstance(v, str) and v.startswith("_") else v)
+            for k, v in labels.items()}
 
 
 def new_figure(figsize=(7.5, 4.2), nrows: int = 1, ncols: int = 1, **kwargs):

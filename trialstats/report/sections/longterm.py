@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number
-from ._base import Figure, Parts, Table, new_figure, pct_level
+from ._base import Figure, Parts, Table, legend_safe, new_figure, pct_level
 from .relapse import relapse_frame
 
 KEY = "longterm"
@@ -64,7 +64,7 @@ def compute(ctx):
         arms = list(ex.levels)
         fig, axes = new_figure(figsize=(4.2 * len(arms), 4.4), ncols=len(arms), squeeze=False, sharey=True)
         for ax, arm in zip(axes[0], arms):
-            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, labels=labels)
+            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, labels=legend_safe(labels))
             ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
             ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
         fig.suptitle(f"Extrapolated relapse-free survival to {spec.horizon_years:g} years (assumption, not evidence)")

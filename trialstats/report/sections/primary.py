@@ -15,7 +15,15 @@ import pandas as pd
 from ..._inference import t_inference
 from ...errors import ModelError
 from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
-from ._base import Figure, Section, Table, fit_mmrm_with_fallback, new_figure, pct_level
+from ._base import (
+    Figure,
+    Section,
+    Table,
+    fit_mmrm_with_fallback,
+    legend_safe,
+    new_figure,
+    pct_level,
+)
 
 KEY = "primary"
 TITLE = "Primary endpoint"
@@ -45,6 +53,22 @@ def mmrm_frame(trial, paramcd: str, visit: str) -> pd.DataFrame:
     if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
         frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
     return frame
+
+
+def _require_outcome_at_visit(data: pd.DataFrame, formula: str, ep) -> None:
+    """The outcome of the formula must be observed at the primary visit, else a ModelError."""
+    outcome = formula.split("~", 1)[0].strip()
+    if outcome not in data.columns:
+        return  # the model reports an unknown column itself
+    at = data[data["AVISIT"].astype(str) == ep.visit]
+    if not at[outcome].notna().any():
+        seen = data.loc[data[outcome].notna(), "AVISIT"].astype(str)
+        valid = ", ".join(dict.fromkeys(seen)) or "none"
+        raise ModelError(
+            f"primary visit {ep.visit!r} of PARAMCD {ep.paramcd}: {outcome} is missing in all "
+            f"{len(at)} rows, so the primary comparison cannot be estimated; visits with {outcome} "
+            f"data: {valid} (the primary visit comes from trial.toml [endpoints] primary or "
+            "sap.toml [primary])")
 
 
 def contrast_arm(frame: pd.DataFrame) -> pd.Series:
@@ -130,6 +154,7 @@ def compute(ctx) -> Section:
     labels = {a: ctx.label(a) for a in arms}
     lvl = pct_level(plan.level)
     data = mmrm_frame(trial, ep.paramcd, ep.visit)
+    _require_outcome_at_visit(data, plan.mmrm.formula, ep)
     fit, used, attempts = fit_mmrm_with_fallback(data, plan.mmrm, level=plan.level)
     ctx.results["primary_fit"] = fit
     ctx.results["primary_covariance"] = used
@@ -240,13 +265,13 @@ def compute(ctx) -> Section:
                                       "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)))
     figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_lsmeans(lsm, ax=ax, labels=labels, ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)")
+    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)")
     figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)")
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)")
     figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
-    plot_missing_pattern(pattern, ax=ax, labels=labels, title="Missing outcome by arm and visit")
+    plot_missing_pattern(pattern, ax=ax, labels=legend_safe(labels), title="Missing outcome by arm and visit")
     figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {ep.paramcd} value, by arm and visit (cells: % and missing/randomised).", fig))
 
     fallback = used != plan.mmrm.covariance[0]

@@ -14,13 +14,17 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
-from ._base import Figure, Parts, Table, new_figure, pct_level
+from ._base import Figure, NotApplicable, Parts, Table, legend_safe, new_figure, pct_level
 
 KEY = "relapse"
 TITLE = "Relapse"
 
 
 def relapse_frame(trial, paramcd: str) -> pd.DataFrame:
+    """ADTTE rows of ``paramcd`` with ADSL's columns; NotApplicable when the trial has no ADTTE."""
+    if trial.adtte is None:
+        raise NotApplicable("the trial has no ADTTE table (time-to-event data), so there is no "
+                            "relapse analysis")
     return trial.analysis_frame("adtte", paramcd=paramcd)
 
 
@@ -73,7 +77,7 @@ def compute(ctx):
         from ...plots.survival import plot_km
 
         fig, ax = new_figure(figsize=(7.5, 5.0))
-        plot_km(km, ax=ax, at_risk=True, labels=labels)
+        plot_km(km, ax=ax, at_risk=True, labels=legend_safe(labels))
         ax.set_title("Relapse-free survival after treatment stops (Kaplan-Meier)")
         p.figures.append(Figure("relapse_km", f"Kaplan-Meier estimate of relapse-free survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
 
@@ -83,7 +87,7 @@ def compute(ctx):
         from ...plots.survival import plot_loglog
 
         fig, ax = new_figure(figsize=(6.5, 4.0))
-        plot_loglog(km, ax=ax, labels=labels, title="log(-log) relapse-free survival: parallel curves support proportional hazards")
+        plot_loglog(km, ax=ax, labels=legend_safe(labels), title="log(-log) relapse-free survival: parallel curves support proportional hazards")
         p.figures.append(Figure("relapse_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
 
     def risk():
@@ -195,7 +199,7 @@ def compute(ctx):
 
             ci = ctx.results["cif"]
             fig, ax = new_figure(figsize=(7.5, 4.5))
-            plot_cumulative_incidence(ci, ax=ax, labels=labels)
+            plot_cumulative_incidence(ci, ax=ax, labels=legend_safe(labels))
             ax.set_title("Cumulative incidence of relapse (discontinuation competing)")
             p.figures.append(Figure("relapse_cif", "Cumulative incidence of relapse with discontinuation before relapse as a competing event (Aalen-Johansen).", fig))
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_n_pct
-from ._base import Parts, Table, pct_level
+from ._base import NotApplicable, Parts, Table, pct_level
 
 KEY = "safety"
 TITLE = "Safety"
@@ -77,7 +77,8 @@ def risk_differences(counts: pd.DataFrame, arms: list[str], reference: str, meth
             else:
                 lo = hi = np.nan
             out.append({**dict(zip(keys, key)), "ARM": a, "estimate": est, "conf_low": float(lo), "conf_high": float(hi), "method": method})
-    return pd.DataFrame(out)
+    # same columns when there is nothing to compare (a one-arm trial)
+    return pd.DataFrame(out, columns=[*keys, "ARM", "estimate", "conf_low", "conf_high", "method"])
 
 
 def compute(ctx):
@@ -87,7 +88,8 @@ def compute(ctx):
     lvl = pct_level(plan.level)
     p = Parts()
     if trial.adae is None:
-        raise ValueError("the trial has no ADAE table; the safety section cannot be built")
+        raise NotApplicable("the trial has no ADAE table (adverse events); a trial without "
+                            "adverse events gives a header-only ADAE file")
     counts = teae_counts(trial.adsl, trial.adae, arms)
     rd = risk_differences(counts, arms, ref, plan.rd_method, plan.level)
     ctx.results["teae_counts"] = counts
@@ -128,11 +130,13 @@ def compute(ctx):
                             "so every count below is zero.")
     elif any_teae == 0:
         p.paragraphs.append("There were no treatment-emergent adverse events in the safety population.")
-    p.paragraphs.append(
-        f"Safety population: {n_saf} subjects who received study treatment (SAFFL = Y), by arm. "
-        "Each subject is counted once per system organ class and once per preferred term. Risk "
-        f"differences (percentage points, arm minus {labels[ref]}) with {lvl} intervals by the "
+    rd_text = (
+        f"Risk differences (percentage points, arm minus {labels[ref]}) with {lvl} intervals by the "
         f"{RD_METHOD_NAMES[plan.rd_method]} method (statsmodels confint_proportions_2indep); "
         "no p-values are given for adverse events."
+        if len(arms) > 1 else "The trial has one arm, so there are no risk differences.")
+    p.paragraphs.append(
+        f"Safety population: {n_saf} subjects who received study treatment (SAFFL = Y), by arm. "
+        f"Each subject is counted once per system organ class and once per preferred term. {rd_text}"
     )
     return p.section(KEY, TITLE)

@@ -20,7 +20,16 @@ from scipy import stats
 
 from ...formula import quote_name
 from ..tables import fmt_estimate_ci, fmt_pvalue
-from ._base import Figure, Parts, Table, _one_line, fit_mmrm_with_fallback, new_figure, pct_level
+from ._base import (
+    Figure,
+    Parts,
+    Table,
+    _one_line,
+    fit_mmrm_with_fallback,
+    legend_safe,
+    new_figure,
+    pct_level,
+)
 from .primary import at_visit, contrast_arm, mmrm_frame, p_text
 
 KEY = "subgroups"
@@ -117,7 +126,7 @@ def compute(ctx):
                                             "df": [f"{d:g}" if np.isfinite(d) else "-" for d in it["df"]], "p-value": [fmt_pvalue(v) for v in it["p_value"]]}, dtype=object)))
     plot_rows = forest.assign(ARM=forest["ARM"])
     fig, ax = new_figure(figsize=(8.0, 0.42 * forest["label"].nunique() * max(1, len(others) * 0.6) + 1.6))
-    plot_forest(plot_rows, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=labels,
+    plot_forest(plot_rows, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=legend_safe(labels),
                 xlabel=f"Difference vs {labels.get(ref, ref)} in {ep.paramcd} change at {ep.visit} ({lvl} CI)")
     p.figures.append(Figure("subgroups_forest", f"Treatment effect at {ep.visit} by subgroup, with {lvl} intervals and interaction p-values in the headings.", fig))
     p.paragraphs.append(
