@@ -39,11 +39,13 @@ The gradient is analytic; the observed Hessian (the inverse of which is the cova
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg
 
 from ...errors import ConvergenceWarning, ModelError
 from . import _stacked
@@ -147,6 +149,26 @@ class MMRMData:
             self.theta_slices.append(slice(start, start + st.n_theta))
             start += st.n_theta
         self.stacked = _stacked.stack_patterns(self.patterns, m, p, len(self.structures))
+
+    def with_outcome(self, y: np.ndarray) -> MMRMData:
+        """The same design, subjects and patterns with another outcome (same row order).
+
+        Only the outcome's sufficient statistics (T, Y) are recomputed, by the same products as
+        in construction, so the result equals ``MMRMData`` built from scratch with ``y``.
+        """
+        new = copy.copy(self)
+        new.y = np.asarray(y, dtype=float)
+        p = self.X.shape[1]
+        new.patterns = []
+        for pat in self.patterns:
+            yp = new.y[pat.rows]
+            n_p, mp = yp.shape
+            X2 = pat.Xp.reshape(n_p, mp * p)
+            T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
+            new.patterns.append(dataclasses.replace(pat, T=T, Y=yp.T @ yp))
+        if self.stacked is not None:
+            new.stacked = _stacked.restack_outcome(self.stacked, new.patterns)
+        return new
 
     @property
     def n_theta(self) -> int:
@@ -314,9 +336,9 @@ class Engine:
         if "grad" in st.cache:
             return st.cache["grad"]
         if d.stacked is not None:
-            C, Psi = self._crossprods(st)
+            _, EK = self._crossprods(st)
             grad = _stacked.gradient(d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices,
-                                     d.n_theta, st.W, C, Psi)
+                                     d.n_theta, EK)
             st.cache["grad"] = grad
             return grad
         grad = np.zeros(d.n_theta)
@@ -352,10 +374,9 @@ class Engine:
         n = d.n_theta
         m = d.structures[0].n_visits
         if d.stacked is not None:
-            C, Psi = self._crossprods(st)
+            _, EK = self._crossprods(st)
             H, E, G, Gb = _stacked.hessian_parts(
-                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, C, Psi,
-                st.beta)
+                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, EK, st.beta)
             st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
             return st.cache["hess"]
         H = np.zeros((n, n))
@@ -391,12 +412,14 @@ class Engine:
         return st.cache["hess"]
 
     def _crossprods(self, st: _State):
-        """Stacked residual cross-products and (REML) Psi at a state, computed once."""
+        """Stacked residual cross-products, (REML) Psi and trace weights, computed once."""
         if "C" not in st.cache:
             d = self.data
-            st.cache["C"] = _stacked.residual_crossprods(d.stacked, st.beta)
-            st.cache["Psi"] = _stacked.psi(d.stacked, st.phi) if d.reml else None
-        return st.cache["C"], st.cache["Psi"]
+            C = _stacked.residual_crossprods(d.stacked, st.beta)
+            Psi = _stacked.psi(d.stacked, st.phi) if d.reml else None
+            st.cache["C"] = C
+            st.cache["EK"] = _stacked.trace_weights(d.stacked, st.W, C, Psi)
+        return st.cache["C"], st.cache["EK"]
 
     def _hessian_tail(self, st: _State, H, E, G, Gb) -> np.ndarray:
         """Second-derivative and beta terms of the Hessian from the pattern sums."""
@@ -522,6 +545,8 @@ class Engine:
         """
         theta, f, dec = self._newton(np.asarray(theta0, dtype=float), max_iter=max_iter)
         if not (np.isfinite(f) and dec < 1e-8):
+            from scipy import optimize  # imported here: rarely needed, slow to import
+
             res = optimize.minimize(
                 self.value_and_gradient, theta, jac=True, method="L-BFGS-B",
                 options={"maxiter": 10 * max_iter, "gtol": 1e-10, "ftol": 1e-15},
@@ -633,7 +658,7 @@ def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
     ``stacklevel`` points the :class:`ConvergenceWarning` at the user's call.
     """
     eng = Engine(data)
-    if not np.isfinite(eng.objective(theta0)):
+    if not np.isfinite(eng._value(theta0, 2)[0]):  # order 2: Newton's first state
         raise ModelError("the covariance model cannot be evaluated at its starting values")
     theta, converged, message = eng.fit(theta0)
     if not converged:
