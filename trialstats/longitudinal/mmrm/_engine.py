@@ -120,8 +120,8 @@ class MMRMData:
         order = np.lexsort((self.visit, self.subject))  # rows by subject, then visit
         m = self.structures[0].n_visits
         weights = 1 << np.arange(m, dtype=np.int64)  # bit mask of observed visits
-        masks = np.zeros(n_sub, dtype=np.int64)
-        np.add.at(masks, self.subject, weights[self.visit])
+        masks = np.bincount(self.subject, weights=weights[self.visit],
+                            minlength=n_sub).astype(np.int64)  # exact: sums of distinct 2^v
         counts = np.bincount(self.subject, minlength=n_sub)
         starts = np.r_[0, np.cumsum(counts)[:-1]]  # first sorted row of each subject
         # one pattern per (group, mask), in sorted order; subjects by index within a pattern

@@ -42,17 +42,16 @@ def stack_patterns(patterns, m: int, p: int, n_groups: int) -> Stacked | None:
     P = len(patterns)
     if P * m * m * (p * p + p + 1) > MAX_STACKED_FLOATS:
         return None
-    M = np.zeros((P, m, m, p * p))
-    T = np.zeros((P, m, m, p))
-    Y = np.zeros((P, m, m))
+    M = np.zeros((P, m * m, p * p))
+    T = np.zeros((P, m * m, p))
+    Y = np.zeros((P, m * m))
     obs = np.zeros((P, m), dtype=bool)
     for k, pat in enumerate(patterns):
         v = pat.visits
-        mp = len(v)
-        ix = np.ix_(v, v)
-        M[k][ix] = pat.M.reshape(mp, mp, p * p)
-        T[k][ix] = pat.T.reshape(mp, mp, p)
-        Y[k][ix] = pat.Y
+        flat = (v[:, None] * m + v[None, :]).ravel()  # the pattern's cells in the m x m grid
+        M[k, flat] = pat.M
+        T[k, flat] = pat.T
+        Y[k, flat] = pat.Y.ravel()
         obs[k, v] = True
     mask = (obs[:, :, None] & obs[:, None, :]).astype(float)
     pad = np.zeros((P, m, m))
@@ -60,7 +59,7 @@ def stack_patterns(patterns, m: int, p: int, n_groups: int) -> Stacked | None:
     pad[:, ii, ii] = (~obs).astype(float)
     group = np.array([pat.group for pat in patterns], dtype=np.int64)
     return Stacked(
-        M=M.reshape(P, m * m, p * p), T=T.reshape(P, m * m, p), Y=Y,
+        M=M, T=T, Y=Y.reshape(P, m, m),
         n=np.array([pat.rows.shape[0] for pat in patterns], dtype=float), group=group,
         mask=mask, pad=pad, by_group=[np.flatnonzero(group == g) for g in range(n_groups)],
     )
@@ -70,15 +69,14 @@ def restack_outcome(s: Stacked, patterns) -> Stacked:
     """``s`` with T and Y taken from ``patterns`` (same patterns, another outcome)."""
     P, mm, p = s.T.shape
     m = s.Y.shape[1]
-    T = np.zeros((P, m, m, p))
-    Y = np.zeros((P, m, m))
+    T = np.zeros((P, mm, p))
+    Y = np.zeros((P, mm))
     for k, pat in enumerate(patterns):
         v = pat.visits
-        mp = len(v)
-        ix = np.ix_(v, v)
-        T[k][ix] = pat.T.reshape(mp, mp, p)
-        Y[k][ix] = pat.Y
-    return dataclasses.replace(s, T=T.reshape(P, mm, p), Y=Y)
+        flat = (v[:, None] * m + v[None, :]).ravel()
+        T[k, flat] = pat.T
+        Y[k, flat] = pat.Y.ravel()
+    return dataclasses.replace(s, T=T, Y=Y.reshape(P, m, m))
 
 
 def inverses(s: Stacked, sigma_by_group: list):
