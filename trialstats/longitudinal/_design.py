@@ -117,6 +117,7 @@ class Design:
     model_spec: object = None
     variables: tuple[str, ...] = ()
     column_order: tuple[int, ...] = ()
+    products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
 
 
 def _ordered_variables(formula: str, names: set[str]) -> list[str]:
@@ -396,7 +397,8 @@ def build_design(
     if cluster is not None and isinstance(used[cluster].dtype, pd.CategoricalDtype):
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
-    spec, order, terms, X, y = _model_matrices(formula, outcome, rhs, used, levels, where)
+    spec, order, terms, X, y, products = _model_matrices(formula, outcome, rhs, used, levels,
+                                                         where)
     dup = _aliased(X)
     if dup:
         raise ModelError(
@@ -417,6 +419,7 @@ def build_design(
         model_spec=spec,
         variables=tuple(rhs),
         column_order=tuple(order),
+        products=products,
     )
 
 
@@ -448,7 +451,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         _SPEC_CACHE.move_to_end(key)
         spec, order, terms, products = hit
         X = evaluate_products(products, used, levels)
-        return spec, order, terms, X, used[outcome].to_numpy(dtype=float)
+        return spec, order, terms, X, used[outcome].to_numpy(dtype=float), products
     try:
         mm = model_matrix(formula, used, na_action="raise")
     except Exception as e:
@@ -457,6 +460,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
     X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
+    products = None
     if key is not None and [str(c) for c in mm.lhs.columns] == [outcome]:
         products = products_from_names([str(c) for c in mm.rhs.columns], order, levels, rhs,
                                        used, X)
@@ -464,7 +468,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
             _SPEC_CACHE[key] = (spec, order, terms, products)
             while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
                 _SPEC_CACHE.popitem(last=False)
-    return spec, order, terms, X, y
+    return spec, order, terms, X, y, products
 
 
 def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
