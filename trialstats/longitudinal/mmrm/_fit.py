@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._engine import MMRMData, fit_engine
+from ._engine import fit_engine
+from ._patterns import MMRMData
 from .covariance import _us_index
 
 __all__ = ["SubjectArrays", "fit_arrays", "start_theta"]

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ModelError
-from ._engine import MMRMData
 from ._fit import SubjectArrays, fit_arrays
+from ._patterns import MMRMData
 from .results import MMRMResult, make_result
 
 __all__ = ["MMRMProblem", "MMRMEstimates"]
