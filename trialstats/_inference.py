@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .errors import ModelError
 
@@ -60,11 +60,13 @@ def t_inference(estimate, std_error, df, level: float = 0.95, null: float = 0.0)
         stat = (est - null) / se
     q = 0.5 + level / 2.0
     finite = np.isfinite(dof)
-    crit = np.where(finite, stats.t.ppf(q, np.where(finite, dof, 1.0)), stats.norm.ppf(q))
+    # the functions scipy.stats.t / norm evaluate (t.ppf = stdtrit, t.sf(x) = stdtr(df, -x),
+    # norm.ppf = ndtri, norm.sf(x) = ndtr(-x)), called directly: scipy.stats costs ~0.5 s to import
+    crit = np.where(finite, special.stdtrit(np.where(finite, dof, 1.0), q), special.ndtri(q))
     p = np.where(
         finite,
-        2.0 * stats.t.sf(np.abs(stat), np.where(finite, dof, 1.0)),
-        2.0 * stats.norm.sf(np.abs(stat)),
+        2.0 * special.stdtr(np.where(finite, dof, 1.0), -np.abs(stat)),
+        2.0 * special.ndtr(-np.abs(stat)),
     )
     return pd.DataFrame(
         {

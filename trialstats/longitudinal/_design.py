@@ -18,6 +18,7 @@ handles missing values and translates formulaic's column names (``ARM[T.EXOSOME]
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import OrderedDict
@@ -120,6 +121,7 @@ class Design:
     model_spec: object = None
     variables: tuple[str, ...] = ()
     column_order: tuple[int, ...] = ()
+    products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
 
 
 def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]:
@@ -128,8 +130,18 @@ def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]
     The formula is checked against the whitelist of :mod:`trialstats.formula` first; only the
     returned ``SafeFormula.text`` may be handed to formulaic.
     """
-    safe = parse_formula(formula, where=where)
+    if not isinstance(formula, str):
+        safe = parse_formula(formula, where=where)  # raises the ModelError
+    else:
+        safe = _parse_cached(formula, where)
     return list(safe.lhs_columns), list(safe.rhs_columns), safe
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(formula: str, where: str) -> SafeFormula:
+    """:func:`trialstats.formula.parse_formula` of a formula string, checked once per string
+    (the check and formulaic's parser cost ~2 ms; a SafeFormula is immutable)."""
+    return parse_formula(formula, where=where)
 
 
 def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: str) -> None:
@@ -247,11 +259,19 @@ def _aliased(X: np.ndarray, tol: float = 1e-10) -> list[int]:
     incrementally extended Cholesky factor, is below ``tol`` (an angle to their span below
     about 1e-5 radians).
     """
+    if X.shape[1] == 0:  # no terms: nothing aliased (callers say what is missing)
+        return []
     scale = np.linalg.norm(X, axis=0)
     nonzero = scale > 0
     Xs = X[:, nonzero] / scale[nonzero]
     G = np.zeros((X.shape[1], X.shape[1]))
     G[np.ix_(nonzero, nonzero)] = Xs.T @ Xs
+    if nonzero.all():  # no aliasing: every pivot of the full Cholesky factor is above tol
+        try:
+            if np.min(np.diag(np.linalg.cholesky(G))) ** 2 > tol:
+                return []
+        except np.linalg.LinAlgError:
+            pass
     out: list[int] = []
     kept: list[int] = []
     L = np.zeros((0, 0))
@@ -361,7 +381,7 @@ def build_design(
     if cluster is not None:
         excl[cluster] = data.loc[any_missing, cluster].to_numpy()
     excl["reason"] = reasons
-    used = frame.loc[~any_missing].copy()
+    used = frame.loc[~any_missing].copy() if len(excl) else frame  # frame is our own copy
     if len(used) == 0:
         counts = excl["reason"].value_counts()
         raise ModelError(
@@ -379,7 +399,8 @@ def build_design(
     if cluster is not None and isinstance(used[cluster].dtype, pd.CategoricalDtype):
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
-    spec, order, terms, X, y = _model_matrices(safe.text, outcome, rhs, used, levels, where)
+    spec, order, terms, X, y, products = _model_matrices(safe.text, outcome, rhs, used, levels,
+                                                         where)
     _check_finite(X, terms, formula, where)
     if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
         raise ModelError(
@@ -406,6 +427,7 @@ def build_design(
         model_spec=spec,
         variables=tuple(rhs),
         column_order=tuple(order),
+        products=products,
     )
 
 
@@ -439,7 +461,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         # one memory layout on both routes: BLAS sums in layout order, and a fit must not
         # depend on whether its design came from the cache (byte-identical reports)
         X = np.ascontiguousarray(evaluate_products(products, used, levels))
-        return spec, order, terms, X, used[outcome].to_numpy(dtype=float)
+        return spec, order, terms, X, used[outcome].to_numpy(dtype=float), products
     try:
         mm = model_matrix(formula, used, na_action="raise", context=formula_context())
     except Exception as e:
@@ -448,6 +470,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
     X = np.ascontiguousarray(np.asarray(mm.rhs, dtype=float)[:, order])
     y = np.asarray(mm.lhs, dtype=float).ravel()
+    products = None
     if key is not None and [str(c) for c in mm.lhs.columns] == [outcome]:
         products = products_from_names([str(c) for c in mm.rhs.columns], order, levels, rhs,
                                        used, X)
@@ -455,7 +478,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
             _SPEC_CACHE[key] = (spec, order, terms, products)
             while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
                 _SPEC_CACHE.popitem(last=False)
-    return spec, order, terms, X, y
+    return spec, order, terms, X, y, products
 
 
 def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):

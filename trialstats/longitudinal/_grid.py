@@ -49,6 +49,8 @@ def column_products(design: Design):
         ``("numeric", var)``. None when some column is not of that form, or when the matrix
         rebuilt from the components differs from ``design.X`` (so the caller must use formulaic).
     """
+    if design.products is not None:  # checked when the design was built
+        return design.products
     spec = design.model_spec
     if spec is None:
         return None
@@ -92,7 +94,7 @@ def products_from_names(names, column_order, levels: dict, variables, frame, X):
 
 def evaluate_products(products, frame: pd.DataFrame, levels: dict) -> np.ndarray:
     """The design matrix of ``frame`` from column products (factors: Categorical columns)."""
-    codes = {v: frame[v].cat.codes.to_numpy() for v in levels}
+    codes = {v: frame[v].array.codes for v in levels}
     values = {}
     X = np.ones((len(frame), len(products)))
     for j, comps in enumerate(products):

@@ -43,122 +43,15 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg
 
 from ...errors import ConvergenceWarning, ModelError
 from . import _stacked
+from ._patterns import MMRMData, Pattern
+
+__all__ = ["Engine", "MMRMData", "Pattern", "fit_engine"]
 
 LOG_2PI = np.log(2.0 * np.pi)
-
-
-@dataclass
-class Pattern:
-    """Subjects of one covariance group sharing the same observed visits."""
-
-    group: int
-    visits: np.ndarray  # visit indices observed (sorted)
-    subjects: np.ndarray  # subject indices
-    rows: np.ndarray  # (n_p, m_p) row indices into the data
-    M: np.ndarray  # (m_p*m_p, p*p)
-    T: np.ndarray  # (m_p*m_p, p)  T[a*m_p+b, k] = sum_i x_iak y_ib
-    Y: np.ndarray  # (m_p, m_p)
-    Xp: np.ndarray  # (n_p, m_p, p) the subjects' design rows
-
-    def xtax(self, A: np.ndarray) -> np.ndarray:
-        """sum_i X_i' A X_i for stacked A (..., m_p, m_p) -> (..., p, p).
-
-        Uses the sufficient statistic M_p or the subjects' rows, whichever is cheaper (many
-        subjects per pattern: M_p; patterns of a few subjects: the rows).
-        """
-        n_p, mp, p = self.Xp.shape
-        lead = A.shape[:-2]
-        h = int(np.prod(lead)) if lead else 1
-        A2 = A.reshape(h, mp, mp)
-        if n_p * (mp * p + p * p) < mp * p * p:
-            Xf = self.Xp.transpose(1, 0, 2).reshape(mp, n_p * p)
-            Y = (A2 @ Xf).reshape(h, mp, n_p, p)  # [h, a, i, l] = sum_b A[a,b] x_ibl
-            out = np.tensordot(self.Xp, Y, axes=([0, 1], [2, 1]))  # (k, h, l)
-            out = out.transpose(1, 0, 2)
-        else:
-            out = (A2.reshape(h, mp * mp) @ self.M).reshape(h, p, p)
-        return out.reshape(*lead, p, p)
-
-
-@dataclass
-class MMRMData:
-    """Arrays describing an MMRM problem, grouped into missingness patterns.
-
-    Parameters
-    ----------
-    X : ndarray (N, p)
-    y : ndarray (N,)
-    subject : ndarray (N,) of int, subject index 0..n-1
-    visit : ndarray (N,) of int, visit index 0..m-1
-    group : ndarray (n,) of int, covariance group of each subject (0..G-1)
-    structures : list of CovarianceStructure, one per group
-    reml : bool
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    subject: np.ndarray
-    visit: np.ndarray
-    group: np.ndarray
-    structures: list
-    reml: bool = True
-    patterns: list = field(init=False)
-    theta_slices: list = field(init=False)
-    stacked: object = field(init=False)  # _stacked.Stacked, or None: per-pattern loops
-
-    def __post_init__(self):
-        self.X = np.ascontiguousarray(self.X, dtype=float)
-        self.y = np.asarray(self.y, dtype=float)
-        n_sub = int(self.group.shape[0])
-        p = self.X.shape[1]
-        order = np.lexsort((self.visit, self.subject))  # rows by subject, then visit
-        m = self.structures[0].n_visits
-        weights = 1 << np.arange(m, dtype=np.int64)  # bit mask of observed visits
-        masks = np.zeros(n_sub, dtype=np.int64)
-        np.add.at(masks, self.subject, weights[self.visit])
-        counts = np.bincount(self.subject, minlength=n_sub)
-        starts = np.r_[0, np.cumsum(counts)[:-1]]  # first sorted row of each subject
-        # one pattern per (group, mask), in sorted order; subjects by index within a pattern
-        keys = self.group.astype(np.int64) * (1 << m) + masks
-        uniq, pat_of = np.unique(keys, return_inverse=True)
-        by_pattern = np.argsort(pat_of, kind="stable")
-        bounds = np.r_[0, np.cumsum(np.bincount(pat_of, minlength=len(uniq)))]
-        self.patterns = []
-        for k, key in enumerate(uniq):
-            subs = by_pattern[bounds[k]:bounds[k + 1]]
-            mp = int(counts[subs[0]])
-            rows = order[starts[subs][:, None] + np.arange(mp)]  # (n_p, m_p)
-            vis = self.visit[rows[0]]
-            Xp = self.X[rows]  # (n_p, m_p, p)
-            yp = self.y[rows]  # (n_p, m_p)
-            X2 = Xp.reshape(len(rows), mp * p)
-            # BLAS products: [a, k, b, l] -> [a, b, k, l] and [a, k, b] -> [a, b, k]
-            M = (X2.T @ X2).reshape(mp, p, mp, p).transpose(0, 2, 1, 3).reshape(mp * mp, p * p)
-            T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
-            Y = yp.T @ yp
-            self.patterns.append(Pattern(int(key >> m), vis, subs, rows, M, T, Y, Xp))
-        self.theta_slices = []
-        start = 0
-        for st in self.structures:
-            self.theta_slices.append(slice(start, start + st.n_theta))
-            start += st.n_theta
-        self.stacked = _stacked.stack_patterns(self.patterns, m, p, len(self.structures))
-
-    @property
-    def n_theta(self) -> int:
-        return self.theta_slices[-1].stop
-
-    @property
-    def n_obs(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_beta(self) -> int:
-        return self.X.shape[1]
 
 
 def _two_sided(W: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -314,9 +207,9 @@ class Engine:
         if "grad" in st.cache:
             return st.cache["grad"]
         if d.stacked is not None:
-            C, Psi = self._crossprods(st)
+            _, EK = self._crossprods(st)
             grad = _stacked.gradient(d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices,
-                                     d.n_theta, st.W, C, Psi)
+                                     d.n_theta, EK)
             st.cache["grad"] = grad
             return grad
         grad = np.zeros(d.n_theta)
@@ -352,10 +245,9 @@ class Engine:
         n = d.n_theta
         m = d.structures[0].n_visits
         if d.stacked is not None:
-            C, Psi = self._crossprods(st)
+            _, EK = self._crossprods(st)
             H, E, G, Gb = _stacked.hessian_parts(
-                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, C, Psi,
-                st.beta)
+                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, EK, st.beta)
             st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
             return st.cache["hess"]
         H = np.zeros((n, n))
@@ -391,12 +283,14 @@ class Engine:
         return st.cache["hess"]
 
     def _crossprods(self, st: _State):
-        """Stacked residual cross-products and (REML) Psi at a state, computed once."""
+        """Stacked residual cross-products, (REML) Psi and trace weights, computed once."""
         if "C" not in st.cache:
             d = self.data
-            st.cache["C"] = _stacked.residual_crossprods(d.stacked, st.beta)
-            st.cache["Psi"] = _stacked.psi(d.stacked, st.phi) if d.reml else None
-        return st.cache["C"], st.cache["Psi"]
+            C = _stacked.residual_crossprods(d.stacked, st.beta)
+            Psi = _stacked.psi(d.stacked, st.phi) if d.reml else None
+            st.cache["C"] = C
+            st.cache["EK"] = _stacked.trace_weights(d.stacked, st.W, C, Psi)
+        return st.cache["C"], st.cache["EK"]
 
     def _hessian_tail(self, st: _State, H, E, G, Gb) -> np.ndarray:
         """Second-derivative and beta terms of the Hessian from the pattern sums."""
@@ -522,6 +416,8 @@ class Engine:
         """
         theta, f, dec = self._newton(np.asarray(theta0, dtype=float), max_iter=max_iter)
         if not (np.isfinite(f) and dec < 1e-8):
+            from scipy import optimize  # imported here: rarely needed, slow to import
+
             res = optimize.minimize(
                 self.value_and_gradient, theta, jac=True, method="L-BFGS-B",
                 options={"maxiter": 10 * max_iter, "gtol": 1e-10, "ftol": 1e-15},
@@ -633,7 +529,7 @@ def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
     ``stacklevel`` points the :class:`ConvergenceWarning` at the user's call.
     """
     eng = Engine(data)
-    if not np.isfinite(eng.objective(theta0)):
+    if not np.isfinite(eng._value(theta0, 2)[0]):  # order 2: Newton's first state
         raise ModelError("the covariance model cannot be evaluated at its starting values")
     theta, converged, message = eng.fit(theta0)
     if not converged:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ModelError
-from ._engine import MMRMData, fit_engine
+from ._engine import fit_engine
+from ._patterns import MMRMData
+from .covariance import _us_index
 
 __all__ = ["SubjectArrays", "fit_arrays", "start_theta"]
 
@@ -86,19 +88,23 @@ def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
     s = np.diag(L)
     if not np.all(np.isfinite(L)) or np.any(s <= 0):
         return None
-    rows, cols = np.tril_indices(m, -1)  # row by row, as covariance._us fills U
+    rows, cols = _us_index(m)  # row by row, as covariance._us fills U
     return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
 
 
-def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5):
+def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5,
+               data: MMRMData | None = None):
     """Group into missingness patterns, start, and fit.
+
+    ``data``, when given, must be the :class:`MMRMData` of exactly these arrays.
 
     Returns
     -------
     (engine, theta, converged, message) as :func:`._engine.fit_engine`.
     """
-    data = MMRMData(X=X, y=y, subject=arrays.subject, visit=arrays.visit, group=arrays.group,
-                    structures=list(structures), reml=reml)
+    if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
+        data = MMRMData(X=X, y=y, subject=arrays.subject, visit=arrays.visit,
+                        group=arrays.group, structures=list(structures), reml=reml)
     try:
         return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
                           stacklevel=stacklevel)

@@ -14,6 +14,7 @@ become a few batched products. The result is the same mathematics as the per-pat
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,17 +42,16 @@ def stack_patterns(patterns, m: int, p: int, n_groups: int) -> Stacked | None:
     P = len(patterns)
     if P * m * m * (p * p + p + 1) > MAX_STACKED_FLOATS:
         return None
-    M = np.zeros((P, m, m, p * p))
-    T = np.zeros((P, m, m, p))
-    Y = np.zeros((P, m, m))
+    M = np.zeros((P, m * m, p * p))
+    T = np.zeros((P, m * m, p))
+    Y = np.zeros((P, m * m))
     obs = np.zeros((P, m), dtype=bool)
     for k, pat in enumerate(patterns):
         v = pat.visits
-        mp = len(v)
-        ix = np.ix_(v, v)
-        M[k][ix] = pat.M.reshape(mp, mp, p * p)
-        T[k][ix] = pat.T.reshape(mp, mp, p)
-        Y[k][ix] = pat.Y
+        flat = (v[:, None] * m + v[None, :]).ravel()  # the pattern's cells in the m x m grid
+        M[k, flat] = pat.M
+        T[k, flat] = pat.T
+        Y[k, flat] = pat.Y.ravel()
         obs[k, v] = True
     mask = (obs[:, :, None] & obs[:, None, :]).astype(float)
     pad = np.zeros((P, m, m))
@@ -59,15 +59,32 @@ def stack_patterns(patterns, m: int, p: int, n_groups: int) -> Stacked | None:
     pad[:, ii, ii] = (~obs).astype(float)
     group = np.array([pat.group for pat in patterns], dtype=np.int64)
     return Stacked(
-        M=M.reshape(P, m * m, p * p), T=T.reshape(P, m * m, p), Y=Y,
+        M=M, T=T, Y=Y.reshape(P, m, m),
         n=np.array([pat.rows.shape[0] for pat in patterns], dtype=float), group=group,
         mask=mask, pad=pad, by_group=[np.flatnonzero(group == g) for g in range(n_groups)],
     )
 
 
+def restack_outcome(s: Stacked, patterns) -> Stacked:
+    """``s`` with T and Y taken from ``patterns`` (same patterns, another outcome)."""
+    P, mm, p = s.T.shape
+    m = s.Y.shape[1]
+    T = np.zeros((P, mm, p))
+    Y = np.zeros((P, mm))
+    for k, pat in enumerate(patterns):
+        v = pat.visits
+        flat = (v[:, None] * m + v[None, :]).ravel()
+        T[k, flat] = pat.T
+        Y[k, flat] = pat.Y.ravel()
+    return dataclasses.replace(s, T=T, Y=Y.reshape(P, m, m))
+
+
 def inverses(s: Stacked, sigma_by_group: list):
     """Zero-padded inverses W (P, m, m) of every pattern's block and sum_i log|Sigma_i|."""
-    S = np.stack(sigma_by_group)[s.group] * s.mask + s.pad
+    if len(sigma_by_group) == 1:
+        S = sigma_by_group[0] * s.mask + s.pad
+    else:
+        S = np.stack(sigma_by_group)[s.group] * s.mask + s.pad
     L = np.linalg.cholesky(S)  # LinAlgError when a block is not positive definite
     Li = np.linalg.inv(L)
     W = (np.swapaxes(Li, 1, 2) @ Li) * s.mask
@@ -106,9 +123,12 @@ def trace_weights(s: Stacked, W, C, Psi):
     return s.n[:, None, None] * W - W @ K @ W, K
 
 
-def gradient(s: Stacked, d1_by_group, slices, n_theta, W, C, Psi) -> np.ndarray:
-    """Gradient of the negative log-likelihood (see :meth:`._engine.Engine.gradient_at`)."""
-    E, _ = trace_weights(s, W, C, Psi)
+def gradient(s: Stacked, d1_by_group, slices, n_theta, EK) -> np.ndarray:
+    """Gradient of the negative log-likelihood (see :meth:`._engine.Engine.gradient_at`).
+
+    ``EK`` is the output of :func:`trace_weights`.
+    """
+    E, _ = EK
     grad = np.zeros(n_theta)
     for g, sl in enumerate(slices):
         Eg = E[s.by_group[g]].sum(axis=0)
@@ -117,8 +137,10 @@ def gradient(s: Stacked, d1_by_group, slices, n_theta, W, C, Psi) -> np.ndarray:
     return grad
 
 
-def hessian_parts(s: Stacked, d1_by_group, slices, n_theta, W, C, Psi, beta):
+def hessian_parts(s: Stacked, d1_by_group, slices, n_theta, W, EK, beta):
     """Per-pattern sums of :meth:`._engine.Engine.hessian_at`, for all patterns at once.
+
+    ``EK`` is the output of :func:`trace_weights`.
 
     Returns
     -------
@@ -130,7 +152,7 @@ def hessian_parts(s: Stacked, d1_by_group, slices, n_theta, W, C, Psi, beta):
     """
     P, m, _ = W.shape
     p = s.T.shape[2]
-    Ep, K = trace_weights(s, W, C, Psi)
+    Ep, K = EK
     B = 2.0 * (K @ W) - s.n[:, None, None] * np.eye(m)
     H = np.zeros((n_theta, n_theta))
     # sum_i (W X_i)_a' (W X_i)_b and (W X_i)_a' (W r_i)_b, both sides by batched matmuls

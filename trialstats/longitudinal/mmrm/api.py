@@ -43,6 +43,20 @@ def _levels(series: pd.Series) -> list:
     return r_level_order(series)
 
 
+def _codes(series: pd.Series) -> tuple[list, np.ndarray]:
+    """Observed levels (as :func:`_levels`) and each row's index into them (no missing values)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes = np.asarray(series.array.codes, dtype=np.int64)
+        cats = series.cat.categories
+        present = np.bincount(codes, minlength=len(cats)) > 0
+        if present.all():
+            return list(cats), codes
+        new_code = np.cumsum(present) - 1
+        return [c for c, keep in zip(cats, present, strict=True) if keep], new_code[codes]
+    levels = _levels(series)
+    return levels, pd.Categorical(series, categories=levels).codes.astype(np.int64)
+
+
 def _check_visit_cells(formula: str, frame: pd.DataFrame, visit: str) -> None:
     """Every level of a factor interacting with the visit must be observed at every visit."""
     try:
@@ -197,13 +211,12 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra):
 def _subject_arrays(frame: pd.DataFrame, data: pd.DataFrame, subject: str, visit: str,
                     group: str | None) -> SubjectArrays:
     """Subject, visit and group codes of the rows used, with the checks they allow."""
-    visit_levels = _levels(frame[visit])
+    visit_levels, visit_idx = _codes(frame[visit])
     if len(visit_levels) < 2:
         raise ModelError(
             f"visit column {visit!r} has {len(visit_levels)} level(s) in the rows used "
             f"({', '.join(map(str, visit_levels))}); an MMRM needs at least two visits"
         )
-    visit_idx = pd.Categorical(frame[visit], categories=visit_levels).codes.astype(np.int64)
     s = frame[subject]
     if isinstance(s.dtype, pd.CategoricalDtype):
         subj_codes, subj_uniques = pd.factorize(s, sort=False)
@@ -226,8 +239,8 @@ def _subject_arrays(frame: pd.DataFrame, data: pd.DataFrame, subject: str, visit
     g_sub = np.zeros(n_subjects, dtype=np.int64)
     group_levels = ()
     if group:
-        group_levels = tuple(_levels(frame[group]))
-        g_row = pd.Categorical(frame[group], categories=list(group_levels)).codes.astype(np.int64)
+        levels_g, g_row = _codes(frame[group])
+        group_levels = tuple(levels_g)
         g_sub[subj_codes] = g_row
         bad = np.flatnonzero(g_sub[subj_codes] != g_row)
         if len(bad):

@@ -233,7 +233,8 @@ class CovarianceStructure:
             d2L[m + h, rows, rows, cols] = s[rows]
             t = d2L @ L.T
             d2 = t + np.swapaxes(t, 2, 3)
-            cross = np.einsum("aij,bkj->abik", dL, dL)
+            flat = dL.reshape(n * m, m)  # cross[a, b, i, k] = sum_j dL[a, i, j] dL[b, k, j]
+            cross = (flat @ flat.T).reshape(n, m, n, m).transpose(0, 2, 1, 3)
             d2 += cross + np.swapaxes(cross, 2, 3)
         return S, d1, d2
 

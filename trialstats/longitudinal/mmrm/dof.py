@@ -60,12 +60,13 @@ def satterthwaite_df(L: np.ndarray, vcov: np.ndarray, jac: np.ndarray, theta_vco
 
 def model_vcov_jacobian(phi: np.ndarray, P: np.ndarray) -> np.ndarray:
     """d Phi / d theta_h = -Phi P_h Phi, stacked (n_theta, p, p)."""
-    return -np.einsum("kl,hlm,mn->hkn", phi, P, phi)
+    return -(phi @ P @ phi)
 
 
 def kenward_roger_vcov(phi, P, theta_vcov, Qsum, Rsum, linear: bool) -> np.ndarray:
     """Kenward-Roger adjusted covariance of the coefficients (see module docstring)."""
-    PphiP = np.einsum("hj,hab,bc,jcd->ad", theta_vcov, P, phi, P)
+    # sum_hj W_hj P_h Phi P_j = sum_h (P_h Phi) (sum_j W_hj P_j), by batched products
+    PphiP = (P @ phi @ np.tensordot(theta_vcov, P, axes=(1, 0))).sum(axis=0)
     inner = Qsum - PphiP
     if not linear:
         inner = inner - 0.25 * Rsum

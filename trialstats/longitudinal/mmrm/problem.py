@@ -26,6 +26,7 @@ import pandas as pd
 
 from ...errors import ModelError
 from ._fit import SubjectArrays, fit_arrays
+from ._patterns import MMRMData
 from .results import MMRMResult, make_result
 
 __all__ = ["MMRMProblem", "MMRMEstimates"]
@@ -98,6 +99,7 @@ class MMRMProblem:
         self._counts = np.bincount(a.subject, minlength=len(a.group))
         self._starts = np.r_[0, np.cumsum(self._counts)[:-1]]
         self._reml = fit.spec.method == "reml"
+        self._data = None  # MMRMData of all rows, built at the first y= refit
 
     # ------------------------------------------------------------------ description
     @property
@@ -160,9 +162,9 @@ class MMRMProblem:
             ``y`` of the wrong length or not finite; subject indices out of range; a sample
             that makes a different model (see the module docstring).
         """
-        X, yy, arrays, _ = self._select(y, subjects)
+        X, yy, arrays, rows = self._select(y, subjects)
         eng, theta, converged, message = fit_arrays(X, yy, arrays, self._fit.structures,
-                                                    reml=self._reml)
+                                                    reml=self._reml, data=self._data_of(yy, rows))
         st = eng.state(theta, order=0)
         return MMRMEstimates(
             beta=st.beta, theta=np.asarray(theta), sigmas=tuple(s[0] for s in st.sigmas),
@@ -184,7 +186,7 @@ class MMRMProblem:
         X, yy, arrays, rows = self._select(y, subjects)
         fit0 = self._fit
         eng, theta, converged, message = fit_arrays(X, yy, arrays, fit0.structures,
-                                                    reml=self._reml)
+                                                    reml=self._reml, data=self._data_of(yy, rows))
         design = fit0.design
         frame = design.frame
         if y is not None:  # the frame carries the outcome that was fitted
@@ -201,6 +203,17 @@ class MMRMProblem:
                            message, exclusions=excl, excluded_rows=excl_rows)
 
     # ------------------------------------------------------------------ selection
+    def _data_of(self, yy: np.ndarray, rows):
+        """MMRMData of every row with outcome ``yy`` from the kept patterns (None for samples)."""
+        if rows is not None:
+            return None
+        if self._data is None:
+            a = self._arrays
+            self._data = MMRMData(X=self._X, y=self._y, subject=a.subject, visit=a.visit,
+                                  group=a.group, structures=list(self._fit.structures),
+                                  reml=self._reml)
+        return self._data if yy is self._y else self._data.with_outcome(yy)
+
     def _outcome(self, y) -> np.ndarray:
         if y is None:
             return self._y

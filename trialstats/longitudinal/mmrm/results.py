@@ -93,8 +93,11 @@ class MMRMInference:
             return self.df_override(L)
         return satterthwaite_df(L, self.df_vcov, self.df_jacobian, self.theta_vcov)
 
-    def estimate(self, L: np.ndarray, level: float) -> pd.DataFrame:
-        """estimate, std_error, df, statistic, p_value, conf_low, conf_high for each row of L."""
+    def estimate(self, L: np.ndarray, level: float, lead: dict | None = None) -> pd.DataFrame:
+        """estimate, std_error, df, statistic, p_value, conf_low, conf_high for each row of L.
+
+        ``lead``: label columns placed first (one frame is built, no concatenation).
+        """
         L = np.atleast_2d(np.asarray(L, dtype=float))
         if L.shape[1] != len(self.beta):
             raise ModelError(
@@ -104,9 +107,11 @@ class MMRMInference:
         est = L @ self.beta
         se = np.sqrt(np.einsum("rk,kl,rl->r", L, self.vcov, L))
         dof = self.df(L)
-        out = pd.DataFrame({"estimate": est, "std_error": se, "df": dof})
-        out = pd.concat([out, t_inference(est, se, dof, level=level)], axis=1)
-        return without_inference(out, not self.no_inference, False)
+        cols = dict(lead or {})
+        cols.update(estimate=est, std_error=se, df=np.asarray(dof, dtype=float))
+        tests = t_inference(est, se, dof, level=level)
+        cols.update({c: tests[c].to_numpy() for c in tests.columns})
+        return without_inference(pd.DataFrame(cols), not self.no_inference, False)
 
 
 def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) -> MMRMInference:
@@ -440,11 +445,10 @@ class MMRMResult:
             spec, by, estimate, std_error, df, statistic, p_value, conf_low, conf_high.
         """
         _, _, keys, L = self._grid_rows(spec, by)
-        out = self.inference.estimate(L, self.spec.level)
-        lead = pd.DataFrame({spec: [k[0] for k in keys]})
+        lead = {spec: [k[0] for k in keys]}
         if by:
             lead[by] = [k[1] for k in keys]
-        return pd.concat([lead, out], axis=1)
+        return self.inference.estimate(L, self.spec.level, lead)
 
     def contrast(self, spec: str, by: str | None = None) -> pd.DataFrame:
         """Each level of ``spec`` minus its reference (first) level, within each level of ``by``.
@@ -466,10 +470,9 @@ class MMRMResult:
                 rows.append(block[i] - block[0])
                 labels.append(f"{spec_levels[i]} - {spec_levels[0]}")
                 bys.append(b)
-        out = self.inference.estimate(np.array(rows), self.spec.level)
-        lead = pd.DataFrame({by: bys}) if by else pd.DataFrame(index=range(len(rows)))
+        lead = {by: bys} if by else {}
         lead["contrast"] = labels
-        return pd.concat([lead, out], axis=1)
+        return self.inference.estimate(np.array(rows), self.spec.level, lead)
 
     def comparisons(self, *args, **kwargs):
         """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.mmrm_comparisons`."""
