@@ -1,0 +1,94 @@
+# Reference values for issue 12 (R survival parity), computed with R's survival (and cmprsk).
+#
+# Run from the repository root:  Rscript tests/reference/make_survival_parity_reference.R
+# Writes tests/reference/survival_parity.json, read by tests/test_survival_parity_*.py, so CI
+# never needs R. The JSON carries the R and package versions in "versions", and the small data
+# sets themselves (column lists) under "data".
+#
+# Data: R survival's own data sets (aml, ovarian, lung, colon, cgd, bladder) and small
+# hand-worked examples:
+# - test1 / test2: Therneau & Grambsch (2000), "Modeling Survival Data", Appendix E.1 / E.2
+#   (the closed-form examples of survival's tests/book1.R ... book6.R); test1's censored row
+#   with a missing status is dropped here.
+# - lr_nogroup: issue 12's reproducer (survival's tests/difftest.R, a group with no expected
+#   events is dropped from the test).
+# - fpties: times tied only up to rounding (2 and sqrt(2)^2, 0.3 and 0.1 * 3), as
+#   handled by R survival's aeqSurv(). JSON keeps 15 significant digits, which rounds these ties away:
+#   the Python test rebuilds the times with the same floating-point operations.
+
+suppressPackageStartupMessages({
+  library(survival)
+  library(jsonlite)
+  library(cmprsk)
+})
+
+out_file <- "tests/reference/survival_parity.json"
+ref <- list()
+ref$versions <- list(
+  R = R.version.string,
+  survival = as.character(packageVersion("survival")),
+  cmprsk = as.character(packageVersion("cmprsk")),
+  jsonlite = as.character(packageVersion("jsonlite"))
+)
+un <- function(x) unname(x)
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+test1 <- data.frame(time = c(9, 1, 1, 6, 6, 8), status = c(1, 1, 0, 1, 1, 0),
+                    x = c(0, 1, 1, 1, 0, 0))
+test2 <- data.frame(start = c(1, 2, 5, 2, 1, 7, 3, 4, 8, 8),
+                    stop = c(2, 3, 6, 7, 8, 9, 9, 9, 14, 17),
+                    event = c(1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
+                    x = c(1, 0, 0, 1, 0, 1, 1, 1, 0, 0))
+lr_nogroup <- data.frame(time = c(1, 2, 3, 4, 5, 6, .5, .5), status = c(1, 0, 1, 1, 1, 0, 0, 0),
+                         arm = c("A", "A", "A", "B", "B", "B", "C", "C"))
+fpties <- data.frame(time = c(2, sqrt(2)^2, 1, 3, 0.1 * 3, 0.3, 4, 5, 2, 1.5),
+                     status = c(1, 1, 0, 1, 1, 1, 0, 1, 1, 1),
+                     arm = c("A", "B", "A", "B", "A", "B", "A", "B", "A", "B"),
+                     x = c(0.5, 1.2, -0.3, 0.8, 2.1, -1.0, 0.0, 1.5, -0.7, 0.4))
+aml2 <- data.frame(time = aml$time, status = aml$status,
+                   x = as.character(aml$x))
+one_event <- data.frame(time = c(1, 2, 3, 4, 5), status = c(0, 1, 0, 0, 0),
+                        x = c(1.0, 2.5, 0.2, 3.1, 1.7))
+ova <- ovarian[, c("futime", "fustat", "age", "rx", "resid.ds", "ecog.ps")]
+ref$data <- list(test1 = test1, test2 = test2, lr_nogroup = lr_nogroup,
+                 fpties = fpties, aml = aml2, one_event = one_event, ovarian = ova)
+
+cox_out <- function(fit) {
+  list(term = names(coef(fit)), estimate = un(coef(fit)),
+       std_error = un(sqrt(diag(vcov(fit)))), naive_std_error = un(sqrt(diag(fit$var))),
+       loglik = fit$loglik, score = un(fit$score), n = fit$n, nevent = fit$nevent)
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. The three failures of issue 12
+# ---------------------------------------------------------------------------------------------
+sd_out <- function(s) {
+  list(statistic = s$chisq, df = sum(s$exp > 0) - 1, observed = un(s$obs),
+       expected = un(s$exp), variance = un(diag(s$var)))
+}
+f1 <- list()
+# (a) a group with no expected events: survdiff drops it
+f1$lr_nogroup <- sd_out(survdiff(Surv(time, status) ~ arm, data = lr_nogroup))
+f1$lr_nogroup_AB <- sd_out(survdiff(Surv(time, status) ~ arm, data = lr_nogroup,
+                                   subset = arm != "C"))
+# (b) Efron fits converged tightly (relative log-likelihood change 1e-12, not 1e-9)
+tight <- coxph.control(eps = 1e-12, toler.chol = 1e-13, iter.max = 100)
+f1$efron_one_event <- cox_out(coxph(Surv(time, status) ~ x, data = one_event, control = tight))
+f1$efron_aml <- cox_out(coxph(Surv(time, status) ~ x, data = aml2, control = tight))
+f1$efron_test1 <- cox_out(coxph(Surv(time, status) ~ x, data = test1, control = tight))
+f1$efron_ovarian <- cox_out(coxph(Surv(futime, fustat) ~ age + factor(rx) + ecog.ps,
+                                  data = ova, control = tight))
+# (c) floating-point ties (aeqSurv)
+km <- survfit(Surv(time, status) ~ 1, data = fpties)
+f1$fp_km <- list(time = km$time, n_risk = km$n.risk, n_event = km$n.event,
+                 survival = km$surv, std_err = km$std.err)
+f1$fp_logrank <- sd_out(survdiff(Surv(time, status) ~ arm, data = fpties))
+f1$fp_cox <- cox_out(coxph(Surv(time, status) ~ x, data = fpties, control = tight))
+f1$fp_cox_breslow <- cox_out(coxph(Surv(time, status) ~ x, data = fpties, ties = "breslow",
+                                   control = tight))
+ref$fixes <- f1
+
+writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, na = "null", null = "null",
+                  dataframe = "columns", pretty = TRUE), out_file)
