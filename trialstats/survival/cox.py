@@ -56,8 +56,10 @@ from scipy import stats
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
 from . import _cox_engine as engine
+from . import _cox_exact as exact
 from ._input import (
     check_choice,
+    describe_rows,
     event_indicator,
     filter_paramcd,
     numeric_times,
@@ -66,7 +68,7 @@ from ._input import (
 )
 from ._summary import Summary
 
-TIES = ("efron", "breslow")
+TIES = ("efron", "breslow", "exact")
 # lifelines' Newton-Raphson: full steps, stop only when the step (norm 1e-12 on its standardised
 # scale) or the Newton decrement (1e-12) is negligible; R's relative log-likelihood rule is off
 _LIFELINES_FIT_OPTIONS = {"step_size": 1.0, "precision": 1e-12, "r_precision": 0.0,
@@ -168,8 +170,6 @@ class CoxResult:
     def _engine_data(self) -> engine.CoxData:
         """Rows indexed for our engine (cox.zph), built on first use."""
         s = self._state
-        if s["data"] is None:
-            return engine.prepare(s["time"], s["event"], s["x"], s["strata_codes"], self.ties)
         return s["data"]
 
     def ph_test(self) -> pd.DataFrame:
@@ -230,6 +230,31 @@ def _check_estimable(x: np.ndarray, names: list, term_columns, term_names, event
                     "is not estimable (infinite); combine or drop that level, or use a "
                     "non-parametric comparison (logrank, rmst)"
                 )
+
+
+def _times(frame: pd.DataFrame, stop: str, start: str | None):
+    """Stop times and (counting process) start times, tied up to rounding as R ``aeqSurv``."""
+    t = numeric_times(frame, stop)
+    if start is None:
+        return tie_times(t)[0], None
+    t0 = numeric_times(frame, start)
+    bad = t0 >= t
+    if bad.any():
+        raise ModelError(f"columns {start}/{stop}: start must be < stop (interval (start, stop]) "
+                         f"in {describe_rows(frame, bad, t0)}")
+    t, t0 = tie_times(t, t0)
+    return t, t0
+
+
+def _case_weights(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Case weights: numeric, finite and >= 0 (as R ``coxph``)."""
+    raw = frame[column]
+    w = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ModelError(f"column {column} (weights=): weights must be finite numbers >= 0; "
+                         f"found {describe_rows(frame, bad, raw.to_numpy())}")
+    return w
 
 
 def _fit_efron_lifelines(time, event, x, strata_codes) -> dict:
@@ -294,6 +319,9 @@ def cox(
     ties: str = "efron",
     level: float = 0.95,
     paramcd: str | None = None,
+    weights: str | None = None,
+    start: str | None = None,
+    stop: str | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional hazards model, as R ``coxph(Surv(time, status) ~ formula)``.
 
@@ -314,12 +342,20 @@ def cox(
         Sandwich standard errors (implied by ``cluster=``).
     cluster : str, optional
         Cluster column for the sandwich variance (R ``cluster()``).
-    ties : {"efron", "breslow"}
-        Handling of tied event times.
+    ties : {"efron", "breslow", "exact"}
+        Handling of tied event times; "exact" is R's exact partial likelihood (the discrete
+        / conditional logistic model).
     level : float, default 0.95
         Confidence level.
     paramcd : str, optional
         Keep only this PARAMCD.
+    weights : str, optional
+        Column of case weights (finite, >= 0), as R ``coxph(weights=)``.
+    start, stop : str, optional
+        Counting-process data, R ``Surv(start, stop, event)``: each row is at risk on
+        ``(start, stop]``, so covariates can change over time (one row per interval) and
+        recurrent events are rows of one subject (use ``cluster=`` for Andersen-Gill robust
+        SEs). ``stop=`` names the stop column (default: ``time=``).
 
     Returns
     -------
@@ -332,10 +368,12 @@ def cox(
     """
     check_choice("ties", ties, TIES)
     level = check_level(level)
-    require_columns(data, [time, strata, cluster])
+    time = stop if stop is not None else time
+    require_columns(data, [time, strata, cluster, weights, start])
     frame = filter_paramcd(data, paramcd)
     ev_all = event_indicator(frame, event, censor)
-    (t_all,) = tie_times(numeric_times(frame, time))  # R aeqSurv (see _input)
+    t_all, start_all = _times(frame, time, start)
+    w_all = None if weights is None else _case_weights(frame, weights)
     rhs = formula.split("~", 1)[-1].strip()
     if not rhs:
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
@@ -384,6 +422,8 @@ def cox(
             term_columns.append(cols)
     t = t_all[keep]
     ev = ev_all[keep].astype(float)
+    w = None if w_all is None else w_all[keep]
+    t0 = None if start_all is None else start_all[keep]
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
     _check_estimable(x, names, term_columns, term_names, ev)
@@ -395,23 +435,26 @@ def cox(
         cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
         robust = True
     # centre the covariates (as R does); the partial likelihood is unchanged
+    # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
-    cox_data = None
-    if ties == "efron":
+    cox_data = engine.prepare(t, ev, xc, strata_codes, "breslow" if ties == "exact" else ties,
+                              w, t0)
+    if ties == "exact":
+        res = exact.fit(cox_data)
+    elif ties == "efron" and w is None and t0 is None:
         res = _fit_efron_lifelines(t, ev, xc, strata_codes)
         # lifelines stops one Newton step short of the root: finish with our engine
-        cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
         res.update(engine.finish_newton(cox_data, res["beta"]))
-        var = np.linalg.inv(res["information"])
-    else:  # Breslow: lifelines has no Breslow ties
-        cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+    else:  # Breslow, case weights or (start, stop]: our engine (see the module docstring)
         res = engine.fit(cox_data)
-        var = np.linalg.inv(res["information"])
+    var = np.linalg.inv(res["information"])
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
-        if cox_data is None:
-            cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+        if ties == "exact":
+            raise ModelError("robust=/cluster= standard errors are not available with "
+                             "ties=\"exact\" (R has no score residuals for it); use "
+                             "ties=\"efron\" or \"breslow\"")
         var = engine.robust_variance(cox_data, beta, np.linalg.inv(var), cluster_codes)
     se = np.sqrt(np.diag(var))
     inf = t_inference(beta, se, np.inf, level)
@@ -429,6 +472,8 @@ def cox(
     )
     state = {
         "time": t,
+        "start": t0,
+        "weights": w,
         "event": ev,
         "eta": xc @ beta,
         "strata_codes": strata_codes,
