@@ -29,6 +29,7 @@ _LAZY = {
     "count_model": "trialstats.longitudinal.counts",
     "kaplan_meier": "trialstats.survival.km",
     "logrank": "trialstats.survival.compare",
+    "nelson_aalen": "trialstats.survival.hazard",
     "cox": "trialstats.survival.cox",
     "rmst": "trialstats.survival.rmst",
     "turnbull": "trialstats.survival.interval",

@@ -90,5 +90,45 @@ f1$fp_cox_breslow <- cox_out(coxph(Surv(time, status) ~ x, data = fpties, ties =
                                    control = tight))
 ref$fixes <- f1
 
+# ---------------------------------------------------------------------------------------------
+# 2. Nelson-Aalen (survfit cumhaz / std.chaz), the Cox score test, cox.zph transforms
+# ---------------------------------------------------------------------------------------------
+lung4 <- lung[, c("time", "status", "age", "sex", "ph.ecog", "inst")]
+lung4$event <- as.integer(lung4$status == 2)
+ref$data$lung <- lung4
+na_out <- function(s) {
+  strata <- if (is.null(s$strata)) rep("all", length(s$time)) else
+    rep(sub(".*=", "", names(s$strata)), s$strata)
+  list(group = strata, time = s$time, n_risk = s$n.risk, n_event = s$n.event,
+       cumhaz = s$cumhaz, std_error = s$std.chaz)
+}
+f2 <- list()
+f2$na_aml <- na_out(survfit(Surv(time, status) ~ 1, data = aml2, ctype = 1))
+f2$na_aml_fh <- na_out(survfit(Surv(time, status) ~ 1, data = aml2, ctype = 2))
+f2$na_lung_sex <- na_out(survfit(Surv(time, event) ~ sex, data = lung4, ctype = 1))
+f2$na_lung_sex_fh <- na_out(survfit(Surv(time, event) ~ sex, data = lung4, ctype = 2))
+zph_out <- function(fit) {
+  out <- list()
+  for (tr in c("identity", "log", "km", "rank")) {
+    z <- cox.zph(fit, transform = tr)
+    out[[tr]] <- list(term = rownames(z$table), statistic = un(z$table[, "chisq"]),
+                      df = un(z$table[, "df"]), p_value = un(z$table[, "p"]))
+  }
+  out
+}
+score_zph <- function(fit) {
+  c(cox_out(fit), list(score_p = un(summary(fit)$sctest["pvalue"]), zph = zph_out(fit)))
+}
+lung5 <- lung4[!is.na(lung4$ph.ecog), ]
+f2$lung_efron <- score_zph(coxph(Surv(time, event) ~ age + factor(sex) + factor(ph.ecog),
+                                 data = lung5[lung5$ph.ecog < 3, ], control = tight))
+f2$lung_breslow <- score_zph(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                   ties = "breslow", control = tight))
+f2$lung_strata <- score_zph(coxph(Surv(time, event) ~ age + factor(sex) + strata(ph.ecog),
+                                  data = lung5, control = tight))
+f2$ovarian <- score_zph(coxph(Surv(futime, fustat) ~ age + factor(rx) + ecog.ps, data = ova,
+                              control = tight))
+ref$part2 <- f2
+
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, na = "null", null = "null",
                   dataframe = "columns", pretty = TRUE), out_file)

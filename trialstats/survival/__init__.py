@@ -1,8 +1,9 @@
 """trialstats.survival: time to relapse, matching R ``survival`` (and ``cmprsk``).
 
-Modules: ``km`` (Kaplan-Meier), ``compare`` (log-rank), ``cox`` (proportional hazards),
-``rmst`` (restricted mean survival time), ``interval`` (interval censoring), ``competing``
-(cumulative incidence, Gray's test), ``extrapolate`` (parametric extrapolation). ``import
+Modules: ``km`` (Kaplan-Meier), ``hazard`` (Nelson-Aalen cumulative hazard), ``compare``
+(log-rank), ``cox`` (proportional hazards), ``rmst`` (restricted mean survival time),
+``interval`` (interval censoring), ``competing`` (cumulative incidence, Gray's test),
+``extrapolate`` (parametric extrapolation). ``import
 trialstats`` does not import this package until a survival function is first used.
 
 lifelines is the engine wherever it computes the quantity R reports: the Kaplan-Meier table and
@@ -19,6 +20,7 @@ from .compare import LogrankResult, logrank
 from .competing import CumulativeIncidenceResult, GrayTestResult, cumulative_incidence, gray_test
 from .cox import CoxResult, cox
 from .extrapolate import ExtrapolationResult, extrapolate
+from .hazard import NelsonAalenResult, nelson_aalen
 from .interval import IntervalRegressionResult, TurnbullResult, interval_regression, turnbull
 from .km import KaplanMeierResult, kaplan_meier
 from .rmst import RMSTResult, rmst
@@ -31,6 +33,7 @@ __all__ = [
     "IntervalRegressionResult",
     "KaplanMeierResult",
     "LogrankResult",
+    "NelsonAalenResult",
     "RMSTResult",
     "TurnbullResult",
     "cox",
@@ -40,6 +43,7 @@ __all__ = [
     "interval_regression",
     "kaplan_meier",
     "logrank",
+    "nelson_aalen",
     "rmst",
     "turnbull",
 ]

@@ -372,12 +372,17 @@ def zph(data: CoxData, beta, gtime: np.ndarray, terms: list[list[int]]) -> dict:
     return {"statistic": np.array(stats), "df": np.array(dfs)}
 
 
-def km_transform(time, event) -> np.ndarray:
-    """cox.zph's transform="km": 1 - S(t-) of the pooled Kaplan-Meier (strata ignored)."""
+def km_transform(time, event, start=None) -> np.ndarray:
+    """cox.zph's transform="km": 1 - S(t-) of the pooled Kaplan-Meier (strata ignored).
+
+    With (start, stop] data the Kaplan-Meier risk set at t is the rows with start < t <= stop.
+    """
     utime, inverse = np.unique(time, return_inverse=True)
     total = np.bincount(inverse, minlength=len(utime))
     d = np.bincount(inverse, weights=event, minlength=len(utime))
     n = np.cumsum(total[::-1])[::-1]
+    if start is not None:  # minus the rows not yet entered: start >= t
+        n = n - (len(start) - np.searchsorted(np.sort(start), utime, side="left"))
     surv = np.cumprod(1.0 - d / n)
     s_minus = np.concatenate([[1.0], surv[:-1]])[inverse]
     return 1.0 - s_minus

@@ -69,6 +69,7 @@ from ._input import (
 from ._summary import Summary
 
 TIES = ("efron", "breslow", "exact")
+PH_TRANSFORMS = ("km", "identity", "log", "rank")
 # lifelines' Newton-Raphson: full steps, stop only when the step (norm 1e-12 on its standardised
 # scale) or the Newton decrement (1e-12) is negligible; R's relative log-likelihood rule is off
 _LIFELINES_FIT_OPTIONS = {"step_size": 1.0, "precision": 1e-12, "r_precision": 0.0,
@@ -172,19 +173,59 @@ class CoxResult:
         s = self._state
         return s["data"]
 
-    def ph_test(self) -> pd.DataFrame:
-        """Test of proportional hazards, as R ``cox.zph(fit, transform="km")``.
+    @cached_property
+    def score_test(self) -> dict:
+        """Score (log-rank) test of all coefficients at beta = 0, as R ``fit$score``.
 
-        Score tests of :math:`\\beta_j(t) = \\beta_j + \\gamma_j g(t)` with
-        :math:`g(t) = 1 - \\hat S(t-)` (pooled Kaplan-Meier), per term and GLOBAL.
+        :math:`U(0)^T I(0)^{-1} U(0)` with the score and information of the partial likelihood
+        (same tie method) at zero.
+
+        Returns
+        -------
+        dict
+            statistic, df, p_value.
+        """
+        objective = exact.loglik_grad_info if self.ties == "exact" else engine.loglik_grad_info
+        _, u, info = objective(self._engine_data, np.zeros(len(self.coef)))
+        stat = float(u @ np.linalg.solve(info, u))
+        df = len(self.coef)
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+
+    def ph_test(self, transform: str = "km") -> pd.DataFrame:
+        """Test of proportional hazards, as R ``cox.zph(fit, transform=)``.
+
+        Score tests of :math:`\\beta_j(t) = \\beta_j + \\gamma_j g(t)`, per term and GLOBAL,
+        with :math:`g` of the (stop) time: ``"km"`` :math:`1 - \\hat S(t-)` (pooled
+        Kaplan-Meier, R's default), ``"identity"`` :math:`t`, ``"log"`` :math:`\\log t`,
+        ``"rank"`` the rank of :math:`t` among all rows (ties averaged); centred at its mean
+        over the events.
+
+        Parameters
+        ----------
+        transform : {"km", "identity", "log", "rank"}
+            Time transform.
 
         Returns
         -------
         DataFrame
             term, statistic (chi-square), df, p_value.
         """
+        check_choice("transform", transform, PH_TRANSFORMS)
+        if self.ties == "exact":
+            raise ModelError("ph_test is not available with ties=\"exact\" (as R cox.zph); "
+                             "refit with ties=\"efron\" or \"breslow\"")
         s = self._state
-        g = engine.km_transform(s["time"], s["event"])
+        t = s["time"]
+        if transform == "km":
+            g = engine.km_transform(t, s["event"], s["start"])
+        elif transform == "identity":
+            g = t.copy()
+        elif transform == "rank":
+            g = stats.rankdata(t)
+        else:
+            if (t <= 0).any():
+                raise ModelError("transform=\"log\" needs times > 0; some rows have time 0")
+            g = np.log(t)
         g = g - g[s["event"] == 1].mean()
         res = engine.zph(self._engine_data, s["beta"], g, s["term_columns"])
         return pd.DataFrame(
