@@ -57,7 +57,8 @@ ref$data <- list(test1 = test1, test2 = test2, lr_nogroup = lr_nogroup,
 
 cox_out <- function(fit) {
   list(term = names(coef(fit)), estimate = un(coef(fit)),
-       std_error = un(sqrt(diag(vcov(fit)))), naive_std_error = un(sqrt(diag(fit$var))),
+       std_error = un(sqrt(diag(vcov(fit)))),
+       naive_std_error = un(sqrt(diag(if (is.null(fit$naive.var)) fit$var else fit$naive.var))),
        loglik = fit$loglik, score = un(fit$score), n = fit$n, nevent = fit$nevent)
 }
 
@@ -129,6 +130,52 @@ f2$lung_strata <- score_zph(coxph(Surv(time, event) ~ age + factor(sex) + strata
 f2$ovarian <- score_zph(coxph(Surv(futime, fustat) ~ age + factor(rx) + ecog.ps, data = ova,
                               control = tight))
 ref$part2 <- f2
+
+# ---------------------------------------------------------------------------------------------
+# 3. residuals.coxph, survfit.coxph (baseline at the means, and for new data), predict.coxph
+# ---------------------------------------------------------------------------------------------
+set.seed(12)
+lung4$wt <- round(runif(nrow(lung4), 0.5, 2), 2)   # case weights for part 4
+ref$data$lung <- lung4
+resid_out <- function(fit) {
+  out <- list()
+  for (ty in c("martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta",
+               "dfbetas")) {
+    r <- residuals(fit, type = ty)
+    out[[ty]] <- if (is.matrix(r)) lapply(seq_len(ncol(r)), function(j) un(r[, j])) else
+      list(un(r))
+  }
+  out
+}
+sf_out <- function(s) {
+  strata <- if (is.null(s$strata)) rep("all", length(s$time)) else
+    rep(sub(".*=", "", names(s$strata)), s$strata)
+  list(group = strata, time = s$time, n_risk = s$n.risk, n_event = s$n.event,
+       cumhaz = un(s$cumhaz), survival = un(s$surv), std_err = un(s$std.err),
+       lower = un(s$lower), upper = un(s$upper))
+}
+newd <- data.frame(age = c(50, 70, 62), sex = c(1, 2, 2), ph.ecog = c(0, 1, 2))
+part3_case <- function(fit, newdata) {
+  c(cox_out(fit),
+    list(means = un(fit$means), residuals = resid_out(fit), baseline = sf_out(survfit(fit)),
+         lp = un(predict(fit, newdata, type = "lp")),
+         risk = un(predict(fit, newdata, type = "risk")),
+         newdata_surv = lapply(seq_len(nrow(newdata)), function(i)
+           sf_out(survfit(fit, newdata = newdata[i, , drop = FALSE])))))
+}
+f3 <- list()
+f3$lung_efron <- part3_case(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                  control = tight), newd)
+f3$lung_breslow <- part3_case(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                    ties = "breslow", control = tight), newd)
+f3$lung_strata <- part3_case(coxph(Surv(time, event) ~ age + factor(sex) + strata(ph.ecog),
+                                   data = lung5[lung5$ph.ecog < 3, ], control = tight),
+                             newd)
+f3$test2 <- part3_case(coxph(Surv(start, stop, event) ~ x, data = test2, control = tight),
+                       data.frame(x = c(0, 1)))
+f3$lung_weighted <- part3_case(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                     weights = wt, control = tight), newd)
+ref$part3 <- f3
 
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, na = "null", null = "null",
                   dataframe = "columns", pretty = TRUE), out_file)

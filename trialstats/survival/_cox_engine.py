@@ -321,6 +321,20 @@ def score_residuals(data: CoxData, beta) -> np.ndarray:
     return res
 
 
+def schoenfeld_residuals(data: CoxData, beta) -> tuple[np.ndarray, np.ndarray]:
+    """Schoenfeld residuals :math:`x_i - \\bar x(t_i)` of the events (R ``coxscho``).
+
+    :math:`\\bar x(t_i)` is the mean of the Efron sub-step means of the event's tie group
+    (Breslow: the risk-set mean). Returns the residuals (events x p) and the event rows, in
+    the engine's order: stratum, then time, then row order within tied times (R's order).
+    """
+    c = _cell_sums(data, beta, second=False)
+    dr, dc = data.death_rows, data.death_cell
+    mean_xbar = (c["s1"][dc] * c["A1"][dc, None] - c["e1"][dc] * c["B1"][dc, None]) / data.d[
+        dc, None]
+    return data.x[dr] - mean_xbar, dr
+
+
 def martingale_residuals(data: CoxData, beta) -> np.ndarray:
     """Martingale residuals :math:`\\delta_i - e^{\\eta_i} \\hat\\Lambda_0(t_i)` (R ``fit$residuals``)."""
     c = _cell_sums(data, beta, second=False)

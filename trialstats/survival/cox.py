@@ -57,6 +57,7 @@ from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
 from . import _cox_engine as engine
 from . import _cox_exact as exact
+from . import cox_predict
 from ._input import (
     check_choice,
     describe_rows,
@@ -237,6 +238,48 @@ class CoxResult:
             }
         )
 
+    def residuals(self, type: str = "martingale"):  # noqa: A002 - R's argument name
+        """Residuals, as R ``residuals(fit, type=)``: see :func:`.cox_predict.residuals`.
+
+        Parameters
+        ----------
+        type : {"martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta",
+                "dfbetas"}
+            Residual type.
+
+        Returns
+        -------
+        Series or DataFrame
+        """
+        return cox_predict.residuals(self, type)
+
+    def baseline_survival(self) -> pd.DataFrame:
+        """Survival curve(s) at R's ``fit$means``, as R ``survfit(fit)``: see
+        :func:`.cox_predict.baseline_survival`.
+
+        Returns
+        -------
+        DataFrame
+        """
+        return cox_predict.baseline_survival(self)
+
+    def predict(self, newdata: pd.DataFrame, type: str = "lp"):  # noqa: A002 - R's name
+        """Linear predictor, risk or survival curves for new rows, as R ``predict.coxph`` /
+        ``survfit(fit, newdata)``: see :func:`.cox_predict.predict`.
+
+        Parameters
+        ----------
+        newdata : DataFrame
+            Covariates (and strata for survival curves).
+        type : {"lp", "risk", "survival"}
+            What to predict.
+
+        Returns
+        -------
+        Series or DataFrame
+        """
+        return cox_predict.predict(self, newdata, type)
+
     def summary(self) -> Summary:
         """Coefficients, likelihood-ratio test and concordance."""
         lr = self.lr_test
@@ -355,7 +398,7 @@ def cox(
     censor: str | None = None,
     *,
     strata: str | None = None,
-    robust: bool = False,
+    robust: bool | None = None,
     cluster: str | None = None,
     ties: str = "efron",
     level: float = 0.95,
@@ -379,8 +422,9 @@ def cox(
         Exactly one: 1 = event column, or 1 = censored column (ADaM ``CNSR``).
     strata : str, optional
         Column whose levels get separate baseline hazards (R ``strata()``).
-    robust : bool, default False
-        Sandwich standard errors (implied by ``cluster=``).
+    robust : bool, optional
+        Sandwich standard errors. Default as R: True with ``cluster=`` or with non-integer
+        case weights, else False.
     cluster : str, optional
         Cluster column for the sandwich variance (R ``cluster()``).
     ties : {"efron", "breslow", "exact"}
@@ -468,13 +512,16 @@ def cox(
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
     _check_estimable(x, names, term_columns, term_names, ev)
-    strata_codes = None
+    strata_codes, strata_cat = None, None
     if strata is not None:
-        strata_codes = pd.Categorical(work[strata].to_numpy()[keep]).codes.astype(np.int64)
+        strata_cat = pd.Categorical(work[strata].to_numpy()[keep])
+        strata_codes = strata_cat.codes.astype(np.int64)
     cluster_codes = None
     if cluster is not None:
         cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
         robust = True
+    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     # centre the covariates (as R does); the partial likelihood is unchanged
     # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
@@ -519,6 +566,14 @@ def cox(
         "eta": xc @ beta,
         "strata_codes": strata_codes,
         "x": xc,
+        "center": x.mean(axis=0),
+        "r_means": cox_predict.r_means(x, w),
+        "naive_vcov": np.linalg.inv(res["information"]),
+        "index": frame.index[keep],
+        "spec": spec,
+        "columns": columns,
+        "names": names,
+        "strata_levels": None if strata_cat is None else list(strata_cat.categories),
         "data": cox_data,
         "beta": beta,
         "term_names": term_names,
