@@ -57,7 +57,7 @@ ref$data <- list(test1 = test1, test2 = test2, lr_nogroup = lr_nogroup,
 
 cox_out <- function(fit) {
   list(term = names(coef(fit)), estimate = un(coef(fit)),
-       std_error = un(sqrt(diag(vcov(fit)))),
+       std_error = un(sqrt(diag(fit$var))),  # vcov(fit): exact + (start, stop] has no class
        naive_std_error = un(sqrt(diag(if (is.null(fit$naive.var)) fit$var else fit$naive.var))),
        loglik = fit$loglik, score = un(fit$score), n = fit$n, nevent = fit$nevent)
 }
@@ -176,6 +176,68 @@ f3$test2 <- part3_case(coxph(Surv(start, stop, event) ~ x, data = test2, control
 f3$lung_weighted <- part3_case(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
                                      weights = wt, control = tight), newd)
 ref$part3 <- f3
+
+# ---------------------------------------------------------------------------------------------
+# 4. Case weights, ties = "exact", counting-process data (Andersen-Gill, time-dependent)
+# ---------------------------------------------------------------------------------------------
+f4 <- list()
+ova$w <- c(1, 2, 1, 3, 1, 1, 2, 1, 1, 2, 1, 1, 3, 1, 1, 2, 1, 1, 1, 2, 1, 1, 2, 1, 1, 1)
+ref$data$ovarian <- ova
+km_w <- function(s) list(time = s$time, n_risk = s$n.risk, n_event = s$n.event,
+                         survival = s$surv, std_err = s$std.err)
+# non-integer weights: R's default SE is then the infinitesimal jackknife (robust = TRUE);
+# trialstats gives the weighted Greenwood SE, R's robust = FALSE
+f4$km_lung_wt <- km_w(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt,
+                              robust = FALSE))
+f4$km_ovarian_w <- km_w(survfit(Surv(futime, fustat) ~ 1, data = ova, weights = w))
+f4$cox_lung_wt <- cox_out(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                weights = wt, control = tight))
+f4$cox_lung_wt_breslow <- cox_out(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
+                                        weights = wt, ties = "breslow", control = tight))
+# integer weights: R's default is the model-based SE (not robust)
+f4$cox_ovarian_w <- cox_out(coxph(Surv(futime, fustat) ~ age + ecog.ps, data = ova,
+                                  weights = w, control = tight))
+# integer weights = replicated rows (closed form check in the Python test)
+f4$cox_ovarian_w_rep <- cox_out(coxph(Surv(futime, fustat) ~ age + ecog.ps,
+                                      data = ova[rep(seq_len(nrow(ova)), ova$w), ],
+                                      control = tight))
+# exact partial likelihood
+lung_int <- lung4
+lung_int$time30 <- ceiling(lung_int$time / 30)     # months: many ties
+ref$data$lung <- lung_int
+f4$exact_lung_month <- cox_out(coxph(Surv(time30, event) ~ age + factor(sex), data = lung_int,
+                                     ties = "exact", control = tight))
+f4$exact_test2 <- cox_out(coxph(Surv(start, stop, event) ~ x, data = test2, ties = "exact",
+                                control = tight))
+f4$exact_aml <- cox_out(coxph(Surv(time, status) ~ x, data = aml2, ties = "exact",
+                              control = tight))
+# counting process: bladder recurrences (Andersen-Gill, robust by id), cgd, heart transplant
+bl <- bladder2[, c("id", "rx", "number", "size", "start", "stop", "event", "enum")]
+cg <- cgd[, c("id", "treat", "inherit", "steroids", "age", "tstart", "tstop", "status")]
+cg$treat <- as.character(cg$treat)
+cg$inherit <- as.character(cg$inherit)
+hr <- heart[, c("id", "start", "stop", "event", "age", "year", "surgery", "transplant")]
+hr$transplant <- as.integer(as.character(hr$transplant))
+ref$data$bladder2 <- bl
+ref$data$cgd <- cg
+ref$data$heart <- hr
+ag_out <- function(fit) {
+  z <- cox.zph(fit, transform = "km")
+  c(cox_out(fit), list(martingale = un(residuals(fit, "martingale")),
+                       zph = list(statistic = un(z$table[, "chisq"]))))
+}
+f4$ag_bladder <- ag_out(coxph(Surv(start, stop, event) ~ rx + number + size + cluster(id),
+                              data = bl, control = tight))
+f4$ag_bladder_breslow <- ag_out(coxph(Surv(start, stop, event) ~ rx + number + size +
+                                        cluster(id), data = bl, ties = "breslow",
+                                      control = tight))
+f4$ag_cgd <- ag_out(coxph(Surv(tstart, tstop, status) ~ treat + inherit + steroids +
+                            cluster(id), data = cg, control = tight))
+f4$ag_cgd_strata <- ag_out(coxph(Surv(tstart, tstop, status) ~ treat + inherit + age +
+                                   strata(steroids) + cluster(id), data = cg, control = tight))
+f4$td_heart <- ag_out(coxph(Surv(start, stop, event) ~ age + year + surgery + transplant,
+                            data = hr, control = tight))
+ref$part4 <- f4
 
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, na = "null", null = "null",
                   dataframe = "columns", pretty = TRUE), out_file)

@@ -152,6 +152,18 @@ def tie_times(*times: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def case_weights(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Case weights from a column: numeric, finite and >= 0 (as R ``survfit`` / ``coxph``)."""
+    require_columns(data, [column])
+    raw = data[column]
+    w = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ModelError(f"column {column} (weights=): weights must be finite numbers >= 0; "
+                         f"found {describe_rows(data, bad, raw.to_numpy())}")
+    return w
+
+
 def event_indicator(data: pd.DataFrame, event: str | None, censor: str | None) -> np.ndarray:
     """1 = event, 0 = censored, from exactly one of ``event=`` or ``censor=`` (ADaM CNSR)."""
     if (event is None) == (censor is None):

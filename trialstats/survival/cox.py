@@ -59,6 +59,7 @@ from . import _cox_engine as engine
 from . import _cox_exact as exact
 from . import cox_predict
 from ._input import (
+    case_weights,
     check_choice,
     describe_rows,
     event_indicator,
@@ -330,17 +331,6 @@ def _times(frame: pd.DataFrame, stop: str, start: str | None):
     return t, t0
 
 
-def _case_weights(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Case weights: numeric, finite and >= 0 (as R ``coxph``)."""
-    raw = frame[column]
-    w = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise ModelError(f"column {column} (weights=): weights must be finite numbers >= 0; "
-                         f"found {describe_rows(frame, bad, raw.to_numpy())}")
-    return w
-
-
 def _fit_efron_lifelines(time, event, x, strata_codes) -> dict:
     """Efron fit by lifelines ``CoxPHFitter`` on centred covariates.
 
@@ -458,7 +448,7 @@ def cox(
     frame = filter_paramcd(data, paramcd)
     ev_all = event_indicator(frame, event, censor)
     t_all, start_all = _times(frame, time, start)
-    w_all = None if weights is None else _case_weights(frame, weights)
+    w_all = None if weights is None else case_weights(frame, weights)
     rhs = formula.split("~", 1)[-1].strip()
     if not rhs:
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")

@@ -41,7 +41,7 @@ from scipy import stats
 
 from .._inference import check_level
 from ..errors import ModelError
-from ._input import check_choice, prepare
+from ._input import case_weights, check_choice, prepare
 from ._summary import Summary
 
 CONF_TYPES = ("log-log", "log", "plain")
@@ -92,6 +92,12 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
         "survival": surv[keep],
         "var_log": np.cumsum(term),
     }
+
+
+def _counts(a: np.ndarray) -> np.ndarray:
+    """Counts as integers, or as floats when case weights make them fractional."""
+    a = np.asarray(a, dtype=float)
+    return a.astype(np.int64) if np.array_equal(a, np.round(a)) else a
 
 
 def conf_int(surv, se_log, conf_type: str, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -300,9 +306,9 @@ class KaplanMeierResult:
                     {
                         self.group: g,
                         "time": ticks,
-                        "n_risk": at_risk.astype(np.int64),
-                        "n_event": np.diff(np.concatenate([[0.0], cum_e])).astype(np.int64),
-                        "n_censor": np.diff(np.concatenate([[0.0], cum_c])).astype(np.int64),
+                        "n_risk": _counts(at_risk),
+                        "n_event": _counts(np.diff(np.concatenate([[0.0], cum_e]))),
+                        "n_censor": _counts(np.diff(np.concatenate([[0.0], cum_c]))),
                     }
                 )
             )
@@ -331,6 +337,7 @@ def kaplan_meier(
     level: float = 0.95,
     paramcd: str | None = None,
     time_unit: str = "days",
+    weights: str | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier survival curves per group, matching R ``survfit(Surv(time, status) ~ by)``.
 
@@ -353,6 +360,11 @@ def kaplan_meier(
         Keep only rows with this ``PARAMCD``.
     time_unit : {"days", "weeks", "months"}
         Reporting unit: weeks = days / 7, months = days / 30.4375.
+    weights : str, optional
+        Column of case weights (finite, >= 0), as R ``survfit(weights=)``: the counts at risk
+        and of events are weighted sums, and Greenwood's variance uses them as counts (R
+        ``robust=FALSE``). With non-integer weights R's default is instead the infinitesimal
+        jackknife SE (``robust=TRUE``), which is not implemented here.
 
     Returns
     -------
@@ -374,9 +386,10 @@ def kaplan_meier(
         data, time=time, event=event, censor=censor, by=by, paramcd=paramcd, time_unit=time_unit
     )
     curves, frames, n_obs, n_events = {}, [], {}, {}
+    w = None if weights is None else case_weights(inp.frame, weights)
     for k, g in enumerate(inp.levels):
         mask = inp.group == k
-        c = km_arrays(inp.time[mask], inp.event[mask])
+        c = km_arrays(inp.time[mask], inp.event[mask], None if w is None else w[mask])
         se_log = np.sqrt(c["var_log"])
         low, high = conf_int(c["survival"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
@@ -390,9 +403,9 @@ def kaplan_meier(
                 {
                     inp.group_name: g,
                     "time": c["time"],
-                    "n_risk": c["n_risk"].astype(np.int64),
-                    "n_event": c["n_event"].astype(np.int64),
-                    "n_censor": c["n_censor"].astype(np.int64),
+                    "n_risk": _counts(c["n_risk"]),
+                    "n_event": _counts(c["n_event"]),
+                    "n_censor": _counts(c["n_censor"]),
                     "survival": c["survival"],
                     "std_error": se,
                     "conf_low": low,
