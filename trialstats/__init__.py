@@ -37,6 +37,7 @@ _LAZY = {
     "cumulative_incidence": "trialstats.survival.competing",
     "gray_test": "trialstats.survival.competing",
     "extrapolate": "trialstats.survival.extrapolate",
+    "fine_gray": "trialstats.survival.fine_gray",
     "build_report": "trialstats.report.build",
 }
 _SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}

@@ -239,5 +239,35 @@ f4$td_heart <- ag_out(coxph(Surv(start, stop, event) ~ age + year + surgery + tr
                             data = hr, control = tight))
 ref$part4 <- f4
 
+# ---------------------------------------------------------------------------------------------
+# 5. Fine-Gray subdistribution hazards: finegray() + weighted coxph, and cmprsk::crr
+# ---------------------------------------------------------------------------------------------
+# mgus2 as in survival's "compete" vignette: progression (1) vs death (2) as competing events
+mg <- mgus2[, c("id", "age", "sex", "futime", "ptime", "pstat", "death")]
+mg$etime <- with(mg, ifelse(pstat == 0, futime, ptime))
+mg$event <- with(mg, ifelse(pstat == 0, 2 * death, 1))
+mg <- mg[, c("id", "age", "sex", "etime", "event")]
+ref$data$mgus2 <- mg
+sim <- read.csv("tests/reference/survival_sim_adtte.csv")
+sim$ARM <- factor(sim$ARM, levels = c("PLACEBO", "EXOSOME", "MINOXIDIL"))
+fg_case <- function(data, time, code, rhs, cause, ties = "efron") {
+  d <- data
+  d$.t <- d[[time]]
+  d$.e <- factor(d[[code]], levels = sort(unique(d[[code]])))
+  fg <- finegray(Surv(.t, .e) ~ ., data = d, etype = as.character(cause))
+  fit <- coxph(as.formula(paste("Surv(fgstart, fgstop, fgstatus) ~", rhs)), data = fg,
+               weights = fgwt, ties = ties, control = tight)
+  xm <- model.matrix(as.formula(paste("~", rhs)), data)[, -1, drop = FALSE]
+  cr <- crr(data[[time]], data[[code]], xm, failcode = cause, cencode = 0)
+  list(finegray = c(cox_out(fit), list(n_rows = nrow(fg), fgwt_sum = sum(fg$fgwt))),
+       crr = list(estimate = un(cr$coef), std_error = un(sqrt(diag(cr$var)))))
+}
+f5 <- list()
+f5$mgus2_pcm <- fg_case(mg, "etime", "event", "age + sex", 1)
+f5$mgus2_death <- fg_case(mg, "etime", "event", "age + sex", 2)
+f5$mgus2_pcm_breslow <- fg_case(mg, "etime", "event", "age + sex", 1, ties = "breslow")
+f5$sim_relapse <- fg_case(sim, "AVAL", "EVENTCD", "ARM + AGE", 1)
+ref$part5 <- f5
+
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, na = "null", null = "null",
                   dataframe = "columns", pretty = TRUE), out_file)
