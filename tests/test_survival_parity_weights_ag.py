@@ -72,6 +72,14 @@ def test_weighted_cox_noninteger(name, ties):
     _check_fit(fit, P4[name])
 
 
+@pytest.mark.parametrize("transform", ["km", "identity", "log", "rank"])
+def test_weighted_ph_test(transform):
+    # source: survival_parity.json part4.cox_lung_wt.zph (R cox.zph on the weighted fit)
+    ref = P4["cox_lung_wt"]["zph"][transform]
+    fit = ts.cox("age + C(sex)", _data("lung"), time="time", event="event", weights="wt")
+    assert_allclose(fit.ph_test(transform)["statistic"], ref["statistic"], **SAME_ALGORITHM)
+
+
 def test_weighted_cox_integer():
     # source: survival_parity.json part4.cox_ovarian_w (integer weights: model-based SE in R)
     fit = ts.cox("age + ecog_ps", _data("ovarian"), time="futime", event="fustat", weights="w")
@@ -102,6 +110,19 @@ def test_exact_ties(name):
     else:
         fit = ts.cox("x", _data("aml"), time="time", event="status", ties="exact")
     _check_fit(fit, P4[name])
+
+
+def test_exact_martingale_and_baseline():
+    # source: survival_parity.json part4.exact_aml (R residuals / survfit of an exact fit: R
+    # uses the Breslow hazard at the exact estimate)
+    ref = P4["exact_aml"]
+    fit = ts.cox("x", _data("aml"), time="time", event="status", ties="exact")
+    assert_allclose(fit.residuals("martingale").to_numpy(), ref["martingale"], **COX_RESIDUAL)
+    base = fit.baseline_survival()
+    assert_allclose(base["cumhaz"], ref["baseline"]["cumhaz"], **COX_RESIDUAL)
+    assert_allclose(base["std_error"], ref["baseline"]["std_err"], **COX_RESIDUAL)
+    with pytest.raises(ModelError, match="score residuals are not available for ties=\"exact\""):
+        fit.residuals("score")
 
 
 def test_exact_equals_breslow_without_ties():

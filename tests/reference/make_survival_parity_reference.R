@@ -190,8 +190,11 @@ km_w <- function(s) list(time = s$time, n_risk = s$n.risk, n_event = s$n.event,
 f4$km_lung_wt <- km_w(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt,
                               robust = FALSE))
 f4$km_ovarian_w <- km_w(survfit(Surv(futime, fustat) ~ 1, data = ova, weights = w))
-f4$cox_lung_wt <- cox_out(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
-                                weights = wt, control = tight))
+f4$cox_lung_wt <- local({
+  fit <- coxph(Surv(time, event) ~ age + factor(sex), data = lung4, weights = wt,
+               control = tight)
+  c(cox_out(fit), list(zph = zph_out(fit)))
+})
 f4$cox_lung_wt_breslow <- cox_out(coxph(Surv(time, event) ~ age + factor(sex), data = lung4,
                                         weights = wt, ties = "breslow", control = tight))
 # integer weights: R's default is the model-based SE (not robust)
@@ -209,8 +212,11 @@ f4$exact_lung_month <- cox_out(coxph(Surv(time30, event) ~ age + factor(sex), da
                                      ties = "exact", control = tight))
 f4$exact_test2 <- cox_out(coxph(Surv(start, stop, event) ~ x, data = test2, ties = "exact",
                                 control = tight))
-f4$exact_aml <- cox_out(coxph(Surv(time, status) ~ x, data = aml2, ties = "exact",
-                              control = tight))
+f4$exact_aml <- local({
+  fit <- coxph(Surv(time, status) ~ x, data = aml2, ties = "exact", control = tight)
+  c(cox_out(fit), list(martingale = un(residuals(fit, "martingale")),
+                       baseline = sf_out(survfit(fit))))
+})
 # counting process: bladder recurrences (Andersen-Gill, robust by id), cgd, heart transplant
 bl <- bladder2[, c("id", "rx", "number", "size", "start", "stop", "event", "enum")]
 cg <- cgd[, c("id", "treat", "inherit", "steroids", "age", "tstart", "tstop", "status")]

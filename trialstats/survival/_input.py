@@ -152,6 +152,19 @@ def tie_times(*times: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def counting_times(data: pd.DataFrame, stop: str, start: str | None):
+    """Stop times and (counting process) start times < stop, tied as R ``aeqSurv``."""
+    t = numeric_times(data, stop)
+    if start is None:
+        return tie_times(t)[0], None
+    t0 = numeric_times(data, start)
+    bad = t0 >= t
+    if bad.any():
+        raise ModelError(f"columns {start}/{stop}: start must be < stop (interval (start, stop]) "
+                         f"in {describe_rows(data, bad, t0)}")
+    return tie_times(t, t0)
+
+
 def case_weights(data: pd.DataFrame, column: str) -> np.ndarray:
     """Case weights from a column: numeric, finite and >= 0 (as R ``survfit`` / ``coxph``)."""
     require_columns(data, [column])
