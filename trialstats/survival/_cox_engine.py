@@ -142,20 +142,23 @@ def _cell_sums(data: CoxData, beta, second: bool = True) -> dict:
     x, m = data.x, data.n_cells
     p = x.shape[1]
     eta = x @ beta
-    r = np.exp(eta) * data.w
+    r = np.exp(eta) if data.weight is None else np.exp(eta) * data.weight
     s0 = risk_sums(r, data)
     s1 = risk_sums(r[:, None] * x, data)
-    dr, dc = data.death_rows, data.death_cell
-    rd = r[dr]
-    e0 = np.bincount(dc, weights=rd, minlength=m)
-    e1 = np.column_stack([np.bincount(dc, weights=rd * x[dr, j], minlength=m) for j in range(p)])
+    dc = data.death_cell
+    # tied-event sums by bincount over all rows (cheaper than indexing the event rows)
+    re = r * data.event
+    cell = data.cell
+    e0 = np.bincount(cell, weights=re, minlength=m)
+    e1 = np.column_stack([np.bincount(cell, weights=re * x[:, j], minlength=m)
+                          for j in range(p)])
     f = data.frac
     den = s0[dc] - f * e0[dc]
     out = {"eta": eta, "r": r, "s0": s0, "s1": s1, "e0": e0, "e1": e1, "den": den}
     inv = 1.0 / den
     out["A1"] = np.bincount(dc, weights=inv, minlength=m)
     out["B1"] = np.bincount(dc, weights=f * inv, minlength=m)
-    mw = np.ones(len(dr)) if data.mean_weight is None else data.mean_weight
+    mw = np.ones(len(dc)) if data.mean_weight is None else data.mean_weight
     inv = mw / den
     inv2 = inv / den
     out["mw"] = mw
@@ -168,7 +171,7 @@ def _cell_sums(data: CoxData, beta, second: bool = True) -> dict:
         iu = np.triu_indices(p)
         w = r[:, None] * x[:, iu[0]] * x[:, iu[1]]
         s2u = risk_sums(w, data)
-        e2u = np.column_stack([np.bincount(dc, weights=w[dr, k], minlength=m)
+        e2u = np.column_stack([np.bincount(cell, weights=w[:, k] * data.event, minlength=m)
                                for k in range(w.shape[1])])
         out["s2"] = _unpack(s2u, p, iu)
         out["e2"] = _unpack(e2u, p, iu)
@@ -192,14 +195,15 @@ def _cell_information(c) -> np.ndarray:
                + outer(e1, e1) * c["F"][:, None, None]))
 
 
-def loglik_grad_info(data: CoxData, beta):
-    """Log partial likelihood, score vector and information matrix at ``beta``."""
-    c = _cell_sums(data, beta)
-    wd = data.w[data.death_rows]
-    ll = (wd * c["eta"][data.death_rows]).sum() - (c["mw"] * np.log(c["den"])).sum()
-    grad = (wd[:, None] * data.x[data.death_rows]).sum(axis=0) - (
+def loglik_grad_info(data: CoxData, beta, second: bool = True):
+    """Log partial likelihood, score vector and information matrix (None unless ``second``)
+    at ``beta``."""
+    c = _cell_sums(data, beta, second)
+    wd = data.event if data.weight is None else data.w * data.event
+    ll = wd @ c["eta"] - (c["mw"] * np.log(c["den"])).sum()
+    grad = wd @ data.x - (
         c["s1"] * c["A"][:, None] - c["e1"] * c["B"][:, None]).sum(axis=0)
-    info = _cell_information(c).sum(axis=0)
+    info = _cell_information(c).sum(axis=0) if second else None
     return float(ll), grad, info
 
 
@@ -249,32 +253,41 @@ def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10, objective=None
             "iterations": iterations, "converged": converged}
 
 
-def finish_newton(data: CoxData, beta, *, max_steps: int = 5) -> dict:
-    """Newton steps from a near-converged ``beta`` until the step is at rounding level.
+def finish_newton(data: CoxData, beta, information=None, *, max_steps: int = 5,
+                  rtol: float = 1e-10) -> dict:
+    """Newton steps from a near-converged ``beta`` until the next step is negligible.
 
     lifelines returns the estimate at which it computed its last (tiny) step without taking
-    it, which leaves the Efron estimate up to ~4e-6 relative from the root of the score; a
-    full step from there (quadratic convergence) reaches the root to rounding.
+    it, which leaves the Efron estimate up to ~4e-6 relative from the root of the score; one
+    full step from there (quadratic convergence) usually reaches the root to ~1e-12, so the
+    usual cost is two evaluations: at lifelines' estimate and at the new one. A step is not
+    taken when it is below ``rtol`` relative (or 1e-10 absolute for estimates near 0).
+    ``information`` at ``beta`` (lifelines' inverse covariance), when given, spares the
+    second derivatives of the first evaluation.
 
     Returns
     -------
     dict
         beta, information, loglik, all at the final beta.
     """
-    ll, grad, info = loglik_grad_info(data, beta)
+    ll, grad, info = loglik_grad_info(data, beta, second=information is None)
+    if information is not None:
+        info = information
     for _ in range(max_steps):
         try:
             step = np.linalg.solve(info, grad)
         except np.linalg.LinAlgError as e:
             raise ModelError("the Cox information matrix is singular: a covariate is constant "
                              "or collinear with others") from e
+        if np.all(np.abs(step) <= rtol * np.maximum(np.abs(beta), 1.0)):
+            if information is not None and info is information:
+                info = loglik_grad_info(data, beta)[2]  # at our own evaluation, not lifelines'
+            break
         new = beta + step
         ll_new, g_new, i_new = loglik_grad_info(data, new)
         if not np.isfinite(ll_new) or ll_new < ll - 1e-9 * max(abs(ll), 1.0):
             break  # no better than where lifelines stopped: keep its estimate
         beta, ll, grad, info = new, ll_new, g_new, i_new
-        if np.max(np.abs(step) / np.maximum(np.abs(beta), 1.0)) < 1e-13:
-            break
     return {"beta": beta, "information": info, "loglik": float(ll)}
 
 

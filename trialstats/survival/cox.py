@@ -522,7 +522,7 @@ def cox(
     elif ties == "efron" and w is None and t0 is None:
         res = _fit_efron_lifelines(t, ev, xc, strata_codes)
         # lifelines stops one Newton step short of the root: finish with our engine
-        res.update(engine.finish_newton(cox_data, res["beta"]))
+        res.update(engine.finish_newton(cox_data, res["beta"], np.linalg.inv(res["vcov"])))
     else:  # Breslow, case weights or (start, stop]: our engine (see the module docstring)
         res = engine.fit(cox_data)
     var = np.linalg.inv(res["information"])
