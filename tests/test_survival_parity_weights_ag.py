@@ -7,7 +7,7 @@ tests/reference/make_survival_parity_reference.R: R ``survfit`` / ``coxph`` with
 transplant covariate). R's fits use eps = 1e-12: SAME_ALGORITHM (rtol 1e-6) for estimates,
 log-likelihoods and score tests, SAME_ALGORITHM_SE (rtol 1e-5) for SEs, COX_RESIDUAL for
 martingale residuals, ANALYTIC for the Kaplan-Meier numbers (rational functions of weighted
-counts).
+counts; the infinitesimal-jackknife SE is a closed form too).
 """
 
 import json
@@ -48,18 +48,37 @@ def _check_fit(fit, ref, se="std_error"):
 
 
 @pytest.mark.parametrize("name, data, kw", [
+    ("km_lung_wt_greenwood", "lung", dict(time="time", event="event", weights="wt",
+                                          robust=False)),
     ("km_lung_wt", "lung", dict(time="time", event="event", weights="wt")),
     ("km_ovarian_w", "ovarian", dict(time="futime", event="fustat", weights="w")),
 ])
 def test_weighted_kaplan_meier(name, data, kw):
-    # source: survival_parity.json part4.<name> (R survfit(weights=); robust = FALSE for lung)
+    # source: survival_parity.json part4.<name> (R survfit(weights=); non-integer weights are
+    # robust (infinitesimal jackknife) by default, then R's std.err is the SE of S (logse =
+    # FALSE), else the SE of log S)
     ref = P4[name]
     tab = ts.kaplan_meier(_data(data), by=None, **kw).table
     for col in ("time", "n_risk", "n_event", "survival"):
         assert_allclose(tab[col], ref[col], **ANALYTIC)
-    se = _arr(ref["std_err"]) * np.array(ref["survival"])
-    ok = ~np.isnan(se)
+    se = _arr(ref["std_err"])
+    if ref.get("logse", True):
+        se = se * np.array(ref["survival"])
+    ok = ~np.isnan(se) & (np.array(ref["survival"]) > 0)
     assert_allclose(tab["std_error"][ok], se[ok], **ANALYTIC)
+
+
+def test_robust_kaplan_meier_by_group():
+    # source: survival_parity.json part4.km_lung_sex_robust (R survfit(..., robust = TRUE),
+    # default "log" intervals)
+    ref = P4["km_lung_sex_robust"]
+    tab = ts.kaplan_meier(_data("lung"), time="time", event="event", by="sex", robust=True,
+                          conf_type="log").table
+    ok = np.array(ref["survival"]) > 0
+    assert_allclose(tab["survival"], ref["survival"], **ANALYTIC)
+    assert_allclose(tab["std_error"][ok], _arr(ref["std_err"])[ok], **ANALYTIC)
+    assert_allclose(tab["conf_low"][ok], _arr(ref["lower"])[ok], **ANALYTIC)
+    assert_allclose(tab["conf_high"][ok], _arr(ref["upper"])[ok], **ANALYTIC)
 
 
 @pytest.mark.parametrize("name, ties", [("cox_lung_wt", "efron"),

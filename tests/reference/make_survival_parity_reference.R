@@ -185,10 +185,16 @@ ova$w <- c(1, 2, 1, 3, 1, 1, 2, 1, 1, 2, 1, 1, 3, 1, 1, 2, 1, 1, 1, 2, 1, 1, 2, 
 ref$data$ovarian <- ova
 km_w <- function(s) list(time = s$time, n_risk = s$n.risk, n_event = s$n.event,
                          survival = s$surv, std_err = s$std.err)
-# non-integer weights: R's default SE is then the infinitesimal jackknife (robust = TRUE);
-# trialstats gives the weighted Greenwood SE, R's robust = FALSE
-f4$km_lung_wt <- km_w(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt,
-                              robust = FALSE))
+# non-integer weights: R's default SE is then the infinitesimal jackknife (robust = TRUE;
+# std.err is then the SE of S, logse = FALSE); robust = FALSE is weighted Greenwood
+f4$km_lung_wt_greenwood <- km_w(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt,
+                                        robust = FALSE))
+f4$km_lung_wt <- km_w(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt))
+f4$km_lung_wt$logse <- survfit(Surv(time, event) ~ 1, data = lung4, weights = wt)$logse
+f4$km_lung_sex_robust <- local({
+  s <- survfit(Surv(time, event) ~ sex, data = lung4, robust = TRUE)
+  c(km_w(s), list(logse = s$logse, lower = s$lower, upper = s$upper))
+})
 f4$km_ovarian_w <- km_w(survfit(Surv(futime, fustat) ~ 1, data = ova, weights = w))
 f4$cox_lung_wt <- local({
   fit <- coxph(Surv(time, event) ~ age + factor(sex), data = lung4, weights = wt,

@@ -50,7 +50,8 @@ _TOL = np.sqrt(np.finfo(float).eps)
 __all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int"]
 
 
-def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None) -> dict:
+def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
+              robust: bool = False) -> dict:
     """Kaplan-Meier estimate for one group: lifelines' table and estimate, our Greenwood variance.
 
     Parameters
@@ -59,6 +60,9 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
         Follow-up times and event indicators (1 = event).
     weights : ndarray, optional
         Case weights (default 1).
+    robust : bool, default False
+        ``var_log`` is the infinitesimal-jackknife variance (:func:`_ij_var_log`) instead of
+        Greenwood's.
 
     Returns
     -------
@@ -84,14 +88,39 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
     with np.errstate(divide="ignore", invalid="ignore"):
         # Greenwood, ours: infinite once S reaches 0 (n = d), as R (lifelines sets 0 there)
         term = np.where(d > 0, d / (n * (n - d)), 0.0)
+    var_log = np.cumsum(term)
+    if robust:
+        var_log = _ij_var_log(time, event, np.ones(len(time)) if w is None else w, n, d)
     return {
         "time": tab.index.to_numpy(dtype=float)[keep],
         "n_risk": n,
         "n_event": d,
         "n_censor": tab["censored"].to_numpy(dtype=float)[keep],
         "survival": surv[keep],
-        "var_log": np.cumsum(term),
+        "var_log": var_log,
     }
+
+
+def _ij_var_log(time, event, w, n, d) -> np.ndarray:
+    """Infinitesimal-jackknife variance of log S(t) at the distinct times (R ``robust=TRUE``).
+
+    Subject i's influence on :math:`\\log \\hat S(t)` is
+    :math:`U_i(t) = w_i \\sum_{t_j \\le \\min(t, t_i)} (d_j/n_j - \\delta_{ij}) / (n_j - d_j)`
+    (weighted counts; R ``survfitkm.c`` updates the same influence on S), and the variance is
+    :math:`\\sum_i U_i(t)^2`: subjects still at risk share :math:`A(t)`, the others are frozen
+    at their own time, so it is two cumulative sums. ``n`` and ``d`` are per distinct time.
+    """
+    utime, inv = np.unique(time, return_inverse=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(d > 0, d / (n * (n - d)), 0.0)
+        c = np.where(d > 0, 1.0 / (n - d), 0.0)
+    big_a = np.cumsum(a)
+    u = big_a[inv] - np.asarray(event, dtype=float) * c[inv]
+    m = len(utime)
+    w2 = w * w
+    later = np.append(np.cumsum(np.bincount(inv, weights=w2, minlength=m)[::-1])[::-1][1:], 0.0)
+    done = np.cumsum(np.bincount(inv, weights=w2 * u * u, minlength=m))
+    return np.where(np.isfinite(big_a), big_a**2 * later + done, np.inf)
 
 
 def _counts(a: np.ndarray) -> np.ndarray:
@@ -338,6 +367,7 @@ def kaplan_meier(
     paramcd: str | None = None,
     time_unit: str = "days",
     weights: str | None = None,
+    robust: bool | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier survival curves per group, matching R ``survfit(Surv(time, status) ~ by)``.
 
@@ -362,9 +392,11 @@ def kaplan_meier(
         Reporting unit: weeks = days / 7, months = days / 30.4375.
     weights : str, optional
         Column of case weights (finite, >= 0), as R ``survfit(weights=)``: the counts at risk
-        and of events are weighted sums, and Greenwood's variance uses them as counts (R
-        ``robust=FALSE``). With non-integer weights R's default is instead the infinitesimal
-        jackknife SE (``robust=TRUE``), which is not implemented here.
+        and of events are weighted sums.
+    robust : bool, optional
+        Infinitesimal-jackknife standard errors (R ``robust=TRUE``) instead of Greenwood's
+        (which then takes the weighted counts as counts). Default as R: True with non-integer
+        weights, else False.
 
     Returns
     -------
@@ -387,9 +419,12 @@ def kaplan_meier(
     )
     curves, frames, n_obs, n_events = {}, [], {}, {}
     w = None if weights is None else case_weights(inp.frame, weights)
+    if robust is None:  # R survfit: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     for k, g in enumerate(inp.levels):
         mask = inp.group == k
-        c = km_arrays(inp.time[mask], inp.event[mask], None if w is None else w[mask])
+        c = km_arrays(inp.time[mask], inp.event[mask], None if w is None else w[mask],
+                      robust=bool(robust))
         se_log = np.sqrt(c["var_log"])
         low, high = conf_int(c["survival"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
