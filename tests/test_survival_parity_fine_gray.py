@@ -122,3 +122,9 @@ def test_crr_drops_incomplete_subjects_first():
                      method="crr")
     assert_allclose(a.coef["estimate"], b.coef["estimate"], **ANALYTIC)
     assert_allclose(a.coef["std_error"], b.coef["std_error"], **ANALYTIC)
+
+
+def test_crr_refuses_finegray_options():
+    with pytest.raises(ModelError, match="robust= and cluster= apply to method=\"finegray\""):
+        ts.fine_gray("age", _mgus2(), time="etime", event_code="event", method="crr",
+                     cluster="id")

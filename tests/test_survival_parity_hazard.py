@@ -132,3 +132,14 @@ def test_score_test_is_logrank_for_one_binary_covariate_breslow_no_ties():
     fit = ts.cox("g", d, time="t", event="e", ties="breslow")
     lr = ts.logrank(d, time="t", event="e", by="g")
     assert_allclose(fit.score_test["statistic"], lr.statistic, **ANALYTIC)
+
+
+def test_ph_test_errors():
+    aml = _data("aml")
+    fit = ts.cox("x", aml, time="time", event="status", ties="exact")
+    with pytest.raises(ModelError, match="ph_test is not available with ties=\"exact\""):
+        fit.ph_test()
+    zero = aml.assign(time=np.where(aml.index == 0, 0.0, aml["time"]))
+    fit = ts.cox("x", zero, time="time", event="status")
+    with pytest.raises(ModelError, match="transform=\"log\" needs times > 0"):
+        fit.ph_test("log")

@@ -193,6 +193,9 @@ def test_counting_process_errors():
     with pytest.raises(ModelError, match=r"weights must be finite numbers >= 0; found row 0"):
         ts.cox("rx", bl.assign(w=np.where(bl.index == 0, -1.0, 1.0)), start="start",
                stop="stop", event="event", weights="w")
+    with pytest.raises(ModelError, match="case weights are not supported with ties=\"exact\""):
+        ts.cox("rx", bl.assign(w=1.0), start="start", stop="stop", event="event", weights="w",
+               ties="exact")
     with pytest.raises(ModelError, match="not available with ties=\"exact\""):
         ts.cox("rx", bl, start="start", stop="stop", event="event", cluster="id",
                ties="exact")

@@ -442,6 +442,9 @@ def cox(
         Invalid input or options, a constant covariate, or a factor level without events.
     """
     check_choice("ties", ties, TIES)
+    if ties == "exact" and weights is not None:
+        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
+                         "ties=\"efron\" or \"breslow\"")
     level = check_level(level)
     time = stop if stop is not None else time
     require_columns(data, [time, strata, cluster, weights, start])
