@@ -199,3 +199,10 @@ def test_counting_process_errors():
     with pytest.raises(ModelError, match="not available with ties=\"exact\""):
         ts.cox("rx", bl, start="start", stop="stop", event="event", cluster="id",
                ties="exact")
+
+
+def test_concordance_not_computed_for_counting_process():
+    # R's concordance uses time-dependent risk sets there; not implemented: NaN, said so
+    fit = _ag("ag_bladder")
+    assert np.isnan(fit.concordance)
+    assert "Concordance: not computed" in str(fit.summary())

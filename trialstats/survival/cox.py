@@ -301,7 +301,8 @@ class CoxResult:
         notes = (
             f"Likelihood ratio test = {lr['statistic']:.4g} on {lr['df']} df, "
             f"p = {lr['p_value']:.4g}",
-            f"Concordance = {self.concordance:.4f}",
+            f"Concordance = {self.concordance:.4f}" if np.isfinite(self.concordance) else
+            "Concordance: not computed for weighted or (start, stop] fits",
         ) + tuple(f"Excluded: {v} rows ({k})" for k, v in self.excluded.items())
         return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
 
