@@ -206,3 +206,23 @@ def test_concordance_not_computed_for_counting_process():
     fit = _ag("ag_bladder")
     assert np.isnan(fit.concordance)
     assert "Concordance: not computed" in str(fit.summary())
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("na_lung_wt", dict(weights="wt", by=None)),
+    ("na_lung_wt_plain", dict(weights="wt", robust=False, by=None)),
+    ("na_lung_sex_robust", dict(robust=True, by="sex")),
+])
+def test_weighted_robust_nelson_aalen(name, kw):
+    # source: survival_parity.json part4.<name> (R survfit cumhaz / std.chaz with weights =,
+    # robust by default for non-integer weights; robust = TRUE on unweighted lung by sex)
+    ref = P4[name]
+    tab = ts.nelson_aalen(_data("lung"), time="time", event="event", **kw).table
+    for col in ("time", "n_risk", "n_event", "cumhaz", "std_error"):
+        assert_allclose(tab[col], ref[col], **ANALYTIC)
+
+
+def test_fleming_harrington_refuses_weights():
+    with pytest.raises(ModelError, match="available for method=\"nelson-aalen\" only"):
+        ts.nelson_aalen(_data("lung"), time="time", event="event", by=None, weights="wt",
+                        method="fleming-harrington")

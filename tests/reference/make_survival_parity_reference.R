@@ -196,6 +196,10 @@ f4$km_lung_sex_robust <- local({
   c(km_w(s), list(logse = s$logse, lower = s$lower, upper = s$upper))
 })
 f4$km_ovarian_w <- km_w(survfit(Surv(futime, fustat) ~ 1, data = ova, weights = w))
+f4$na_lung_wt <- na_out(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt))
+f4$na_lung_wt_plain <- na_out(survfit(Surv(time, event) ~ 1, data = lung4, weights = wt,
+                                      robust = FALSE))
+f4$na_lung_sex_robust <- na_out(survfit(Surv(time, event) ~ sex, data = lung4, robust = TRUE))
 f4$cox_lung_wt <- local({
   fit <- coxph(Surv(time, event) ~ age + factor(sex), data = lung4, weights = wt,
                control = tight)

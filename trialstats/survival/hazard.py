@@ -33,8 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._input import check_choice, prepare
+from ..errors import ModelError
+from ._input import case_weights, check_choice, prepare
 from ._summary import Summary
+from .km import _counts, ij_variance
 
 METHODS = ("nelson-aalen", "fleming-harrington")
 
@@ -42,7 +44,8 @@ __all__ = ["NelsonAalenResult", "nelson_aalen", "nelson_aalen_arrays"]
 
 
 def nelson_aalen_arrays(time: np.ndarray, event: np.ndarray,
-                        method: str = "nelson-aalen") -> dict:
+                        method: str = "nelson-aalen", weights: np.ndarray | None = None,
+                        robust: bool = False) -> dict:
     """Cumulative hazard of one group (engine on arrays).
 
     Parameters
@@ -51,6 +54,10 @@ def nelson_aalen_arrays(time: np.ndarray, event: np.ndarray,
         Follow-up times and 1 = event indicators.
     method : {"nelson-aalen", "fleming-harrington"}
         R ``ctype = 1`` or ``2``.
+    weights : ndarray, optional
+        Case weights (Nelson-Aalen only): counts become weighted sums.
+    robust : bool, default False
+        Infinitesimal-jackknife SE (Nelson-Aalen only), as R ``robust=TRUE``.
 
     Returns
     -------
@@ -64,7 +71,7 @@ def nelson_aalen_arrays(time: np.ndarray, event: np.ndarray,
     with np.errstate(), warnings.catch_warnings():  # lifelines calls np.seterr globally
         warnings.simplefilter("ignore")
         fitter = NelsonAalenFitter(nelson_aalen_smoothing=fh).fit(
-            np.asarray(time, dtype=float), np.asarray(event))
+            np.asarray(time, dtype=float), np.asarray(event), weights=weights)
     tab = fitter.event_table
     keep = tab["removed"].to_numpy() > 0  # lifelines adds a t = 0 row that R has not
     n = tab["at_risk"].to_numpy(dtype=float)[keep]
@@ -73,6 +80,9 @@ def nelson_aalen_arrays(time: np.ndarray, event: np.ndarray,
     if fh:  # sum over l < d of 1 / (n - l)^2, by differences of the cumulative sum of 1/k^2
         inv_sq = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n.max() + 1) ** 2)])
         var = np.cumsum(inv_sq[n.astype(np.int64)] - inv_sq[(n - d).astype(np.int64)])
+    elif robust:  # subject i's influence on H(t): w_i (delta_i / n - sum d / n^2)
+        w = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
+        var = ij_variance(time, event, w, np.where(d > 0, d / n**2, 0.0), 1.0 / n)
     else:
         var = np.cumsum(d / n**2)
     return {
@@ -130,6 +140,8 @@ def nelson_aalen(
     method: str = "nelson-aalen",
     paramcd: str | None = None,
     time_unit: str = "days",
+    weights: str | None = None,
+    robust: bool | None = None,
 ) -> NelsonAalenResult:
     """Cumulative hazard per group, as R ``survfit(Surv(time, status) ~ by)$cumhaz``.
 
@@ -149,6 +161,11 @@ def nelson_aalen(
         Keep only rows with this ``PARAMCD``.
     time_unit : {"days", "weeks", "months"}
         Reporting unit.
+    weights : str, optional
+        Column of case weights (finite, >= 0; Nelson-Aalen only), as R ``survfit(weights=)``.
+    robust : bool, optional
+        Infinitesimal-jackknife SE (Nelson-Aalen only). Default as R: True with non-integer
+        weights, else False.
 
     Returns
     -------
@@ -160,16 +177,23 @@ def nelson_aalen(
         Invalid times, event/censor coding or options (the message names the rows).
     """
     check_choice("method", method, METHODS)
+    if method == "fleming-harrington" and (weights is not None or robust):
+        raise ModelError("weights= and robust= are available for method=\"nelson-aalen\" "
+                         "only")
     inp = prepare(data, time=time, event=event, censor=censor, by=by, paramcd=paramcd,
                   time_unit=time_unit)
+    w = None if weights is None else case_weights(inp.frame, weights)
+    if robust is None:  # R survfit: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     frames = []
     for k, g in enumerate(inp.levels):
         mask = inp.group == k
-        c = nelson_aalen_arrays(inp.time[mask], inp.event[mask], method)
+        c = nelson_aalen_arrays(inp.time[mask], inp.event[mask], method,
+                                None if w is None else w[mask], bool(robust))
         frames.append(pd.DataFrame({inp.group_name: g, **c}))
     table = pd.concat(frames, ignore_index=True)
     for col in ("n_risk", "n_event", "n_censor"):
-        table[col] = table[col].astype(np.int64)
+        table[col] = _counts(table[col].to_numpy())
     if by is not None:
         table[inp.group_name] = pd.Categorical(table[inp.group_name], categories=list(inp.levels))
     return NelsonAalenResult(table=table, method=method, group=inp.group_name, levels=inp.levels,

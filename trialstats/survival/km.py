@@ -47,7 +47,7 @@ from ._summary import Summary
 CONF_TYPES = ("log-log", "log", "plain")
 _TOL = np.sqrt(np.finfo(float).eps)
 
-__all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int"]
+__all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int", "ij_variance"]
 
 
 def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
@@ -105,22 +105,32 @@ def _ij_var_log(time, event, w, n, d) -> np.ndarray:
     """Infinitesimal-jackknife variance of log S(t) at the distinct times (R ``robust=TRUE``).
 
     Subject i's influence on :math:`\\log \\hat S(t)` is
-    :math:`U_i(t) = w_i \\sum_{t_j \\le \\min(t, t_i)} (d_j/n_j - \\delta_{ij}) / (n_j - d_j)`
-    (weighted counts; R ``survfitkm.c`` updates the same influence on S), and the variance is
-    :math:`\\sum_i U_i(t)^2`: subjects still at risk share :math:`A(t)`, the others are frozen
-    at their own time, so it is two cumulative sums. ``n`` and ``d`` are per distinct time.
+    :math:`w_i \\sum_{t_j \\le \\min(t, t_i)} (d_j/n_j - \\delta_{ij}) / (n_j - d_j)`
+    (weighted counts; R ``survfitkm.c`` updates the same influence on S). ``n`` and ``d`` are
+    per distinct time.
     """
-    utime, inv = np.unique(time, return_inverse=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = np.where(d > 0, d / (n * (n - d)), 0.0)
         c = np.where(d > 0, 1.0 / (n - d), 0.0)
+    return ij_variance(time, event, w, a, c)
+
+
+def ij_variance(time, event, w, a, c) -> np.ndarray:
+    """:math:`\\sum_i U_i(t)^2` at the distinct times for influences of the form
+    :math:`U_i(t) = w_i (\\sum_{t_j \\le \\min(t, t_i)} a_j - \\delta_i c_{j(i)})`.
+
+    Subjects still at risk at t share :math:`A(t) = \\sum_{t_j \\le t} a_j`; the others are
+    frozen at their own time, so the sum is two cumulative sums (O(n), no n x m matrix).
+    """
+    utime, inv = np.unique(time, return_inverse=True)
     big_a = np.cumsum(a)
     u = big_a[inv] - np.asarray(event, dtype=float) * c[inv]
     m = len(utime)
     w2 = w * w
     later = np.append(np.cumsum(np.bincount(inv, weights=w2, minlength=m)[::-1])[::-1][1:], 0.0)
-    done = np.cumsum(np.bincount(inv, weights=w2 * u * u, minlength=m))
-    return np.where(np.isfinite(big_a), big_a**2 * later + done, np.inf)
+    with np.errstate(invalid="ignore"):
+        done = np.cumsum(np.bincount(inv, weights=w2 * u * u, minlength=m))
+        return np.where(np.isfinite(big_a), big_a**2 * later + done, np.inf)
 
 
 def _counts(a: np.ndarray) -> np.ndarray:
