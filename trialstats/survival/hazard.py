@@ -22,7 +22,9 @@ What is lifelines and what is ours
 - **ours**: the variances. lifelines' Nelson-Aalen variance is the binomial form
   :math:`\\sum (1 - d/n)(d/n)/n`, R's the Poisson form :math:`\\sum d/n^2` (aml at 8 weeks:
   lifelines 0.0869, R 0.0912 for the standard error); its Fleming-Harrington variance equals
-  R's but is kept in a private attribute, so both are computed here from the event table.
+  R's but is kept in a private attribute, so both are computed here from the event table;
+  also the infinitesimal-jackknife SE (``robust=``, R's default with non-integer case
+  weights), :func:`.km.ij_variance`.
 """
 
 from __future__ import annotations
