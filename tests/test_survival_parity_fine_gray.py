@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from tolerances import ANALYTIC, SAME_ALGORITHM, SAME_ALGORITHM_SE
+from tolerances import ANALYTIC, COX_RESIDUAL, SAME_ALGORITHM, SAME_ALGORITHM_SE
 
 import trialstats as ts
 from trialstats.errors import ModelError
@@ -128,3 +128,19 @@ def test_crr_refuses_finegray_options():
     with pytest.raises(ModelError, match="robust= and cluster= apply to method=\"finegray\""):
         ts.fine_gray("age", _mgus2(), time="etime", event_code="event", method="crr",
                      cluster="id")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_finegray_curves(name):
+    # source: survival_parity.json part5.<name>.finegray.curves (R survfit(fit, newdata) on
+    # the finegray fit, for the first two subjects: 1 - cumulative incidence, with SE)
+    data, formula, kw = CASES[name]
+    d = data()
+    fit = ts.fine_gray(formula, d, **kw)
+    tab = fit.predict(d.iloc[:2], "survival")
+    for i, label in enumerate(d.index[:2]):
+        ref = P5[name]["finegray"]["curves"][i]
+        sub = tab[tab["row"] == label]
+        assert_allclose(sub["time"], ref["time"], **ANALYTIC)
+        assert_allclose(sub["survival"], ref["survival"], **COX_RESIDUAL)
+        assert_allclose(sub["std_error"], ref["std_err"], **COX_RESIDUAL)

@@ -275,7 +275,10 @@ fg_case <- function(data, time, code, rhs, cause, ties = "efron") {
                weights = fgwt, ties = ties, control = tight)
   xm <- model.matrix(as.formula(paste("~", rhs)), data)[, -1, drop = FALSE]
   cr <- crr(data[[time]], data[[code]], xm, failcode = cause, cencode = 0)
-  list(finegray = c(cox_out(fit), list(n_rows = nrow(fg), fgwt_sum = sum(fg$fgwt))),
+  nd <- data[1:2, , drop = FALSE]   # curves (1 - cumulative incidence) for two subjects
+  list(finegray = c(cox_out(fit), list(n_rows = nrow(fg), fgwt_sum = sum(fg$fgwt),
+                                       curves = lapply(1:2, function(i)
+                                         sf_out(survfit(fit, newdata = nd[i, , drop = FALSE]))))),
        crr = list(estimate = un(cr$coef), std_error = un(sqrt(diag(cr$var)))))
 }
 f5 <- list()
