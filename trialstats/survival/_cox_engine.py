@@ -40,7 +40,7 @@ class CoxData:
 
     x: np.ndarray  # n x p
     event: np.ndarray  # n, 0/1 float
-    cell: np.ndarray  # n, cell index of each row
+    cell: np.ndarray  # n, cell index of each row (its stop time)
     n_cells: int
     cell_stratum_end: np.ndarray  # for each cell: index one past the last cell of its stratum
     cell_stratum_start: np.ndarray  # for each cell: index of the first cell of its stratum
@@ -48,17 +48,30 @@ class CoxData:
     death_cell: np.ndarray  # cell of each event
     frac: np.ndarray  # f_l of each event (Efron l/d, Breslow 0)
     d: np.ndarray  # events per cell (float)
+    weight: np.ndarray | None = None  # case weights (None = all 1)
+    exit_cell: np.ndarray | None = None  # (start, stop] data: last cell at or before the start
+    mean_weight: np.ndarray | None = None  # per event: mean case weight of its tie group
+
+    @property
+    def w(self) -> np.ndarray:
+        """Case weights of the rows (ones without weights)."""
+        return np.ones(len(self.event)) if self.weight is None else self.weight
 
 
-def prepare(time, event, x, strata, ties: str) -> CoxData:
-    """Index rows by (stratum, time) cells and precompute the Efron fractions."""
+def prepare(time, event, x, strata, ties: str, weights=None, start=None) -> CoxData:
+    """Index rows by (stratum, time) cells and precompute the Efron fractions.
+
+    ``time`` is the stop time; with ``start`` (counting-process data) a row is at risk at the
+    event times ``t`` with ``start < t <= time``. ``weights`` are R's case weights.
+    """
     n = len(time)
     s = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata, dtype=np.int64)
-    _, trank = np.unique(time, return_inverse=True)
-    key = s * (trank.max() + 1) + trank
+    utime, trank = np.unique(time, return_inverse=True)
+    big = len(utime)
+    key = s * big + trank
     ukey, cell = np.unique(key, return_inverse=True)
     m = len(ukey)
-    cs = ukey // (trank.max() + 1)
+    cs = ukey // big
     bounds = np.flatnonzero(np.diff(cs)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [m]])
@@ -72,8 +85,38 @@ def prepare(time, event, x, strata, ties: str) -> CoxData:
     first = np.searchsorted(dcell, dcell, side="left")
     pos = np.arange(len(deaths)) - first
     frac = pos / d[dcell] if ties == "efron" else np.zeros(len(deaths))
+    exit_cell = None
+    if start is not None:
+        # the last cell of the row's stratum whose time is <= start (m = none: never subtracted)
+        r = np.searchsorted(utime, np.asarray(start, dtype=float), side="right") - 1
+        pos_key = np.searchsorted(ukey, s * big + np.maximum(r, 0), side="right") - 1
+        valid = (r >= 0) & (pos_key >= 0)
+        valid &= cs[np.maximum(pos_key, 0)] == s
+        exit_cell = np.where(valid, pos_key, m)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    mean_w = None
+    if w is not None:
+        mean_w = (np.bincount(dcell, weights=w[deaths], minlength=m) / np.maximum(d, 1))[dcell]
     return CoxData(np.asarray(x, dtype=float), ev, cell, m, ends[which], starts[which], deaths,
-                   dcell, frac, d)
+                   dcell, frac, d, w, exit_cell, mean_w)
+
+
+def risk_sums(a, data: CoxData):
+    """Sums of the per-row values ``a`` over the risk set of each cell (n or n x k -> m or m x k)."""
+    a = np.asarray(a, dtype=float)
+    m = data.n_cells
+    if a.ndim == 1:
+        tot = np.bincount(data.cell, weights=a, minlength=m)
+        if data.exit_cell is not None:
+            tot = tot - np.bincount(data.exit_cell, weights=a, minlength=m + 1)[:m]
+    else:
+        tot = np.column_stack([np.bincount(data.cell, weights=a[:, j], minlength=m)
+                               for j in range(a.shape[1])]).reshape(m, a.shape[1])
+        if data.exit_cell is not None:
+            tot = tot - np.column_stack(
+                [np.bincount(data.exit_cell, weights=a[:, j], minlength=m + 1)[:m]
+                 for j in range(a.shape[1])]).reshape(m, a.shape[1])
+    return _rev_cumsum_strata(tot, data)
 
 
 def _rev_cumsum_strata(a, data: CoxData):
@@ -91,24 +134,34 @@ def _cum_strata(a, data: CoxData):
 
 
 def _cell_sums(data: CoxData, beta, second: bool = True) -> dict:
-    """Risk-set and tied-event sums per cell, and the Efron scalar sums."""
-    x, m, cell = data.x, data.n_cells, data.cell
+    """Risk-set and tied-event sums per cell, and the Efron scalar sums.
+
+    With case weights the scalars ``A, B, C, G, F`` carry the tie group's mean weight (R
+    ``coxfit6``: each Efron sub-step counts ``meanwt`` times); ``A1, B1`` are unweighted.
+    """
+    x, m = data.x, data.n_cells
     p = x.shape[1]
     eta = x @ beta
-    r = np.exp(eta)
-    s0 = _rev_cumsum_strata(np.bincount(cell, weights=r, minlength=m), data)
-    s1 = _rev_cumsum_strata(
-        np.column_stack([np.bincount(cell, weights=r * x[:, j], minlength=m) for j in range(p)]),
-        data)
-    dr, dc = data.death_rows, data.death_cell
-    rd = r[dr]
-    e0 = np.bincount(dc, weights=rd, minlength=m)
-    e1 = np.column_stack([np.bincount(dc, weights=rd * x[dr, j], minlength=m) for j in range(p)])
+    r = np.exp(eta) if data.weight is None else np.exp(eta) * data.weight
+    s0 = risk_sums(r, data)
+    s1 = risk_sums(r[:, None] * x, data)
+    dc = data.death_cell
+    # tied-event sums by bincount over all rows (cheaper than indexing the event rows)
+    re = r * data.event
+    cell = data.cell
+    e0 = np.bincount(cell, weights=re, minlength=m)
+    e1 = np.column_stack([np.bincount(cell, weights=re * x[:, j], minlength=m)
+                          for j in range(p)])
     f = data.frac
     den = s0[dc] - f * e0[dc]
     out = {"eta": eta, "r": r, "s0": s0, "s1": s1, "e0": e0, "e1": e1, "den": den}
     inv = 1.0 / den
-    inv2 = inv * inv
+    out["A1"] = np.bincount(dc, weights=inv, minlength=m)
+    out["B1"] = np.bincount(dc, weights=f * inv, minlength=m)
+    mw = np.ones(len(dc)) if data.mean_weight is None else data.mean_weight
+    inv = mw / den
+    inv2 = inv / den
+    out["mw"] = mw
     out["A"] = np.bincount(dc, weights=inv, minlength=m)
     out["B"] = np.bincount(dc, weights=f * inv, minlength=m)
     out["C"] = np.bincount(dc, weights=inv2, minlength=m)
@@ -117,10 +170,8 @@ def _cell_sums(data: CoxData, beta, second: bool = True) -> dict:
     if second:
         iu = np.triu_indices(p)
         w = r[:, None] * x[:, iu[0]] * x[:, iu[1]]
-        s2u = _rev_cumsum_strata(
-            np.column_stack([np.bincount(cell, weights=w[:, k], minlength=m)
-                             for k in range(w.shape[1])]), data)
-        e2u = np.column_stack([np.bincount(dc, weights=w[dr, k], minlength=m)
+        s2u = risk_sums(w, data)
+        e2u = np.column_stack([np.bincount(cell, weights=w[:, k] * data.event, minlength=m)
                                for k in range(w.shape[1])])
         out["s2"] = _unpack(s2u, p, iu)
         out["e2"] = _unpack(e2u, p, iu)
@@ -144,27 +195,33 @@ def _cell_information(c) -> np.ndarray:
                + outer(e1, e1) * c["F"][:, None, None]))
 
 
-def loglik_grad_info(data: CoxData, beta):
-    """Log partial likelihood, score vector and information matrix at ``beta``."""
-    c = _cell_sums(data, beta)
-    ll = c["eta"][data.death_rows].sum() - np.log(c["den"]).sum()
-    grad = data.x[data.death_rows].sum(axis=0) - (
+def loglik_grad_info(data: CoxData, beta, second: bool = True):
+    """Log partial likelihood, score vector and information matrix (None unless ``second``)
+    at ``beta``."""
+    c = _cell_sums(data, beta, second)
+    wd = data.event if data.weight is None else data.w * data.event
+    ll = wd @ c["eta"] - (c["mw"] * np.log(c["den"])).sum()
+    grad = wd @ data.x - (
         c["s1"] * c["A"][:, None] - c["e1"] * c["B"][:, None]).sum(axis=0)
-    info = _cell_information(c).sum(axis=0)
+    info = _cell_information(c).sum(axis=0) if second else None
     return float(ll), grad, info
 
 
-def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10) -> dict:
+def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10, objective=None) -> dict:
     """Newton-Raphson with step halving from beta = 0 (as R ``coxph.fit``).
+
+    ``objective(data, beta) -> (loglik, score, information)`` defaults to
+    :func:`loglik_grad_info` (Efron / Breslow); the exact partial likelihood passes its own.
 
     Returns
     -------
     dict
         beta, information, loglik_null, loglik, iterations, converged.
     """
+    loglik_grad_info_ = objective or loglik_grad_info
     p = data.x.shape[1]
     beta = np.zeros(p)
-    ll0, grad, info = loglik_grad_info(data, beta)
+    ll0, grad, info = loglik_grad_info_(data, beta)
     ll = ll0
     converged = False
     iterations = 0
@@ -176,12 +233,12 @@ def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10) -> dict:
             raise ModelError("the Cox information matrix is singular: a covariate is constant "
                              "or collinear with others") from e
         new = beta + step
-        ll_new, g_new, i_new = loglik_grad_info(data, new)
+        ll_new, g_new, i_new = loglik_grad_info_(data, new)
         halvings = 0
         while (not np.isfinite(ll_new) or ll_new < ll - 1e-12) and halvings < 30:
             step /= 2
             new = beta + step
-            ll_new, g_new, i_new = loglik_grad_info(data, new)
+            ll_new, g_new, i_new = loglik_grad_info_(data, new)
             halvings += 1
         done = abs(ll_new - ll) <= tol * max(abs(ll_new), 1.0) and np.max(np.abs(step)) < 1e-7
         beta, ll, grad, info = new, ll_new, g_new, i_new
@@ -196,34 +253,112 @@ def fit(data: CoxData, *, max_iter: int = 50, tol: float = 1e-10) -> dict:
             "iterations": iterations, "converged": converged}
 
 
+def finish_newton(data: CoxData, beta, information=None, *, max_steps: int = 5,
+                  rtol: float = 1e-10) -> dict:
+    """Newton steps from a near-converged ``beta`` until the next step is negligible.
+
+    lifelines returns the estimate at which it computed its last (tiny) step without taking
+    it, which leaves the Efron estimate up to ~4e-6 relative from the root of the score; one
+    full step from there (quadratic convergence) usually reaches the root to ~1e-12, so the
+    usual cost is two evaluations: at lifelines' estimate and at the new one. A step is not
+    taken when it is below ``rtol`` relative (or 1e-10 absolute for estimates near 0).
+    ``information`` at ``beta`` (lifelines' inverse covariance), when given, spares the
+    second derivatives of the first evaluation.
+
+    Returns
+    -------
+    dict
+        beta, information, loglik, all at the final beta.
+    """
+    ll, grad, info = loglik_grad_info(data, beta, second=information is None)
+    if information is not None:
+        info = information
+    for _ in range(max_steps):
+        try:
+            step = np.linalg.solve(info, grad)
+        except np.linalg.LinAlgError as e:
+            raise ModelError("the Cox information matrix is singular: a covariate is constant "
+                             "or collinear with others") from e
+        if np.all(np.abs(step) <= rtol * np.maximum(np.abs(beta), 1.0)):
+            if information is not None and info is information:
+                info = loglik_grad_info(data, beta)[2]  # at our own evaluation, not lifelines'
+            break
+        new = beta + step
+        ll_new, g_new, i_new = loglik_grad_info(data, new)
+        if not np.isfinite(ll_new) or ll_new < ll - 1e-9 * max(abs(ll), 1.0):
+            break  # no better than where lifelines stopped: keep its estimate
+        beta, ll, grad, info = new, ll_new, g_new, i_new
+    return {"beta": beta, "information": info, "loglik": float(ll)}
+
+
+def _exposure(data: CoxData, c: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: cumulative baseline hazard over its time at risk, and the x-bar-weighted one.
+
+    ``a[i] = sum dLambda_l`` and ``b[i] = sum xbar_l dLambda_l`` over the Efron sub-steps at
+    which row i is at risk (its own tie group with weight ``1 - f_l``), with
+    ``dLambda_l = meanwt / D_l``; with (start, stop] data the sums run over (start, stop].
+    """
+    s1, e1 = c["s1"], c["e1"]
+    b_cell = s1 * c["C"][:, None] - e1 * c["G"][:, None]
+    a_all = _cum_strata(c["A"], data)
+    b_all = _cum_strata(b_cell, data)
+    a_cum = a_all[data.cell]
+    b_cum = b_all[data.cell]
+    if data.exit_cell is not None:
+        a_pad = np.append(a_all, 0.0)
+        b_pad = np.vstack([b_all, np.zeros((1, b_all.shape[1]))])
+        a_cum = a_cum - a_pad[data.exit_cell]
+        b_cum = b_cum - b_pad[data.exit_cell]
+    dr, dc = data.death_rows, data.death_cell
+    a_cum[dr] -= c["B"][dc]
+    b_cum[dr] -= (s1 * c["G"][:, None] - e1 * c["F"][:, None])[dc]
+    return a_cum, b_cum
+
+
 def score_residuals(data: CoxData, beta) -> np.ndarray:
     """Score residuals (n x p) as R ``residuals(fit, type="score")``, Efron-adjusted.
 
     For row i: :math:`\\delta_i (x_i - \\bar x^{(i)}) - e^{\\eta_i} \\sum_{t \\le t_i}
     w_{il} (x_i - \\bar x_l) / D_l`, where an event's own tie group is at risk with weight
     :math:`1 - f_l` and :math:`\\bar x^{(i)}` is the mean of the Efron means of its tie group.
+    Case weights enter the sums, not the row's own residual (R's ``weighted=FALSE``).
     """
     c = _cell_sums(data, beta, second=False)
     s1, e1 = c["s1"], c["e1"]
-    # per cell: sum_l 1/D_l and sum_l xbar_l / D_l
-    a_cell = c["A"]
-    b_cell = s1 * c["C"][:, None] - e1 * c["G"][:, None]
-    a_cum = _cum_strata(a_cell, data)[data.cell]
-    b_cum = _cum_strata(b_cell, data)[data.cell]
+    a_cum, b_cum = _exposure(data, c)
+    res = -np.exp(c["eta"])[:, None] * (data.x * a_cum[:, None] - b_cum)
     dr, dc = data.death_rows, data.death_cell
-    # Efron: an event's own cell counts with weight 1 - f_l
-    a_cum[dr] -= c["B"][dc]
-    b_cum[dr] -= (s1 * c["G"][:, None] - e1 * c["F"][:, None])[dc]
-    res = -c["r"][:, None] * (data.x * a_cum[:, None] - b_cum)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_xbar = (s1 * c["A"][:, None] - e1 * c["B"][:, None]) / data.d[:, None]
+        mean_xbar = (s1 * c["A1"][:, None] - e1 * c["B1"][:, None]) / data.d[:, None]
     res[dr] += data.x[dr] - mean_xbar[dc]
     return res
 
 
+def schoenfeld_residuals(data: CoxData, beta) -> tuple[np.ndarray, np.ndarray]:
+    """Schoenfeld residuals :math:`x_i - \\bar x(t_i)` of the events (R ``coxscho``).
+
+    :math:`\\bar x(t_i)` is the mean of the Efron sub-step means of the event's tie group
+    (Breslow: the risk-set mean). Returns the residuals (events x p) and the event rows, in
+    the engine's order: stratum, then time, then row order within tied times (R's order).
+    """
+    c = _cell_sums(data, beta, second=False)
+    dr, dc = data.death_rows, data.death_cell
+    mean_xbar = (c["s1"][dc] * c["A1"][dc, None] - c["e1"][dc] * c["B1"][dc, None]) / data.d[
+        dc, None]
+    return data.x[dr] - mean_xbar, dr
+
+
+def martingale_residuals(data: CoxData, beta) -> np.ndarray:
+    """Martingale residuals :math:`\\delta_i - e^{\\eta_i} \\hat\\Lambda_0(t_i)` (R ``fit$residuals``)."""
+    c = _cell_sums(data, beta, second=False)
+    a_cum, _ = _exposure(data, c)
+    return data.event - np.exp(c["eta"]) * a_cum
+
+
 def robust_variance(data: CoxData, beta, information, cluster=None) -> np.ndarray:
-    """Sandwich variance D'D from dfbeta residuals, summed within clusters (R ``robust=TRUE``)."""
-    dfbeta = score_residuals(data, beta) @ np.linalg.inv(information)
+    """Sandwich variance D'D from weighted dfbeta residuals, summed within clusters (R
+    ``robust=TRUE``)."""
+    dfbeta = (data.w[:, None] * score_residuals(data, beta)) @ np.linalg.inv(information)
     if cluster is not None:
         k = int(cluster.max()) + 1
         dfbeta = np.column_stack([np.bincount(cluster, weights=dfbeta[:, j], minlength=k)
@@ -242,7 +377,8 @@ def zph(data: CoxData, beta, gtime: np.ndarray, terms: list[list[int]]) -> dict:
     info_cell = _cell_information(c)
     g_cell = np.zeros(data.n_cells)
     g_cell[data.cell] = gtime
-    sum_x = np.column_stack([np.bincount(data.death_cell, weights=data.x[data.death_rows, j],
+    wx = data.w[data.death_rows, None] * data.x[data.death_rows]
+    sum_x = np.column_stack([np.bincount(data.death_cell, weights=wx[:, j],
                                          minlength=data.n_cells) for j in range(p)])
     resid_cell = sum_x - (c["s1"] * c["A"][:, None] - c["e1"] * c["B"][:, None])
     u = np.concatenate([np.zeros(p), (g_cell[:, None] * resid_cell).sum(axis=0)])
@@ -263,12 +399,17 @@ def zph(data: CoxData, beta, gtime: np.ndarray, terms: list[list[int]]) -> dict:
     return {"statistic": np.array(stats), "df": np.array(dfs)}
 
 
-def km_transform(time, event) -> np.ndarray:
-    """cox.zph's transform="km": 1 - S(t-) of the pooled Kaplan-Meier (strata ignored)."""
+def km_transform(time, event, start=None) -> np.ndarray:
+    """cox.zph's transform="km": 1 - S(t-) of the pooled Kaplan-Meier (strata ignored).
+
+    With (start, stop] data the Kaplan-Meier risk set at t is the rows with start < t <= stop.
+    """
     utime, inverse = np.unique(time, return_inverse=True)
     total = np.bincount(inverse, minlength=len(utime))
     d = np.bincount(inverse, weights=event, minlength=len(utime))
     n = np.cumsum(total[::-1])[::-1]
+    if start is not None:  # minus the rows not yet entered: start >= t
+        n = n - (len(start) - np.searchsorted(np.sort(start), utime, side="left"))
     surv = np.cumprod(1.0 - d / n)
     s_minus = np.concatenate([[1.0], surv[:-1]])[inverse]
     return 1.0 - s_minus

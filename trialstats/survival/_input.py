@@ -8,6 +8,14 @@ valid, and hands the engines plain arrays.
 
 Times are converted from days to the reporting unit as ``weeks = days / 7`` and
 ``months = days / 30.4375`` (the mean Gregorian month, 365.25 / 12).
+
+Times equal up to rounding are tied, as in R (``survival:::aeqSurv``, applied by ``survfit``,
+``survdiff`` and ``coxph``): two neighbouring distinct times :math:`y_j < y_{j+1}` are the same
+time when :math:`y_{j+1} - y_j \\le \\epsilon` or :math:`(y_{j+1} - y_j) / \\overline{|y|} \\le
+\\epsilon`, with :math:`\\epsilon = \\sqrt{\\text{machine epsilon}} \\approx 1.5 \\times 10^{-8}`
+(``TIE_TOLERANCE``) and :math:`\\overline{|y|}` the mean of the distinct times; each time is
+replaced by the smallest of its group (so 2 and ``sqrt(2)**2`` are one time). See
+:func:`tie_times`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from ..errors import ModelError
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0, "months": 30.4375}
 MAX_ROWS_SHOWN = 10
+# R aeqSurv's default tolerance, sqrt(.Machine$double.eps)
+TIE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
 
 
 def check_choice(name: str, value, valid) -> str:
@@ -106,6 +116,65 @@ def numeric_times(data: pd.DataFrame, column: str, *, allow_missing: bool = Fals
             "times must be >= 0 days"
         )
     return values
+
+
+def tie_times(*times: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Make times equal up to rounding exactly equal, as R ``survival:::aeqSurv``.
+
+    Parameters
+    ----------
+    *times : ndarray
+        One array (right-censored times) or two (start, stop); the distinct finite values of all
+        of them together define the groups of tied times.
+
+    Returns
+    -------
+    tuple of ndarray
+        The arrays with each value replaced by the smallest value of its tie group (the
+        criterion is in the module docstring). Unchanged (the same objects) when nothing is tied.
+    """
+    arrays = [np.asarray(t, dtype=float) for t in times]
+    y = np.unique(np.concatenate(arrays))
+    y = y[np.isfinite(y)]
+    if len(y) < 2:
+        return tuple(arrays)
+    dy = np.diff(y)
+    tied = (dy <= TIE_TOLERANCE) | (dy / np.mean(np.abs(y)) <= TIE_TOLERANCE)
+    if not tied.any():
+        return tuple(arrays)
+    cuts = y[np.concatenate([[True], ~tied])]
+    out = []
+    for a in arrays:
+        finite = np.isfinite(a)
+        b = a.copy()
+        b[finite] = cuts[np.searchsorted(cuts, a[finite], side="right") - 1]
+        out.append(b)
+    return tuple(out)
+
+
+def counting_times(data: pd.DataFrame, stop: str, start: str | None):
+    """Stop times and (counting process) start times < stop, tied as R ``aeqSurv``."""
+    t = numeric_times(data, stop)
+    if start is None:
+        return tie_times(t)[0], None
+    t0 = numeric_times(data, start)
+    bad = t0 >= t
+    if bad.any():
+        raise ModelError(f"columns {start}/{stop}: start must be < stop (interval (start, stop]) "
+                         f"in {describe_rows(data, bad, t0)}")
+    return tie_times(t, t0)
+
+
+def case_weights(data: pd.DataFrame, column: str) -> np.ndarray:
+    """Case weights from a column: numeric, finite and >= 0 (as R ``survfit`` / ``coxph``)."""
+    require_columns(data, [column])
+    raw = data[column]
+    w = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ModelError(f"column {column} (weights=): weights must be finite numbers >= 0; "
+                         f"found {describe_rows(data, bad, raw.to_numpy())}")
+    return w
 
 
 def event_indicator(data: pd.DataFrame, event: str | None, censor: str | None) -> np.ndarray:
@@ -219,7 +288,7 @@ def prepare(
     if len(data) == 0:
         raise ModelError("data has no rows")
     ev = event_indicator(data, event, censor)
-    t = numeric_times(data, time) / TIME_UNITS[time_unit]
+    (t,) = tie_times(numeric_times(data, time) / TIME_UNITS[time_unit])
     if by is None:
         codes, levels = np.zeros(len(data), dtype=np.int64), ("all",)
     else:

@@ -159,13 +159,13 @@ def _lifelines_statistic(time, event, group) -> float:
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm step-down adjusted p-values (R ``p.adjust(p, "holm")``)."""
+    """Holm step-down adjusted p-values (R ``p.adjust(p, "holm")``); NaN stays NaN, not counted."""
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out = np.empty(m)
-    out[order] = adj
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    order = ok[np.argsort(p[ok], kind="stable")]
+    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     return out
 
 
@@ -299,9 +299,14 @@ def logrank(
     )
     # pairwise tests: the same tallies restricted to the two groups' columns (the rows of other
     # groups only add times at which the pair has nobody leaving, which change no sum)
+    # a pair without expected events in both groups has no test: NaN, as R (the overall test
+    # stands on the groups that have them)
     rows = []
     for j in range(1, k):
-        sub = _test_from_tallies(tallies, [0, j], rho, gamma)
+        try:
+            sub = _test_from_tallies(tallies, [0, j], rho, gamma)
+        except ModelError:
+            sub = {"statistic": np.nan, "df": 0, "p_value": np.nan}
         rows.append((f"{inp.levels[j]} vs {inp.levels[0]}", sub["statistic"], sub["df"],
                      sub["p_value"]))
     pairwise = pd.DataFrame(rows, columns=["contrast", "statistic", "df", "p_value"])

@@ -5,7 +5,10 @@
     \\lambda(t \\mid x) = \\lambda_{0s}(t) \\exp(x^T \\beta)
 
 with a baseline hazard per stratum :math:`s`, fitted by Newton-Raphson on the partial likelihood
-with Efron (R's default) or Breslow handling of tied event times. Standard errors come from the
+with Efron (R's default), Breslow or exact (:mod:`._cox_exact`) handling of tied event times,
+optional case weights and counting-process ``(start, stop]`` rows (time-dependent covariates,
+recurrent events). Times equal up to rounding are tied first, as R ``aeqSurv``
+(:func:`._input.tie_times`). Standard errors come from the
 inverse information, or with ``robust=True`` / ``cluster=`` from the sandwich :math:`D^T D` of
 dfbeta residuals summed within clusters (R ``robust=TRUE`` / ``cluster=``). Intervals are Wald
 intervals on the log scale, exponentiated.
@@ -15,14 +18,14 @@ The formula (formulaic syntax, right-hand side only) uses treatment coding; term
 
 What is lifelines and what is ours
 ----------------------------------
-- **lifelines** (``CoxPHFitter``) fits the Efron model: coefficients, model-based covariance
-  (inverse information), log partial likelihood at 0 and at the estimate, with ``strata``. Its
-  Newton-Raphson is run with full steps and tight stopping rules (``_LIFELINES_FIT_OPTIONS``):
-  lifelines returns the estimate at which its last step was computed, so with its defaults
-  (first step 0.95, stop at a Newton decrement of 1e-7 or R's 1e-9 relative change) the
-  estimates are up to ~1e-5 relative from R's, outside the "same algorithm" tolerance (rtol
-  1e-6); tightened they agree with R ``coxph`` to ~1e-15 (4e-7 on one interaction model). Its
-  vectorised "batch" sums are chosen when times are heavily tied (``_BATCH_FRACTION``).
+- **lifelines** (``CoxPHFitter``) fits the Efron model (coefficients and the log partial
+  likelihood at 0), with ``strata``. Its Newton-Raphson is run with full steps and tight
+  stopping rules (``_LIFELINES_FIT_OPTIONS``), but lifelines returns the estimate at which its
+  last step was *computed*, not taken: even at a 1e-12 decrement that is up to 3.5e-6 relative
+  from the root on a one-event data set (5-7e-7 on ``aml``; issue 12). Our engine therefore
+  finishes the fit (:func:`._cox_engine.finish_newton`: Newton steps to rounding) and gives the
+  information, covariance and log-likelihood at the final estimate. Its vectorised "batch"
+  sums are chosen when times are heavily tied (``_BATCH_FRACTION``).
 - **ours** (:mod:`._cox_engine`, arrays):
 
   * Breslow ties: lifelines fits Efron only.
@@ -36,6 +39,13 @@ What is lifelines and what is ours
   * Stratified concordance (R sums the pair counts over strata; lifelines'
     ``concordance_index`` has no strata). Unstratified concordance is lifelines'
     ``concordance_index``, which equals R's.
+  * Fits with case weights or (start, stop] rows, the score test, residuals and curves
+    (:mod:`.cox_predict`). lifelines' ``CoxTimeVaryingFitter`` computes R's estimates
+    there (bladder2 to 1e-9; test2 to 1e-4 only, stopping a step short as ``CoxPHFitter``)
+    but took 10x as long as our engine on 20,000 (start, stop] rows (3.1 s against 0.30 s)
+    and would still need our finishing step; statsmodels' ``PHReg`` does not reproduce R:
+    with case weights it returns the unweighted estimates (lung: age 0.01705 against R's
+    0.01817) and on test2 with ``entry=`` it gives 0 against R's -0.0211.
 
 A group level without events makes its hazard ratio infinite (not estimable): :func:`cox` raises
 a :class:`~trialstats.errors.ModelError` naming the level rather than returning a meaningless
@@ -57,10 +67,20 @@ from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ..formula import formula_context, parse_formula
 from . import _cox_engine as engine
-from ._input import check_choice, event_indicator, filter_paramcd, numeric_times, require_columns
+from . import _cox_exact as exact
+from . import cox_predict
+from ._input import (
+    case_weights,
+    check_choice,
+    counting_times,
+    event_indicator,
+    filter_paramcd,
+    require_columns,
+)
 from ._summary import Summary
 
-TIES = ("efron", "breslow")
+TIES = ("efron", "breslow", "exact")
+PH_TRANSFORMS = ("km", "identity", "log", "rank")
 # lifelines' Newton-Raphson: full steps, stop only when the step (norm 1e-12 on its standardised
 # scale) or the Newton decrement (1e-12) is negligible; R's relative log-likelihood rule is off
 _LIFELINES_FIT_OPTIONS = {"step_size": 1.0, "precision": 1e-12, "r_precision": 0.0,
@@ -154,8 +174,14 @@ class CoxResult:
 
     @cached_property
     def concordance(self) -> float:
-        """Harrell's concordance of the linear predictor, as R ``fit$concordance``."""
+        """Harrell's concordance of the linear predictor, as R ``fit$concordance``.
+
+        NaN for fits with case weights or (start, stop] rows: R weights the pairs and uses
+        time-dependent risk sets there, which is not implemented.
+        """
         s = self._state
+        if s["weights"] is not None or s["start"] is not None:
+            return float("nan")
         if s["strata_codes"] is not None:  # lifelines' concordance_index has no strata
             return engine.concordance(s["time"], s["event"], s["eta"], s["strata_codes"])
         from lifelines.utils import concordance_index
@@ -169,23 +195,61 @@ class CoxResult:
     def _engine_data(self) -> engine.CoxData:
         """Rows indexed for our engine (cox.zph), built on first use."""
         s = self._state
-        if s["data"] is None:
-            return engine.prepare(s["time"], s["event"], s["x"], s["strata_codes"], self.ties)
         return s["data"]
 
-    def ph_test(self) -> pd.DataFrame:
-        """Test of proportional hazards, as R ``cox.zph(fit, transform="km")``.
+    @cached_property
+    def score_test(self) -> dict:
+        """Score (log-rank) test of all coefficients at beta = 0, as R ``fit$score``.
 
-        Score tests of :math:`\\beta_j(t) = \\beta_j + \\gamma_j g(t)` with
-        :math:`g(t) = 1 - \\hat S(t-)` (pooled Kaplan-Meier), per term and GLOBAL.
+        :math:`U(0)^T I(0)^{-1} U(0)` with the score and information of the partial likelihood
+        (same tie method) at zero.
+
+        Returns
+        -------
+        dict
+            statistic, df, p_value.
+        """
+        objective = exact.loglik_grad_info if self.ties == "exact" else engine.loglik_grad_info
+        _, u, info = objective(self._engine_data, np.zeros(len(self.coef)))
+        stat = float(u @ np.linalg.solve(info, u))
+        df = len(self.coef)
+        return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df))}
+
+    def ph_test(self, transform: str = "km") -> pd.DataFrame:
+        """Test of proportional hazards, as R ``cox.zph(fit, transform=)``.
+
+        Score tests of :math:`\\beta_j(t) = \\beta_j + \\gamma_j g(t)`, per term and GLOBAL,
+        with :math:`g` of the (stop) time: ``"km"`` :math:`1 - \\hat S(t-)` (pooled
+        Kaplan-Meier, R's default), ``"identity"`` :math:`t`, ``"log"`` :math:`\\log t`,
+        ``"rank"`` the rank of :math:`t` among all rows (ties averaged); centred at its mean
+        over the events.
+
+        Parameters
+        ----------
+        transform : {"km", "identity", "log", "rank"}
+            Time transform.
 
         Returns
         -------
         DataFrame
             term, statistic (chi-square), df, p_value.
         """
+        check_choice("transform", transform, PH_TRANSFORMS)
+        if self.ties == "exact":
+            raise ModelError("ph_test is not available with ties=\"exact\" (as R cox.zph); "
+                             "refit with ties=\"efron\" or \"breslow\"")
         s = self._state
-        g = engine.km_transform(s["time"], s["event"])
+        t = s["time"]
+        if transform == "km":
+            g = engine.km_transform(t, s["event"], s["start"])
+        elif transform == "identity":
+            g = t.copy()
+        elif transform == "rank":
+            g = stats.rankdata(t)
+        else:
+            if (t <= 0).any():
+                raise ModelError("transform=\"log\" needs times > 0; some rows have time 0")
+            g = np.log(t)
         g = g - g[s["event"] == 1].mean()
         res = engine.zph(self._engine_data, s["beta"], g, s["term_columns"])
         return pd.DataFrame(
@@ -203,13 +267,56 @@ class CoxResult:
 
         return cox_comparisons(self, *args, **kwargs)
 
+    def residuals(self, type: str = "martingale"):  # noqa: A002 - R's argument name
+        """Residuals, as R ``residuals(fit, type=)``: see :func:`.cox_predict.residuals`.
+
+        Parameters
+        ----------
+        type : {"martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta",
+                "dfbetas"}
+            Residual type.
+
+        Returns
+        -------
+        Series or DataFrame
+        """
+        return cox_predict.residuals(self, type)
+
+    def baseline_survival(self) -> pd.DataFrame:
+        """Survival curve(s) at R's ``fit$means``, as R ``survfit(fit)``: see
+        :func:`.cox_predict.baseline_survival`.
+
+        Returns
+        -------
+        DataFrame
+        """
+        return cox_predict.baseline_survival(self)
+
+    def predict(self, newdata: pd.DataFrame, type: str = "lp"):  # noqa: A002 - R's name
+        """Linear predictor, risk or survival curves for new rows, as R ``predict.coxph`` /
+        ``survfit(fit, newdata)``: see :func:`.cox_predict.predict`.
+
+        Parameters
+        ----------
+        newdata : DataFrame
+            Covariates (and strata for survival curves).
+        type : {"lp", "risk", "survival"}
+            What to predict.
+
+        Returns
+        -------
+        Series or DataFrame
+        """
+        return cox_predict.predict(self, newdata, type)
+
     def summary(self) -> Summary:
         """Coefficients, likelihood-ratio test and concordance."""
         lr = self.lr_test
         notes = (
             f"Likelihood ratio test = {lr['statistic']:.4g} on {lr['df']} df, "
             f"p = {lr['p_value']:.4g}",
-            f"Concordance = {self.concordance:.4f}",
+            f"Concordance = {self.concordance:.4f}" if np.isfinite(self.concordance) else
+            "Concordance: not computed for weighted or (start, stop] fits",
         ) + tuple(f"Excluded: {v} rows ({k})" for k, v in self.excluded.items())
         return Summary(repr(self)[1:-1], {"Coefficients": self.coef}, notes)
 
@@ -403,12 +510,15 @@ def cox(
     censor: str | None = None,
     *,
     strata: str | None = None,
-    robust: bool = False,
+    robust: bool | None = None,
     cluster: str | None = None,
     ties: str = "efron",
     level: float = 0.95,
     paramcd: str | None = None,
     allow_nonconverged: bool = False,
+    weights: str | None = None,
+    start: str | None = None,
+    stop: str | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional hazards model, as R ``coxph(Surv(time, status) ~ formula)``.
 
@@ -425,12 +535,14 @@ def cox(
         Exactly one: 1 = event column, or 1 = censored column (ADaM ``CNSR``).
     strata : str, optional
         Column whose levels get separate baseline hazards (R ``strata()``).
-    robust : bool, default False
-        Sandwich standard errors (implied by ``cluster=``).
+    robust : bool, optional
+        Sandwich standard errors. Default as R: True with ``cluster=`` or with non-integer
+        case weights, else False.
     cluster : str, optional
         Cluster column for the sandwich variance (R ``cluster()``).
-    ties : {"efron", "breslow"}
-        Handling of tied event times.
+    ties : {"efron", "breslow", "exact"}
+        Handling of tied event times; "exact" is R's exact partial likelihood (the discrete
+        / conditional logistic model).
     level : float, default 0.95
         Confidence level.
     paramcd : str, optional
@@ -439,6 +551,13 @@ def cox(
         A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
         its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
         ``lr_test``) are NaN unless this is True.
+    weights : str, optional
+        Column of case weights (finite, >= 0), as R ``coxph(weights=)``.
+    start, stop : str, optional
+        Counting-process data, R ``Surv(start, stop, event)``: each row is at risk on
+        ``(start, stop]``, so covariates can change over time (one row per interval) and
+        recurrent events are rows of one subject (use ``cluster=`` for Andersen-Gill robust
+        SEs). ``stop=`` names the stop column (default: ``time=``).
 
     Returns
     -------
@@ -451,11 +570,16 @@ def cox(
         covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
     check_choice("ties", ties, TIES)
+    if ties == "exact" and weights is not None:
+        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
+                         "ties=\"efron\" or \"breslow\"")
     level = check_level(level)
-    require_columns(data, [time, strata, cluster])
+    time = stop if stop is not None else time
+    require_columns(data, [time, strata, cluster, weights, start])
     frame = filter_paramcd(data, paramcd)
     ev_all = event_indicator(frame, event, censor)
-    t_all = numeric_times(frame, time)
+    t_all, start_all = counting_times(frame, time, start)
+    w_all = None if weights is None else case_weights(frame, weights)
     if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
     for special, arg in (("strata(", "strata"), ("cluster(", "cluster")):
@@ -514,32 +638,45 @@ def cox(
             term_columns.append(cols)
     t = t_all[keep]
     ev = ev_all[keep].astype(float)
+    w = None if w_all is None else w_all[keep]
+    t0 = None if start_all is None else start_all[keep]
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
     _check_estimable(x, names, term_columns, term_names, ev)
-    strata_for_check = None if strata is None else pd.factorize(work[strata].to_numpy()[keep])[0]
-    monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
-    strata_codes = None
+    monotone = None
+    if start_all is None:  # (start, stop] risk sets are not "time >= t": the SE check covers them
+        strata_for_check = (None if strata is None
+                            else pd.factorize(work[strata].to_numpy()[keep])[0])
+        monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
+    strata_codes, strata_cat = None, None
     if strata is not None:
-        strata_codes = pd.Categorical(work[strata].to_numpy()[keep]).codes.astype(np.int64)
+        strata_cat = pd.Categorical(work[strata].to_numpy()[keep])
+        strata_codes = strata_cat.codes.astype(np.int64)
     cluster_codes = None
     if cluster is not None:
         cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
         robust = True
+    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     # centre the covariates (as R does); the partial likelihood is unchanged
+    # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
     cox_data = None
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         if monotone:  # the fit runs off to infinity: say why once, not how
             warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            if ties == "efron":
+            cox_data = engine.prepare(t, ev, xc, strata_codes,
+                                      "breslow" if ties == "exact" else ties, w, t0)
+            if ties == "exact":
+                res = exact.fit(cox_data)
+            elif ties == "efron" and w is None and t0 is None:
                 res = _fit_efron_lifelines(t, ev, xc, strata_codes)
-                var = res["vcov"]
-            else:  # Breslow: lifelines has no Breslow ties
-                cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+                # lifelines stops one Newton step short of the root: finish with our engine
+                res.update(engine.finish_newton(cox_data, res["beta"], _inverse(res["vcov"])))
+            else:  # Breslow, case weights or (start, stop]: our engine (see the module docstring)
                 res = engine.fit(cox_data)
-                var = _inverse(res["information"])
+            var = _inverse(res["information"])
         except (ModelError, np.linalg.LinAlgError) as e:  # e.g. the information vanished
             if monotone:
                 raise ModelError(f"the Cox model cannot be fitted: {monotone}") from e
@@ -550,8 +687,10 @@ def cox(
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
-        if cox_data is None:
-            cox_data = engine.prepare(t, ev, xc, strata_codes, ties)
+        if ties == "exact":
+            raise ModelError("robust=/cluster= standard errors are not available with "
+                             "ties=\"exact\" (R has no score residuals for it); use "
+                             "ties=\"efron\" or \"breslow\"")
         var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
     se = np.sqrt(np.diag(var))
     converged = bool(res["converged"]) and monotone is None
@@ -571,10 +710,20 @@ def cox(
     coef = without_inference(coef, converged, allow_nonconverged)
     state = {
         "time": t,
+        "start": t0,
+        "weights": w,
         "event": ev,
         "eta": xc @ beta,
         "strata_codes": strata_codes,
         "x": xc,
+        "center": x.mean(axis=0),
+        "r_means": cox_predict.r_means(x, w),
+        "naive_vcov": _inverse(res["information"]),
+        "index": frame.index[keep],
+        "spec": spec,
+        "columns": columns,
+        "names": names,
+        "strata_levels": None if strata_cat is None else list(strata_cat.categories),
         "data": cox_data,
         "beta": beta,
         "term_names": term_names,

@@ -41,16 +41,17 @@ from scipy import stats
 
 from .._inference import check_level
 from ..errors import ModelError
-from ._input import check_choice, prepare
+from ._input import case_weights, check_choice, prepare
 from ._summary import Summary
 
 CONF_TYPES = ("log-log", "log", "plain")
 _TOL = np.sqrt(np.finfo(float).eps)
 
-__all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int"]
+__all__ = ["KaplanMeierResult", "kaplan_meier", "km_arrays", "conf_int", "ij_variance"]
 
 
-def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None) -> dict:
+def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = None,
+              robust: bool = False) -> dict:
     """Kaplan-Meier estimate for one group: lifelines' table and estimate, our Greenwood variance.
 
     Parameters
@@ -59,6 +60,9 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
         Follow-up times and event indicators (1 = event).
     weights : ndarray, optional
         Case weights (default 1).
+    robust : bool, default False
+        ``var_log`` is the infinitesimal-jackknife variance (:func:`_ij_var_log`) instead of
+        Greenwood's.
 
     Returns
     -------
@@ -84,14 +88,55 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
     with np.errstate(divide="ignore", invalid="ignore"):
         # Greenwood, ours: infinite once S reaches 0 (n = d), as R (lifelines sets 0 there)
         term = np.where(d > 0, d / (n * (n - d)), 0.0)
+    var_log = np.cumsum(term)
+    if robust:
+        var_log = _ij_var_log(time, event, np.ones(len(time)) if w is None else w, n, d)
     return {
         "time": tab.index.to_numpy(dtype=float)[keep],
         "n_risk": n,
         "n_event": d,
         "n_censor": tab["censored"].to_numpy(dtype=float)[keep],
         "survival": surv[keep],
-        "var_log": np.cumsum(term),
+        "var_log": var_log,
     }
+
+
+def _ij_var_log(time, event, w, n, d) -> np.ndarray:
+    """Infinitesimal-jackknife variance of log S(t) at the distinct times (R ``robust=TRUE``).
+
+    Subject i's influence on :math:`\\log \\hat S(t)` is
+    :math:`w_i \\sum_{t_j \\le \\min(t, t_i)} (d_j/n_j - \\delta_{ij}) / (n_j - d_j)`
+    (weighted counts; R ``survfitkm.c`` updates the same influence on S). ``n`` and ``d`` are
+    per distinct time.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(d > 0, d / (n * (n - d)), 0.0)
+        c = np.where(d > 0, 1.0 / (n - d), 0.0)
+    return ij_variance(time, event, w, a, c)
+
+
+def ij_variance(time, event, w, a, c) -> np.ndarray:
+    """:math:`\\sum_i U_i(t)^2` at the distinct times for influences of the form
+    :math:`U_i(t) = w_i (\\sum_{t_j \\le \\min(t, t_i)} a_j - \\delta_i c_{j(i)})`.
+
+    Subjects still at risk at t share :math:`A(t) = \\sum_{t_j \\le t} a_j`; the others are
+    frozen at their own time, so the sum is two cumulative sums (O(n), no n x m matrix).
+    """
+    utime, inv = np.unique(time, return_inverse=True)
+    big_a = np.cumsum(a)
+    u = big_a[inv] - np.asarray(event, dtype=float) * c[inv]
+    m = len(utime)
+    w2 = w * w
+    later = np.append(np.cumsum(np.bincount(inv, weights=w2, minlength=m)[::-1])[::-1][1:], 0.0)
+    with np.errstate(invalid="ignore"):
+        done = np.cumsum(np.bincount(inv, weights=w2 * u * u, minlength=m))
+        return np.where(np.isfinite(big_a), big_a**2 * later + done, np.inf)
+
+
+def _counts(a: np.ndarray) -> np.ndarray:
+    """Counts as integers, or as floats when case weights make them fractional."""
+    a = np.asarray(a, dtype=float)
+    return a.astype(np.int64) if np.array_equal(a, np.round(a)) else a
 
 
 def conf_int(surv, se_log, conf_type: str, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -300,9 +345,9 @@ class KaplanMeierResult:
                     {
                         self.group: g,
                         "time": ticks,
-                        "n_risk": at_risk.astype(np.int64),
-                        "n_event": np.diff(np.concatenate([[0.0], cum_e])).astype(np.int64),
-                        "n_censor": np.diff(np.concatenate([[0.0], cum_c])).astype(np.int64),
+                        "n_risk": _counts(at_risk),
+                        "n_event": _counts(np.diff(np.concatenate([[0.0], cum_e]))),
+                        "n_censor": _counts(np.diff(np.concatenate([[0.0], cum_c]))),
                     }
                 )
             )
@@ -331,6 +376,8 @@ def kaplan_meier(
     level: float = 0.95,
     paramcd: str | None = None,
     time_unit: str = "days",
+    weights: str | None = None,
+    robust: bool | None = None,
 ) -> KaplanMeierResult:
     """Kaplan-Meier survival curves per group, matching R ``survfit(Surv(time, status) ~ by)``.
 
@@ -353,6 +400,13 @@ def kaplan_meier(
         Keep only rows with this ``PARAMCD``.
     time_unit : {"days", "weeks", "months"}
         Reporting unit: weeks = days / 7, months = days / 30.4375.
+    weights : str, optional
+        Column of case weights (finite, >= 0), as R ``survfit(weights=)``: the counts at risk
+        and of events are weighted sums.
+    robust : bool, optional
+        Infinitesimal-jackknife standard errors (R ``robust=TRUE``) instead of Greenwood's
+        (which then takes the weighted counts as counts). Default as R: True with non-integer
+        weights, else False.
 
     Returns
     -------
@@ -374,9 +428,13 @@ def kaplan_meier(
         data, time=time, event=event, censor=censor, by=by, paramcd=paramcd, time_unit=time_unit
     )
     curves, frames, n_obs, n_events = {}, [], {}, {}
+    w = None if weights is None else case_weights(inp.frame, weights)
+    if robust is None:  # R survfit: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
     for k, g in enumerate(inp.levels):
         mask = inp.group == k
-        c = km_arrays(inp.time[mask], inp.event[mask])
+        c = km_arrays(inp.time[mask], inp.event[mask], None if w is None else w[mask],
+                      robust=bool(robust))
         se_log = np.sqrt(c["var_log"])
         low, high = conf_int(c["survival"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
@@ -390,9 +448,9 @@ def kaplan_meier(
                 {
                     inp.group_name: g,
                     "time": c["time"],
-                    "n_risk": c["n_risk"].astype(np.int64),
-                    "n_event": c["n_event"].astype(np.int64),
-                    "n_censor": c["n_censor"].astype(np.int64),
+                    "n_risk": _counts(c["n_risk"]),
+                    "n_event": _counts(c["n_event"]),
+                    "n_censor": _counts(c["n_censor"]),
                     "survival": c["survival"],
                     "std_error": se,
                     "conf_low": low,
