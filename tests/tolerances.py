@@ -74,3 +74,14 @@ PBKRTEST_UNBALANCED_VCOV_SCALED = dict(atol=4e-4, rtol=0)
 # slowly converging data leaves it up to ~1e-3 from the fixed point; our EM runs to 1e-12, so
 # its log-likelihood must be >= R's and the curves agree to this absolute tolerance.
 R_TURNBULL_STOPPING = dict(atol=5e-3)
+# --- rbmi (tests/test_estimands_*.py; numbers in tests/reference/rbmi/, rbmi 1.5.2) -------------------
+# vs results.tight (every MMRM fit at |gradient| <= 9.4e-12): the reference README's tolerances.
+RBMI_TIGHT_EST = dict(atol=1e-6, rtol=0)  # estimates, LS means, CI bounds, imputed values
+RBMI_TIGHT_SE = dict(rtol=1e-6)
+RBMI_TIGHT_P = dict(rtol=1e-6, atol=1e-12)
+# pooling from pool_inputs (deterministic given the per-sample estimates): README section 5
+RBMI_POOL = dict(rtol=1e-10, atol=1e-12)
+# rbmi's percentile p-value: uniroot() at its default tolerance (~1.2e-4), README trap 3
+RBMI_PERCENTILE_P_UNIROOT = dict(atol=1e-4, rtol=0)
+# mice::pool df when the between-variance is 0: mice is 1e-4 relative lower (rbmi's test: 1e-3)
+MICE_DF_ZERO_BETWEEN = dict(rtol=1e-3)

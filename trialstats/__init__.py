@@ -37,8 +37,10 @@ _LAZY = {
     "gray_test": "trialstats.survival.competing",
     "extrapolate": "trialstats.survival.extrapolate",
     "build_report": "trialstats.report.build",
+    "rbmi": "trialstats.estimands.api",
+    "tipping_point": "trialstats.estimands.tipping",
 }
-_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "estimands"}
 
 __all__ = [
     "ConvergenceWarning",

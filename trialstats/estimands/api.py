@@ -22,7 +22,7 @@ from formulaic import Formula, model_matrix
 
 from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
-from ..longitudinal._design import _as_factor, _check_columns
+from ..longitudinal._design import _as_factor, _check_columns, _r_columns
 from ..longitudinal.mmrm.covariance import COVARIANCE_TYPES, CovarianceStructure
 from . import _inputs as inp
 from ._analysis import LSM_WEIGHTS, AnalysisSpec
@@ -75,12 +75,13 @@ def _design(rhs: str, frame: pd.DataFrame, group: str, arms: list, where: str):
         alt = sub.copy()
         alt[group] = pd.Categorical([a] * len(alt), categories=arms)
         out.append(np.asarray(spec.get_model_matrix(alt), dtype=float))
-    X = np.stack(out)
+    order, names = _r_columns(mm.columns, spec.term_indices, rhs)
+    X = np.stack(out)[:, :, order]
     own = np.asarray(mm, dtype=float)
     if np.linalg.matrix_rank(own) < own.shape[1]:
         raise ModelError(f"{where}: the imputation model {rhs!r} has linearly dependent "
-                         f"columns ({', '.join(map(str, mm.columns))})")
-    return X, tuple(str(c) for c in mm.columns)
+                         f"columns ({', '.join(names)})")
+    return X, tuple(names)
 
 
 def _analysis_columns(frame: pd.DataFrame, covariates, where: str):

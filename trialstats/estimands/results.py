@@ -214,6 +214,15 @@ class RBMIResult:
                        notes=tuple(self.notes))
 
 
+def _lagged_offsets(delta: np.ndarray, dlag: np.ndarray, ice: int) -> np.ndarray:
+    """Offsets of one subject with its ICE at visit index ``ice`` (see :func:`delta_template`)."""
+    m = len(delta)
+    out = np.zeros(m)
+    for j in range(ice, m):
+        out[j] = sum(delta[t] * dlag[j - t] for t in range(ice, j + 1))
+    return out
+
+
 def delta_template(mi: RBMIResult, delta=None, dlag=None, missing_only=True) -> pd.DataFrame:
     """Per-subject, per-visit delta offsets, as rbmi's ``delta_template``.
 
@@ -245,11 +254,7 @@ def delta_template(mi: RBMIResult, delta=None, dlag=None, missing_only=True) -> 
                          f"{', '.join(map(str, prep.visits))})")
     missing = prep.problem.missing
     post = np.arange(m)[None, :] >= prep.ice_visit[:, None]
-    out = np.zeros((n, m))
-    for i in range(n):
-        k = int(prep.ice_visit[i])
-        for j in range(k, m):
-            out[i, j] = sum(d[t] * lag[j - t] for t in range(k, j + 1))
+    out = np.stack([_lagged_offsets(d, lag, int(k)) for k in prep.ice_visit])
     if missing_only:
         out = np.where(missing, out, 0.0)
     return pd.DataFrame({
