@@ -11,8 +11,14 @@ from __future__ import annotations
 from ._parallel import ClusterError
 from .api import rbmi
 from .results import RBMIResult, delta_template
-from .strategies import (compute_sigma, strategy_CIR, strategy_CR, strategy_JR, strategy_LMCF,
-                         strategy_MAR)
+from .strategies import (
+                         compute_sigma,
+                         strategy_CIR,
+                         strategy_CR,
+                         strategy_JR,
+                         strategy_LMCF,
+                         strategy_MAR,
+)
 
 __all__ = ["rbmi", "RBMIResult", "delta_template", "ClusterError", "compute_sigma",
            "strategy_MAR", "strategy_JR", "strategy_CR", "strategy_CIR", "strategy_LMCF"]

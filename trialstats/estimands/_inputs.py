@@ -146,7 +146,6 @@ def resolve_ice(ice, subjects: list, visits: list, valid_strategies: list,
         raise ModelError(f"rbmi: the ice table has more than one row for subjects "
                          f"{listed(ice.loc[dup, cs].astype(str).unique())}; give one ICE each")
     vis_str = {str(v): i for i, v in enumerate(visits)}
-    numeric_visits = all(isinstance(v, int | float | np.integer | np.floating) for v in visits)
     for r in ice.index:
         s = ice.at[r, cs]
         s = s if s in known else sub_str[str(s)]
@@ -156,8 +155,7 @@ def resolve_ice(ice, subjects: list, visits: list, valid_strategies: list,
             k = visits.index(v)
         elif str(v) in vis_str:
             k = vis_str[str(v)]
-        elif numeric_visits and isinstance(v, int | float | np.integer | np.floating) \
-                and v > max(visits):
+        elif _after_last(v, visits):
             raise ModelError(
                 f"rbmi: ice table row {r} ({s}): the intercurrent event at {visit} {v} is after "
                 f"the last visit ({visits[-1]}); such a subject has no post-ICE visit: drop the "
@@ -175,6 +173,20 @@ def resolve_ice(ice, subjects: list, visits: list, valid_strategies: list,
             )
         out[s] = (k, st)
     return out
+
+
+def _as_number(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _after_last(v, visits) -> bool:
+    """Whether a visit value not in ``visits`` is a number after the last (numeric) visit."""
+    nums = [_as_number(x) for x in visits]
+    x = _as_number(v)
+    return x is not None and all(n is not None for n in nums) and x > nums[-1]
 
 
 def resolve_delta(delta, subjects: list, visits: list, subject: str, visit: str) -> np.ndarray:

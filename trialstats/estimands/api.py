@@ -238,6 +238,9 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         delta=inp.resolve_delta(delta, subjects, visits, subject, visit),
         visits=np.arange(m), equal_weight=eqw, weights=lsm_weights,
     )
+    for note in notes:
+        if note.startswith("non-monotone"):
+            warnings.warn(f"rbmi: {note}", UserWarning, stacklevel=3)
     return Prepared(problem, spec, tuple(subjects), tuple(visits), tuple(arms), references,
                     ice_visit, tuple(strat), names, tuple(notes), outcome)
 

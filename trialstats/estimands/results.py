@@ -16,8 +16,13 @@ import pandas as pd
 
 from .._summary import Summary
 from ..errors import ConvergenceWarning, ModelError
-from ._analysis import (ancova, pool_bootstrap_normal, pool_bootstrap_percentile,
-                        pool_jackknife, rubin_rules)
+from ._analysis import (
+    ancova,
+    pool_bootstrap_normal,
+    pool_bootstrap_percentile,
+    pool_jackknife,
+    rubin_rules,
+)
 from ._parallel import map_samples
 
 __all__ = ["RBMIResult", "Draws", "run_draws", "analyse_draws", "pool_draws", "delta_template"]
