@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from rbmi_data import load_case
-from tolerances import (MICE_DF_ZERO_BETWEEN, RBMI_PERCENTILE_P_UNIROOT, RBMI_POOL)
+from tolerances import MICE_DF_ZERO_BETWEEN, RBMI_PERCENTILE_P_UNIROOT, RBMI_POOL
 
-from trialstats.estimands._analysis import (pool_bootstrap_normal, pool_bootstrap_percentile,
-                                            rubin_rules)
+from trialstats.estimands._analysis import (
+    pool_bootstrap_normal,
+    pool_bootstrap_percentile,
+    rubin_rules,
+)
 
 VISITS = ("4", "5", "6", "7")
 
