@@ -62,10 +62,10 @@ def _connect(engine):
     if isinstance(engine, Client):
         return engine, False
     try:
-        return Client(engine, timeout="5s", set_as_default=False), True
+        return Client(engine, timeout="3s", set_as_default=False), True
     except (OSError, TimeoutError) as e:
         raise ClusterError(
-            f"cannot reach the Dask scheduler at {engine!r} within 5 s ({e}); start one with "
+            f"cannot reach the Dask scheduler at {engine!r} within 3 s ({e}); start one with "
             "`dask scheduler` or use engine='sequential' or engine=None (local processes)"
         ) from e
 
@@ -115,7 +115,7 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
             futs = client.map(_run_chunk, [remote] * len(chunks), [kind] * len(chunks), chunks,
                               [seed] * len(chunks), [theta0] * len(chunks), pure=False)
             index = {f.key: j for j, f in enumerate(futs)}
-            with _progress(n, desc, progress) as bar:
+            with client.as_current(), _progress(n, desc, progress) as bar:
                 for f in dask_completed(futs):
                     results[index[f.key]] = f.result()
                     bar.update(len(chunks[index[f.key]]))
