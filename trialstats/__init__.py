@@ -25,6 +25,7 @@ _LAZY = {
     "load_trial": "trialstats.data.trial",
     "simulate_trial": "trialstats.simulate",
     "mmrm": "trialstats.longitudinal.mmrm.api",
+    "MMRMProblem": "trialstats.longitudinal.mmrm.problem",
     "lmm": "trialstats.longitudinal.lmm",
     "count_model": "trialstats.longitudinal.counts",
     "kaplan_meier": "trialstats.survival.km",

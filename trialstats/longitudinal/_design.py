@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -381,13 +382,7 @@ def build_design(
     if cluster is not None and isinstance(used[cluster].dtype, pd.CategoricalDtype):
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
-    try:
-        mm = model_matrix(formula, used, na_action="raise")
-    except Exception as e:
-        raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
-    order, terms = _r_columns(mm.rhs.columns, mm.rhs.model_spec.term_indices, formula)
-    X = np.asarray(mm.rhs, dtype=float)[:, order]
-    y = np.asarray(mm.lhs, dtype=float).ravel()
+    spec, order, terms, X, y = _model_matrices(formula, outcome, rhs, used, levels, where)
     dup = _aliased(X)
     if dup:
         raise ModelError(
@@ -405,10 +400,57 @@ def build_design(
         exclusions=excl,
         levels=levels,
         n_input_rows=n_rows,
-        model_spec=mm.rhs.model_spec,
+        model_spec=spec,
         variables=tuple(rhs),
         column_order=tuple(order),
     )
+
+
+# (formula, variable kinds and levels) -> (ModelSpec, column order, R names, column products):
+# the design of a formula is fixed by the formula, which variables are factors and their levels
+_SPEC_CACHE: OrderedDict = OrderedDict()
+_SPEC_CACHE_SIZE = 64
+
+
+def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, levels: dict,
+                    where: str):
+    """(ModelSpec, R column order, R names, X, y) of the rows used.
+
+    The first time a formula is seen with given factor levels, formulaic builds the matrices;
+    when every column is a product of factor indicators and plain numeric variables (checked
+    against formulaic's matrix, see :func:`._grid.products_from_names`), later calls with the
+    same formula and levels build X with NumPy from those products: the same numbers without
+    formulaic's per-call cost.
+    """
+    from ._grid import evaluate_products, products_from_names
+
+    key = (formula, outcome, tuple(
+        (c, tuple(levels[c]) if c in levels else str(used[c].dtype)) for c in rhs))
+    try:
+        hit = _SPEC_CACHE.get(key)
+    except TypeError:  # unhashable levels: no cache
+        key, hit = None, None
+    if hit is not None:
+        _SPEC_CACHE.move_to_end(key)
+        spec, order, terms, products = hit
+        X = evaluate_products(products, used, levels)
+        return spec, order, terms, X, used[outcome].to_numpy(dtype=float)
+    try:
+        mm = model_matrix(formula, used, na_action="raise")
+    except Exception as e:
+        raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
+    spec = mm.rhs.model_spec
+    order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
+    X = np.asarray(mm.rhs, dtype=float)[:, order]
+    y = np.asarray(mm.lhs, dtype=float).ravel()
+    if key is not None and [str(c) for c in mm.lhs.columns] == [outcome]:
+        products = products_from_names([str(c) for c in mm.rhs.columns], order, levels, rhs,
+                                       used, X)
+        if products is not None:
+            _SPEC_CACHE[key] = (spec, order, terms, products)
+            while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+                _SPEC_CACHE.popitem(last=False)
+    return spec, order, terms, X, y
 
 
 def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):

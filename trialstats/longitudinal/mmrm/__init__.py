@@ -5,6 +5,7 @@ with ``covariance`` (structures) and ``dof`` (Satterthwaite, Kenward-Roger), res
 """
 
 from .api import mmrm
+from .problem import MMRMEstimates, MMRMProblem
 from .results import MMRMResult
 
-__all__ = ["mmrm", "MMRMResult"]
+__all__ = ["mmrm", "MMRMResult", "MMRMProblem", "MMRMEstimates"]

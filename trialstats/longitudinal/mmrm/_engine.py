@@ -46,6 +46,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from ...errors import ConvergenceWarning, ModelError
+from . import _stacked
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -107,44 +108,45 @@ class MMRMData:
     reml: bool = True
     patterns: list = field(init=False)
     theta_slices: list = field(init=False)
+    stacked: object = field(init=False)  # _stacked.Stacked, or None: per-pattern loops
 
     def __post_init__(self):
         self.X = np.ascontiguousarray(self.X, dtype=float)
         self.y = np.asarray(self.y, dtype=float)
         n_sub = int(self.group.shape[0])
         p = self.X.shape[1]
-        order = np.lexsort((self.visit, self.subject))
-        subj_sorted = self.subject[order]
-        starts = np.flatnonzero(np.r_[True, subj_sorted[1:] != subj_sorted[:-1]])
-        ends = np.r_[starts[1:], len(order)]
+        order = np.lexsort((self.visit, self.subject))  # rows by subject, then visit
         m = self.structures[0].n_visits
         weights = 1 << np.arange(m, dtype=np.int64)  # bit mask of observed visits
         masks = np.zeros(n_sub, dtype=np.int64)
         np.add.at(masks, self.subject, weights[self.visit])
-        keys = {}
-        for s0, s1 in zip(starts, ends, strict=True):
-            sid = subj_sorted[s0]
-            keys.setdefault((int(self.group[sid]), int(masks[sid])), []).append(order[s0:s1])
+        counts = np.bincount(self.subject, minlength=n_sub)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]  # first sorted row of each subject
+        # one pattern per (group, mask), in sorted order; subjects by index within a pattern
+        keys = self.group.astype(np.int64) * (1 << m) + masks
+        uniq, pat_of = np.unique(keys, return_inverse=True)
+        by_pattern = np.argsort(pat_of, kind="stable")
+        bounds = np.r_[0, np.cumsum(np.bincount(pat_of, minlength=len(uniq)))]
         self.patterns = []
-        for (g, _mask), row_lists in sorted(keys.items()):
-            rows = np.vstack(row_lists)
+        for k, key in enumerate(uniq):
+            subs = by_pattern[bounds[k]:bounds[k + 1]]
+            mp = int(counts[subs[0]])
+            rows = order[starts[subs][:, None] + np.arange(mp)]  # (n_p, m_p)
             vis = self.visit[rows[0]]
             Xp = self.X[rows]  # (n_p, m_p, p)
             yp = self.y[rows]  # (n_p, m_p)
-            mp = rows.shape[1]
             X2 = Xp.reshape(len(rows), mp * p)
             # BLAS products: [a, k, b, l] -> [a, b, k, l] and [a, k, b] -> [a, b, k]
             M = (X2.T @ X2).reshape(mp, p, mp, p).transpose(0, 2, 1, 3).reshape(mp * mp, p * p)
             T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
             Y = yp.T @ yp
-            self.patterns.append(
-                Pattern(g, vis, self.subject[rows[:, 0]], rows, M, T, Y, Xp)
-            )
+            self.patterns.append(Pattern(int(key >> m), vis, subs, rows, M, T, Y, Xp))
         self.theta_slices = []
         start = 0
         for st in self.structures:
             self.theta_slices.append(slice(start, start + st.n_theta))
             start += st.n_theta
+        self.stacked = _stacked.stack_patterns(self.patterns, m, p, len(self.structures))
 
     @property
     def n_theta(self) -> int:
@@ -175,10 +177,21 @@ class _State:
     XtWX: np.ndarray
     XtWX_chol: tuple
     phi: np.ndarray  # (X' V^-1 X)^-1
-    winv: list  # per pattern Sigma_p^-1
+    winv_list: list | None  # per pattern Sigma_p^-1 (None: taken from W)
     logdet: float  # sum_i log|Sigma_i|
     quad: float  # r' V^-1 r
     sigmas: list  # per group (Sigma, d1, d2)
+    order: int = 0
+    W: np.ndarray | None = None  # stacked zero-padded inverses (P, m, m)
+    visits: list | None = None  # per pattern visit indices (to cut winv from W)
+    cache: dict = field(default_factory=dict)  # gradient / Hessian at this state
+
+    @property
+    def winv(self) -> list:
+        """Per pattern Sigma_p^-1 on its observed visits."""
+        if self.winv_list is None:
+            self.winv_list = [Wk[np.ix_(v, v)] for Wk, v in zip(self.W, self.visits, strict=True)]
+        return self.winv_list
 
 
 class Engine:
@@ -186,16 +199,44 @@ class Engine:
 
     def __init__(self, data: MMRMData):
         self.data = data
+        self._last = None  # the last state evaluated (deterministic, so reused at equal theta)
 
     # ---------------------------------------------------------------- core
     def state(self, theta: np.ndarray, order: int = 0) -> _State:
         """Evaluate GLS quantities at theta (order = derivatives of Sigma to keep)."""
+        theta = np.asarray(theta, dtype=float)
+        last = self._last
+        if last is not None and last.order >= order and np.array_equal(last.theta, theta):
+            return last
         d = self.data
-        p = d.n_beta
         sigmas = [
             st.derivatives(theta[sl], order=order)
             for st, sl in zip(d.structures, d.theta_slices, strict=True)
         ]
+        if d.stacked is not None:
+            st = self._state_stacked(theta, sigmas)
+        else:
+            st = self._state_loop(theta, sigmas)
+        st.order = order
+        self._last = st
+        return st
+
+    def _state_stacked(self, theta, sigmas) -> _State:
+        d = self.data
+        W, logdet = _stacked.inverses(d.stacked, [sg[0] for sg in sigmas])
+        XtWX, XtWy, yWy = _stacked.normal_equations(d.stacked, W)
+        XtWX = 0.5 * (XtWX + XtWX.T)
+        L = np.linalg.cholesky(XtWX)
+        Li = np.linalg.inv(L)
+        phi = Li.T @ Li
+        beta = Li.T @ (Li @ XtWy)
+        quad = yWy - float(XtWy @ beta)
+        return _State(theta, beta, XtWX, (L, True), phi, None, logdet, quad, sigmas, W=W,
+                      visits=[pat.visits for pat in d.patterns])
+
+    def _state_loop(self, theta, sigmas) -> _State:
+        d = self.data
+        p = d.n_beta
         XtWX = np.zeros((p, p))
         XtWy = np.zeros(p)
         yWy = 0.0
@@ -247,12 +288,16 @@ class Engine:
 
     def objective(self, theta: np.ndarray) -> float:
         """Negative log-likelihood (REML or ML): the function minimised."""
+        return self._value(theta, order=0)[0]
+
+    def _value(self, theta: np.ndarray, order: int):
+        """(objective, state) at theta; (inf, None) where it cannot be evaluated."""
         try:
-            st = self.state(theta, order=0)
+            st = self.state(theta, order=order)
         except (linalg.LinAlgError, ValueError):
-            return np.inf
+            return np.inf, None
         val = 0.5 * self.m2loglik(st)
-        return val if np.isfinite(val) else np.inf
+        return (val, st) if np.isfinite(val) else (np.inf, None)
 
     def _psi(self, pat: Pattern, phi: np.ndarray) -> np.ndarray:
         """Psi[a, b] = tr(Phi M_p[a, b]), so that tr(Phi X'BX) = sum_ab B_ab Psi_ab."""
@@ -266,6 +311,14 @@ class Engine:
         under ML), :math:`\\partial(-2\\ell)/\\partial\\theta_h = \\mathrm{tr}(P V_h) - y^\\top P V_h P y`.
         """
         d = self.data
+        if "grad" in st.cache:
+            return st.cache["grad"]
+        if d.stacked is not None:
+            C, Psi = self._crossprods(st)
+            grad = _stacked.gradient(d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices,
+                                     d.n_theta, st.W, C, Psi)
+            st.cache["grad"] = grad
+            return grad
         grad = np.zeros(d.n_theta)
         for k, pat in enumerate(d.patterns):
             W = st.winv[k]
@@ -277,6 +330,7 @@ class Engine:
             if d.reml:
                 g = g - np.einsum("hab,ab->h", A, self._psi(pat, st.phi))
             grad[d.theta_slices[pat.group]] += 0.5 * g
+        st.cache["grad"] = grad
         return grad
 
     def hessian_at(self, st: _State) -> np.ndarray:
@@ -292,9 +346,18 @@ class Engine:
         per missingness pattern from the sufficient statistics.
         """
         d = self.data
+        if "hess" in st.cache:
+            return st.cache["hess"]
         p = d.n_beta
         n = d.n_theta
         m = d.structures[0].n_visits
+        if d.stacked is not None:
+            C, Psi = self._crossprods(st)
+            H, E, G, Gb = _stacked.hessian_parts(
+                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, C, Psi,
+                st.beta)
+            st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
+            return st.cache["hess"]
         H = np.zeros((n, n))
         # accumulators over patterns, embedded in the full visit space of each group:
         E = [np.zeros((m, m)) for _ in d.structures]  # matrices contracted with d2 Sigma
@@ -324,6 +387,23 @@ class Engine:
             G[pat.group][ix] += _two_sided(W, pat.M.reshape(mp, mp, p * p))
             Rp = (pat.T - (pat.M.reshape(mp * mp, p, p) @ st.beta)).reshape(mp, mp, p)
             Gb[pat.group][ix] += _two_sided(W, Rp)
+        st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
+        return st.cache["hess"]
+
+    def _crossprods(self, st: _State):
+        """Stacked residual cross-products and (REML) Psi at a state, computed once."""
+        if "C" not in st.cache:
+            d = self.data
+            st.cache["C"] = _stacked.residual_crossprods(d.stacked, st.beta)
+            st.cache["Psi"] = _stacked.psi(d.stacked, st.phi) if d.reml else None
+        return st.cache["C"], st.cache["Psi"]
+
+    def _hessian_tail(self, st: _State, H, E, G, Gb) -> np.ndarray:
+        """Second-derivative and beta terms of the Hessian from the pattern sums."""
+        d = self.data
+        p = d.n_beta
+        n = d.n_theta
+        m = d.structures[0].n_visits
         A_all = np.zeros((n, p, p))  # X' V^-1 V_h V^-1 X
         b_all = np.zeros((n, p))  # X' V^-1 V_h V^-1 r
         for g, sl in enumerate(d.theta_slices):
@@ -333,10 +413,10 @@ class Engine:
             d1r = d1.reshape(nt, m * m)
             A_all[sl] = (d1r @ G[g].reshape(m * m, p * p)).reshape(nt, p, p)
             b_all[sl] = d1r @ Gb[g].reshape(m * m, p)
-        PA = np.einsum("kl,hlm->hkm", st.phi, A_all)  # Phi A_h
-        if d.reml:
-            H -= np.einsum("hkm,jmk->hj", PA, PA)  # - tr(Phi A_h Phi A_j)
-        H -= 2.0 * np.einsum("hk,kl,jl->hj", b_all, st.phi, b_all)
+        PA = st.phi @ A_all  # Phi A_h
+        if d.reml:  # - tr(Phi A_h Phi A_j)
+            H -= PA.reshape(n, p * p) @ np.swapaxes(PA, 1, 2).reshape(n, p * p).T
+        H -= 2.0 * (b_all @ st.phi) @ b_all.T
         H = 0.5 * H  # -loglik = (-2 loglik) / 2
         return 0.5 * (H + H.T)
 
@@ -386,7 +466,7 @@ class Engine:
         -------
         theta, value, decrement
         """
-        f = self.objective(theta)
+        f = self._value(theta, 2)[0]  # order 2: an accepted point's state is reused
         dec = np.inf
         prev = np.inf
         for _ in range(max_iter):
@@ -409,7 +489,7 @@ class Engine:
                 # quadratic region: the full Newton step; the objective may no longer
                 # resolve the decrease, so accept it unless it clearly increases
                 cand = theta + step
-                f_new = self.objective(cand)
+                f_new = self._value(cand, 2)[0]
                 if np.isfinite(f_new) and f_new <= f + 1e-12 * max(1.0, abs(f)):
                     theta, f = cand, min(f, f_new)
                     continue
@@ -417,7 +497,7 @@ class Engine:
             moved = False
             for _ in range(40):
                 cand = theta + t * step
-                f_new = self.objective(cand)
+                f_new = self._value(cand, 2)[0]
                 if np.isfinite(f_new) and f_new <= f - 1e-4 * t * dec:
                     moved = True
                     break
@@ -547,8 +627,11 @@ class Engine:
         return out
 
 
-def fit_engine(data: MMRMData, theta0: np.ndarray):
-    """Fit and return (engine, theta, converged, message), warning when not converged."""
+def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
+    """Fit and return (engine, theta, converged, message), warning when not converged.
+
+    ``stacklevel`` points the :class:`ConvergenceWarning` at the user's call.
+    """
     eng = Engine(data)
     if not np.isfinite(eng.objective(theta0)):
         raise ModelError("the covariance model cannot be evaluated at its starting values")
@@ -559,6 +642,6 @@ def fit_engine(data: MMRMData, theta0: np.ndarray):
             "(e.g. toeph, ar1h or cs instead of us), check for visits with very few "
             "observations, or rescale the outcome.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return eng, theta, converged, message

@@ -14,10 +14,10 @@ from formulaic import Formula
 from ..._inference import check_level
 from ...errors import ModelError
 from .._design import _check_columns, _row_list, build_design, r_level_order
-from ._engine import MMRMData, fit_engine
+from ._fit import SubjectArrays, fit_arrays
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
-from .results import MMRMResult, MMRMSpec, build_inference
+from .results import MMRMResult, MMRMSpec, make_result
 
 VCOV_TYPES = ("model", "empirical")
 METHODS = ("reml", "ml")
@@ -147,16 +147,48 @@ def mmrm(
     extra = [subject, visit] + ([group] if group else [])
     _check_columns(extra, data, "mmrm", "argument")
 
+    design = _design_or_cell_error(formula, data, subject, visit, group, extra)
+    arrays = _subject_arrays(design.frame, data, subject, visit, group)
+    structures = [CovarianceStructure(covariance, len(arrays.visit_levels))
+                  for _ in (arrays.group_levels or [None])]
+    _check_identifiable(arrays, structures, covariance, group)
+    engine, theta, converged, message = fit_arrays(
+        design.X, design.y, arrays, structures, reml=(method == "reml"))
+    spec = MMRMSpec(
+        formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
+        method=method, group=group, vcov=vcov, level=level,
+    )
+    excl = design.exclusions
+    counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
+              if len(excl) else pd.DataFrame({"reason": pd.Series(dtype=str),
+                                              "n_rows": pd.Series(dtype=int)}))
+    return make_result(spec, design, arrays, structures, engine, theta, converged, message,
+                       exclusions=counts, excluded_rows=excl)
+
+
+def _design_or_cell_error(formula, data, subject, visit, group, extra):
+    """build_design; when it fails, report an empty factor-by-visit cell if that is the cause.
+
+    An unobserved cell of a factor interacting with the visit always makes the design aliased,
+    so the (costlier) cell check runs only when the design cannot be built.
+    """
     try:
-        needed = sorted(set(Formula(formula).required_variables) | set(extra))
-    except Exception:  # an unparsable formula is reported by build_design
-        needed = None
-    if needed is not None and all(c in data.columns for c in needed):
-        complete = data.loc[data[needed].notna().all(axis=1), needed]
-        _check_visit_cells(formula, complete, visit)
-    design = build_design(formula, data, cluster=subject, extra_columns=[visit] + (
-        [group] if group else []), where="mmrm")
-    frame = design.frame
+        return build_design(formula, data, cluster=subject, extra_columns=[visit] + (
+            [group] if group else []), where="mmrm")
+    except ModelError:
+        try:
+            needed = sorted(set(Formula(formula).required_variables) | set(extra))
+        except Exception:  # an unparsable formula: build_design's message stands
+            needed = None
+        if needed is not None and all(c in data.columns for c in needed):
+            complete = data.loc[data[needed].notna().all(axis=1), needed]
+            _check_visit_cells(formula, complete, visit)
+        raise
+
+
+def _subject_arrays(frame: pd.DataFrame, data: pd.DataFrame, subject: str, visit: str,
+                    group: str | None) -> SubjectArrays:
+    """Subject, visit and group codes of the rows used, with the checks they allow."""
     visit_levels = _levels(frame[visit])
     if len(visit_levels) < 2:
         raise ModelError(
@@ -164,10 +196,17 @@ def mmrm(
             f"({', '.join(map(str, visit_levels))}); an MMRM needs at least two visits"
         )
     visit_idx = pd.Categorical(frame[visit], categories=visit_levels).codes.astype(np.int64)
-    subj_values = frame[subject].astype(str) if not isinstance(
-        frame[subject].dtype, pd.CategoricalDtype) else frame[subject]
-    subj_codes, subj_uniques = pd.factorize(subj_values, sort=False)
-    dup = pd.DataFrame({"s": subj_codes, "v": visit_idx}).duplicated(keep=False).to_numpy()
+    s = frame[subject]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        subj_codes, subj_uniques = pd.factorize(s, sort=False)
+    else:
+        subj_codes, subj_uniques = pd.factorize(
+            s.astype(str) if pd.api.types.is_object_dtype(s) else s, sort=False)
+    subj_codes = subj_codes.astype(np.int64)
+    n_subjects = len(subj_uniques)
+    m = len(visit_levels)
+    cell = np.bincount(subj_codes * m + visit_idx, minlength=n_subjects * m)
+    dup = cell[subj_codes * m + visit_idx] > 1
     if dup.any():
         rows = frame.index[dup]
         first = rows[0]
@@ -176,75 +215,38 @@ def mmrm(
             f"{visit} {frame.at[first, visit]} more than once; duplicated rows: "
             f"{_row_list(rows, data, subject)}"
         )
-    n_subjects = len(subj_uniques)
+    g_sub = np.zeros(n_subjects, dtype=np.int64)
+    group_levels = ()
     if group:
-        group_levels = _levels(frame[group])
-        g_row = pd.Categorical(frame[group], categories=group_levels).codes
-        g_sub = np.zeros(n_subjects, dtype=np.int64)
+        group_levels = tuple(_levels(frame[group]))
+        g_row = pd.Categorical(frame[group], categories=list(group_levels)).codes.astype(np.int64)
         g_sub[subj_codes] = g_row
-        inconsistent = pd.Series(g_row).groupby(subj_codes).nunique() > 1
-        if inconsistent.any():
-            bad = subj_uniques[inconsistent.index[inconsistent.to_numpy()][0]]
-            raise ModelError(f"group column {group!r} changes within subject {bad}")
-    else:
-        group_levels = [None]
-        g_sub = np.zeros(n_subjects, dtype=np.int64)
-    m = len(visit_levels)
-    structures = [CovarianceStructure(covariance, m) for _ in group_levels]
+        bad = np.flatnonzero(g_sub[subj_codes] != g_row)
+        if len(bad):
+            raise ModelError(f"group column {group!r} changes within subject "
+                             f"{subj_uniques[subj_codes[bad[0]]]}")
+    return SubjectArrays(subject=subj_codes, visit=visit_idx, group=g_sub,
+                         subject_ids=np.asarray(subj_uniques), visit_levels=tuple(visit_levels),
+                         group_levels=group_levels)
+
+
+def _check_identifiable(arrays: SubjectArrays, structures, covariance: str,
+                        group: str | None) -> None:
+    """Enough subjects (overall and per covariance group) for the covariance parameters."""
+    n_subjects = len(arrays.group)
+    m = len(arrays.visit_levels)
     n_theta = sum(s.n_theta for s in structures)
     if n_subjects <= n_theta:
         raise ModelError(
             f"{n_subjects} subjects with data cannot identify the {n_theta} parameters of a "
             f"{covariance} covariance over {m} visits"
-            + (f" in {len(group_levels)} groups" if group else "")
+            + (f" in {len(structures)} groups" if group else "")
             + "; use a structure with fewer parameters (e.g. ar1h, cs) or more subjects"
         )
-    for g, gl in enumerate(group_levels):
-        sub_g = np.flatnonzero(g_sub == g)
-        if len(sub_g) <= structures[g].n_theta:
+    per_group = np.bincount(arrays.group, minlength=len(structures))
+    for g, gl in enumerate(arrays.group_levels or [None]):
+        if per_group[g] <= structures[g].n_theta:
             raise ModelError(
-                f"group {group}={gl} has {len(sub_g)} subjects, too few for its "
+                f"group {group}={gl} has {per_group[g]} subjects, too few for its "
                 f"{structures[g].n_theta} covariance parameters"
             )
-
-    data_arrays = MMRMData(
-        X=design.X, y=design.y, subject=subj_codes.astype(np.int64), visit=visit_idx,
-        group=g_sub, structures=structures, reml=(method == "reml"),
-    )
-    # start: per-visit residual SD of an OLS fit, zero correlations
-    beta_ols = np.linalg.solve(design.X.T @ design.X, design.X.T @ design.y)
-    resid = design.y - design.X @ beta_ols
-    theta0 = []
-    for g, st in enumerate(structures):
-        in_g = g_sub[subj_codes] == g
-        sd = np.array([
-            np.sqrt(np.mean(resid[in_g & (visit_idx == v)] ** 2))
-            if np.any(in_g & (visit_idx == v)) else np.std(resid) for v in range(m)
-        ])
-        sd = np.where(sd > 0, sd, max(np.std(resid), 1e-8))
-        theta0.append(st.start(sd))
-    engine, theta, converged, message = fit_engine(data_arrays, np.concatenate(theta0))
-
-    spec = MMRMSpec(
-        formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
-        method=method, group=group, vcov=vcov, level=level,
-    )
-    inference = build_inference(engine, theta, spec, design.X, subj_codes, n_subjects)
-    excl = design.exclusions
-    counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
-              if len(excl) else pd.DataFrame({"reason": pd.Series(dtype=str),
-                                              "n_rows": pd.Series(dtype=int)}))
-    return MMRMResult(
-        spec=spec,
-        design=design,
-        inference=inference,
-        visit_levels=tuple(visit_levels),
-        group_levels=tuple(group_levels) if group else (),
-        structures=tuple(structures),
-        n_obs=int(design.X.shape[0]),
-        n_subjects=int(n_subjects),
-        converged=bool(converged),
-        message=message,
-        exclusions=counts,
-        excluded_rows=excl,
-    )

@@ -28,6 +28,7 @@ degrees of freedom and the Kenward-Roger adjustment.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,36 +209,39 @@ class CovarianceStructure:
 
     def _us(self, theta, order):
         m = self.n_visits
+        rows, cols = _us_index(m)
         s = np.exp(theta[:m])
         U = np.eye(m)
-        rows, cols = [], []
-        for i in range(1, m):
-            for j in range(i):
-                rows.append(i)
-                cols.append(j)
         U[rows, cols] = theta[m:]
         L = s[:, None] * U
         S = L @ L.T
         if order == 0:
             return S, None, None
         n = self.n_theta
+        ii = np.arange(m)
         dL = np.zeros((n, m, m))
-        for k in range(m):
-            dL[k, k, :] = L[k, :]
-        for h, (i, j) in enumerate(zip(rows, cols, strict=True)):
-            dL[m + h, i, j] = s[i]
-        LdLt = np.einsum("hij,kj->hik", dL, L)
+        dL[ii, ii, :] = L  # d L[k, :] / d log s_k = L[k, :]
+        h = np.arange(len(rows))
+        dL[m + h, rows, cols] = s[rows]
+        LdLt = dL @ L.T  # [h, i, k] = sum_j dL[h, i, j] L[k, j]
         d1 = LdLt + np.swapaxes(LdLt, 1, 2)
         d2 = None
         if order >= 2:
             d2L = np.zeros((n, n, m, m))
-            for k in range(m):
-                d2L[k, k, k, :] = L[k, :]
-            for h, (i, j) in enumerate(zip(rows, cols, strict=True)):
-                d2L[i, m + h, i, j] = s[i]
-                d2L[m + h, i, i, j] = s[i]
-            t = np.einsum("abij,kj->abik", d2L, L)
+            d2L[ii, ii, ii, :] = L
+            d2L[rows, m + h, rows, cols] = s[rows]
+            d2L[m + h, rows, rows, cols] = s[rows]
+            t = d2L @ L.T
             d2 = t + np.swapaxes(t, 2, 3)
             cross = np.einsum("aij,bkj->abik", dL, dL)
             d2 += cross + np.swapaxes(cross, 2, 3)
         return S, d1, d2
+
+
+@functools.lru_cache(maxsize=64)
+def _us_index(m: int):
+    """Row and column of each correlation parameter of ``us`` (U filled row by row)."""
+    rows, cols = np.tril_indices(m, -1)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return rows, cols

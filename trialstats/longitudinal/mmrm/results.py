@@ -19,7 +19,8 @@ import pandas as pd
 from ..._inference import t_inference
 from ..._summary import Summary
 from ...errors import ConvergenceWarning, ModelError
-from .._design import Design, reference_grid_matrix
+from .._design import Design
+from .._grid import column_products, reference_grid
 from .dof import (
     between_within_df,
     kenward_roger_f,
@@ -150,6 +151,28 @@ def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) ->
     )
 
 
+def make_result(spec: MMRMSpec, design: Design, arrays, structures, engine, theta, converged,
+                message, *, exclusions: pd.DataFrame, excluded_rows: pd.DataFrame) -> MMRMResult:
+    """Assemble the result of a fit from the engine at its optimum (fresh fits and refits)."""
+    n_subjects = len(arrays.group)
+    inference = build_inference(engine, theta, spec, design.X, arrays.subject, n_subjects)
+    return MMRMResult(
+        spec=spec,
+        design=design,
+        inference=inference,
+        visit_levels=tuple(arrays.visit_levels),
+        group_levels=tuple(arrays.group_levels) if spec.group else (),
+        structures=tuple(structures),
+        n_obs=int(design.X.shape[0]),
+        n_subjects=int(n_subjects),
+        converged=bool(converged),
+        message=message,
+        exclusions=exclusions,
+        excluded_rows=excluded_rows,
+        arrays=arrays,
+    )
+
+
 @dataclass(frozen=True)
 class MMRMResult:
     """A fitted MMRM (immutable). Returned by :func:`trialstats.mmrm`.
@@ -187,6 +210,43 @@ class MMRMResult:
     message: str
     exclusions: pd.DataFrame
     excluded_rows: pd.DataFrame
+    arrays: object = None  # SubjectArrays of the rows used (for refits)
+
+    # ------------------------------------------------------------------ refits
+    def problem(self):
+        """The fit's prepared problem, to refit it many times (see :class:`.problem.MMRMProblem`).
+
+        Returns
+        -------
+        MMRMProblem
+        """
+        return self._problem
+
+    @cached_property
+    def _problem(self):
+        from .problem import MMRMProblem
+
+        return MMRMProblem(self)
+
+    def refit(self, y=None, *, subjects=None) -> MMRMResult:
+        """The same model refitted on new outcomes and/or a sample of subjects.
+
+        Identical to calling :func:`trialstats.mmrm` on the corresponding data (see
+        :meth:`.problem.MMRMProblem.result`), without resolving the formula again.
+
+        Parameters
+        ----------
+        y : array_like (n_obs,), optional
+            New outcome for the rows used, in the order of ``design.frame``.
+        subjects : array_like of int, optional
+            Subject indices (0..n_subjects-1, order of first appearance in the rows used);
+            repeated indices are distinct subjects (bootstrap).
+
+        Returns
+        -------
+        MMRMResult
+        """
+        return self.problem().result(y, subjects=subjects)
 
     # ------------------------------------------------------------------ numbers
     @property
@@ -336,16 +396,19 @@ class MMRMResult:
             raise ModelError(f"{role} {name!r} is numeric; LS means need a factor")
         return list(self.design.levels[name])
 
+    @cached_property
+    def _grid_products(self):
+        """The design's columns as indicator/covariate products (None: formulaic grid)."""
+        return column_products(self.design)
+
     def _grid_rows(self, spec: str, by: str | None):
+        """Reference-grid rows for every (by, spec) level pair, by outer, in one construction."""
         spec_levels = self._factor_levels(spec, "spec")
         by_levels = self._factor_levels(by, "by") if by else [None]
-        keys, rows = [], []
-        for b in by_levels:
-            for s in spec_levels:
-                fixed = {spec: s} if b is None else {spec: s, by: b}
-                rows.append(reference_grid_matrix(self.design, fixed))
-                keys.append((s, b))
-        return spec_levels, by_levels, keys, np.array(rows)
+        fixed = [by, spec] if by else [spec]
+        keys, L = reference_grid(self.design, fixed, self._grid_products)
+        keys = [(k[1], k[0]) for k in keys] if by else [(k[0], None) for k in keys]
+        return spec_levels, by_levels, keys, L
 
     def lsmeans(self, spec: str, by: str | None = None) -> pd.DataFrame:
         """Least-squares (estimated marginal) means, as R ``emmeans``.

@@ -1,0 +1,162 @@
+"""The repeated-fit path (fit.refit, MMRMProblem): identical to a fresh ts.mmrm fit.
+
+Expected values are fresh ``ts.mmrm`` fits on the equivalent data frames (outcome replaced,
+jackknife samples, bootstrap samples with duplicated subjects renamed), so these tests check the
+contract of docs/CONTRACTS.md: the same numbers, exactly (the refit and the fresh fit take the
+same arithmetic steps on the same rows in the same order). Tolerance: exact equality.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+from pandas.testing import assert_frame_equal
+
+import trialstats as ts
+from trialstats.longitudinal.mmrm import MMRMEstimates, MMRMProblem
+
+FORMULA = "CHG ~ ARM * AVISIT + BASE"
+
+
+@pytest.fixture(scope="module")
+def exo():
+    d = ts.datasets.load("exo-hair-301").efficacy("TAHC")
+    d = d[d["AVISIT"].isin(["WEEK 4", "WEEK 12", "WEEK 24"])].copy()
+    d["AVISIT"] = d["AVISIT"].cat.remove_unused_categories()
+    return d
+
+
+@pytest.fixture(scope="module", params=[
+    dict(covariance="us", df="satterthwaite"),
+    dict(covariance="toeph", df="kenward-roger", group="ARM"),
+])
+def fitted(request, exo):
+    opts = request.param
+    return opts, ts.mmrm(FORMULA, exo, subject="USUBJID", visit="AVISIT", **opts)
+
+
+def _fresh(frame: pd.DataFrame, opts) -> ts.longitudinal.mmrm.MMRMResult:
+    return ts.mmrm(FORMULA, frame, subject="USUBJID", visit="AVISIT", **opts)
+
+
+def _sample_frame(fit, subjects) -> pd.DataFrame:
+    """The data frame a refit on ``subjects`` stands for; repeated subjects get new IDs."""
+    frame = fit.design.frame
+    sub_of_row = fit.problem().subject_index
+    parts, seen = [], {}
+    for k in subjects:
+        part = frame[sub_of_row == k].copy()
+        copy = seen.get(k, 0)
+        seen[k] = copy + 1
+        part["USUBJID"] = f"{fit.problem().subject_ids[k]}#{copy}"
+        parts.append(part)
+    return pd.concat(parts)
+
+
+def _assert_same(refit, fresh):
+    assert_array_equal(refit.inference.beta, fresh.inference.beta)
+    assert_array_equal(refit.theta, fresh.theta)
+    assert_array_equal(refit.theta_vcov, fresh.theta_vcov)
+    assert refit.loglik == fresh.loglik
+    assert (refit.n_obs, refit.n_subjects) == (fresh.n_obs, fresh.n_subjects)
+    assert_frame_equal(refit.coef, fresh.coef)
+    assert_frame_equal(refit.covariance, fresh.covariance)
+    assert_frame_equal(refit.lsmeans("ARM", by="AVISIT"), fresh.lsmeans("ARM", by="AVISIT"))
+    assert_frame_equal(refit.contrast("ARM", by="AVISIT"), fresh.contrast("ARM", by="AVISIT"))
+
+
+def _assert_estimates(est: MMRMEstimates, fresh):
+    assert_array_equal(est.beta, fresh.inference.beta)
+    assert_array_equal(est.theta, fresh.theta)
+    for s, f in zip(est.sigmas, fresh.inference.sigmas, strict=True):
+        assert_array_equal(s, f)
+    assert est.m2loglik == -2 * fresh.loglik
+    assert est.converged == fresh.converged
+    assert (est.n_obs, est.n_subjects) == (fresh.n_obs, fresh.n_subjects)
+
+
+def test_refit_same_data_is_the_fit(fitted):
+    opts, fit = fitted
+    _assert_same(fit.refit(), fit)
+
+
+def test_refit_new_outcome(fitted):
+    opts, fit = fitted
+    y = fit.design.y + np.random.default_rng(1).normal(0, 5, fit.n_obs)
+    frame = fit.design.frame.copy()
+    frame["CHG"] = y
+    fresh = _fresh(frame, opts)
+    _assert_same(fit.refit(y), fresh)
+    _assert_estimates(fit.problem().fit(y), fresh)
+    _assert_estimates(fit.problem().fit(pd.Series(y, index=frame.index)), fresh)
+
+
+def test_refit_jackknife_samples(fitted):
+    opts, fit = fitted
+    prob = fit.problem()
+    for i in (0, 17, prob.n_subjects - 1):
+        subjects = np.delete(np.arange(prob.n_subjects), i)
+        fresh = _fresh(_sample_frame(fit, subjects), opts)
+        _assert_same(fit.refit(subjects=subjects), fresh)
+        _assert_estimates(prob.fit(subjects=subjects), fresh)
+
+
+def test_refit_bootstrap_duplicates_are_distinct_subjects(fitted):
+    opts, fit = fitted
+    prob = fit.problem()
+    rng = np.random.default_rng(20261130)
+    subjects = rng.integers(0, prob.n_subjects, prob.n_subjects)
+    assert len(np.unique(subjects)) < len(subjects)  # the sample repeats subjects
+    frame = _sample_frame(fit, subjects)
+    fresh = _fresh(frame, opts)
+    assert fresh.n_subjects == prob.n_subjects  # copies counted as subjects
+    refit = fit.refit(subjects=subjects)
+    _assert_same(refit, fresh)
+    _assert_estimates(prob.fit(subjects=subjects), fresh)
+    # new outcome and a sample together: y indexes the ORIGINAL rows
+    y_all = np.random.default_rng(4).normal(0, 5, fit.n_obs)
+    refit_y = fit.refit(y_all)
+    assert_array_equal(refit_y.design.frame["CHG"].to_numpy(), y_all)
+    frame2 = _sample_frame(refit_y, subjects)
+    _assert_same(fit.refit(y_all, subjects=subjects), _fresh(frame2, opts))
+
+
+def test_problem_description(fitted):
+    _, fit = fitted
+    prob = fit.problem()
+    assert isinstance(prob, MMRMProblem) and prob is fit.problem()
+    assert prob.terms == fit.terms and prob.n_obs == fit.n_obs
+    assert prob.n_subjects == fit.n_subjects == len(prob.subject_ids)
+    assert prob.visit_levels == ("WEEK 4", "WEEK 12", "WEEK 24")
+    assert ts.MMRMProblem is MMRMProblem
+
+
+def test_refit_errors(exo):
+    fit = ts.mmrm(FORMULA, exo, subject="USUBJID", visit="AVISIT")
+    prob = fit.problem()
+    with pytest.raises(ts.ModelError, match=r"y has shape \(3,\)"):
+        prob.fit(np.ones(3))
+    y = fit.design.y.copy()
+    y[5] = np.nan
+    with pytest.raises(ts.ModelError, match=r"missing or infinite at positions \[5\]"):
+        prob.fit(y)
+    with pytest.raises(ts.ModelError, match="must lie in 0.."):
+        prob.fit(subjects=[0, prob.n_subjects])
+    with pytest.raises(ts.ModelError, match="integer subject indices"):
+        prob.fit(subjects=[0.5, 1.0])
+    # a sample with the placebo arm only: ts.mmrm would drop the ARM terms
+    arm = fit.design.frame["ARM"].to_numpy()
+    sub_arm = pd.Series(arm).groupby(prob.subject_index).first().to_numpy()
+    placebo = np.flatnonzero(sub_arm == "PLACEBO")
+    with pytest.raises(ts.ModelError, match="not estimable in the sample"):
+        prob.fit(subjects=placebo)
+    # a sample without any WEEK 24 observation
+    visits = fit.design.frame["AVISIT"].to_numpy()
+    no24 = np.setdiff1d(np.arange(prob.n_subjects),
+                        prob.subject_index[visits == "WEEK 24"])
+    with pytest.raises(ts.ModelError, match="no observation at AVISIT WEEK 24"):
+        prob.fit(subjects=no24)
+    with pytest.raises(ts.ModelError, match="too few"):
+        prob.fit(subjects=[0, 1, 2])

@@ -1,0 +1,102 @@
+"""From coded arrays to a fitted engine: shared by :func:`.api.mmrm` and :mod:`.problem`.
+
+Both the formula front end and the repeated-fit path call :func:`fit_arrays` with the same
+arrays in the same row order, so a refit and a fresh fit of the same data take the same steps
+(same start, same Newton iterations) and give identical numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._engine import MMRMData, fit_engine
+
+__all__ = ["SubjectArrays", "fit_arrays", "start_theta"]
+
+
+@dataclass(frozen=True)
+class SubjectArrays:
+    """Codes of the rows used by a fit (row order of ``design.X``).
+
+    Attributes
+    ----------
+    subject : ndarray (N,) of int
+        Subject index 0..n-1, in order of first appearance.
+    visit : ndarray (N,) of int
+        Visit index 0..m-1 into ``visit_levels``.
+    group : ndarray (n,) of int
+        Covariance group of each subject (all 0 without ``group=``).
+    subject_ids : ndarray (n,)
+        Subject identifier of each subject index.
+    visit_levels, group_levels : tuple
+        Visit levels (covariance time points) and covariance groups (empty when ungrouped).
+    """
+
+    subject: np.ndarray
+    visit: np.ndarray
+    group: np.ndarray
+    subject_ids: np.ndarray
+    visit_levels: tuple
+    group_levels: tuple
+
+
+def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
+    """Start values from the residuals of an OLS fit, per covariance group.
+
+    Unstructured: the pairwise (available-case) residual covariance when it is positive
+    definite, in ``mmrm``'s parameterisation (fewer Newton steps than from zero correlations);
+    otherwise, and for the other structures, the per-visit residual SD and zero correlations.
+    """
+    beta_ols = np.linalg.solve(X.T @ X, X.T @ y)
+    resid = y - X @ beta_ols
+    sd_all = np.std(resid)
+    m = len(arrays.visit_levels)
+    g_row = arrays.group[arrays.subject]
+    theta0 = []
+    for g, st in enumerate(structures):
+        key = arrays.visit[g_row == g]
+        r2 = resid[g_row == g] ** 2
+        n = np.bincount(key, minlength=m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sd = np.sqrt(np.bincount(key, weights=r2, minlength=m) / n)
+        sd = np.where(n > 0, sd, sd_all)
+        sd = np.where(sd > 0, sd, max(sd_all, 1e-8))
+        start = _us_start(resid, arrays, g_row == g, m) if st.name == "us" else None
+        theta0.append(start if start is not None else st.start(sd))
+    return np.concatenate(theta0)
+
+
+def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
+    """theta of the pairwise residual covariance (us parameterisation), or None if not PD."""
+    n_sub = len(arrays.group)
+    R = np.zeros((n_sub, m))
+    seen = np.zeros((n_sub, m))
+    R[arrays.subject[in_group], arrays.visit[in_group]] = resid[in_group]
+    seen[arrays.subject[in_group], arrays.visit[in_group]] = 1.0
+    N = seen.T @ seen
+    if np.any(N < 2):
+        return None
+    try:
+        L = np.linalg.cholesky((R.T @ R) / N)
+    except np.linalg.LinAlgError:
+        return None
+    s = np.diag(L)
+    if not np.all(np.isfinite(L)) or np.any(s <= 0):
+        return None
+    rows, cols = np.tril_indices(m, -1)  # row by row, as covariance._us fills U
+    return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
+
+
+def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5):
+    """Group into missingness patterns, start, and fit.
+
+    Returns
+    -------
+    (engine, theta, converged, message) as :func:`._engine.fit_engine`.
+    """
+    data = MMRMData(X=X, y=y, subject=arrays.subject, visit=arrays.visit, group=arrays.group,
+                    structures=list(structures), reml=reml)
+    return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
+                      stacklevel=stacklevel)
