@@ -177,6 +177,12 @@ def _newton_from(eng: Engine, theta: np.ndarray, max_iter: int = 30):
             return theta, None
         if dec < 1e-20 or (dec < 1e-16 and dec > 0.25 * prev):
             return theta, st
+        if dec < 1e-12:  # quadratic convergence: the step leaves an error of order dec
+            theta = theta + step
+            try:
+                return theta, eng.state(theta, order=0)
+            except (linalg.LinAlgError, ValueError):
+                return theta, None
         prev = dec
         if dec < 1e-4:
             theta, f = theta + step, None
