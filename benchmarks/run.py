@@ -2,10 +2,11 @@
 
 Each benchmark compares trialstats with a peer run on the same data in the same process:
 ``bench_mmrm`` (ts.mmrm vs statsmodels MixedLM), ``bench_survival`` (KM + log-rank + Cox vs
-bare lifelines) and ``bench_report`` (the full report vs the bare model fits it contains).
+bare lifelines), ``bench_report`` (the full report vs the bare model fits it contains) and
+``bench_rbmi`` (ts.rbmi vs R rbmi's recorded wall times; 1 vs 2 local workers).
 Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
 
-Usage: ``python benchmarks/run.py [mmrm] [survival] [report]`` (default: all three).
+Usage: ``python benchmarks/run.py [mmrm] [survival] [report] [rbmi]`` (default: all).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["mmrm", "survival", "report"]
+    which = argv or ["mmrm", "survival", "report", "rbmi"]
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{platform.processor() or 'unknown CPU'}\n")
     if "mmrm" in which:
@@ -35,6 +36,11 @@ def main(argv: list[str]) -> int:
         import bench_report
 
         bench_report.run()
+    if "rbmi" in which:
+        import bench_rbmi
+
+        print("## rbmi: ts.rbmi vs R rbmi 1.5.2 (recorded wall times), 1 vs 2 workers\n")
+        print(bench_rbmi.to_markdown(bench_rbmi.run()))
     return 0
 
 

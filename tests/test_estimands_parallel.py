@@ -102,7 +102,7 @@ def cli_cluster():
             p.terminate()
         for p in procs:
             try:
-                p.wait(timeout=5)
+                p.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from formulaic import Formula, model_matrix
+from threadpoolctl import threadpool_limits
 
 from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
@@ -353,10 +354,12 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
                    reference=reference, ice=ice, strategy=strategy, covariance=covariance,
                    same_cov=same_cov, reml=reml, delta=delta, covariates=covariates,
                    lsm_weights=lsm_weights, strategies=strategies)
-    draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
-                      progress=progress)
-    return build_result(prep, draws, pool_type=pool_type or (
-        "normal" if kind == "bootstrap" else None), level=level, settings=dict(
-        formula=formula, method=method, inference=inference if method == "condmean" else None,
-        n_samples=n_samples, covariance=covariance, same_cov=bool(same_cov), reml=bool(reml),
-        strategy=strategy, lsm_weights=lsm_weights, seed=seed))
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
+        draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
+                          progress=progress)
+        return build_result(prep, draws, pool_type=pool_type or (
+            "normal" if kind == "bootstrap" else None), level=level, settings=dict(
+            formula=formula, method=method,
+            inference=inference if method == "condmean" else None, n_samples=n_samples,
+            covariance=covariance, same_cov=bool(same_cov), reml=bool(reml), strategy=strategy,
+            lsm_weights=lsm_weights, seed=draws.seed))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy.optimize import root_scalar
+from threadpoolctl import threadpool_limits
 
 from .._inference import check_level
 from .._summary import Summary
@@ -132,10 +133,19 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
     v = visits[-1] if at_visit is None else at_visit
     if v not in visits:
         raise ModelError(f"tipping_point: unknown visit {v!r}; valid: {', '.join(map(str, visits))}")
-    vi = visits.index(v)
+    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
+        draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
+                          progress=progress)
+        return _tipping_table(prep, draws, kind, grid, shifted, compare, v, level, pool_type,
+                              formula, method, inference, n_samples, model)
+
+
+def _tipping_table(prep, draws, kind, grid, shifted, compare, v, level, pool_type, formula,
+                   method, inference, n_samples, model) -> TippingPointResult:
+    """Analyse and pool one set of draws at every delta of the grid; solve for the flips."""
+    arms = list(prep.arms)
+    vi = list(prep.visits).index(v)
     col = arms.index(compare) - 1  # trt column of that arm
-    draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
-                      progress=progress)
     unit = prep.problem.missing & np.isin(prep.problem.arm, [arms.index(a)
                                                              for a in shifted])[:, None]
     base = prep.analysis.delta
