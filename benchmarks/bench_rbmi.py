@@ -33,12 +33,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _best(fn, repeats):
-    best = np.inf
+    """Best wall-clock and best CPU seconds (this process) over ``repeats`` runs."""
+    best, cpu = np.inf, np.inf
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         best = min(best, time.perf_counter() - t0)
-    return best
+        cpu = min(cpu, time.process_time() - c0)
+    return best, cpu
 
 
 def exo_hair_301() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -81,21 +83,25 @@ def run(repeats: int = 2) -> list[dict]:
 
     for case, label in [("ad_jk_us_JR", "jackknife, us"), ("ad_jk_toep_JR", "jackknife, toep"),
                         ("ad_jk_usbygroup_JR", "jackknife, us by arm")]:
-        t = _best(ad(case), repeats)
+        t, c = _best(ad(case), repeats)
         r = load_case(case)["timing_s"]
         r_wall = r["draws_default_wall"] + r["impute_analyse_pool_wall"]
+        r_cpu = r["draws_default_cpu"] + r["impute_analyse_pool_cpu"]
         rows.append(dict(data="antidepressant", call=f"condmean {label}", samples=172,
-                         seconds=t, rbmi_seconds=r_wall, ratio=r_wall / t))
+                         seconds=t, cpu=c, rbmi_seconds=r_wall, rbmi_cpu=r_cpu,
+                         ratio=r_wall / t, cpu_ratio=r_cpu / c))
     for case, kw, label, n in [
         ("ad_bootstrap_us_JR", dict(inference="bootstrap", n_samples=200, seed=1),
          "condmean bootstrap", 200),
         ("ad_approxbayes_us_JR", dict(method="approxbayes", n_samples=100, seed=1),
          "approxbayes", 100),
     ]:
-        t = _best(ad("ad_jk_us_JR", **kw), repeats)
-        r_wall = load_case(case)["timing_s"]["draws_impute_analyse_wall"]
-        rows.append(dict(data="antidepressant", call=label, samples=n, seconds=t,
-                         rbmi_seconds=r_wall, ratio=r_wall / t))
+        t, c = _best(ad("ad_jk_us_JR", **kw), repeats)
+        r = load_case(case)["timing_s"]
+        r_wall, r_cpu = r["draws_impute_analyse_wall"], r["draws_impute_analyse_cpu"]
+        rows.append(dict(data="antidepressant", call=label, samples=n, seconds=t, cpu=c,
+                         rbmi_seconds=r_wall, rbmi_cpu=r_cpu, ratio=r_wall / t,
+                         cpu_ratio=r_cpu / c))
     hair, ice = exo_hair_301()
     hair_args = dict(subject="USUBJID", visit="AVISIT", group="ARM", ice=ice,
                      reference={"EXOSOME": "PLACEBO", "MINOXIDIL": "PLACEBO"},
@@ -103,29 +109,36 @@ def run(repeats: int = 2) -> list[dict]:
     formula = "CHG ~ ARM * AVISIT + BASE * AVISIT"
     for kw, label, n in [(dict(), "condmean jackknife, us", 450),
                          (dict(method="approxbayes", n_samples=200, seed=1), "approxbayes", 200)]:
-        t = _best(lambda kw=kw: ts.rbmi(hair, formula, **hair_args, **kw), repeats)
-        rows.append(dict(data="exo-hair-301", call=label, samples=n, seconds=t,
-                         rbmi_seconds=np.nan, ratio=np.nan))
+        t, c = _best(lambda kw=kw: ts.rbmi(hair, formula, **hair_args, **kw), repeats)
+        rows.append(dict(data="exo-hair-301", call=label, samples=n, seconds=t, cpu=c,
+                         rbmi_seconds=np.nan, rbmi_cpu=np.nan, ratio=np.nan,
+                         cpu_ratio=np.nan))
     for kw, label in [(dict(), "condmean jackknife, us"),
                       (dict(inference="bootstrap", n_samples=200, seed=1), "condmean bootstrap")]:
-        one = _best(ad("ad_jk_us_JR", engine=None, workers=1, **kw), repeats)
-        two = _best(ad("ad_jk_us_JR", engine=None, workers=2, **kw), repeats)
+        one = _best(ad("ad_jk_us_JR", engine=None, workers=1, **kw), repeats)[0]
+        two = _best(ad("ad_jk_us_JR", engine=None, workers=2, **kw), repeats)[0]
         rows.append(dict(data="antidepressant", call=f"{label}: 1 / 2 workers", samples=0,
                          seconds=two, rbmi_seconds=np.nan, ratio=one / two, one_worker=one))
     return rows
 
 
+def _f(x, fmt):
+    return "" if x is None or np.isnan(x) else format(x, fmt)
+
+
 def to_markdown(rows: list[dict]) -> str:
-    out = ["| data | call | samples | ts.rbmi s | rbmi s | ratio |", "|---|---|---|---|---|---|"]
+    """Wall and CPU seconds of ts.rbmi and rbmi, and rbmi / ts.rbmi ratios of each."""
+    out = ["| data | call | samples | ts.rbmi wall s | ts.rbmi CPU s | rbmi wall s | rbmi CPU s "
+           "| wall ratio | CPU ratio |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "one_worker" in r:
             out.append(f"| {r['data']} | {r['call']} | | {r['one_worker']:.2f} / "
-                       f"{r['seconds']:.2f} | | speed-up {r['ratio']:.2f}x |")
-        else:
-            rb = "" if np.isnan(r["rbmi_seconds"]) else f"{r['rbmi_seconds']:.1f}"
-            ratio = "" if np.isnan(r["ratio"]) else f"{r['ratio']:.1f}x faster"
-            out.append(f"| {r['data']} | {r['call']} | {r['samples']} | {r['seconds']:.2f} | "
-                       f"{rb} | {ratio} |")
+                       f"{r['seconds']:.2f} | | | | speed-up {r['ratio']:.2f}x | |")
+            continue
+        out.append(f"| {r['data']} | {r['call']} | {r['samples']} | {r['seconds']:.2f} | "
+                   f"{r['cpu']:.2f} | {_f(r['rbmi_seconds'], '.1f')} | "
+                   f"{_f(r['rbmi_cpu'], '.1f')} | {_f(r['ratio'], '.1f')} | "
+                   f"{_f(r['cpu_ratio'], '.1f')} |")
     return "\n".join(out) + "\n"
 
 
