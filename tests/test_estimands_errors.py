@@ -119,3 +119,11 @@ def test_options(data, ice):
         call(data, ice, covariance="unstructured")
     with pytest.raises(ModelError, match=r"unknown strategy 'JTR'"):
         call(data, ice, strategy="JTR")
+
+
+def test_user_analysis_must_return_the_rows(data, ice):
+    with pytest.raises(ModelError, match=r"analysis must return a DataFrame with columns "
+                                         r"parameter, estimate, std_error, df"):
+        call(data, ice, analysis=lambda frame: frame.head())
+    with pytest.raises(ModelError, match=r"analysis must be a function"):
+        call(data, ice, analysis="ancova")

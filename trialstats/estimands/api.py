@@ -57,6 +57,8 @@ class Prepared:
     design_columns: tuple
     notes: tuple
     outcome: str
+    frame: pd.DataFrame = None  # the input rows, sorted by subject then visit
+    subject_column: str = ""
 
 
 def _design(rhs: str, frame: pd.DataFrame, group: str, arms: list, where: str):
@@ -243,7 +245,8 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         if note.startswith("non-monotone"):
             warnings.warn(f"rbmi: {note}", UserWarning, stacklevel=3)
     return Prepared(problem, spec, tuple(subjects), tuple(visits), tuple(arms), references,
-                    ice_visit, tuple(strat), names, tuple(notes), outcome)
+                    ice_visit, tuple(strat), names, tuple(notes), outcome,
+                    frame.drop(columns=["_s", "_v"]), subject)
 
 
 def full_fit(prep: Prepared):
@@ -258,8 +261,8 @@ def full_fit(prep: Prepared):
 def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, strategy="MAR",
          method="condmean", inference="jackknife", n_samples=None, covariance="us",
          same_cov=True, reml=True, delta=None, covariates=None, lsm_weights="counterfactual",
-         strategies=None, pool_type=None, level=0.95, seed=None, engine=None, workers=None,
-         progress=None):
+         strategies=None, analysis=None, pool_type=None, level=0.95, seed=None, engine=None,
+         workers=None, progress=None):
     """Reference-based multiple imputation of a longitudinal outcome, as R ``rbmi``.
 
     The imputation model is an MMRM (``ts.mmrm``'s engine) of ``formula``, fitted to the
@@ -304,6 +307,10 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     lsm_weights : {"counterfactual", "proportional", "proportional_em", "equal"}
     strategies : dict, optional
         Name -> user strategy function ``(pars_group, pars_ref, index_mar) -> {"mu", "sigma"}``.
+    analysis : callable, optional
+        Replaces the per-visit ANCOVA: called with each completed data set (a DataFrame of the
+        input's columns), returns rows ``parameter, estimate, std_error, df`` [``visit, arm``]
+        (see :mod:`._user_analysis`); ``pooled`` then has those rows.
     pool_type : {"normal", "percentile"}, optional
         Bootstrap pooling (default normal).
     level : float, default 0.95
@@ -346,6 +353,9 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
         raise ModelError(f"rbmi: method={method!r}"
                          + (f", inference={inference!r}" if method == "condmean" else "")
                          + f" needs n_samples, an integer >= 2; got {n_samples!r}")
+    if analysis is not None and not callable(analysis):
+        raise ModelError(f"rbmi: analysis must be a function of the completed data; got "
+                         f"{type(analysis).__name__}")
     if pool_type is not None and (kind != "bootstrap" or pool_type not in ("normal",
                                                                           "percentile")):
         raise ModelError(f"rbmi: pool_type {pool_type!r} applies to inference='bootstrap' "
@@ -357,7 +367,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
                           progress=progress)
-        return build_result(prep, draws, pool_type=pool_type or (
+        return build_result(prep, draws, analysis=analysis, pool_type=pool_type or (
             "normal" if kind == "bootstrap" else None), level=level, settings=dict(
             formula=formula, method=method,
             inference=inference if method == "condmean" else None, n_samples=n_samples,

@@ -173,6 +173,7 @@ class RBMIResult:
     n_failed: int
     _prep: object = field(repr=False, compare=False, default=None)
     _draws: object = field(repr=False, compare=False, default=None)
+    _analysis: object = field(repr=False, compare=False, default=None)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -186,6 +187,8 @@ class RBMIResult:
         from .._inference import check_level
 
         level = self.level if level is None else check_level(level)
+        if self._analysis is not None:
+            return _user_result(self._prep, self._draws, self._analysis, pool_type, level)[0]
         full, samples = analyse_draws(self._prep, self._draws)
         return pooled_frame(self._prep, pool_draws(self._draws.kind, full, samples, level,
                                                    pool_type))
@@ -270,8 +273,31 @@ def delta_template(mi: RBMIResult, delta=None, dlag=None, missing_only=True) -> 
     })
 
 
-def build_result(prep, draws: Draws, *, pool_type, level, settings) -> RBMIResult:
+def _user_result(prep, draws, analysis, pool_type, level):
+    """Pooled frame, full-data frame and samples frame of a user analysis function."""
+    from ._user_analysis import user_analyse
+
+    labels, full, samples = user_analyse(prep, draws, analysis)
+    pooled_arrays = pool_draws(draws.kind, full, samples, level, pool_type)
+    names = ["estimate", "std_error", "df", "conf_low", "conf_high", "p_value"]
+    pooled = pd.concat([labels, pd.DataFrame({k: a[0] for k, a in zip(names, pooled_arrays,
+                                                                       strict=True)})], axis=1)
+    full_df = None if full is None else pd.concat(
+        [labels, pd.DataFrame({k: a[0] for k, a in zip(names[:3], full, strict=True)})], axis=1)
+    est, se, df = samples
+    S, _, R = est.shape
+    samp = pd.concat([labels] * S, ignore_index=True)
+    samp.insert(0, "sample", np.repeat(np.arange(S), R))
+    samp = samp.assign(estimate=est.ravel(), std_error=se.ravel(), df=df.ravel())
+    return pooled, full_df, samp
+
+
+def build_result(prep, draws: Draws, *, pool_type, level, settings,
+                 analysis=None) -> RBMIResult:
     """Analyse and pool the draws and assemble the frozen result."""
+    if analysis is not None:
+        pooled, full_df, samp = _user_result(prep, draws, analysis, pool_type, level)
+        return _assemble(prep, draws, pooled, full_df, samp, level, settings, analysis)
     full, samples = analyse_draws(prep, draws)
     pooled = pooled_frame(prep, pool_draws(draws.kind, full, samples, level, pool_type))
     params = _parameters(prep.arms)
@@ -290,6 +316,11 @@ def build_result(prep, draws: Draws, *, pool_type, level, settings) -> RBMIResul
         "arm": np.tile([p[1] for p in params], S * V),
         "estimate": est.ravel(), "std_error": se.ravel(), "df": np.repeat(df.ravel(), P),
     })
+    return _assemble(prep, draws, pooled, full_df, samp, level, settings)
+
+
+def _assemble(prep, draws, pooled, full_df, samp, level, settings,
+              analysis=None) -> RBMIResult:
     r, c = np.nonzero(prep.problem.missing)
     first = draws.full_values if draws.kind != "approxbayes" else draws.values[0]
     imputed = pd.DataFrame({
@@ -308,6 +339,6 @@ def build_result(prep, draws: Draws, *, pool_type, level, settings) -> RBMIResul
     return RBMIResult(
         pooled=pooled, full_data=full_df, imputed=imputed, samples=samp,
         imputation_model=model, notes=prep.notes, settings=settings, level=level,
-        n_subjects=prep.problem.n_subjects, n_samples=S, n_failed=int((~draws.converged).sum()),
-        _prep=prep, _draws=draws,
+        n_subjects=prep.problem.n_subjects, n_samples=len(draws.values), n_failed=int((~draws.converged).sum()),
+        _prep=prep, _draws=draws, _analysis=analysis,
     )
