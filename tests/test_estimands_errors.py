@@ -127,3 +127,12 @@ def test_user_analysis_must_return_the_rows(data, ice):
         call(data, ice, analysis=lambda frame: frame.head())
     with pytest.raises(ModelError, match=r"analysis must be a function"):
         call(data, ice, analysis="ancova")
+
+
+def test_unused_arm_category_is_dropped_as_in_r(data, ice):
+    d = data.copy()
+    d["THERAPY"] = d["THERAPY"].cat.add_categories(["ACTIVE2"])
+    a = call(d, ice)
+    b = call(data, ice)
+    assert set(a.pooled["arm"]) == {"DRUG", "PLACEBO"}
+    assert a.pooled.equals(b.pooled)

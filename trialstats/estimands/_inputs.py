@@ -79,12 +79,14 @@ def check_missing_covariates(frame: pd.DataFrame, columns, subject: str) -> None
             )
 
 
-def resolve_references(reference, arms: list, present: set) -> dict:
-    """Map every arm to its reference arm (validated).
+def resolve_references(reference, levels: list, present: set) -> dict:
+    """Map every arm with subjects to its reference arm (validated).
 
+    ``levels`` are all arm levels (a Categorical's categories), ``present`` those with subjects.
     Arms not listed map to themselves when another arm refers to them, otherwise to the first
-    arm (the trial's reference).
+    arm with subjects (the trial's reference).
     """
+    arms = [a for a in levels if a in present]
     if reference is None:
         reference = {}
     if not isinstance(reference, dict):
@@ -92,22 +94,17 @@ def resolve_references(reference, arms: list, present: set) -> dict:
                          f"{type(reference).__name__}")
     for k, v in reference.items():
         for what, arm in (("arm", k), ("reference arm", v)):
-            if arm not in arms:
+            if arm not in levels:
                 raise ModelError(
-                    f"rbmi: reference names unknown {what} {arm!r}; valid arms: {listed(arms)}"
+                    f"rbmi: reference names unknown {what} {arm!r}; valid arms: {listed(levels)}"
                 )
             if arm not in present:
                 raise ModelError(
                     f"rbmi: {what} {arm!r} in reference has no subjects in the data; arms with "
                     f"data: {listed(a for a in arms if a in present)}"
                 )
-    out = {}
     referenced = set(reference.values())
-    for a in arms:
-        out[a] = reference.get(a, a if a in referenced else arms[0])
-    if out.get(arms[0]) not in present:
-        raise ModelError(f"rbmi: the reference arm {arms[0]!r} has no subjects in the data")
-    return out
+    return {a: reference.get(a, a if a in referenced else arms[0]) for a in arms}
 
 
 def _ice_columns(ice: pd.DataFrame, subject: str, visit: str) -> tuple[str, str, str]:

@@ -148,6 +148,31 @@ def _intermittent(yi: np.ndarray, ice: int) -> bool:
     return bool(np.isnan(yi[:end]).any())
 
 
+def _formula_columns(formula: str) -> tuple[str, list]:
+    """Outcome and right-hand-side columns of the imputation formula."""
+    try:
+        parsed = Formula(formula)
+        lhs = list(parsed.lhs.required_variables)
+        rhs_vars = sorted(parsed.rhs.required_variables)
+    except Exception as e:
+        raise ModelError(f"rbmi: cannot parse formula {formula!r}: {e}") from e
+    if len(lhs) != 1:
+        raise ModelError(f"rbmi: formula {formula!r} needs one outcome left of '~'")
+    return lhs[0], rhs_vars
+
+
+def _imputation_groups(miss, arm_of, ref_idx, code, ice_visit) -> tuple:
+    """Subjects with missing values grouped by arm, reference, strategy, ICE and missing visits."""
+    keys: dict = {}
+    for i in np.flatnonzero(miss.any(axis=1)):
+        k = (int(arm_of[i]), int(ref_idx[i]), int(code[i]), int(ice_visit[i]),
+             miss[i].tobytes())
+        keys.setdefault(k, []).append(i)
+    return tuple(ImputationGroup(a, r, c, k, miss[members[0]].copy(),
+                                 np.asarray(members, dtype=np.int64))
+                 for (a, r, c, k, _), members in sorted(keys.items()))
+
+
 def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
             strategy="MAR", covariance="us", same_cov=True, reml=True, delta=None,
             covariates=None, lsm_weights="counterfactual", strategies=None) -> Prepared:
@@ -166,15 +191,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     valid = list(all_strategies)
     if strategy not in valid:
         raise ModelError(f"rbmi: unknown strategy {strategy!r}; valid: {', '.join(valid)}")
-    try:
-        parsed = Formula(formula)
-        lhs = list(parsed.lhs.required_variables)
-        rhs_vars = sorted(parsed.rhs.required_variables)
-    except Exception as e:
-        raise ModelError(f"rbmi: cannot parse formula {formula!r}: {e}") from e
-    if len(lhs) != 1:
-        raise ModelError(f"rbmi: formula {formula!r} needs one outcome left of '~'")
-    outcome = lhs[0]
+    outcome, rhs_vars = _formula_columns(formula)
     covariates = list(covariates or [])
     _check_columns([subject, visit, group, outcome, *rhs_vars, *covariates], data, where,
                    "formula or argument")
@@ -182,7 +199,9 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         raise ModelError(f"rbmi: the imputation formula must contain the group column {group!r}")
     frame = data.copy()
     visits = inp.levels_of(frame[visit].dropna())
-    arms = inp.levels_of(frame[group].dropna())
+    present = set(frame[group].dropna().unique())
+    levels = inp.levels_of(frame[group].dropna())
+    arms = [a for a in levels if a in present]  # arms without subjects are dropped, as R does
     if len(arms) < 2:
         raise ModelError(f"rbmi: group column {group!r} needs at least two arms; found "
                          f"{inp.listed(arms)}")
@@ -190,8 +209,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     inp.check_constant(frame, subject, group)
     inp.check_missing_covariates(frame, [group, *[c for c in rhs_vars if c != group],
                                          *covariates], subject)
-    present = set(frame[group].unique())
-    references = inp.resolve_references(reference, arms, present)
+    references = inp.resolve_references(reference, levels, present)
     frame["_v"] = pd.Categorical(frame[visit], categories=visits).codes
     subj_key = frame[subject]
     subjects = list(pd.unique(subj_key))
@@ -216,23 +234,14 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         notes.append(f"{excluded} observed outcomes after a non-MAR ICE are left out of the "
                      "imputation model (and kept, not imputed, in the analysis)")
     ref_idx = np.array([arms.index(references[arms[a]]) for a in arm_of])
-    groups = []
-    miss = np.isnan(y)
-    keys = {}
-    for i in np.flatnonzero(miss.any(axis=1)):
-        k = (int(arm_of[i]), int(ref_idx[i]), int(code[i]), int(ice_visit[i]),
-             miss[i].tobytes())
-        keys.setdefault(k, []).append(i)
-    for (a, r, c, k, _), members in sorted(keys.items()):
-        groups.append(ImputationGroup(a, r, c, k, miss[members[0]].copy(),
-                                      np.asarray(members, dtype=np.int64)))
+    groups = _imputation_groups(np.isnan(y), arm_of, ref_idx, code, ice_visit)
     n_cov = 1 if same_cov else len(arms)
     problem = Problem(
         y=y, X=X, arm=arm_of.astype(np.int64), fit_mask=fit_mask,
         cov_group=(np.zeros(len(arms), dtype=np.int64) if same_cov
                    else np.arange(len(arms), dtype=np.int64)),
         structures=tuple(CovarianceStructure(covariance, m) for _ in range(n_cov)),
-        reml=bool(reml), groups=tuple(groups),
+        reml=bool(reml), groups=groups,
         strategies=tuple(all_strategies[s] for s in names_order),
         builtin=tuple(s in BUILTIN_STRATEGIES for s in names_order),
     )
