@@ -127,3 +127,11 @@ def test_bad_engine(data):
         run(data, "gpu")
     with pytest.raises(ts.TrialstatsError, match=r"workers must be a positive integer"):
         run(data, None, workers=0)
+
+
+def test_progress_on_stderr_only_when_asked_or_a_terminal(data, capsys):
+    run(data, "sequential", n_samples=3)
+    assert "rbmi" not in capsys.readouterr().err  # stderr is not a terminal under pytest
+    run(data, "sequential", n_samples=3, progress=True)
+    err = capsys.readouterr().err
+    assert "rbmi approxbayes" in err and "/3 " in err

@@ -194,14 +194,29 @@ class RBMIResult:
                                                    pool_type))
 
     def comparisons(self, endpoint: str = "", analysis: str = "rbmi") -> pd.DataFrame:
-        """Treatment comparisons as analysis-results rows (one per visit and arm)."""
+        """Treatment comparisons as analysis-results rows (one per visit and arm).
+
+        Parameters
+        ----------
+        endpoint : str
+            Endpoint label for the rows (e.g. "TAHC").
+        analysis : str
+            Analysis label (e.g. "rbmi JR").
+
+        Returns
+        -------
+        pandas.DataFrame
+            analysis, endpoint, param (the outcome column), visit, arm, reference, measure,
+            scale, null, estimate, std_error, df, statistic, p_value, conf_low, conf_high,
+            level, method; ``trt`` rows of :attr:`pooled` (arm minus the first arm).
+        """
         trt = self.pooled[self.pooled["parameter"] == "trt"]
         stat = trt["estimate"] / trt["std_error"]
         method = (f"rbmi {self.settings['method']}"
                   + (f" {self.settings['inference']}" if self.settings.get("inference") else "")
                   + f", strategy {self.settings['strategy']}")
         out = pd.DataFrame({
-            "analysis": analysis, "endpoint": endpoint, "param": "",
+            "analysis": analysis, "endpoint": endpoint, "param": self._prep.outcome,
             "visit": trt["visit"].to_numpy(), "arm": trt["arm"].to_numpy(),
             "reference": trt["reference"].to_numpy(), "measure": "mean difference",
             "scale": "difference", "null": 0.0, "estimate": trt["estimate"].to_numpy(),
