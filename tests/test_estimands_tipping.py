@@ -59,6 +59,8 @@ def test_flip_is_where_p_equals_alpha(data, tp):
                                       "conf_high", "p_value", "significant"]
     assert tp.table["significant"].tolist() == [True, False, False, False, False]
     assert len(tp.flips) == 1 and 0 < tp.tipping_delta < 2.5
+    assert repr(tp).startswith("<TippingPointResult: PLACEBO - DRUG at 7, delta on DRUG")
+    assert "tipping delta" in str(tp.summary()) and "<table" in tp.summary()._repr_html_()
     # ts.rbmi with that delta on every imputed DRUG value: p = 0.05, CI touches 0
     mi = ts.rbmi(data, FORMULA, ice=pd.DataFrame(CASE["call"]["data_ice"]), **ARGS)
     tmpl = mi.delta_template()

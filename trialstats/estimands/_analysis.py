@@ -71,11 +71,6 @@ class AnalysisSpec:
     equal_weight: np.ndarray
     weights: str = "counterfactual"
 
-    @property
-    def n_parameters(self) -> int:
-        """Per visit: trt for each arm after the first, lsm of the first, lsm of the others."""
-        return 2 * self.n_arms - 1
-
 
 def ancova(spec: AnalysisSpec, Y: np.ndarray, idx: np.ndarray, delta_scale: float = 1.0):
     """ANCOVA of the completed outcomes ``Y`` (n, m) on the subjects ``idx``.
