@@ -48,8 +48,11 @@ _LAZY = {
     "risk_difference": "trialstats.results",
     "describe": "trialstats.results",
     "subgroup_interaction": "trialstats.results",
+    "rbmi": "trialstats.estimands.api",
+    "tipping_point": "trialstats.estimands.tipping",
 }
-_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results"}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results",
+               "estimands"}
 
 __all__ = [
     "ConvergenceWarning",

@@ -1,0 +1,24 @@
+"""Estimands and missing data: reference-based multiple imputation (R rbmi) and tipping points.
+
+``rbmi`` (:mod:`.api`) -> array engine (:mod:`._engine`: imputation MMRM, strategies of
+:mod:`.strategies`) -> analysis and pooling (:mod:`._analysis`) -> frozen results
+(:mod:`.results`); samples run sequentially, on local processes or on Dask (:mod:`._parallel`);
+``tipping_point`` (:mod:`.tipping`) re-analyses one set of draws over a grid of deltas.
+"""
+
+from __future__ import annotations
+
+from ._parallel import ClusterError
+from .api import rbmi
+from .results import RBMIResult, delta_template
+from .strategies import (
+                         compute_sigma,
+                         strategy_CIR,
+                         strategy_CR,
+                         strategy_JR,
+                         strategy_LMCF,
+                         strategy_MAR,
+)
+
+__all__ = ["rbmi", "RBMIResult", "delta_template", "ClusterError", "compute_sigma",
+           "strategy_MAR", "strategy_JR", "strategy_CR", "strategy_CIR", "strategy_LMCF"]
