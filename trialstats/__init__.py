@@ -38,7 +38,7 @@ _LAZY = {
     "extrapolate": "trialstats.survival.extrapolate",
     "build_report": "trialstats.report.build",
 }
-_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival"}
+_SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "design"}
 
 __all__ = [
     "ConvergenceWarning",
