@@ -74,13 +74,16 @@ class Engine:
 
         it = iter(tasks)
         pending = {}
-        ac = as_completed()
+        first = []
         for task in it:
             fut = self.client.submit(fn, task, pure=False)
             pending[fut.key] = task
-            ac.add(fut)
+            first.append(fut)
             if len(pending) >= limit:
                 break
+        if not first:
+            return
+        ac = as_completed(first, loop=self.client.loop)  # this client, not a default one
         for fut in ac:
             task = pending.pop(fut.key)
             try:
