@@ -12,6 +12,9 @@ Commands
 ``trialstats report PATH [-o OUT]`` / ``trialstats report --all DIR -o OUTDIR``
     Build the HTML report of one trial folder, or of every trial folder (a folder holding
     trial.toml) in DIR, as ``<folder name>.html``; print each written path.
+``trialstats design SPEC -o OUT.html [--replicates N] [--engine sequential|local|ADDRESS]``
+    Run a simulation-based design (:func:`trialstats.design.run`); write its HTML report and
+    ``OUT_ard/`` (Parquet tables) (:mod:`trialstats.design.cli`).
 
 Exit status: 0 success, 1 invalid data or a failed command, 2 usage error (argparse).
 """
@@ -58,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="build a report for every trial folder in DIR")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="output HTML file (one trial) or folder (--all)")
+
+    from .design.cli import add_parser as _add_design_parser
+
+    _add_design_parser(sub)
     return parser
 
 
@@ -148,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_simulate(args)
         if args.command == "datasets":
             return _cmd_datasets(args)
+        if args.command == "design":
+            from .design.cli import command as _cmd_design
+
+            return _cmd_design(args)
         return _cmd_report(args, parser)
     except TrialstatsError as e:
         print(f"error: {e}", file=sys.stderr)

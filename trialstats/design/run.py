@@ -48,6 +48,8 @@ class DesignResult:
         Family-wise rejection rate per null scenario and n per arm.
     sample_size : DataFrame
         Smallest n per arm meeting each power target (:func:`~.summary.sample_size`).
+    curves : DataFrame
+        Fitted power curves with bands (:func:`~.summary.power_curves`).
     engine : str
     """
 
@@ -56,6 +58,7 @@ class DesignResult:
     summary: pd.DataFrame
     fwer: pd.DataFrame
     sample_size: pd.DataFrame
+    curves: pd.DataFrame
     engine: str
 
     def __repr__(self) -> str:
@@ -179,7 +182,7 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
         chunks are kept in the checkpoint).
     """
     from .spec import load
-    from .summary import family_wise, sample_size, summarise
+    from .summary import family_wise, power_curves, sample_size, summarise
 
     if not isinstance(spec, DesignSpec):
         spec = load(spec)
@@ -224,4 +227,4 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
                      first_covariance=spec.plan.mmrm.covariance[0])
     fw = family_wise(reps, spec)
     ss = sample_size(summ, spec)
-    return DesignResult(spec, reps, summ, fw, ss, engine_name)
+    return DesignResult(spec, reps, summ, fw, ss, power_curves(summ, spec), engine_name)

@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-__all__ = ["family_wise", "sample_size", "summarise"]
+__all__ = ["curve_band", "family_wise", "power_curve", "power_curves", "sample_size", "summarise"]
 
 _KEYS = ["scenario", "n_per_arm", "hypothesis"]
 
@@ -211,3 +211,29 @@ def sample_size(summary: pd.DataFrame, spec) -> pd.DataFrame:
 def _first(grid, mask) -> float:
     idx = np.flatnonzero(mask)
     return float(grid[idx[0]]) if idx.size else math.nan
+
+
+def power_curves(summary: pd.DataFrame, spec, points: int = 60) -> pd.DataFrame:
+    """Fitted power curve with its pointwise band, per non-null scenario and hypothesis.
+
+    Returns
+    -------
+    DataFrame
+        ``scenario, hypothesis, n_per_arm, power, conf_low, conf_high`` on ``points`` values of
+        n from the smallest to the largest of the grid (empty for a pair whose fit is not
+        estimable).
+    """
+    rows = []
+    grid = np.linspace(min(spec.n_per_arm), max(spec.n_per_arm), points)
+    hyps = list(dict.fromkeys(summary["hypothesis"])) if len(summary) else []
+    for sc in (s for s in spec.scenarios if not s.null):
+        for hid in hyps:
+            fit = power_curve(summary, sc.name, hid)
+            if fit is None:
+                continue
+            est, lo, hi = curve_band(*fit, grid, level=spec.plan.level)
+            rows += [{"scenario": sc.name, "hypothesis": hid, "n_per_arm": float(n),
+                      "power": float(e), "conf_low": float(a), "conf_high": float(b)}
+                     for n, e, a, b in zip(grid, est, lo, hi)]
+    return pd.DataFrame(rows, columns=["scenario", "hypothesis", "n_per_arm", "power",
+                                       "conf_low", "conf_high"])

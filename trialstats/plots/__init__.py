@@ -6,7 +6,8 @@ package, and only when a plot function is first used, so ``import trialstats`` s
 
 Survival: plot_km, plot_cumulative_incidence, plot_extrapolation, plot_loglog
 (:mod:`trialstats.plots.survival`). Longitudinal: plot_lsmeans, plot_observed_means,
-plot_missing_pattern, plot_forest (:mod:`trialstats.plots.longitudinal`).
+plot_missing_pattern, plot_forest (:mod:`trialstats.plots.longitudinal`). Design:
+plot_power_curve (:mod:`trialstats.plots.design`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "plot_observed_means": "longitudinal",
     "plot_missing_pattern": "longitudinal",
     "plot_forest": "longitudinal",
+    "plot_power_curve": "design",
 }
 
 __all__ = sorted(_LAZY)
