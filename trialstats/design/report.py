@@ -110,8 +110,8 @@ def _svg(fig, prefix: str) -> str:
 
 def _figures(result, png_dir: Path | None) -> list[dict]:
     import matplotlib
-    from matplotlib.figure import Figure
     from markupsafe import Markup
+    from matplotlib.figure import Figure
 
     from ..plots.design import plot_power_curve
 
