@@ -2,10 +2,11 @@
 
 Each benchmark compares trialstats with a peer run on the same data in the same process:
 ``bench_mmrm`` (ts.mmrm vs statsmodels MixedLM), ``bench_survival`` (KM + log-rank + Cox vs
-bare lifelines) and ``bench_report`` (the full report vs the bare model fits it contains).
+bare lifelines), ``bench_report`` (the full report vs the bare model fits it contains) and
+``bench_design`` (design replicates per second vs the bare loop; 1 vs 2 workers; Dask cluster).
 Figures from a run are recorded, with the machine, in ``benchmarks/README.md``.
 
-Usage: ``python benchmarks/run.py [mmrm] [survival] [report]`` (default: all three).
+Usage: ``python benchmarks/run.py [mmrm] [survival] [report] [design]`` (default: all four).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def main(argv: list[str]) -> int:
-    which = argv or ["mmrm", "survival", "report"]
+    which = argv or ["mmrm", "survival", "report", "design"]
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{platform.processor() or 'unknown CPU'}\n")
     if "mmrm" in which:
@@ -35,6 +36,11 @@ def main(argv: list[str]) -> int:
         import bench_report
 
         bench_report.run()
+    if "design" in which:
+        import bench_design
+
+        print("## Design: replicates per second, workers, Dask cluster\n")
+        print(bench_design.to_markdown(bench_design.run()))
     return 0
 
 
