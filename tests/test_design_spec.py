@@ -125,3 +125,26 @@ def test_fingerprint_ignores_replicates_but_not_the_seed(tmp_path):
     assert make_spec(tmp_path, good(seed=2), TRIAL_PLAN).fingerprint() != spec.fingerprint()
     with pytest.raises(DesignError, match="replicates: must be an integer >= 1; got 0"):
         spec.with_replicates(0)
+
+
+def test_bundled_long_term_design_runs_on_simulated_trials():
+    # datasets/designs/exo-longterm.toml, shrunk to 2 replicates at 40 per arm
+    import math
+    from dataclasses import replace
+    from pathlib import Path
+
+    import trialstats as ts
+
+    spec = load(Path(__file__).parents[1] / "datasets" / "designs" / "exo-longterm.toml")
+    assert [s.name for s in spec.scenarios] == ["expected", "modest", "equal efficacy"]
+    res = ts.design.run(replace(spec, n_per_arm=(40,), replicates=2), progress=False)
+    reps = res.replicates
+    assert len(reps) == 3 * 2 * 3 and set(reps["hypothesis"]) == {"H1", "H2", "H3"}
+    assert reps["converged"].all()
+    # true H1 contrast at week 24 from the simulate_trial docstring's closed form:
+    # (Delta_EXO - Delta_MIN) * h(24) / h(48), h(t) = 1 - exp(-t / 6)
+    h = [1 - math.exp(-t / 6.0) for t in (24, 48)]
+    for name, delta in (("expected", 28.0), ("modest", 24.0), ("equal efficacy", 18.6)):
+        t = reps.loc[(reps["scenario"] == name) & (reps["hypothesis"] == "H1"), "true_value"]
+        assert abs(t.iloc[0] - (delta - 18.6) * h[0] / h[1]) < 1e-10
+    assert res.fwer["scenario"].unique().tolist() == ["equal efficacy"]
