@@ -41,7 +41,7 @@ from ..errors import TrialstatsError
 __all__ = ["MODELS", "Simulated", "check_hypothesis", "check_params", "generate", "scenario_arms"]
 
 _TRIAL_KEYS = ("arms", "treatment_weeks", "followup_weeks", "dropout", "missed_visit", "effects",
-               "n_sites", "trial_id")
+               "n_sites", "trial_id", "relapse", "responder_gain")
 _NORMAL_KEYS = ("arms", "visits", "mean_difference", "sd", "correlation", "structure",
                 "retention")
 _EXP_KEYS = ("arms", "median_reference", "hazard_ratio", "accrual_days", "followup_days",
