@@ -52,9 +52,9 @@ def plot_power_curve(result, hypothesis: str, ax=None):
     target = result.spec.power_targets.get(hypothesis)
     if target is not None:
         ax.axhline(target, color="0.35", ls="--", lw=1.0, label=f"target {target:g}")
-    ax.set_ylim(0.0, 1.0)
+    ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("subjects per arm")
     ax.set_ylabel("rejection rate (power)")
     ax.set_title(hypothesis, loc="left")
-    ax.legend(frameon=False, fontsize="small", loc="lower right")
+    ax.legend(frameon=False, fontsize="small", loc="best")
     return ax
