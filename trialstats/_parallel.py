@@ -7,7 +7,7 @@ engine; meant to be shared with the imputation engine). Engines:
     In this process, in order.
 ``"local"``
     A :class:`distributed.LocalCluster` of ``workers`` processes (one thread each) on
-    127.0.0.1, no dashboard; torn down afterwards.
+    127.0.0.1 (its dashboard on a free port); torn down afterwards.
 ``distributed.Client``
     An existing client (left open).
 ``"tcp://host:port"`` (or ``"tls://…"``)
@@ -138,8 +138,10 @@ def open_engine(engine="sequential", *, workers: int | None = None,
         n = int(workers or os.cpu_count() or 1)
         if n < 1:
             raise EngineError(f"workers: must be >= 1; got {workers!r}")
+        # dashboard on a free port of 127.0.0.1 (None still tries 8787 in distributed 2026.8
+        # and warns when another cluster holds it)
         with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address=None,
+                          host="127.0.0.1", dashboard_address=":0",
                           silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield Engine("local", client, n)
         return
