@@ -219,3 +219,21 @@ def test_progress_bar_only_when_asked(spec, capsys):
     assert capsys.readouterr().err == ""
     ts.design.run(spec, n_replicates=2, progress=True)
     assert "replicate" in capsys.readouterr().err
+
+
+def test_a_task_failing_on_a_worker_fails_clearly(cluster):
+    from trialstats._parallel import open_engine
+    from trialstats.design.run import run_chunk
+    from trialstats.design.spec import Scenario
+
+    bad = {"scenario": Scenario("x", "weibull", {}), "plan": None, "seed": 1,
+           "hypotheses": [], "chunk": (0, 10, 0, 1)}
+    with open_engine(cluster.address) as eng:
+        with pytest.raises(EngineError, match=r"failed on the Dask engine .*unknown model "
+                                              r"'weibull'"):
+            list(eng.imap_unordered(run_chunk, [bad]))
+        from trialstats.design.run import _task_label
+
+        with pytest.raises(EngineError, match=r"chunk of scenario 'x', n per arm 10, "
+                                              r"replicates 0..0 failed on the Dask engine"):
+            list(eng.imap_unordered(run_chunk, [bad], label=_task_label))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import reprlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -50,8 +51,8 @@ class Engine:
     client: object | None = None
     workers: int = 1
 
-    def imap_unordered(self, fn: Callable, tasks: Iterable, *,
-                       max_in_flight: int | None = None) -> Iterator[tuple[object, object]]:
+    def imap_unordered(self, fn: Callable, tasks: Iterable, *, max_in_flight: int | None = None,
+                       label: Callable | None = None) -> Iterator[tuple[object, object]]:
         """Yield ``(task, fn(task))`` as tasks finish (in task order when sequential).
 
         Parameters
@@ -62,14 +63,17 @@ class Engine:
             Task payloads; each must be picklable.
         max_in_flight : int, optional
             Most tasks submitted and not yet collected (default: 2 per worker).
+        label : callable, optional
+            ``label(task)`` names a task in error messages (default: a shortened repr).
         """
         if self.client is None:
             for task in tasks:
                 yield task, fn(task)
             return
-        yield from self._dask_imap(fn, tasks, max_in_flight or 2 * max(self.workers, 1))
+        yield from self._dask_imap(fn, tasks, max_in_flight or 2 * max(self.workers, 1),
+                                   label or reprlib.repr)
 
-    def _dask_imap(self, fn, tasks, limit):
+    def _dask_imap(self, fn, tasks, limit, label):
         from distributed import as_completed
 
         it = iter(tasks)
@@ -91,7 +95,7 @@ class Engine:
             except Exception as e:  # KilledWorker, CommClosedError, a worker-side error
                 for other in list(ac.futures):
                     other.cancel()
-                raise EngineError(f"task {task!r} failed on the Dask engine "
+                raise EngineError(f"{label(task)} failed on the Dask engine "
                                   f"({type(e).__name__}: {e})") from e
             fut.release()
             nxt = next(it, None)

@@ -106,6 +106,12 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _task_label(task: dict) -> str:
+    s, n, a, b = task["chunk"]
+    return (f"chunk of scenario {task['scenario'].name!r}, n per arm {n}, replicates "
+            f"{a}..{b - 1}")
+
+
 def _chunk_name(chunk) -> str:
     s, n, a, b = chunk
     return f"chunk-s{s:03d}-n{n:05d}-r{a:07d}-{b:07d}.parquet"
@@ -209,7 +215,7 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
     try:
         with open_engine(engine, workers=workers) as eng:
             engine_name = eng.name
-            for task, table in eng.imap_unordered(run_chunk, tasks):
+            for task, table in eng.imap_unordered(run_chunk, tasks, label=_task_label):
                 chunk = task["chunk"]
                 if folder is not None:
                     _atomic_write(folder / _chunk_name(chunk),
