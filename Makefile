@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test report bench lint clean
+.PHONY: install test report bench lint clean design
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ test: $(STAMP) lint
 
 report: $(STAMP)
 	$(PY) -m trialstats report --all datasets -o reports
+
+# simulation-based design of the bundled long-term trial (issue 10): writes
+# reports/design/exo-longterm.html, its Parquet tables in reports/design/exo-longterm_ard/ and the
+# power curves as PNG there; resumable from reports/design/exo-longterm_checkpoint/
+design: $(STAMP)
+	$(PY) -m trialstats design datasets/designs/exo-longterm.toml -o reports/design/exo-longterm.html \
+		--engine local --png --checkpoint reports/design/exo-longterm_checkpoint
 
 bench: $(STAMP)
 	# one core, as the speed targets are stated

@@ -52,7 +52,7 @@ _LAZY = {
     "tipping_point": "trialstats.estimands.tipping",
 }
 _SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results",
-               "estimands"}
+               "estimands", "design"}
 
 __all__ = [
     "ConvergenceWarning",

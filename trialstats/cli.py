@@ -14,6 +14,9 @@ Commands
     trial.toml) in DIR, as ``<folder name>.html``; print each written path. ``-o`` never
     overwrites an input of the trial, nor (without ``--force``) a file that is not a trialstats
     report.
+``trialstats design SPEC -o OUT.html [--replicates N] [--engine sequential|local|ADDRESS]``
+    Run a simulation-based design (:func:`trialstats.design.run`); write its HTML report and
+    ``OUT_ard/`` (Parquet tables) (:mod:`trialstats.design.cli`).
 
 Every command takes ``--debug`` (show the traceback of an unexpected error) and, for trial
 folders, ``--allow-outside`` (read table files that trial.toml places outside the folder).
@@ -92,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(never an input of the trial)")
     p.add_argument("--keep-going", action="store_true",
                    help="exit 0 even when a report section failed (the report shows the failure)")
+
+    from .design.cli import add_parser as _add_design_parser
+
+    _add_design_parser(sub)
     return parser
 
 
@@ -207,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_simulate(args)
         if args.command == "datasets":
             return _cmd_datasets(args)
+        if args.command == "design":
+            from .design.cli import command as _cmd_design
+
+            return _cmd_design(args)
         return _cmd_report(args, parser)
     except TrialstatsError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -139,6 +139,8 @@ def simulate_trial(
     trial_id: str = "SIM-HAIR",
     title: str | None = None,
     seed: int,
+    relapse: str = "half-gain",
+    responder_gain: float = 10.0,
 ):
     r"""Simulate a randomised androgenetic-alopecia trial (hair counts, relapse, adverse events).
 
@@ -174,6 +176,17 @@ def simulate_trial(
         Trial title; a default naming the arms when omitted.
     seed : int
         Seed of ``numpy.random.default_rng``; the same seed gives the same trial.
+    relapse : {"half-gain", "responder"}, default "half-gain"
+        Relapse definition (ADTTE). ``"half-gain"``: the definition below (every subject with
+        an end-of-treatment count). ``"responder"`` (opt-in): only responders, subjects whose
+        end-of-treatment gain :math:`D_i` exceeds ``responder_gain``, enter ADTTE; relapse is a
+        loss of at least half the gain (CHG :math:`\le D_i/2`) at two consecutive attended
+        follow-up visits, dated at the first of them; a loss seen at the last attended visit
+        only is not confirmed (censored at the last relapse-free visit). The draws are the
+        same under both definitions: only ADTTE differs.
+    responder_gain : float, default 10.0
+        Responder threshold of ``relapse="responder"``, hairs/cm² gained at the end of
+        treatment (assumption: about 0.4 between-subject SD of the change).
 
     Returns
     -------
@@ -320,7 +333,8 @@ def simulate_trial(
     params = _check_arguments(
         n_per_arm=n_per_arm, arms=arms, treatment_weeks=treatment_weeks,
         followup_weeks=followup_weeks, dropout=dropout, missed_visit=missed_visit,
-        effects=effects, n_sites=n_sites, trial_id=trial_id, seed=seed,
+        effects=effects, n_sites=n_sites, trial_id=trial_id, seed=seed, relapse=relapse,
+        responder_gain=responder_gain,
     )
     tables = _simulate_tables(**params)
     return _as_trial(tables, params, title)
@@ -338,8 +352,12 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
+RELAPSE_DEFINITIONS = ("half-gain", "responder")
+
+
 def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
-                     effects, n_sites, trial_id, seed) -> dict:
+                     effects, n_sites, trial_id, seed, relapse="half-gain",
+                     responder_gain=10.0) -> dict:
     """Validate simulate_trial's arguments; return them normalised (arms in level order)."""
     if not _is_int(n_per_arm) or n_per_arm < 2:
         raise ModelError(f"simulate_trial: n_per_arm must be an integer >= 2; got {n_per_arm!r}")
@@ -386,11 +404,18 @@ def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         raise ModelError(f"simulate_trial: trial_id must be a non-empty string; got {trial_id!r}")
     if not _is_int(seed) or seed < 0:
         raise ModelError(f"simulate_trial: seed must be a non-negative integer; got {seed!r}")
+    if relapse not in RELAPSE_DEFINITIONS:
+        raise ModelError(f"simulate_trial: unknown relapse definition {relapse!r}; valid: "
+                         f"{', '.join(RELAPSE_DEFINITIONS)}")
+    if not _is_number(responder_gain) or not 0.0 <= float(responder_gain) < math.inf:
+        raise ModelError(f"simulate_trial: responder_gain must be a finite number >= 0 "
+                         f"(hairs/cm²); got {responder_gain!r}")
     return dict(n_per_arm=int(n_per_arm), arms=arms, treatment_weeks=int(treatment_weeks),
                 followup_weeks=int(followup_weeks), dropout=float(dropout),
                 missed_visit=float(missed_visit),
                 effects={k: float(v) for k, v in effects.items()}, n_sites=int(n_sites),
-                trial_id=trial_id, seed=int(seed))
+                trial_id=trial_id, seed=int(seed), relapse=relapse,
+                responder_gain=float(responder_gain))
 
 
 # --------------------------------------------------------------------------------------------
@@ -504,7 +529,8 @@ def _randomise(rng, n_per_arm, arms, n_sites):
 
 
 def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
-                     effects, n_sites, trial_id, seed) -> dict[str, pd.DataFrame]:
+                     effects, n_sites, trial_id, seed, relapse="half-gain",
+                     responder_gain=10.0) -> dict[str, pd.DataFrame]:
     """Draw one trial; return ``{"adsl": ..., "adeff": ..., "adtte": ..., "adae": ...}``."""
     rng = np.random.default_rng(seed)
     site, arm = _randomise(rng, n_per_arm, arms, n_sites)
@@ -602,7 +628,11 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
     })
 
     # --- ADTTE: relapse after the end-of-treatment visit
-    adtte = _relapse(usubjid, count, observed, day, eot, drop_visit, disc_day)
+    if relapse == "responder":
+        adtte = _relapse_responders(usubjid, count, observed, day, eot, drop_visit, disc_day,
+                                    responder_gain)
+    else:
+        adtte = _relapse(usubjid, count, observed, day, eot, drop_visit, disc_day)
 
     # --- ADSL
     completed_trt = observed[:, eot]
@@ -682,6 +712,48 @@ def _relapse(usubjid, count, observed, day, eot, drop_visit, disc_day) -> pd.Dat
     })
 
 
+def _relapse_responders(usubjid, count, observed, day, eot, drop_visit, disc_day,
+                        threshold) -> pd.DataFrame:
+    """ADTTE rows for responders (gain > threshold): confirmed loss of half the gain."""
+    n, n_visits = count.shape
+    chg = count - count[:, [0]]
+    gain = chg[:, eot]
+    rows_all = np.flatnonzero(observed[:, eot] & (gain > threshold))
+    out = {k: [] for k in ("USUBJID", "AVAL", "CNSR", "EVNTDESC", "TLOWER", "TUPPER", "EVENTCD")}
+    for i in rows_all:
+        visits = [j for j in range(eot + 1, n_visits) if observed[i, j]]
+        lost = [chg[i, j] <= gain[i] / 2.0 for j in visits]
+        eot_day = day[i, eot]
+        onset = next((k for k in range(len(visits) - 1) if lost[k] and lost[k + 1]), None)
+        if onset is not None:
+            first = visits[onset]
+            last_free = visits[onset - 1] if onset > 0 else eot
+            rec = (day[i, first] - eot_day, 0, "RELAPSE: LOST >=50% OF GAIN (CONFIRMED)",
+                   day[i, last_free] - eot_day, day[i, first] - eot_day, 1)
+        else:
+            # relapse-free throughout; an unconfirmed loss at the last visit is not counted
+            k = len(visits) - (2 if visits and lost[-1] else 1)
+            tl = day[i, visits[k] if k >= 0 else eot] - eot_day
+            if drop_visit[i] < n_visits:
+                rec = (disc_day[i] - eot_day, 1, "DISCONTINUED BEFORE RELAPSE", tl, np.nan, 2)
+            else:
+                rec = (tl, 1, "NO RELAPSE BY END OF FOLLOW-UP", tl, np.nan, 0)
+        for k, v in zip(("AVAL", "CNSR", "EVNTDESC", "TLOWER", "TUPPER", "EVENTCD"), rec):
+            out[k].append(v)
+        out["USUBJID"].append(usubjid[i])
+    return pd.DataFrame({
+        "USUBJID": np.asarray(out["USUBJID"], dtype=object).astype(str),
+        "PARAMCD": "RELAPSE",
+        "PARAM": "Days from end of treatment to confirmed relapse (responders)",
+        "AVAL": np.asarray(out["AVAL"], dtype=np.int64),
+        "CNSR": np.asarray(out["CNSR"], dtype=np.int64),
+        "EVNTDESC": np.asarray(out["EVNTDESC"], dtype=object).astype(str),
+        "TLOWER": np.asarray(out["TLOWER"], dtype=np.int64),
+        "TUPPER": np.asarray(out["TUPPER"], dtype=float),
+        "EVENTCD": np.asarray(out["EVENTCD"], dtype=np.int64),
+    })
+
+
 def _adverse_events(rng, usubjid, arm, trtdurd, treatment_weeks) -> pd.DataFrame:
     """ADAE: injection-site events per injection, systemic events per exposure, screening AEs."""
     n = usubjid.size
@@ -750,8 +822,10 @@ def _as_trial(tables: dict[str, pd.DataFrame], params: dict, title: str | None):
     if title is None:
         title = ("Simulated trial: " + " vs ".join(ARM_MODELS[a].label for a in arms[1:])
                  + f" vs {ARM_MODELS[arms[0]].label.lower()}")
+    defaults = {"relapse": "half-gain", "responder_gain": 10.0}  # recorded only when changed
     generator = {"function": "trialstats.simulate.simulate_trial", "seed": params["seed"],
-                 "parameters": {k: v for k, v in params.items() if k not in ("seed",)}}
+                 "parameters": {k: v for k, v in params.items() if k not in ("seed",)
+                                and not (k in defaults and v == defaults[k])}}
     meta = TrialMeta(
         id=params["trial_id"], title=title, simulated=True,
         arms={a: ARM_MODELS[a].label for a in arms}, reference=arms[0],

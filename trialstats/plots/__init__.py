@@ -7,7 +7,8 @@ package, and only when a plot function is first used, so ``import trialstats`` s
 Survival: plot_km, plot_cumulative_incidence, plot_extrapolation, plot_loglog
 (:mod:`trialstats.plots.survival`). Longitudinal: plot_lsmeans, plot_observed_means,
 plot_missing_pattern, plot_forest (:mod:`trialstats.plots.longitudinal`). Estimands:
-plot_tipping_point (:mod:`trialstats.plots.estimands`).
+plot_tipping_point (:mod:`trialstats.plots.estimands`). Design:
+plot_power_curve (:mod:`trialstats.plots.design`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _LAZY = {
     "plot_missing_pattern": "longitudinal",
     "plot_forest": "longitudinal",
     "plot_tipping_point": "estimands",
+    "plot_power_curve": "design",
 }
 
 __all__ = sorted(_LAZY)

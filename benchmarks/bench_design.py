@@ -1,0 +1,180 @@
+"""Speed of the design engine (issue 10): replicates per second, workers, Dask cluster overhead.
+
+One replicate = ``simulate_trial`` (2 arms x n per arm, 24 weeks + follow-up to week 104) + the
+plan's MMRM (us, Satterthwaite) + Cox + RMST + fixed-sequence multiplicity: the scenario
+"expected" of ``datasets/designs/exo-longterm.toml``. Measured in one process:
+
+1. one core: the engine's ``run_chunk`` against the peer, the same calls written as a bare loop
+   (``simulate_trial``, ``ts.mmrm``, ``ts.cox``, ``ts.rmst``) without the design machinery; the
+   bare loop is also split into its parts (simulate / MMRM / Cox + RMST);
+2. local engine, 1 vs 2 worker processes (target >= 1.8x on 2 cores), clusters started before the
+   clock and warmed up;
+3. a Dask scheduler + 2 workers as separate processes on 127.0.0.1 vs the local engine with 2
+   workers: overhead per replicate;
+4. from the measured one-core cost, what 100,000 replicates would take on 64 cores.
+
+Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_design.py [replicates]``.
+The machine's load average is printed: on a shared machine the worker ratios measure the load.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DESIGN = ROOT / "datasets" / "designs" / "exo-longterm.toml"
+
+
+def _payloads(spec, n_per_arm: int, replicates: int, chunk: int):
+    from trialstats.design import models
+    from trialstats.design.spec import hypothesis_ids
+
+    sc = spec.scenarios[0]
+    hyps = hypothesis_ids(spec.plan, models.scenario_arms(sc.model, sc.params))
+    return [{"plan": spec.plan, "seed": spec.seed, "scenario": sc, "hypotheses": hyps,
+             "chunk": (0, n_per_arm, a, min(a + chunk, replicates))}
+            for a in range(0, replicates, chunk)]
+
+
+def bare_loop(spec, n_per_arm: int, replicates: int) -> dict:
+    """The peer: the same simulate + analyses as plain calls; seconds per part."""
+    import trialstats as ts
+    from trialstats.errors import ConvergenceWarning
+
+    sc = spec.scenarios[0]
+    parts = {"simulate": 0.0, "mmrm": 0.0, "cox_rmst": 0.0}
+    for r in range(replicates):
+        t0 = time.perf_counter()
+        trial = ts.simulate_trial(n_per_arm=n_per_arm, seed=1000 + r, **sc.params)
+        eff = trial.analysis_frame("adeff", paramcd="TAHC")
+        eff = eff[(eff["ABLFL"] != "Y") & (eff["AVISITN"] <= 24)].reset_index(drop=True)
+        eff["AVISIT"] = eff["AVISIT"].cat.remove_unused_categories()
+        tte = trial.analysis_frame("adtte", paramcd="RELAPSE")
+        t1 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = ts.mmrm("CHG ~ ARM * AVISIT + BASE", eff, subject="USUBJID", visit="AVISIT",
+                          covariance="us")
+            fit.contrast("ARM", by="AVISIT")
+        t2 = time.perf_counter()
+        ts.cox("ARM", tte, time="AVAL", censor="CNSR", strata="STAGEGR")
+        last = tte.groupby("ARM", observed=True)["AVAL"].max().min()
+        ts.rmst(tte, time="AVAL", censor="CNSR", by="ARM", tau=float(last))
+        t3 = time.perf_counter()
+        parts["simulate"] += t1 - t0
+        parts["mmrm"] += t2 - t1
+        parts["cox_rmst"] += t3 - t2
+    return {k: v / replicates for k, v in parts.items()}
+
+
+def engine_time(engine, payloads, workers=None) -> tuple[float, float]:
+    """(startup seconds, run seconds) of the payloads on an engine (after a warm-up task)."""
+    from trialstats._parallel import open_engine
+    from trialstats.design.run import run_chunk
+
+    t0 = time.perf_counter()
+    with open_engine(engine, workers=workers) as eng:
+        list(eng.imap_unordered(run_chunk, payloads[:max(1, eng.workers)]))   # warm-up
+        t1 = time.perf_counter()
+        list(eng.imap_unordered(run_chunk, payloads))
+        t2 = time.perf_counter()
+    return t1 - t0, t2 - t1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cluster_processes(n_workers: int = 2):
+    """Start a scheduler and workers as separate processes; return (address, processes)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                               "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr,
+                                "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host",
+                                "127.0.0.1"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) for _ in range(n_workers)]
+    from distributed import Client
+
+    for _ in range(100):
+        try:
+            with Client(addr, timeout="5s") as c:
+                c.wait_for_workers(n_workers, timeout=120)
+            return addr, procs
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("the Dask cluster did not start")
+
+
+def run(replicates: int = 40, n_per_arm: int = 100) -> dict:
+    import trialstats as ts
+    from trialstats.design.run import run_chunk
+
+    spec = ts.design.load(DESIGN)
+    out = {"replicates": replicates, "n_per_arm": n_per_arm, "load": os.getloadavg()}
+    bare_loop(spec, n_per_arm, 2)                                   # warm-up (imports, caches)
+    parts = bare_loop(spec, n_per_arm, replicates)
+    out["bare_parts"] = parts
+    out["bare"] = sum(parts.values())
+    payloads = _payloads(spec, n_per_arm, replicates, chunk=5)
+    t0 = time.perf_counter()
+    for p in payloads:
+        run_chunk(p)
+    out["engine_one_core"] = (time.perf_counter() - t0) / replicates
+    for w in (1, 2):
+        out[f"local_{w}"] = engine_time("local", payloads, workers=w)
+    addr, procs = cluster_processes(2)
+    try:
+        out["cluster_2"] = engine_time(addr, payloads)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+    out["load_after"] = os.getloadavg()
+    return out
+
+
+def to_markdown(r: dict) -> str:
+    n = r["replicates"]
+    per = r["engine_one_core"]
+    l1, l2, c2 = r["local_1"][1], r["local_2"][1], r["cluster_2"][1]
+    p = r["bare_parts"]
+    lines = [
+        f"{n} replicates, n = {r['n_per_arm']} per arm (2 arms); load average "
+        f"{r['load'][0]:.1f} before, {r['load_after'][0]:.1f} after (2 cores)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| one core, engine: s / replicate | {per:.3f} ({1 / per:.2f} replicates/s) |",
+        f"| one core, bare loop (peer): s / replicate | {r['bare']:.3f} |",
+        f"| engine / bare loop | {per / r['bare']:.2f} |",
+        f"| bare loop parts: simulate / MMRM / Cox + RMST (s) | {p['simulate']:.3f} / "
+        f"{p['mmrm']:.3f} / {p['cox_rmst']:.3f} |",
+        f"| local 1 worker: s (startup s) | {l1:.1f} ({r['local_1'][0]:.1f}) |",
+        f"| local 2 workers: s (startup s) | {l2:.1f} ({r['local_2'][0]:.1f}) |",
+        f"| speed-up 2 vs 1 worker (target >= 1.8) | {l1 / l2:.2f} |",
+        f"| scheduler + 2 worker processes: s | {c2:.1f} |",
+        f"| cluster / local (2 workers) | {c2 / l2:.2f} |",
+        f"| cluster overhead per replicate (s) | {(c2 - l2) / n:+.4f} |",
+        f"| 100,000 replicates on 64 cores at the one-core cost | "
+        f"{1e5 * per / 64 / 60:.1f} min (x {l1 / l2 / 2:.2f} measured 2-worker efficiency: "
+        f"{1e5 * per / 64 / 60 / max(l1 / l2 / 2, 1e-9):.1f} min) |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    print(to_markdown(run(reps)))
