@@ -50,7 +50,7 @@ from scipy import stats
 
 from ..errors import ModelError
 from ._input import group_codes, prepare
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 __all__ = ["LogrankResult", "logrank", "logrank_arrays", "holm"]
 
@@ -209,6 +209,8 @@ class LogrankResult:
             f"<LogrankResult: {kind}{strat}, {len(self.levels)} groups, "
             f"chi2 = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}>"
         )
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Observed/expected table, the overall test and the pairwise tests."""

@@ -57,7 +57,7 @@ from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
 from . import _cox_engine as engine
 from ._input import check_choice, event_indicator, filter_paramcd, numeric_times, require_columns
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 TIES = ("efron", "breslow")
 # lifelines' Newton-Raphson: full steps, stop only when the step (norm 1e-12 on its standardised
@@ -188,6 +188,8 @@ class CoxResult:
                 "p_value": stats.chi2.sf(res["statistic"], res["df"]),
             }
         )
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Coefficients, likelihood-ratio test and concordance."""
