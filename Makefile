@@ -29,7 +29,7 @@ report: $(STAMP)
 
 # the documentation site (mkdocs.yml) into site/; tutorials, tables and figures run at build time
 docs: $(STAMP)
-	$(PY) -m mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	# one core, as the speed targets are stated
