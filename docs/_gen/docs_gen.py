@@ -71,6 +71,11 @@ def frame_html(frame: pd.DataFrame, digits: int = 4) -> str:
                          border=0, classes="ts-table")
 
 
+def code(s) -> str:
+    """Inline code safe inside a Markdown table cell (a ``|`` in a code span would end the cell)."""
+    return "<code>" + html.escape(str(s)).replace("|", "&#124;") + "</code>"
+
+
 def md_table(rows: list[dict], columns: list[str] | None = None) -> str:
     """Rows as a Markdown table (cells escaped for ``|``)."""
     columns = columns or list(rows[0])
@@ -361,7 +366,7 @@ def r_mapping_table(rows: list[tuple]) -> str:
         if args or callable(obj):  # attributes (fit.coef) take no arguments
             check_arguments(obj, args)
         prefix = "" if ts_name.split(".")[0] in _methods() else "ts."
-        out.append({"R": f"`{r_call}`" if r_call else "", "R argument": f"`{r_arg}`" if r_arg else "",
-                    "trialstats": f"`{prefix}{ts_name}`", "argument": f"`{ts_arg}`" if ts_arg else "",
+        out.append({"R": code(r_call) if r_call else "", "R argument": code(r_arg) if r_arg else "",
+                    "trialstats": code(prefix + ts_name), "argument": code(ts_arg) if ts_arg else "",
                     "note": note})
     return md_table(out, ["R", "R argument", "trialstats", "argument", "note"])
