@@ -60,15 +60,19 @@ def show(obj, digits: int = 4) -> None:
     elif isinstance(obj, pd.DataFrame):
         print(frame_html(obj, digits))
     elif hasattr(obj, "_repr_html_"):
-        print(obj._repr_html_())
+        print(_plain_tables(obj._repr_html_()))
     else:
         print(f"<pre>{html.escape(str(obj))}</pre>")
 
 
+def _plain_tables(text: str) -> str:
+    """Drop pandas' table attributes: a class-less table gets the theme's table style."""
+    return re.sub(r"<table[^>]*>", "<table>", text)
+
+
 def frame_html(frame: pd.DataFrame, digits: int = 4) -> str:
-    """A DataFrame as a compact HTML table (floats to ``digits`` significant digits)."""
-    return frame.to_html(index=False, float_format=lambda x: f"{x:.{digits}g}", na_rep="",
-                         border=0, classes="ts-table")
+    """A DataFrame as an HTML table in the site's style (floats to ``digits`` significant digits)."""
+    return _plain_tables(frame.to_html(index=False, float_format=lambda x: f"{x:.{digits}g}", na_rep=""))
 
 
 def code(s) -> str:
@@ -214,8 +218,9 @@ def tolerances() -> list[dict]:
             while i >= 0 and lines[i].lstrip().startswith("#"):
                 comment.insert(0, lines[i].lstrip("# ").rstrip())
                 i -= 1
+            why = " ".join(comment) or (f"as {rows[-1]['name']} (the comment above it covers both)" if rows else "")
             rows.append({"name": node.targets[0].id, "value": ast.get_source_segment(src, node.value),
-                         "why": " ".join(comment)})
+                         "why": why})
     return rows
 
 
