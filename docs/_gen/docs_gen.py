@@ -375,3 +375,46 @@ def r_mapping_table(rows: list[tuple]) -> str:
                     "trialstats": code(prefix + ts_name), "argument": code(ts_arg) if ts_arg else "",
                     "note": note})
     return md_table(out, ["R", "R argument", "trialstats", "argument", "note"])
+
+
+def _max_rel_nan(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if (np.isfinite(a) != np.isfinite(b)).any():
+        return float("inf")  # one is missing where the other is not
+    return float(np.max(np.abs(a[ok] - b[ok]) / np.maximum(np.abs(b[ok]), 1e-300))) if ok.any() else 0.0
+
+
+def survival_parity_markdown() -> str:
+    """R survival's survfit and coxph reference cases refitted now (the tests' own case lists)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_survival_cox as C
+    import test_survival_km as K
+
+    est, se = _tol("SAME_ALGORITHM")["rtol"], _tol("SAME_ALGORITHM_SE")["rtol"]
+
+    def mark(x, bound):
+        return f"{x:.1e} {'✓' if x <= bound else '✗'}"
+
+    rows = [{"case": "bound (tests/tolerances.py)", "R call": "", "estimate (max rel. diff)": f"≤ {est:.0e}",
+             "SE (max rel. diff)": f"≤ {se:.0e}"}]
+    for case in K.CASES:
+        ref, tab = K.KM[case]["table"], K._fit(case).table
+        rows.append({"case": f"`km: {case}`", "R call": "survfit (conf.type " + K.KM[case]["conf_type"] + ")",
+                     "estimate (max rel. diff)": mark(_max_rel_nan(tab["survival"], K._arr(ref["survival"])), est),
+                     "SE (max rel. diff)": mark(_max_rel_nan(tab["std_error"], K._arr(ref["std_error"])), se)})
+    for case in C.CASES:
+        ref = C.COX[case]
+        fit = ts_cox(**C._case(case))
+        rows.append({"case": f"`cox: {case}`", "R call": "coxph",
+                     "estimate (max rel. diff)": mark(_max_rel(fit.coef["estimate"], ref["estimate"]), est),
+                     "SE (max rel. diff)": mark(_max_rel(fit.coef["std_error"], ref["std_error"]), se)})
+    return md_table(rows, ["case", "R call", "estimate (max rel. diff)", "SE (max rel. diff)"])
+
+
+def ts_cox(**kw):
+    import trialstats as ts
+
+    return ts.cox(**kw)
