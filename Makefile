@@ -6,14 +6,20 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install test report bench lint docs clean
 
-# editable_mode=compat: a .pth puts this folder on sys.path, so `import trialstats` finds this
-# package even when the current directory holds a folder named trialstats (the default editable
-# finder loses to such a namespace package: "module 'trialstats' has no attribute 'datasets'").
 # The dev extra includes the docs extra (mkdocs-material, mkdocstrings, markdown-exec).
+# trialstats-src.pth puts this folder on sys.path: setuptools' editable install alone imports
+# through a finder that loses to any folder named trialstats in the current directory (Python
+# then imports that folder as an empty namespace package: "module 'trialstats' has no attribute
+# 'datasets'"); a sys.path entry holding the real package always wins. (setuptools' own
+# editable_mode=compat does the same but prints a deprecation warning.) With that file in place,
+# setuptools' one-line notice about exactly this ("Editable installation. Please be careful with
+# folders ... with the same name as your package") is moot, and is silenced by message; every
+# other warning still prints.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	PYTHONWARNINGS="ignore:Editable installation" $(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "trialstats-src.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	touch $(STAMP)
 
 install: $(STAMP)
