@@ -67,3 +67,9 @@ class Summary:
 
     def _repr_html_(self) -> str:
         return self.as_html()
+
+
+def summary_html(result) -> str:
+    """``result.summary()`` as HTML: assign as ``_repr_html_ = summary_html`` in a result class
+    so that Jupyter shows the result as tables."""
+    return result.summary()._repr_html_()

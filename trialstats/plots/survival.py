@@ -12,15 +12,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import transforms
 
+from ._style import group_colors, palette
+
 __all__ = ["plot_km", "plot_cumulative_incidence", "plot_extrapolation", "plot_loglog"]
 
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)))
 
 
-def _palette(n: int) -> list:
-    import seaborn as sns
-
-    return list(sns.color_palette("colorblind", max(n, 1)))
 
 
 def _text(s) -> str:
@@ -81,7 +79,7 @@ def plot_km(km, ax=None, at_risk: bool = True, times=None, conf_int: bool = True
     """
     made_here = ax is None
     ax = _new_ax(ax, figsize=(7.5, 4.5 + (0.35 * len(km.levels) + 0.6 if at_risk else 0)))
-    colors = _palette(len(km.levels))
+    colors = [group_colors(km.levels, labels)[g] for g in km.levels]
     tab = km.table
     for color, g in zip(colors, km.levels):
         sub = tab[tab[km.group] == g]
@@ -142,7 +140,7 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
     matplotlib Axes
     """
     ax = _new_ax(ax)
-    colors = _palette(len(ci.levels))
+    colors = [group_colors(ci.levels, labels)[g] for g in ci.levels]
     for color, g in zip(colors, ci.levels):
         sub = ci.table[ci.table[ci.group] == g]
         _step_curve(ax, sub, "estimate", 0.0, color, _name(g, labels), conf_int)
@@ -186,8 +184,8 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     grid = np.linspace(0.0, max_years * days, n_points)
     pred = ext.predict(grid)
     km_tab = ext.km.table
-    arm_colors = dict(zip(ext.levels, _palette(len(ext.levels))))
-    dist_colors = dict(zip(ext.distributions, _palette(len(ext.distributions))))
+    arm_colors = group_colors(ext.levels, labels)
+    dist_colors = dict(zip(ext.distributions, palette(len(ext.distributions) + 1)[1:]))
     for a in arms:
         sub = km_tab[km_tab[ext.km.group] == a]
         t, s = _steps(sub["time"] / days, sub["survival"], 1.0)
@@ -228,7 +226,7 @@ def plot_loglog(km, ax=None, title: str | None = None, labels: dict | None = Non
     matplotlib Axes
     """
     ax = _new_ax(ax)
-    colors = _palette(len(km.levels))
+    colors = [group_colors(km.levels, labels)[g] for g in km.levels]
     for color, g in zip(colors, km.levels):
         sub = km.table[(km.table[km.group] == g) & (km.table["n_event"] > 0)]
         sub = sub[(sub["survival"] > 0) & (sub["survival"] < 1) & (sub["time"] > 0)]

@@ -50,7 +50,7 @@ from scipy import stats
 
 from ..errors import ModelError
 from ._input import group_codes, prepare
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 __all__ = ["LogrankResult", "logrank", "logrank_arrays", "holm"]
 
@@ -215,6 +215,8 @@ class LogrankResult:
         from ..results.comparisons import logrank_comparisons
 
         return logrank_comparisons(self, *args, **kwargs)
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Observed/expected table, the overall test and the pairwise tests."""

@@ -45,7 +45,7 @@ from ._input import (
     prepare,
     require_columns,
 )
-from ._summary import Summary
+from ._summary import Summary, summary_html
 from .km import conf_int
 
 __all__ = ["CumulativeIncidenceResult", "GrayTestResult", "cumulative_incidence", "gray_test",
@@ -166,6 +166,8 @@ class CumulativeIncidenceResult:
                 "conf_low": pick("conf_low", np.nan), "conf_high": pick("conf_high", np.nan),
             }))
         return pd.concat(frames, ignore_index=True)
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Last estimate per group."""
@@ -339,6 +341,8 @@ class GrayTestResult:
     def __repr__(self) -> str:
         strat = f", stratified by {self.strata}" if self.strata else ""
         return f"<GrayTestResult: {len(self.levels)} groups by {self.group}{strat}, rho = {self.rho:g}>"
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """The test table."""

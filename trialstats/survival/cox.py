@@ -77,7 +77,7 @@ from ._input import (
     filter_paramcd,
     require_columns,
 )
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 TIES = ("efron", "breslow", "exact")
 PH_TRANSFORMS = ("km", "identity", "log", "rank")
@@ -308,6 +308,7 @@ class CoxResult:
         Series or DataFrame
         """
         return cox_predict.predict(self, newdata, type)
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Coefficients, likelihood-ratio test and concordance."""

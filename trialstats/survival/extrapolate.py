@@ -40,7 +40,7 @@ from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
 from . import _parametric
 from ._input import prepare
-from ._summary import Summary
+from ._summary import Summary, summary_html
 from .km import KaplanMeierResult, kaplan_meier
 
 DAYS_PER_YEAR = 365.25
@@ -96,6 +96,8 @@ class ExtrapolationResult:
             rows.append(pd.DataFrame({self.group: g, "distribution": dist, "time": t,
                                       "survival": s}))
         return pd.concat(rows, ignore_index=True)
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Model fit statistics and extrapolated survival."""

@@ -53,7 +53,7 @@ from ._input import (
     numeric_times,
     require_columns,
 )
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 __all__ = ["TurnbullResult", "IntervalRegressionResult", "turnbull", "interval_regression",
            "turnbull_arrays"]
@@ -164,6 +164,8 @@ class TurnbullResult:
                                         "survival": np.clip(1.0 - drop, 0.0, 1.0)}))
         return pd.concat(frames, ignore_index=True)
 
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
+
     def summary(self) -> Summary:
         """The innermost intervals with positive mass."""
         tab = self.intervals[self.intervals["probability"] > 1e-10]
@@ -245,6 +247,8 @@ class IntervalRegressionResult:
         return (f"<IntervalRegressionResult: {self.dist} AFT ~ {self.formula}, "
                 f"{self.n_obs} obs, loglik {self.loglik:.4f}, "
                 f"{'converged' if self.converged else 'NOT converged'}>")
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Coefficients and fit statistics."""

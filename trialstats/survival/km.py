@@ -42,7 +42,7 @@ from scipy import stats
 from .._inference import check_level
 from ..errors import ModelError
 from ._input import case_weights, check_choice, prepare
-from ._summary import Summary
+from ._summary import Summary, summary_html
 
 CONF_TYPES = ("log-log", "log", "plain")
 _TOL = np.sqrt(np.finfo(float).eps)
@@ -352,6 +352,8 @@ class KaplanMeierResult:
                 )
             )
         return pd.concat(frames, ignore_index=True)
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Per-group subjects, events and median with its interval."""

@@ -36,7 +36,7 @@ import pandas as pd
 from .._inference import check_level, t_inference
 from ..errors import ModelError
 from ._input import prepare
-from ._summary import Summary
+from ._summary import Summary, summary_html
 from .km import km_arrays
 
 __all__ = ["RMSTResult", "rmst", "rmst_arrays"]
@@ -101,6 +101,8 @@ class RMSTResult:
         from ..results.comparisons import rmst_comparisons
 
         return rmst_comparisons(self, *args, **kwargs)
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Per-arm RMST, differences and ratios."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..._inference import t_inference, without_inference
-from ..._summary import Summary
+from ..._summary import Summary, summary_html
 from ...errors import ConvergenceWarning, ModelError
 from .._design import Design
 from .._grid import column_products, reference_grid
@@ -489,6 +489,8 @@ class MMRMResult:
             f"{_METHOD_LABEL[self.spec.method]}, {self.spec.df} df, {self.n_obs} obs / "
             f"{self.n_subjects} subjects, {status}>"
         )
+
+    _repr_html_ = summary_html  # Jupyter shows summary() as tables
 
     def summary(self) -> Summary:
         """Model, fit statistics, coefficients and covariance as a printable Summary."""

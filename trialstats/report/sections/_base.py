@@ -200,3 +200,22 @@ def fit_mmrm_with_fallback(data, spec, *, df: str | None = None, level: float = 
 
 def _one_line(e: BaseException) -> str:
     return re.sub(r"\s+", " ", str(e)).strip()[:300]
+
+
+def outcome_units(frame: pd.DataFrame) -> str | None:
+    """Units of an ADEFF parameter, from the metadata: AVALU when present, else the bracketed
+    tail of PARAM (``"Target-area hair count (/cm2)"`` → ``"/cm2"``); None when neither says."""
+    for column in ("AVALU", "PARAM"):
+        if column not in frame.columns:
+            continue
+        values = [str(v).strip() for v in pd.unique(frame[column].dropna()) if str(v).strip()]
+        if column == "PARAM":
+            values = [m.group(1).strip() for v in values if (m := re.search(r"\(([^()]+)\)\s*$", v))]
+        if len(set(values)) == 1:
+            return values[0]
+    return None
+
+
+def visit_times(frame: pd.DataFrame) -> dict:
+    """AVISIT -> AVISITN: where each visit sits on the time axis of a figure."""
+    return frame.groupby("AVISIT", observed=True, sort=False)["AVISITN"].first().astype(float).to_dict()

@@ -17,7 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number, fmt_pvalue
-from ._base import Figure, Section, Table, legend_safe, new_figure, pct_level
+from ._base import (
+    Figure,
+    Section,
+    Table,
+    legend_safe,
+    new_figure,
+    outcome_units,
+    pct_level,
+    visit_times,
+)
 from .primary import is_baseline, observed_means, visit_number
 
 KEY = "durability"
@@ -90,7 +99,8 @@ def compute(ctx) -> Section:
 
     obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd} (hairs/cm²)", title="Hair count after treatment stops")
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd}", title="Hair count after treatment stops",
+                        units=outcome_units(data), time=visit_times(data))
     figs = (Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig),)
     paras = (
         f"Treatment ended at week {stop:g}. Off-treatment data: {len(data)} observations of "

@@ -22,7 +22,9 @@ from ._base import (
     fit_mmrm_with_fallback,
     legend_safe,
     new_figure,
+    outcome_units,
     pct_level,
+    visit_times,
 )
 
 KEY = "primary"
@@ -265,10 +267,13 @@ def compute(ctx) -> Section:
                                       "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)))
     figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)")
+    units, times = outcome_units(data), visit_times(data)
+    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)",
+                 units=units, time=times)
     figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)")
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)",
+                        units=units, time=times)
     figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
     plot_missing_pattern(pattern, ax=ax, labels=legend_safe(labels), title="Missing outcome by arm and visit")
