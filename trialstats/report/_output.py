@@ -41,6 +41,7 @@ MANIFEST_NAME = "trialstats-manifest.json"
 _MARKER = re.compile(rb'<meta name="generator" content="trialstats[ "]')
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.csv$")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_MAX_MANIFEST = 1 << 20  # bytes; trialstats writes a few kB
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -113,6 +114,10 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
                           "trialstats generator marker); choose another file, or pass --force "
                           "(API: force=True) to overwrite it")
     folder = ard_dir(out_path)
+    if folder.is_symlink():
+        raise OutputError(f"-o {out_path}: {folder.name} is a symbolic link; the report writes its "
+                          "tables into a real folder beside the HTML file; remove the link or choose "
+                          "another output file")
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"-o {out_path}: {folder.name} exists and is not a folder; the report "
                           "writes its tables there; move it or choose another output file")
@@ -174,10 +179,13 @@ def _locked(folder: Path):
 
 def _read_manifest(folder: Path) -> list[str]:
     """File names listed by a previous build's manifest (only safe, plain CSV names)."""
+    path = folder / MANIFEST_NAME
     try:
-        doc = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if path.is_symlink() or path.stat().st_size > _MAX_MANIFEST:
+            return []  # not a manifest trialstats wrote
+        doc = json.loads(path.read_text(encoding="utf-8"))
         files = doc["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
     names = files if isinstance(files, list) else list(files) if isinstance(files, dict) else []
     return [n for n in names if isinstance(n, str) and _SAFE_NAME.match(n)]
