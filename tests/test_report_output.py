@@ -189,3 +189,10 @@ def test_a_hostile_manifest_is_ignored(tmp_path):
     write_outputs({"one": _frame()}, b"<html>", tmp_path / "r.html", version="0")
     assert (ard / "keep.csv").read_text(encoding="utf-8") == "x\n"
     assert json.loads((ard / MANIFEST_NAME).read_text(encoding="utf-8"))["files"].keys() == {"one.csv"}
+
+
+def test_ard_folder_that_is_the_trial_folder_is_refused(tmp_path):
+    folder = ts.simulate_trial(n_per_arm=6, n_sites=2, seed=2).write(tmp_path / "t_ard")
+    trial = ts.load_trial(folder)
+    with pytest.raises(OutputError, match=r"its tables folder t_ard holds input files of trial"):
+        ts.build_report(trial, tmp_path / "t.html")
