@@ -124,3 +124,13 @@ def test_absent_tables_are_not_applicable_not_failures(folder, tmp_path, capsys)
     html = out.read_text(encoding="utf-8")
     assert "Not applicable: the trial has no ADTTE table" in html
     assert "could not be completed" not in html
+
+
+def test_control_characters_from_the_data_never_reach_the_terminal(tmp_path, capsys):
+    bad = _copy(MINI, tmp_path)
+    toml = bad / "trial.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('adsl = "adsl.csv"', 'adsl = "\\u001b[31mred.csv"'),
+                    encoding="utf-8")
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "?[31mred.csv" in out

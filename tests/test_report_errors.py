@@ -100,3 +100,9 @@ def test_duplicate_labels_in_memory(base):
     meta = replace(base.meta, arms={"PLACEBO": "Same", "EXOSOME": "same", "MINOXIDIL": "Minoxidil"})
     with pytest.raises(TrialDataError, match=r"TrialMeta, column arms\.codes: arms PLACEBO, EXOSOME have the same label"):
         ts.Trial(meta, base.adsl, base.adeff, base.adtte, base.adae)
+
+
+def test_too_many_arms_is_a_data_error(base):
+    meta = replace(base.meta, arms={f"A{i}": f"Arm {i}" for i in range(21)}, reference="A0")
+    with pytest.raises(TrialDataError, match=r"TrialMeta, column arms\.codes: 21 arms; at most 20 are allowed"):
+        ts.Trial(meta, base.adsl, base.adeff)

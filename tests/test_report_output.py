@@ -172,3 +172,27 @@ def test_two_concurrent_builds_leave_one_complete_report(folder, tmp_path):
     for f in ref_ard.iterdir():  # the CSVs are those of the winning report
         assert (ard / f.name).read_bytes() == f.read_bytes(), f.name
     assert sorted(p.name for p in out.parent.iterdir()) == ["r.html", "r_ard"]
+
+
+def test_ard_folder_that_is_a_symlink_is_refused(trial, folder, tmp_path):
+    os.symlink(folder, tmp_path / "r_ard")  # would write the CSVs into the trial folder
+    with pytest.raises(OutputError, match=r"r_ard is a symbolic link"):
+        ts.build_report(trial, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_hostile_manifest_is_ignored(tmp_path):
+    ard = tmp_path / "r_ard"
+    ard.mkdir()
+    (ard / MANIFEST_NAME).write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    (ard / "keep.csv").write_text("x\n", encoding="utf-8")
+    write_outputs({"one": _frame()}, b"<html>", tmp_path / "r.html", version="0")
+    assert (ard / "keep.csv").read_text(encoding="utf-8") == "x\n"
+    assert json.loads((ard / MANIFEST_NAME).read_text(encoding="utf-8"))["files"].keys() == {"one.csv"}
+
+
+def test_ard_folder_that_is_the_trial_folder_is_refused(tmp_path):
+    folder = ts.simulate_trial(n_per_arm=6, n_sites=2, seed=2).write(tmp_path / "t_ard")
+    trial = ts.load_trial(folder)
+    with pytest.raises(OutputError, match=r"its tables folder t_ard holds input files of trial"):
+        ts.build_report(trial, tmp_path / "t.html")

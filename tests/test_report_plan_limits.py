@@ -140,3 +140,15 @@ def test_deep_nesting_is_a_clean_error(tmp_path, text, capsys):
     assert main(["validate", str(folder)]) == 1
     out = capsys.readouterr()
     assert "trial.toml: nested" in out.out and "Traceback" not in out.out + out.err
+
+
+def test_subgroup_or_strata_column_with_too_many_levels():
+    # USUBJID has one level per subject: a subgroup of it would fit one MMRM per subject
+    big = ts.simulate_trial(n_per_arm=40, n_sites=2, seed=4)
+    n_tte = big.adtte["USUBJID"].nunique()
+    assert n_tte > 100
+    with pytest.raises(PlanError, match=r"subgroups\.USUBJID: USUBJID has 120 levels; at most 20 are allowed"):
+        plan_for_trial(big, {"subgroups": {"USUBJID": "Subject"}})
+    with pytest.raises(PlanError, match=rf"relapse\.strata: USUBJID, SEX has {n_tte} level combinations; at most 100"):
+        plan_for_trial(big, {"relapse": {"strata": ["USUBJID", "SEX"]}})
+    assert plan_for_trial(big, {"relapse": {"strata": ["SEX"]}, "subgroups": {"SEX": "Sex"}}).relapse.strata == ("SEX",)

@@ -146,3 +146,25 @@ def toml_value(v) -> str:
         return "{ " + ", ".join(f"{toml_key(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {type(v).__name__} value {v!r}; valid types: "
                     "str, int, float, bool, list, dict")
+
+
+def dump_toml_document(d: dict) -> str:
+    """A TOML document: top-level scalars and lists, then ``[tables]``, then ``[[arrays of
+    tables]]`` (the shapes of the analysis plan; round-trips through tomllib)."""
+    lines: list[str] = []
+    scalars = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_table_array(v)}
+    for k, v in scalars.items():
+        lines.append(f"{toml_key(k)} = {toml_value(v)}")
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{toml_key(k)}]"]
+            lines += [f"{toml_key(kk)} = {toml_value(vv)}" for kk, vv in v.items()]
+        elif _is_table_array(v):
+            for item in v:
+                lines += ["", f"[[{toml_key(k)}]]"]
+                lines += [f"{toml_key(kk)} = {toml_value(vv)}" for kk, vv in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table_array(v) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)

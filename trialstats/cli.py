@@ -38,6 +38,7 @@ Exit status
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -102,15 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text for the terminal: control characters from untrusted input (escape sequences) shown
+    as '?', never interpreted."""
+    return _CONTROL.sub("?", str(text))
+
+
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(_safe(line), file=sys.stderr, flush=True)
 
 
 def _cmd_validate(args) -> int:
     from .data import validate_folder
 
     report = validate_folder(args.path, allow_outside=args.allow_outside)
-    print(report)
+    print(_safe(report))
     return 0 if report.ok else 1
 
 
@@ -149,8 +159,8 @@ def _build_one(folder: Path, out: Path, args) -> int:
     result = build(trial, out, progress=_progress, force=args.force)
     print(result.path)
     if result.failed and not args.keep_going:
-        print(f"error: {result.path}: {len(result.failed)} section(s) failed: "
-              f"{', '.join(result.failed)} (the report shows why; --keep-going exits 0 anyway)",
+        print(_safe(f"error: {result.path}: {len(result.failed)} section(s) failed: "
+                    f"{', '.join(result.failed)} (the report shows why; --keep-going exits 0 anyway)"),
               file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
@@ -183,13 +193,13 @@ def _cmd_report(args, parser) -> int:
             try:
                 code = _build_one(folder, args.output / f"{folder.name}.html", args)
             except TrialstatsError as e:
-                print(f"{folder}: {e}", file=sys.stderr)
+                print(_safe(f"{folder}: {e}"), file=sys.stderr)
                 code = _status(e)
             except Exception as e:  # noqa: BLE001 - one line per trial; the others still build
                 if getattr(args, "debug", False):
                     traceback.print_exc()
-                print(f"{folder}: unexpected {type(e).__name__}: {_one_line(e)} (rerun with --debug "
-                      "for the traceback)", file=sys.stderr)
+                print(_safe(f"{folder}: unexpected {type(e).__name__}: {_one_line(e)} (rerun with "
+                            "--debug for the traceback)"), file=sys.stderr)
                 code = EXIT_FAILED
             status = max(status, code)
         return status
@@ -220,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_design(args)
         return _cmd_report(args, parser)
     except TrialstatsError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(_safe(f"error: {e}"), file=sys.stderr)
         return _status(e)
     except BrokenPipeError:
         # output piped into a reader that closed early (e.g. `| head`): not an error
@@ -229,6 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - never a traceback without --debug
         if getattr(args, "debug", False):
             traceback.print_exc()
-        print(f"error: unexpected {type(e).__name__}: {_one_line(e)} (this is a bug in trialstats; "
-              "rerun with --debug for the traceback)", file=sys.stderr)
+        print(_safe(f"error: unexpected {type(e).__name__}: {_one_line(e)} (this is a bug in "
+                    "trialstats; rerun with --debug for the traceback)"), file=sys.stderr)
         return EXIT_FAILED

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import frame_from_columns
 from .schema import MISSING_TOKENS
-from .validation import frame_from_columns
 
 __all__ = ["read_csv_arrow"]
 

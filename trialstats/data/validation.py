@@ -19,14 +19,17 @@ import pandas as pd
 
 from ..errors import TrialDataError
 from . import schema
+from ._arrays import duplicated_codes, factorize, frame_from_columns, key_codes
 from .consistency import adtte_problems
 from .plausibility import check_plausible
-from .schema import ARMS, CHG_ATOL, MISSING_TOKENS, SPECS, ColumnSpec, TableSpec
+from .schema import ARMS, MISSING_TOKENS, SPECS, ColumnSpec, TableSpec
 
 __all__ = ["Problem", "ValidationReport", "check_trial", "MAX_ROWS_SHOWN"]
 
 #: How many offending rows (and values) a message shows before "and N more".
 MAX_ROWS_SHOWN = 10
+#: Most arms a trial may declare (every arm is compared with the reference).
+MAX_ARMS = 20
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -388,7 +391,7 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
 
     # key uniqueness
     if spec.key and all(k in coerced for k in spec.key):
-        dupl = _duplicated(_key_codes([coerced[k] for k in spec.key]))
+        dupl = duplicated_codes(key_codes([coerced[k] for k in spec.key]))
         if dupl.any():
             keys = pd.DataFrame({k: coerced[k][dupl] for k in spec.key})
             groups = keys.groupby(list(spec.key), sort=False).indices
@@ -403,129 +406,10 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
                   f"expected {spec.key_description}", np.flatnonzero(dupl))
 
     if spec.name == "adeff":
-        _check_adeff(coerced, frame, c)
+        from ._adeff_checks import check_adeff  # it imports this module's message helpers
+
+        check_adeff(coerced, frame, c)
     return coerced
-
-
-def frame_from_columns(columns: dict, index=None, copy: bool = False) -> pd.DataFrame:
-    """A DataFrame holding ``columns`` (name -> array).
-
-    Without ``copy`` the arrays are kept as they are, one block per column (pandas >= 2
-    consolidates, that is copies every column of one dtype into a 2-D block, only when asked
-    to copy), so a large table is not held twice.
-    """
-    first = next(iter(columns.values()), ())
-    if index is None:
-        index = pd.RangeIndex(len(first))
-    return pd.DataFrame(columns, index=index, copy=copy)
-
-
-def _factorize(values, use_na_sentinel: bool = True):
-    """:func:`pandas.factorize` with a small initial hash table (the default is sized for every
-    row; a million-row column has a few thousand distinct values)."""
-    values = np.asarray(values)
-    return pd.factorize(values, use_na_sentinel=use_na_sentinel, size_hint=min(len(values), 1 << 12))
-
-
-def _duplicated(codes: np.ndarray) -> np.ndarray:
-    """True for every row whose code occurs more than once (by sorting: no hash table)."""
-    order = np.argsort(codes, kind="stable")
-    ordered = codes[order]
-    same = ordered[1:] == ordered[:-1]
-    mark = np.zeros(len(codes), dtype=bool)
-    mark[1:] |= same
-    mark[:-1] |= same
-    out = np.zeros(len(codes), dtype=bool)
-    out[order] = mark
-    return out
-
-
-def _key_codes(columns: list) -> np.ndarray:
-    """One int64 code per row for the combination of ``columns`` (equal rows, equal codes).
-
-    Factorising each column and combining the integer codes needs far less memory than hashing
-    rows of Python objects (DataFrame.duplicated on a million rows).
-    """
-    codes = np.zeros(len(columns[0]), dtype=np.int64)
-    for col in columns:
-        c, uniques = _factorize(col, use_na_sentinel=False)
-        n = len(uniques) + 1
-        if codes.max(initial=0) >= (2**62) // n:
-            codes = _factorize(codes)[0].astype(np.int64)
-        codes = codes * n + c
-    return codes
-
-
-def _check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
-    """ADEFF cross-column rules: CHG = AVAL - BASE (and no CHG without AVAL); one AVISITN per
-    AVISIT and vice versa."""
-    if "AVAL" in coerced and "CHG" in coerced:
-        aval, chg = (np.asarray(coerced[k], dtype=float) for k in ("AVAL", "CHG"))
-        pos = np.flatnonzero(np.isnan(aval) & ~np.isnan(chg))
-        if len(pos):
-            c.add("AVAL", f"AVAL missing while CHG is present in {_where(frame, pos)}; CHG must be "
-                  "derived from AVAL (CHG = AVAL - BASE): check the derivation; rows kept", pos,
-                  severity="warning")
-    if all(k in coerced for k in ("AVAL", "BASE", "CHG")):
-        aval, base, chg = (np.asarray(coerced[k], dtype=float) for k in ("AVAL", "BASE", "CHG"))
-        with np.errstate(invalid="ignore"):
-            bad = np.flatnonzero(np.abs(chg - (aval - base)) > CHG_ATOL)
-        if len(bad):
-            detail = "; ".join(
-                f"row {i + 1}: CHG {_fmt_value(chg[i])}, AVAL - BASE = {_fmt_value(aval[i] - base[i])}"
-                for i in bad[:3])
-            c.add("CHG", f"CHG differs from AVAL - BASE in {_where(frame, bad)} ({detail}); "
-                  f"expected |CHG - (AVAL - BASE)| <= {CHG_ATOL:g}", bad)
-    if "AVISIT" in coerced and "AVISITN" in coerced:
-        v, n = coerced["AVISIT"], np.asarray(coerced["AVISITN"], dtype=float)
-        codes = {"AVISIT": _factorize(v), "AVISITN": _factorize(n)}
-        raw = {"AVISIT": v, "AVISITN": n}
-        for what, other in (("AVISIT", "AVISITN"), ("AVISITN", "AVISIT")):
-            (ca, ua), (cb, ub) = codes[what], codes[other]
-            pairs = np.unique(ca.astype(np.int64) * (len(ub) + 1) + cb)
-            several = np.flatnonzero(np.bincount(pairs // (len(ub) + 1), minlength=len(ua)) > 1)
-            for k in several:  # in order of first appearance, as the visits are factorised
-                pos = np.flatnonzero(ca == k)
-                found = _values(raw[other][pos])
-                c.add(what, f"{what} {_fmt_value(ua[k])} has several {other} values ({found}) in "
-                      f"{_where(frame, pos)}; each visit needs exactly one {other}", pos)
-
-
-def _post_baseline_warnings(adsl, adeff, coerced_adsl, coerced_adeff, labels, out):
-    """Warn about subjects with no non-missing post-baseline AVAL (rows stay)."""
-    if coerced_adeff is None or not {"USUBJID", "PARAMCD", "AVAL", "AVISITN"} <= set(coerced_adeff):
-        return
-    usub = coerced_adeff["USUBJID"]
-    aval = np.asarray(coerced_adeff["AVAL"], dtype=float)
-    if "ABLFL" in coerced_adeff:
-        post = coerced_adeff["ABLFL"] != "Y"
-    else:
-        post = np.asarray(coerced_adeff["AVISITN"], dtype=float) > 0
-    paramcd = coerced_adeff["PARAMCD"]
-    # per subject and parameter (integer codes, not a groupby over Python strings)
-    cu, subjects = _factorize(usub)
-    cp, params = _factorize(paramcd)
-    key = cu.astype(np.int64) * len(params) + cp
-    size = len(subjects) * len(params)
-    present = np.bincount(key, minlength=size) > 0
-    has = np.bincount(key, weights=post & ~np.isnan(aval), minlength=size) > 0
-    c = _Collector(labels["adeff"], adeff, out)
-    for k, param in enumerate(params):
-        lacking = np.flatnonzero(present[k::len(params)] & ~has[k::len(params)])
-        if not len(lacking):
-            continue
-        pos = np.flatnonzero(np.isin(cu, lacking) & (cp == k))
-        n = len(lacking)
-        c.add("AVAL", f"{n} subject{'s' if n != 1 else ''} with no post-baseline AVAL for PARAMCD "
-              f"{param} ({_where(adeff, pos)}); rows kept, but they add nothing to "
-              "change-from-baseline models", pos, severity="warning")
-    if coerced_adsl is not None and "USUBJID" in coerced_adsl:
-        absent = ~pd.Series(coerced_adsl["USUBJID"]).isin(subjects).to_numpy()
-        pos = np.flatnonzero(absent)
-        if len(pos):
-            _Collector(labels["adsl"], adsl, out).add(
-                "USUBJID", f"subjects with no rows in {labels['adeff']} (no post-baseline value): "
-                f"{_where(adsl, pos)}", pos, severity="warning")
 
 
 def _usable(frame) -> bool:
@@ -545,7 +429,7 @@ def _count_rows(frames, labels, arms=None):
             continue
         n_rows[labels[name]] = len(frame)
         if arm_of and _usable(frame) and "USUBJID" in frame.columns and len(frame):
-            codes, subjects = _factorize(_coerce_str(frame["USUBJID"]))
+            codes, subjects = factorize(_coerce_str(frame["USUBJID"]))
             arm = np.array([arm_of.get(s, "(not in ADSL)") for s in subjects], dtype=object)
             counts = pd.Series(np.bincount(codes, minlength=len(subjects))).groupby(
                 arm, sort=False).sum()
@@ -627,8 +511,10 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
                     f"needs a row in {labels['adsl']}", pos)
 
     if _usable(frames.get("adeff")) and _usable(frames.get("adsl")):
-        _post_baseline_warnings(frames.get("adsl"), frames["adeff"], adsl_c, coerced.get("adeff"),
-                                labels, out)
+        from ._adeff_checks import post_baseline_warnings
+
+        post_baseline_warnings(frames.get("adsl"), frames["adeff"], adsl_c, coerced.get("adeff"),
+                               labels, out)
     # no secondary warnings built on a table that could not be read or checked (an endpoint
     # "in no table" only because its table failed to read would mislead)
     unread = [n for n in ("adeff", "adtte") if n in getattr(meta, "tables", {})
@@ -652,6 +538,9 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
 def _label_problems(arms: dict, where: str) -> list[Problem]:
     """Arm labels must be non-empty and distinct, or comparisons read "Placebo - Placebo"."""
     problems = []
+    if len(arms) > MAX_ARMS:
+        problems.append(Problem(where, "arms.codes", f"{len(arms)} arms; at most {MAX_ARMS} are "
+                                "allowed"))
     empty = [str(code) for code, label in arms.items() if not str(label).strip()]
     if empty:
         problems.append(Problem(where, "arms.codes", f"empty label for arm {', '.join(empty)}; "
@@ -709,7 +598,7 @@ def _finish(meta, frames, coerced, owned: bool = False) -> dict:
         if "ARM" in done:
             cols["ARM"] = pd.Categorical(cols["ARM"], categories=meta.arm_levels)
         if name == "adeff" and "AVISIT" in cols:
-            codes, visits = _factorize(cols["AVISIT"])
+            codes, visits = factorize(cols["AVISIT"])
             _, first = np.unique(codes, return_index=True)
             number = np.asarray(cols["AVISITN"], dtype=float)[first]
             order = np.argsort(number, kind="stable")  # visits by AVISITN, ties by first row

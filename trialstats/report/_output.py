@@ -41,6 +41,7 @@ MANIFEST_NAME = "trialstats-manifest.json"
 _MARKER = re.compile(rb'<meta name="generator" content="trialstats[ "]')
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.csv$")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+_MAX_MANIFEST = 1 << 20  # bytes; trialstats writes a few kB
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -96,23 +97,34 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
     OutputError
         ``out_path`` is an existing folder; an input file of the trial (always refused); an
         existing file that is not a trialstats report (unless ``force``); or its ARD folder
-        ``<stem>_ard`` exists and is not a folder.
+        ``<stem>_ard`` is a symbolic link, holds input files of the trial, or is not a folder.
     """
     out_path = Path(out_path)
     if out_path.is_dir():
         raise OutputError(f"-o {out_path}: is an existing folder; give the HTML file to write "
                           f"(e.g. {out_path / 'report.html'})")
+    folder = ard_dir(out_path)
+    if folder.is_symlink():
+        raise OutputError(f"-o {out_path}: {folder.name} is a symbolic link; the report writes its "
+                          "tables into a real folder beside the HTML file; remove the link or choose "
+                          "another output file")
     inputs = input_files(trial, plan_path)
     for path in (out_path, ard_dir(out_path)):
         if _same_file(path, inputs):
             raise OutputError(f"-o {out_path}: {path.name} is an input file of trial "
                               f"'{trial.meta.id}'; a report never overwrites its inputs; choose "
                               "another output file")
+    try:
+        folder_resolved = ard_dir(out_path).resolve()
+    except (OSError, RuntimeError):
+        folder_resolved = None
+    if folder_resolved is not None and any(i.parent == folder_resolved for i in inputs):
+        raise OutputError(f"-o {out_path}: its tables folder {ard_dir(out_path).name} holds input files "
+                          f"of trial '{trial.meta.id}'; choose another output file name")
     if out_path.exists() and not force and not is_report(out_path):
         raise OutputError(f"-o {out_path}: the file exists and is not a trialstats report (no "
                           "trialstats generator marker); choose another file, or pass --force "
                           "(API: force=True) to overwrite it")
-    folder = ard_dir(out_path)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"-o {out_path}: {folder.name} exists and is not a folder; the report "
                           "writes its tables there; move it or choose another output file")
@@ -174,10 +186,13 @@ def _locked(folder: Path):
 
 def _read_manifest(folder: Path) -> list[str]:
     """File names listed by a previous build's manifest (only safe, plain CSV names)."""
+    path = folder / MANIFEST_NAME
     try:
-        doc = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        if path.is_symlink() or path.stat().st_size > _MAX_MANIFEST:
+            return []  # not a manifest trialstats wrote
+        doc = json.loads(path.read_text(encoding="utf-8"))
         files = doc["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return []
     names = files if isinstance(files, list) else list(files) if isinstance(files, dict) else []
     return [n for n in names if isinstance(n, str) and _SAFE_NAME.match(n)]

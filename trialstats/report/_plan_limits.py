@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_ITEMS", "RANGES", "check_columns", "check_count", "check_range", "check_tau"]
+import pandas as pd
+
+__all__ = ["MAX_ITEMS", "RANGES", "check_columns", "check_count", "check_range", "check_tau",
+           "follow_up_days"]
 
 #: key -> (low, high, low_open, high_open, unit): the allowed range of each numeric plan key.
 RANGES: dict[str, tuple] = {
@@ -23,6 +26,11 @@ RANGES: dict[str, tuple] = {
     "relapse.landmarks": (0.0, 1e5, True, False, " days"),
     "longterm.horizon_years": (0.0, 50.0, True, False, " years"),
 }
+
+#: Most levels a subgroup column may have (each level is a separate MMRM fit).
+MAX_SUBGROUP_LEVELS = 20
+#: Most strata the relapse analyses may have (combinations of the strata columns).
+MAX_STRATA = 100
 
 #: list key -> the most items it may hold.
 MAX_ITEMS: dict[str, int] = {
@@ -83,6 +91,21 @@ def check_tau(tau: float | None, follow_up: float | None) -> None:
                         f"(0, {follow_up:g}] days (the last day with follow-up in every arm)")
 
 
+def follow_up_days(trial, paramcd: str) -> float | None:
+    """Minimum over arms of the largest follow-up time of ``paramcd`` (days, rounded down)."""
+    adtte = getattr(trial, "adtte", None)
+    if adtte is None or "PARAMCD" not in adtte.columns:
+        return None
+    rows = adtte[adtte["PARAMCD"] == paramcd]
+    if rows.empty:
+        return None
+    arm = adtte.get("ARM")
+    if arm is None:
+        rows = rows.merge(trial.adsl[["USUBJID", "ARM"]], on="USUBJID", how="left")
+    last = rows.groupby("ARM", observed=True)["AVAL"].max()
+    return float(math.floor(float(last.min()))) if len(last) else None
+
+
 def _columns(trial, table: str) -> set[str] | None:
     frame = getattr(trial, table, None)
     adsl = getattr(trial, "adsl", None)
@@ -112,6 +135,7 @@ def check_columns(trial, strata: tuple[str, ...], subgroups: tuple, *, strata_gi
             raise PlanError(f"relapse.strata: column {', '.join(repr(c) for c in missing)} is not in "
                             f"the ADTTE or ADSL data; available: {', '.join(sorted(tte))}")
         strata = tuple(c for c in strata if c in tte)
+        _check_levels(trial, "adtte", strata, MAX_STRATA, "relapse.strata")
     eff = _columns(trial, "adeff")
     if eff is not None:
         missing = [c for c, _ in subgroups if c not in eff]
@@ -119,4 +143,25 @@ def check_columns(trial, strata: tuple[str, ...], subgroups: tuple, *, strata_gi
             raise PlanError(f"subgroups.{missing[0]}: column {missing[0]!r} is not in the ADEFF or "
                             f"ADSL data; available: {', '.join(sorted(eff))}")
         subgroups = tuple((c, label) for c, label in subgroups if c in eff)
+        for column, _ in subgroups:
+            _check_levels(trial, "adeff", (column,), MAX_SUBGROUP_LEVELS, f"subgroups.{column}")
     return strata, subgroups
+
+
+def _check_levels(trial, table: str, columns: tuple, limit: int, key: str) -> None:
+    """The columns (from the table or ADSL) must have at most ``limit`` level combinations."""
+    from .plan import PlanError
+
+    if not columns:
+        return
+    frame, adsl = getattr(trial, table), trial.adsl
+    if all(c in adsl.columns for c in columns):  # subject-level: one row per subject is enough
+        frame = adsl[adsl["USUBJID"].isin(pd.unique(frame["USUBJID"]))]
+    elif not all(c in frame.columns for c in columns):
+        frame = frame[["USUBJID", *[c for c in columns if c in frame.columns]]].merge(
+            adsl[["USUBJID", *[c for c in columns if c not in frame.columns]]], on="USUBJID", how="left")
+    combos = len(frame[list(columns)].astype(str).drop_duplicates())
+    if combos > limit:
+        what = "levels" if len(columns) == 1 else "level combinations"
+        raise PlanError(f"{key}: {', '.join(columns)} has {combos} {what}; at most {limit} are "
+                        "allowed (is it an identifier or a continuous column? use a grouped column)")

@@ -69,10 +69,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .._toml import TomlReadError, read_toml, toml_key, toml_value
+from .._toml import TomlReadError, dump_toml_document, read_toml
 from ..errors import ModelError, TrialstatsError
 from ..formula import parse_formula
-from ._plan_limits import check_columns, check_count, check_range, check_tau
+from ._plan_limits import check_columns, check_count, check_range, check_tau, follow_up_days
 
 __all__ = [
     "AnalysisPlan",
@@ -244,7 +244,7 @@ class AnalysisPlan:
         if relapse is None:
             r = endpoints.get("relapse") or {}
             relapse = RelapseSpec(paramcd=str(r.get("paramcd", "RELAPSE")))
-        follow_up = _default_tau(trial, relapse.paramcd)
+        follow_up = follow_up_days(trial, relapse.paramcd)
         if relapse.tau is None:
             relapse = replace(relapse, tau=follow_up)
         check_tau(relapse.tau, follow_up)
@@ -323,22 +323,7 @@ class AnalysisPlan:
 
     def to_toml(self) -> str:
         """The plan as TOML text (round-trips through :func:`load_plan`)."""
-        return _dump_toml(self.to_dict())
-
-
-def _default_tau(trial, paramcd: str) -> float | None:
-    """Minimum over arms of the largest follow-up time of ``paramcd`` (days, rounded down)."""
-    adtte = getattr(trial, "adtte", None)
-    if adtte is None or "PARAMCD" not in adtte.columns:
-        return None
-    rows = adtte[adtte["PARAMCD"] == paramcd]
-    if rows.empty:
-        return None
-    arm = adtte.get("ARM")
-    if arm is None:
-        rows = rows.merge(trial.adsl[["USUBJID", "ARM"]], on="USUBJID", how="left")
-    last = rows.groupby("ARM", observed=True)["AVAL"].max()
-    return float(math.floor(float(last.min()))) if len(last) else None
+        return dump_toml_document(self.to_dict())
 
 
 # ----------------------------------------------------------------------------------------------
@@ -638,30 +623,3 @@ def _endpoint(d: dict, key: str, need_name: bool) -> Endpoint:
         visit=_string(d["visit"], f"{key}.visit"),
         name=_string(d.get("name", ""), f"{key}.name"),
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# a small TOML writer for the plan's own shapes (strings, numbers, lists, tables, arrays of tables)
-# ----------------------------------------------------------------------------------------------
-_toml_value = toml_value
-_toml_key = toml_key
-
-
-def _dump_toml(d: dict) -> str:
-    lines: list[str] = []
-    scalars = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_table_array(v)}
-    for k, v in scalars.items():
-        lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
-    for k, v in d.items():
-        if isinstance(v, dict):
-            lines += ["", f"[{_toml_key(k)}]"]
-            lines += [f"{_toml_key(kk)} = {_toml_value(vv)}" for kk, vv in v.items()]
-        elif _is_table_array(v):
-            for item in v:
-                lines += ["", f"[[{_toml_key(k)}]]"]
-                lines += [f"{_toml_key(kk)} = {_toml_value(vv)}" for kk, vv in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _is_table_array(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
