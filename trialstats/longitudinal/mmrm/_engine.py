@@ -156,10 +156,12 @@ class Engine:
     def m2loglik(self, st: _State) -> float:
         """-2 log-likelihood (REML or ML) with all constants."""
         d = self.data
+        # observation weights: log|W^-1/2 Sigma_i W^-1/2| = log|Sigma_i| - sum log w
+        logdet = st.logdet - d.log_weight
         if d.reml:
             logdet_x = 2.0 * np.sum(np.log(np.diag(st.XtWX_chol[0])))
-            return (d.n_obs - d.n_beta) * LOG_2PI + st.logdet + logdet_x + st.quad
-        return d.n_obs * LOG_2PI + st.logdet + st.quad
+            return (d.n_obs - d.n_beta) * LOG_2PI + logdet + logdet_x + st.quad
+        return d.n_obs * LOG_2PI + logdet + st.quad
 
     def residual_crossprod(self, pat: Pattern, beta: np.ndarray) -> np.ndarray:
         """sum_i r_i r_i' for the pattern's subjects, from its sufficient statistics."""

@@ -46,6 +46,7 @@ class MMRMSpec:
     group: str | None
     vcov: str
     level: float
+    weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
 
     @property
     def versions(self) -> dict:
@@ -485,7 +486,8 @@ class MMRMResult:
         })
         cov = self.covariance.reset_index()
         notes = [
-            f"Formula: {self.spec.formula}; subject {self.spec.subject}, visit {self.spec.visit}.",
+            f"Formula: {self.spec.formula}; subject {self.spec.subject}, visit {self.spec.visit}"
+            + (f"; weights {self.spec.weights}" if self.spec.weights else "") + ".",
             f"Covariance: {self.spec.covariance}"
             + (f" per {self.spec.group}" if self.spec.group else "")
             + f"; {_METHOD_LABEL[self.spec.method]}; df: {self.spec.df}; "
