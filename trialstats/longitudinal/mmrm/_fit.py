@@ -91,7 +91,7 @@ def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
     s = np.diag(L)
     if not np.all(np.isfinite(L)) or np.any(s <= 0):
         return None
-    rows, cols = _us_index(m)  # row by row, as covariance._us fills U
+    rows, cols = _us_index(m)[:2]  # row by row, as covariance._us fills U
     return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
 
 
