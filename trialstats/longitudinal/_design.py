@@ -457,10 +457,11 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         key, hit = None, None
     if hit is not None:
         _SPEC_CACHE.move_to_end(key)
-        spec, order, terms, products = hit
-        # one memory layout on both routes: BLAS sums in layout order, and a fit must not
-        # depend on whether its design came from the cache (byte-identical reports)
-        X = np.ascontiguousarray(evaluate_products(products, used, levels))
+        spec, order, terms, products, fortran = hit
+        X = evaluate_products(products, used, levels)
+        # the memory layout formulaic's route gave: BLAS rounding (and so iterative fits such as
+        # statsmodels MixedLM, to ~1e-6) depends on it; same layout, same numbers
+        X = np.asfortranarray(X) if fortran else np.ascontiguousarray(X)
         return spec, order, terms, X, used[outcome].to_numpy(dtype=float), products
     try:
         mm = model_matrix(formula, used, na_action="raise", context=formula_context())
@@ -468,14 +469,15 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     spec = mm.rhs.model_spec
     order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
-    X = np.ascontiguousarray(np.asarray(mm.rhs, dtype=float)[:, order])
+    X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
     products = None
     if key is not None and [str(c) for c in mm.lhs.columns] == [outcome]:
         products = products_from_names([str(c) for c in mm.rhs.columns], order, levels, rhs,
                                        used, X)
         if products is not None:
-            _SPEC_CACHE[key] = (spec, order, terms, products)
+            _SPEC_CACHE[key] = (spec, order, terms, products,
+                                bool(X.flags.f_contiguous and not X.flags.c_contiguous))
             while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
                 _SPEC_CACHE.popitem(last=False)
     return spec, order, terms, X, y, products

@@ -99,7 +99,8 @@ class Engine:
         """Evaluate GLS quantities at theta (order = derivatives of Sigma to keep)."""
         theta = np.asarray(theta, dtype=float)
         last = self._last
-        if last is not None and last.order >= order and np.array_equal(last.theta, theta):
+        if (last is not None and last.order >= order and last.theta.shape == theta.shape
+                and bool((last.theta == theta).all())):
             return last
         d = self.data
         sigmas = [
@@ -156,10 +157,12 @@ class Engine:
     def m2loglik(self, st: _State) -> float:
         """-2 log-likelihood (REML or ML) with all constants."""
         d = self.data
+        # observation weights: log|W^-1/2 Sigma_i W^-1/2| = log|Sigma_i| - sum log w
+        logdet = st.logdet - d.log_weight
         if d.reml:
             logdet_x = 2.0 * np.sum(np.log(np.diag(st.XtWX_chol[0])))
-            return (d.n_obs - d.n_beta) * LOG_2PI + st.logdet + logdet_x + st.quad
-        return d.n_obs * LOG_2PI + st.logdet + st.quad
+            return (d.n_obs - d.n_beta) * LOG_2PI + logdet + logdet_x + st.quad
+        return d.n_obs * LOG_2PI + logdet + st.quad
 
     def residual_crossprod(self, pat: Pattern, beta: np.ndarray) -> np.ndarray:
         """sum_i r_i r_i' for the pattern's subjects, from its sufficient statistics."""
@@ -371,6 +374,7 @@ class Engine:
             g = self.gradient_at(st)
             H = self.hessian_at(st)
             evals, evecs = np.linalg.eigh(H)
+            st.cache["evals"] = evals
             floor = 1e-8 * max(1.0, float(np.max(np.abs(evals))))
             inv_evals = 1.0 / np.maximum(np.abs(evals), floor)
             step = -(evecs * inv_evals) @ (evecs.T @ g)
@@ -427,8 +431,11 @@ class Engine:
         converged = False
         message = "converged"
         if np.isfinite(f):
-            H = self.hessian(theta)
-            pd_ok = bool(np.linalg.eigvalsh(H).min() > 0)
+            st = self.state(theta, order=2)
+            evals = st.cache.get("evals")
+            if evals is None:
+                evals = np.linalg.eigvalsh(self.hessian_at(st))
+            pd_ok = bool(evals.min() > 0)
             converged = bool(dec < 1e-8 and pd_ok)
             if not converged:
                 g = self.gradient(theta)

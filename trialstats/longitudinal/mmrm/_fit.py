@@ -35,6 +35,9 @@ class SubjectArrays:
         Subject identifier of each subject index.
     visit_levels, group_levels : tuple
         Visit levels (covariance time points) and covariance groups (empty when ungrouped).
+    weights : ndarray (N,) or None
+        Observation weights (SAS ``WEIGHT``): subject i's residual covariance is
+        :math:`W_i^{-1/2}\\Sigma W_i^{-1/2}`.
     """
 
     subject: np.ndarray
@@ -43,6 +46,7 @@ class SubjectArrays:
     subject_ids: np.ndarray
     visit_levels: tuple
     group_levels: tuple
+    weights: np.ndarray | None = None
 
 
 def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
@@ -88,8 +92,28 @@ def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
     s = np.diag(L)
     if not np.all(np.isfinite(L)) or np.any(s <= 0):
         return None
-    rows, cols = _us_index(m)  # row by row, as covariance._us fills U
+    rows, cols = _us_index(m)[:2]  # row by row, as covariance._us fills U
     return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
+
+
+def weighted(X, y, arrays: SubjectArrays):
+    """Rows scaled by sqrt(weight) (an unweighted MMRM in Sigma) and sum of log weights."""
+    if arrays.weights is None:
+        return X, y, 0.0
+    sw = np.sqrt(arrays.weights)
+    return X * sw[:, None], (None if y is None else y * sw), float(np.sum(np.log(arrays.weights)))
+
+
+def scaled_outcome(y, arrays: SubjectArrays):
+    """The outcome scaled as :func:`weighted` scales it."""
+    return y if arrays.weights is None else y * np.sqrt(arrays.weights)
+
+
+def make_data(X, y, arrays: SubjectArrays, structures, *, reml: bool) -> MMRMData:
+    """The :class:`MMRMData` of coded rows (weights applied)."""
+    Xw, yw, log_weight = weighted(X, y, arrays)
+    return MMRMData(X=Xw, y=yw, subject=arrays.subject, visit=arrays.visit, group=arrays.group,
+                    structures=list(structures), reml=reml, log_weight=log_weight)
 
 
 def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5,
@@ -103,8 +127,7 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     (engine, theta, converged, message) as :func:`._engine.fit_engine`.
     """
     if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
-        data = MMRMData(X=X, y=y, subject=arrays.subject, visit=arrays.visit,
-                        group=arrays.group, structures=list(structures), reml=reml)
+        data = make_data(X, y, arrays, structures, reml=reml)
     try:
         return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
                           stacklevel=stacklevel)

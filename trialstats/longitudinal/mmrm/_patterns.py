@@ -75,6 +75,7 @@ class MMRMData:
     group: np.ndarray
     structures: list
     reml: bool = True
+    log_weight: float = 0.0  # sum of log observation weights (rows already scaled by sqrt(w))
     patterns: list = field(init=False)
     theta_slices: list = field(init=False)
     stacked: object = field(init=False)  # _stacked.Stacked, or None: per-pattern loops

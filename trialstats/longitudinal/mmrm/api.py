@@ -7,6 +7,8 @@ to :mod:`._engine`; inference quantities are assembled in :mod:`.results`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 from formulaic import Formula
@@ -98,6 +100,7 @@ def mmrm(
     vcov: str = "model",
     level: float = 0.95,
     allow_nonconverged: bool = False,
+    weights: str | None = None,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -141,6 +144,11 @@ def mmrm(
         its estimates and standard errors, but its statistics, p-values and intervals (coef,
         lsmeans, contrasts, F tests) are NaN unless this is True (R mmrm's stance: a
         non-converged fit is not reported silently).
+    weights : str, optional
+        Column of positive observation weights, with SAS ``WEIGHT`` (and R ``mmrm``) semantics:
+        subject i's residual covariance is :math:`W_i^{-1/2}\\Sigma W_i^{-1/2}`,
+        :math:`W_i` the diagonal of its rows' weights. Rows with a missing weight are excluded
+        (and counted); zero, negative or infinite weights raise :class:`ModelError`.
 
     Returns
     -------
@@ -166,12 +174,14 @@ def mmrm(
     level = check_level(level)
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
-    extra = [subject, visit] + ([group] if group else [])
+    extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
 
     design = _design_or_cell_error(formula, data, subject, visit, group, extra)
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
+    if weights:
+        arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
     structures = [CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
     _check_identifiable(arrays, structures, covariance, group)
@@ -179,7 +189,7 @@ def mmrm(
         design.X, design.y, arrays, structures, reml=(method == "reml"))
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
-        method=method, group=group, vcov=vcov, level=level,
+        method=method, group=group, vcov=vcov, level=level, weights=weights,
         allow_nonconverged=bool(allow_nonconverged),
     )
     excl = design.exclusions
@@ -190,6 +200,21 @@ def mmrm(
                        exclusions=counts, excluded_rows=excl)
 
 
+def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str) -> np.ndarray:
+    """Observation weights of the rows used: numeric, finite and positive (else ModelError)."""
+    s = frame[column]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise ModelError(f"weights column {column!r} must be numeric; it has dtype {s.dtype}")
+    w = s.to_numpy(dtype=float)
+    bad = ~np.isfinite(w) | (w <= 0)
+    if bad.any():
+        raise ModelError(
+            f"weights column {column!r} must be positive and finite; rows "
+            f"{_row_list(frame.index[bad], data, subject)} have {', '.join(map(str, w[bad][:10]))}"
+        )
+    return w
+
+
 def _design_or_cell_error(formula, data, subject, visit, group, extra):
     """build_design; when it fails, report an empty factor-by-visit cell if that is the cause.
 
@@ -197,8 +222,8 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra):
     so the (costlier) cell check runs only when the design cannot be built.
     """
     try:
-        return build_design(formula, data, cluster=subject, extra_columns=[visit] + (
-            [group] if group else []), where="mmrm")
+        return build_design(formula, data, cluster=subject,
+                            extra_columns=[c for c in extra if c != subject], where="mmrm")
     except ModelError:
         safe = parse_formula(formula, where="mmrm")  # only the checked text reaches formulaic
         needed = sorted(set(safe.columns) | set(extra))

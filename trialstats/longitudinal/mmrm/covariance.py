@@ -209,7 +209,7 @@ class CovarianceStructure:
 
     def _us(self, theta, order):
         m = self.n_visits
-        rows, cols = _us_index(m)
+        rows, cols, ii, h = _us_index(m)
         s = np.exp(theta[:m])
         U = np.eye(m)
         U[rows, cols] = theta[m:]
@@ -218,19 +218,18 @@ class CovarianceStructure:
         if order == 0:
             return S, None, None
         n = self.n_theta
-        ii = np.arange(m)
         dL = np.zeros((n, m, m))
         dL[ii, ii, :] = L  # d L[k, :] / d log s_k = L[k, :]
-        h = np.arange(len(rows))
-        dL[m + h, rows, cols] = s[rows]
+        s_rows = s[rows]
+        dL[m + h, rows, cols] = s_rows
         LdLt = dL @ L.T  # [h, i, k] = sum_j dL[h, i, j] L[k, j]
         d1 = LdLt + np.swapaxes(LdLt, 1, 2)
         d2 = None
         if order >= 2:
             d2L = np.zeros((n, n, m, m))
             d2L[ii, ii, ii, :] = L
-            d2L[rows, m + h, rows, cols] = s[rows]
-            d2L[m + h, rows, rows, cols] = s[rows]
+            d2L[rows, m + h, rows, cols] = s_rows
+            d2L[m + h, rows, rows, cols] = s_rows
             t = d2L @ L.T
             d2 = t + np.swapaxes(t, 2, 3)
             flat = dL.reshape(n * m, m)  # cross[a, b, i, k] = sum_j dL[a, i, j] dL[b, k, j]
@@ -241,8 +240,10 @@ class CovarianceStructure:
 
 @functools.lru_cache(maxsize=64)
 def _us_index(m: int):
-    """Row and column of each correlation parameter of ``us`` (U filled row by row)."""
+    """Row and column of each correlation parameter of ``us`` (U filled row by row), and the
+    index ranges ``arange(m)`` and ``arange(m(m-1)/2)`` (read-only, shared)."""
     rows, cols = np.tril_indices(m, -1)
-    rows.setflags(write=False)
-    cols.setflags(write=False)
-    return rows, cols
+    out = (rows, cols, np.arange(m), np.arange(len(rows)))
+    for a in out:
+        a.setflags(write=False)
+    return out

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ModelError
-from ._fit import SubjectArrays, fit_arrays
-from ._patterns import MMRMData
+from ._fit import SubjectArrays, fit_arrays, make_data, scaled_outcome
 from .results import MMRMResult, make_result
 
 __all__ = ["MMRMProblem", "MMRMEstimates"]
@@ -209,10 +208,10 @@ class MMRMProblem:
             return None
         if self._data is None:
             a = self._arrays
-            self._data = MMRMData(X=self._X, y=self._y, subject=a.subject, visit=a.visit,
-                                  group=a.group, structures=list(self._fit.structures),
-                                  reml=self._reml)
-        return self._data if yy is self._y else self._data.with_outcome(yy)
+            self._data = make_data(self._X, self._y, a, self._fit.structures, reml=self._reml)
+        if yy is self._y:
+            return self._data
+        return self._data.with_outcome(scaled_outcome(yy, self._arrays))
 
     def _outcome(self, y) -> np.ndarray:
         if y is None:
@@ -248,7 +247,7 @@ class MMRMProblem:
         arrays = SubjectArrays(
             subject=np.repeat(np.arange(len(idx), dtype=np.int64), c), visit=a.visit[rows],
             group=a.group[idx], subject_ids=a.subject_ids[idx], visit_levels=a.visit_levels,
-            group_levels=a.group_levels)
+            group_levels=a.group_levels, weights=None if a.weights is None else a.weights[rows])
         X = self._X[rows]
         self._check_sample(X, arrays)
         return X, yy[rows], arrays, rows

@@ -47,6 +47,7 @@ class MMRMSpec:
     vcov: str
     level: float
     allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
+    weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
 
     @property
     def versions(self) -> dict:
@@ -503,7 +504,8 @@ class MMRMResult:
         })
         cov = self.covariance.reset_index()
         notes = [
-            f"Formula: {self.spec.formula}; subject {self.spec.subject}, visit {self.spec.visit}.",
+            f"Formula: {self.spec.formula}; subject {self.spec.subject}, visit {self.spec.visit}"
+            + (f"; weights {self.spec.weights}" if self.spec.weights else "") + ".",
             f"Covariance: {self.spec.covariance}"
             + (f" per {self.spec.group}" if self.spec.group else "")
             + f"; {_METHOD_LABEL[self.spec.method]}; df: {self.spec.df}; "
