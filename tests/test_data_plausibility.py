@@ -139,3 +139,12 @@ def test_header_only_adsl_is_still_an_error(tmp_path):
     (folder / "adsl.csv").write_text(header + "\n", encoding="utf-8")
     with pytest.raises(TrialDataError, match=r"adsl\.csv: table is empty"):
         ts.load_trial(folder)
+
+
+def test_a_huge_junk_cell_is_shown_shortened(tmp_path):
+    folder = _edit(tmp_path, "adsl.csv", "MINI-0002,S01,MINOXIDIL,41,", "MINI-0002,S01,MINOXIDIL," + "x" * 100_000 + ",")
+    with pytest.raises(TrialDataError) as err:
+        ts.load_trial(folder)
+    text = str(err.value)
+    assert "adsl.csv, column AGE: non-numeric values in row 2 (MINI-0002): '" + "x" * 40 + "'...;" in text
+    assert len(text) < 2_000

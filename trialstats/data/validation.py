@@ -169,9 +169,12 @@ def _values(values, limit: int = MAX_ROWS_SHOWN) -> str:
     return ", ".join(seen[:limit]) + more
 
 
+_MAX_VALUE_SHOWN = 40  # characters of one value in a message (a cell may hold megabytes)
+
+
 def _fmt_value(v) -> str:
     if isinstance(v, str):
-        return repr(v)
+        return repr(v) if len(v) <= _MAX_VALUE_SHOWN else repr(v[:_MAX_VALUE_SHOWN]) + "..."
     if isinstance(v, float | np.floating):
         f = float(v)
         return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
