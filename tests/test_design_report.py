@@ -86,7 +86,7 @@ def test_cli_design_reports_every_problem_of_a_bad_spec(tmp_path, capsys):
     (tmp_path / "sap.toml").write_text("")
     (tmp_path / "bad.toml").write_text('plan = "sap.toml"\nseed = -1\nreplicates = 5\n'
                                        'n_per_arm = 30\n[[scenarios]]\nname = "a"\nfoo = 1\n')
-    assert main(["design", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "x.html")]) == 1
+    assert main(["design", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "x.html")]) == 2  # bad input (cli exit codes)
     err = capsys.readouterr().err
     assert "2 problems in design 'bad.toml'" in err
     assert "seed: must be an integer >= 0; got -1" in err
