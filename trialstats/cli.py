@@ -116,6 +116,39 @@ def _progress(line: str) -> None:
     print(_safe(line), file=sys.stderr, flush=True)
 
 
+_STEP = re.compile(r"\[\s*(\d+)/(\d+)\]")
+
+
+def _progress_for_terminal():
+    """The progress callback of one build: plain lines, plus a tqdm bar when stderr is a terminal.
+
+    The lines (build order, naming the trial) are printed either way, so a log keeps them; the
+    bar only redraws on a terminal and never reaches a file or a CI log.
+    """
+    if not sys.stderr.isatty():
+        return _progress
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(line: str) -> None:
+        nonlocal bar
+        m = _STEP.match(line)
+        if bar is None and m:
+            bar = tqdm(total=int(m.group(2)), file=sys.stderr, unit="section", leave=False,
+                       dynamic_ncols=True)
+        if bar is None:
+            _progress(line)
+            return
+        bar.write(_safe(line), file=sys.stderr)
+        bar.update(1)
+        if bar.n >= bar.total:
+            bar.close()
+            bar = None
+
+    return progress
+
+
 def _cmd_validate(args) -> int:
     from .data import validate_folder
 
@@ -156,7 +189,7 @@ def _build_one(folder: Path, out: Path, args) -> int:
 
     trial = load_trial(folder, allow_outside=args.allow_outside)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = build(trial, out, progress=_progress, force=args.force)
+    result = build(trial, out, progress=_progress_for_terminal(), force=args.force)
     print(result.path)
     if result.failed and not args.keep_going:
         print(_safe(f"error: {result.path}: {len(result.failed)} section(s) failed: "
