@@ -108,13 +108,22 @@ def cluster_processes(n_workers: int = 2):
     from distributed import Client
 
     for _ in range(100):
+        if procs[0].poll() is not None:
+            break
         try:
             with Client(addr, timeout="5s") as c:
                 c.wait_for_workers(n_workers, timeout=120)
             return addr, procs
         except OSError:
             time.sleep(0.5)
-    raise RuntimeError("the Dask cluster did not start")
+    for p in procs:
+        p.kill()
+    raise RuntimeError(f"the Dask cluster at {addr} did not start (scheduler exit code "
+                       f"{procs[0].poll()})")
+
+
+def _note(key, value) -> None:
+    print(f"# {key}: {value}", file=sys.stderr, flush=True)   # progress of a long benchmark
 
 
 def run(replicates: int = 40, n_per_arm: int = 100) -> dict:
@@ -132,8 +141,10 @@ def run(replicates: int = 40, n_per_arm: int = 100) -> dict:
     for p in payloads:
         run_chunk(p)
     out["engine_one_core"] = (time.perf_counter() - t0) / replicates
+    _note("one core", (out["bare_parts"], out["engine_one_core"]))
     for w in (1, 2):
         out[f"local_{w}"] = engine_time("local", payloads, workers=w)
+        _note(f"local {w}", out[f"local_{w}"])
     addr, procs = cluster_processes(2)
     try:
         out["cluster_2"] = engine_time(addr, payloads)
