@@ -40,7 +40,7 @@ def run(sizes=(100_000, 1_000_000)) -> list[dict]:
 
     import trialstats as ts
     from trialstats.formula import parse_formula
-    from trialstats.survival.cox import _orders_events
+    from trialstats.survival._cox_checks import _orders_events
 
     rows = []
     for f in FORMULAS:

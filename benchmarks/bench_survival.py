@@ -63,7 +63,7 @@ def run(sizes=(1_000, 10_000, 100_000, 1_000_000)) -> list[dict]:
     from lifelines.statistics import multivariate_logrank_test
 
     import trialstats as ts
-    from trialstats.survival.cox import _LIFELINES_FIT_OPTIONS
+    from trialstats.survival._cox_lifelines import _LIFELINES_FIT_OPTIONS
 
     rows = []
     for n in sizes:

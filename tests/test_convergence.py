@@ -256,7 +256,7 @@ def _orders_brute_force(x, time, event, strata):
 
 @pytest.mark.parametrize("seed", range(40))
 def test_monotone_check_matches_its_definition(seed):
-    from trialstats.survival.cox import _orders_events
+    from trialstats.survival._cox_checks import _orders_events
 
     rng = np.random.default_rng(seed)
     n = 25
