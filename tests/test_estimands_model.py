@@ -54,12 +54,7 @@ def mmrm_fit(hair):
             for v, a in zip(d["AVISIT"], ice_at, strict=True)]
     used = d[d["CHG"].notna() & ~np.asarray(post)]
     assert len(used) < d["CHG"].notna().sum()  # exo-hair-301 has observed post-ICE values
-    # FORMULA + " ": the same model under another design-cache key. ts.mmrm caches a formula's
-    # design (trialstats/longitudinal/_design.py, _SPEC_CACHE); a later fit of the same formula
-    # and levels on other data (the report's) then differs from a fresh process in the 12th
-    # digit, which tests/test_report_build.py::test_build_is_byte_identical detects. Reported;
-    # not this module's to fix.
-    return ts.mmrm(FORMULA + " ", used, subject="USUBJID", visit="AVISIT", covariance="csh",
+    return ts.mmrm(FORMULA, used, subject="USUBJID", visit="AVISIT", covariance="csh",
                    group="ARM")
 
 
