@@ -11,8 +11,8 @@ pbkrtest 0.5.2, emmeans 1.8.4.1; each JSON records its versions and exact R call
     lmerTest::lmer(distance ~ Sex * AGE + (1 | ID))    # cs; emmeans(..., lmer.df = "satterthwaite" / "kenward-roger")
 
 Data: nlme::Orthodont (balanced, and with rows deleted by a fixed rule: gls_orthodont_unbalanced.csv)
-and the bundled simulated trial exo-hair-301 (TAHC change from baseline at WEEK 4/12/24,
-gls_exo_hair_301.csv). K is the visit's position, as mmrm uses it.
+and the bundled simulated trials exo-hair-301 and exo-hair-202 (TAHC change from baseline at WEEK 4/12/24,
+gls_exo_hair_301.csv, gls_exo_hair_202.csv). K is the visit's position, as mmrm uses it.
 
 What is compared, and why not more:
 
@@ -58,7 +58,7 @@ from tolerances import (
 import trialstats as ts
 
 REF = Path(__file__).parent / "reference" / "mmrm"
-DATASETS = ["orthodont", "orthodont_unbalanced", "exo_hair_301"]
+DATASETS = ["orthodont", "orthodont_unbalanced", "exo_hair_301", "exo_hair_202"]  # 202: heavy dropout
 STRUCTURES = ["us", "ar1", "ar1h", "cs", "csh"]
 GLS_CASES = [f"gls_{d}_{c}" for d in DATASETS for c in STRUCTURES]
 LMER_CASES = [f"gls_{d}_cs_lmer" for d in DATASETS]

@@ -391,8 +391,11 @@ for (nm in c("orthodont", "orthodont_unbalanced")) {
   results[[id]] <- fit_lmer_case(id, d, "Sex * AGE", "distance", "Sex", "AGE", file, orth_names, orth_levels)
 }
 
-# The bundled simulated trial (another helper generates it).
-exo_dir <- file.path(repo, "datasets", "exo-hair-301")
+# The bundled simulated trials: exo-hair-301, and exo-hair-202 (two arms, heavy dropout: its ar1h
+# fit once ran off to a near-singular Sigma in trialstats, so it is a regression reference too).
+for (trial in c("exo-hair-301", "exo-hair-202")) {
+tid <- gsub("-", "_", trial)
+exo_dir <- file.path(repo, "datasets", trial)
 if (file.exists(file.path(exo_dir, "adeff.csv")) && file.exists(file.path(exo_dir, "adsl.csv"))) {
   adeff <- read.csv(file.path(exo_dir, "adeff.csv"), stringsAsFactors = FALSE, na.strings = c("", "NA"))
   adsl <- read.csv(file.path(exo_dir, "adsl.csv"), stringsAsFactors = FALSE, na.strings = c("", "NA"))
@@ -408,21 +411,22 @@ if (file.exists(file.path(exo_dir, "adeff.csv")) && file.exists(file.path(exo_di
   e$AVISIT <- factor(e$AVISIT, levels = visits)
   e <- e[order(e$USUBJID, e$AVISITN), c("USUBJID", "ARM", "AVISIT", "AVISITN", "BASE", "CHG")]
   rownames(e) <- NULL
-  write_data(e, "gls_exo_hair_301.csv")
+  write_data(e, paste0("gls_", tid, ".csv"))
   exo_levels <- list(ARM = I(arm_levels), AVISIT = I(visits))
   exo_names <- list(subject = "USUBJID", visit = "AVISIT", treatment = "ARM")
   d <- as_generic(e, "USUBJID", "AVISIT", "ARM")
   for (cov in names(COV_SPECS)) {
-    id <- paste0("gls_exo_hair_301_", cov)
+    id <- paste0("gls_", tid, "_", cov)
     cat(id, "\n")
-    results[[id]] <- fit_gls_case(id, d, cov, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", "gls_exo_hair_301.csv",
+    results[[id]] <- fit_gls_case(id, d, cov, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", paste0("gls_", tid, ".csv"),
                                   exo_names, exo_levels)
   }
-  id <- "gls_exo_hair_301_cs_lmer"
+  id <- paste0("gls_", tid, "_cs_lmer")
   cat(id, "\n")
-  results[[id]] <- fit_lmer_case(id, d, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", "gls_exo_hair_301.csv", exo_names, exo_levels)
+  results[[id]] <- fit_lmer_case(id, d, "ARM * AVISIT + BASE", "CHG", "ARM", "AVISIT", paste0("gls_", tid, ".csv"), exo_names, exo_levels)
 } else {
-  message("datasets/exo-hair-301 not found: skipping the exo_hair_301 fits")
+  message(trial, " not found: skipping its fits")
+}
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -192,6 +192,8 @@ class Engine:
             st = self.state(theta, order=order)
         except (linalg.LinAlgError, ValueError):
             return np.inf, None
+        if not st.quad > 0:  # a residual quadratic form is positive: a negative one is the
+            return np.inf, None  # rounding of a near-singular Sigma, never a better optimum
         val = 0.5 * self.m2loglik(st)
         return (val, st) if np.isfinite(val) else (np.inf, None)
 
