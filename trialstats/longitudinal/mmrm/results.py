@@ -403,6 +403,58 @@ class MMRMResult:
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
+    # ------------------------------------------------------------------ predictions
+    def fitted(self) -> np.ndarray:
+        """Fitted values :math:`X\\hat\\beta` of the rows used (order of ``design.frame``)."""
+        from .predict import fitted_values
+
+        return fitted_values(self)
+
+    def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 (R's name)
+        """Residuals of the rows used, as R ``residuals.mmrm``.
+
+        Parameters
+        ----------
+        type : {"response", "pearson", "normalized"}
+            Raw :math:`y - X\\hat\\beta`; divided by the row's model SD; or
+            :math:`L_i^{-1}r_i` per subject, :math:`\\Sigma_i = L_iL_i^\\top`.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        from .predict import residual_values
+
+        return residual_values(self, type)
+
+    def predict(self, newdata: pd.DataFrame | None = None, conditional: bool = False):
+        """Predicted outcome of each row, as R ``predict.mmrm``.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows with the model's covariates, subject and visit (and group, weights); default
+            the rows used by the fit.
+        conditional : bool, default False
+            False: :math:`X\\hat\\beta`. True: rows whose outcome is observed are predicted
+            by it; rows with a missing outcome by their conditional mean given the same
+            subject's observed outcomes in ``newdata``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row of ``newdata``.
+
+        Raises
+        ------
+        ModelError
+            Missing columns or values, factor levels or visits not in the fit, a visit twice
+            for a subject.
+        """
+        from .predict import predict_rows
+
+        return predict_rows(self, newdata, conditional)
+
     def _factor_levels(self, name: str, role: str) -> list:
         if name not in self.design.variables:
             raise ModelError(
