@@ -403,6 +403,22 @@ class MMRMResult:
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
+    def anova(self, type: str = "III") -> pd.DataFrame:  # noqa: A002 (R's name)
+        """Type II or III F test of each model term, as ``car::Anova`` (see :mod:`.anova`).
+
+        Parameters
+        ----------
+        type : {"III", "II"}
+
+        Returns
+        -------
+        pandas.DataFrame
+            term, num_df, den_df, statistic (F), p_value; denominator df by the fit's method.
+        """
+        from .anova import anova_table
+
+        return anova_table(self, type)
+
     # ------------------------------------------------------------------ predictions
     def fitted(self) -> np.ndarray:
         """Fitted values :math:`X\\hat\\beta` of the rows used (order of ``design.frame``)."""
