@@ -23,7 +23,7 @@ from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
 from .results import MMRMResult, MMRMSpec, make_result
 
-VCOV_TYPES = ("model", "empirical")
+VCOV_TYPES = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
 METHODS = ("reml", "ml")
 
 __all__ = ["mmrm", "COVARIANCE_TYPES", "DF_METHODS", "VCOV_TYPES"]
@@ -134,8 +134,11 @@ def mmrm(
     method : {"reml", "ml"}
     group : str, optional
         Column whose levels get their own covariance matrix (e.g. the arm).
-    vcov : {"model", "empirical"}
-        Model-based covariance of the estimates, or the sandwich (CR0, as mmrm "Empirical").
+    vcov : {"model", "empirical", "empirical-jackknife", "empirical-bias-reduced"}
+        Model-based covariance of the estimates, or the sandwich: CR0 (mmrm "Empirical"), the
+        closed-form leave-one-subject-out jackknife (CR3, "Empirical-Jackknife", without the
+        (n-1)/n factor, as mmrm) or the bias-reduced CR2 ("Empirical-Bias-Reduced"); with
+        Satterthwaite df each sandwich gets its Bell-McCaffrey df (see :mod:`.sandwich`).
         Ignored by the Kenward-Roger methods, which use their adjusted covariance.
     level : float, default 0.95
         Confidence level of every interval.

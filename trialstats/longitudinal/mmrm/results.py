@@ -29,6 +29,7 @@ from .dof import (
     satterthwaite_df,
     satterthwaite_f_ddf,
 )
+from .sandwich import ADJUSTED_SANDWICH, adjusted_sandwich
 
 _METHOD_LABEL = {"reml": "REML", "ml": "ML"}
 
@@ -148,6 +149,10 @@ def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) ->
 
             def override(L, _engine=engine, _theta=theta_hat):
                 return _engine.empirical_df(_theta, L)
+    elif spec.vcov in ADJUSTED_SANDWICH:  # jackknife / bias-reduced (closed form, .sandwich)
+        vcov, sandwich_df = adjusted_sandwich(engine, theta, ADJUSTED_SANDWICH[spec.vcov])
+        if spec.df == "satterthwaite":
+            override = sandwich_df
     else:
         vcov = phi
     n_obs, p = X.shape
