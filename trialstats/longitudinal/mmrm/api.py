@@ -22,6 +22,7 @@ from ._fit import SubjectArrays, fit_arrays
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
 from .results import MMRMResult, MMRMSpec, make_result
+from .spatial import SPATIAL_TYPES, SpatialStructure
 
 VCOV_TYPES = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
 METHODS = ("reml", "ml")
@@ -101,6 +102,7 @@ def mmrm(
     level: float = 0.95,
     allow_nonconverged: bool = False,
     weights: str | None = None,
+    coords: str | None = None,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -152,6 +154,10 @@ def mmrm(
         subject i's residual covariance is :math:`W_i^{-1/2}\\Sigma W_i^{-1/2}`,
         :math:`W_i` the diagonal of its rows' weights. Rows with a missing weight are excluded
         (and counted); zero, negative or infinite weights raise :class:`ModelError`.
+    coords : str, optional
+        Numeric time column (e.g. study day) for the spatial covariances ``"sp_exp"`` and
+        ``"sp_gau"`` (R mmrm ``sp_exp(coords | subject)``; see :mod:`.spatial`), which use it
+        in place of ``visit``: visits may fall on any, irregular, times.
 
     Returns
     -------
@@ -170,7 +176,8 @@ def mmrm(
     ...               visit="AVISIT")                                   # doctest: +SKIP
     >>> fit.contrast("ARM", by="AVISIT")                                 # doctest: +SKIP
     """
-    covariance = _choice(covariance, COVARIANCE_TYPES, "covariance structure")
+    covariance = _choice(covariance, COVARIANCE_TYPES + SPATIAL_TYPES, "covariance structure")
+    visit = _spatial_visit(covariance, coords, visit, data)
     df_method = _choice(df, DF_METHODS, "df method")
     method = _choice(method, METHODS, "method")
     vcov = _choice(vcov, VCOV_TYPES, "vcov")
@@ -185,7 +192,9 @@ def mmrm(
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
-    structures = [CovarianceStructure(covariance, len(arrays.visit_levels))
+    structures = [SpatialStructure(covariance, tuple(float(t) for t in arrays.visit_levels))
+                  if covariance in SPATIAL_TYPES
+                  else CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
     _check_identifiable(arrays, structures, covariance, group)
     engine, theta, converged, message = fit_arrays(
@@ -193,7 +202,7 @@ def mmrm(
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level, weights=weights,
-        allow_nonconverged=bool(allow_nonconverged),
+        allow_nonconverged=bool(allow_nonconverged), coords=coords,
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
@@ -201,6 +210,25 @@ def mmrm(
                                               "n_rows": pd.Series(dtype=int)}))
     return make_result(spec, design, arrays, structures, engine, theta, converged, message,
                        exclusions=counts, excluded_rows=excl)
+
+
+def _spatial_visit(covariance: str, coords: str | None, visit: str, data) -> str:
+    """The column whose distinct values are the covariance's time points."""
+    if covariance not in SPATIAL_TYPES:
+        if coords is not None:
+            raise ModelError(f"coords={coords!r} is used by the spatial covariances "
+                             f"({', '.join(SPATIAL_TYPES)}) only; covariance is {covariance!r}")
+        return visit
+    if coords is None:
+        raise ModelError(f"covariance {covariance!r} needs coords=: the numeric time column "
+                         "(e.g. study day) of each visit")
+    if not isinstance(data, pd.DataFrame) or coords not in data.columns:
+        return coords  # reported by the column check
+    s = data[coords]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise ModelError(f"coords column {coords!r} must be numeric (a time); it has dtype "
+                         f"{s.dtype}")
+    return coords
 
 
 def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str) -> np.ndarray:

@@ -49,6 +49,7 @@ class MMRMSpec:
     level: float
     allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
+    coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
 
     @property
     def versions(self) -> dict:
