@@ -166,7 +166,9 @@ def mmrm(
     Raises
     ------
     ModelError
-        Unknown option (valid ones listed), a column not in ``data``, a visit with one level,
+        Unknown option (valid ones listed), a column not in ``data``, a single visit with
+        between-within df or a spatial covariance (a single visit is otherwise fitted: the
+        linear model with t inference, df n - p, as R mmrm),
         a subject with the same visit twice, a factor level with no observation at some visit,
         an all-missing outcome, or fewer subjects than covariance parameters.
 
@@ -192,6 +194,7 @@ def mmrm(
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
+    _check_single_time(arrays, covariance, df_method, visit)
     structures = [SpatialStructure(covariance, tuple(float(t) for t in arrays.visit_levels))
                   if covariance in SPATIAL_TYPES
                   else CovarianceStructure(covariance, len(arrays.visit_levels))
@@ -231,6 +234,20 @@ def _spatial_visit(covariance: str, coords: str | None, visit: str, data) -> str
     return coords
 
 
+def _check_single_time(arrays: SubjectArrays, covariance: str, df_method: str,
+                       visit: str) -> None:
+    """A single visit is a linear model with t inference; say what it cannot support."""
+    if len(arrays.visit_levels) > 1:
+        return
+    if covariance in SPATIAL_TYPES:
+        raise ModelError(f"coords column {visit!r} has one distinct value in the rows used; a "
+                         f"{covariance} covariance needs at least two times")
+    if df_method == "between-within":
+        raise ModelError(f"visit column {visit!r} has one level in the rows used: nothing varies "
+                         "within subjects, so between-within df are undefined; use "
+                         "df='residual' or 'satterthwaite' (both n - p here)")
+
+
 def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str) -> np.ndarray:
     """Observation weights of the rows used: numeric, finite and positive (else ModelError)."""
     s = frame[column]
@@ -268,11 +285,8 @@ def _subject_arrays(frame: pd.DataFrame, data: pd.DataFrame, subject: str, visit
                     group: str | None) -> SubjectArrays:
     """Subject, visit and group codes of the rows used, with the checks they allow."""
     visit_levels, visit_idx = _codes(frame[visit])
-    if len(visit_levels) < 2:
-        raise ModelError(
-            f"visit column {visit!r} has {len(visit_levels)} level(s) in the rows used "
-            f"({', '.join(map(str, visit_levels))}); an MMRM needs at least two visits"
-        )
+    if len(visit_levels) < 1:  # pragma: no cover - build_design needs a complete row
+        raise ModelError(f"visit column {visit!r} has no level in the rows used")
     s = frame[subject]
     if isinstance(s.dtype, pd.CategoricalDtype):
         subj_codes, subj_uniques = pd.factorize(s, sort=False)
