@@ -274,7 +274,7 @@ def test_visit_with_one_level(data):
     one = data[data["AVISIT"] == "V2"]
     fit = ts.mmrm("Y ~ ARM", one, subject="USUBJID", visit="AVISIT")
     assert fit.converged and fit.n_theta == 1
-    assert (fit.coef["df"] == (fit.n_obs - 2)).all()
+    np.testing.assert_allclose(fit.coef["df"], fit.n_obs - 2, rtol=1e-6)  # SAME_ALGORITHM
     with pytest.raises(ts.ModelError, match="visit column 'AVISIT' has one level.*between-within"):
         ts.mmrm("Y ~ ARM", one, subject="USUBJID", visit="AVISIT", df="between-within")
 
