@@ -21,6 +21,7 @@ from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._fit import SubjectArrays, fit_arrays
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
+from .optim import OPTIMIZERS, check_start
 from .results import MMRMResult, MMRMSpec, make_result
 from .spatial import SPATIAL_TYPES, SpatialStructure
 
@@ -103,6 +104,8 @@ def mmrm(
     allow_nonconverged: bool = False,
     weights: str | None = None,
     coords: str | None = None,
+    start=None,
+    optimizer: str = "newton",
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -158,6 +161,13 @@ def mmrm(
         Numeric time column (e.g. study day) for the spatial covariances ``"sp_exp"`` and
         ``"sp_gau"`` (R mmrm ``sp_exp(coords | subject)``; see :mod:`.spatial`), which use it
         in place of ``visit``: visits may fall on any, irregular, times.
+    start : array_like, optional
+        Start values of the covariance parameters (R mmrm's parameterisation, as ``fit.theta``);
+        default: from the residuals of an OLS fit.
+    optimizer : {"newton", "l-bfgs-b", "bfgs", "cg"}
+        "newton" (default): damped Newton with the analytic Hessian. The others are scipy's
+        (R mmrm's ``optim`` methods) with the analytic gradient and no Newton polish (see
+        :mod:`.optim`). Refits (``fit.refit``, ``fit.problem()``) use the defaults.
 
     Returns
     -------
@@ -184,6 +194,7 @@ def mmrm(
     method = _choice(method, METHODS, "method")
     vcov = _choice(vcov, VCOV_TYPES, "vcov")
     level = check_level(level)
+    optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
@@ -200,8 +211,10 @@ def mmrm(
                   else CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
     _check_identifiable(arrays, structures, covariance, group)
+    theta0 = check_start(start, sum(st.n_theta for st in structures), covariance)
     engine, theta, converged, message = fit_arrays(
-        design.X, design.y, arrays, structures, reml=(method == "reml"))
+        design.X, design.y, arrays, structures, reml=(method == "reml"), start=theta0,
+        optimizer=optimizer)
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level, weights=weights,
