@@ -27,19 +27,28 @@ __all__ = ["ANOVA_TYPES", "anova_table", "term_columns"]
 ANOVA_TYPES = ("II", "III")
 
 
-def term_columns(design) -> list[tuple[str, frozenset, list[int]]]:
-    """(label, factor names, coefficient positions in R order) of each model term."""
+def term_columns(design, aliasing=None) -> list[tuple[str, frozenset, list[int]]]:
+    """(label, factor names, positions among the fitted coefficients) of each model term.
+
+    With ``aliasing`` (rank_deficient="drop"), aliased columns are left out and a term with
+    no fitted column is omitted (as car::Anova on a rank-deficient fit).
+    """
     spec = design.model_spec
     if spec is None:
         raise ModelError("anova needs the fit's formula design (model_spec) to find its terms")
-    where = {f: r for r, f in enumerate(design.column_order or range(len(design.terms)))}
+    n_full = len(aliasing.full_terms) if aliasing is not None else len(design.terms)
+    where = {f: r for r, f in enumerate(design.column_order or range(n_full))}
+    fitted = ({full: k for k, full in enumerate(aliasing.kept)} if aliasing is not None
+              else {r: r for r in range(n_full)})
     out = []
     for term, cols in spec.term_indices.items():
         names = frozenset(str(f) for f in term.factors if str(f) != "1")
-        positions = sorted(where[c] for c in cols)
+        positions = sorted(fitted[where[c]] for c in cols if where[c] in fitted)
+        if not positions:
+            continue
         label = "(Intercept)" if not names else str(term)
         out.append((label, names, positions))
-    out.sort(key=lambda t: t[2][0] if t[2] else -1)
+    out.sort(key=lambda t: t[2][0])
     return out
 
 
@@ -59,7 +68,7 @@ def anova_table(fit, type: str = "III") -> pd.DataFrame:  # noqa: A002 (R's name
     if not isinstance(type, str) or type.upper() not in ANOVA_TYPES:
         raise ModelError(f"unknown anova type {type!r}; valid: {', '.join(ANOVA_TYPES)}")
     kind = type.upper()
-    terms = term_columns(fit.design)
+    terms = term_columns(fit.design, fit.spec.aliasing)
     p = len(fit.design.terms)
     V = fit.inference.vcov
     rows = []

@@ -19,6 +19,7 @@ from ...errors import ModelError
 from ...formula import parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._fit import SubjectArrays, fit_arrays
+from .aliasing import drop_aliased
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
 from .optim import OPTIMIZERS, check_start
@@ -106,6 +107,7 @@ def mmrm(
     coords: str | None = None,
     start=None,
     optimizer: str = "newton",
+    rank_deficient: str = "error",
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -164,6 +166,12 @@ def mmrm(
     start : array_like, optional
         Start values of the covariance parameters (R mmrm's parameterisation, as ``fit.theta``);
         default: from the residuals of an OLS fit.
+    rank_deficient : {"error", "drop"}
+        A design with aliased columns (a linear combination of earlier ones, e.g. a treatment
+        with no observation at a visit it interacts with) raises :class:`ModelError`, or
+        ("drop", R mmrm's behaviour) is fitted without them: their coefficients are NA in
+        ``coef``, ``fit.aliased`` lists them, and non-estimable LS means are NA (see
+        :mod:`.aliasing`).
     optimizer : {"newton", "l-bfgs-b", "bfgs", "cg"}
         "newton" (default): damped Newton with the analytic Hessian. The others are scipy's
         (R mmrm's ``optim`` methods) with the analytic gradient and no Newton polish (see
@@ -195,13 +203,15 @@ def mmrm(
     vcov = _choice(vcov, VCOV_TYPES, "vcov")
     level = check_level(level)
     optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
+    rank_deficient = _choice(rank_deficient, ("error", "drop"), "rank_deficient")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
 
-    design = _design_or_cell_error(formula, data, subject, visit, group, extra)
+    design = _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient)
+    design, aliasing = drop_aliased(design)
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
@@ -218,7 +228,7 @@ def mmrm(
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level, weights=weights,
-        allow_nonconverged=bool(allow_nonconverged), coords=coords,
+        allow_nonconverged=bool(allow_nonconverged), coords=coords, aliasing=aliasing,
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
@@ -276,7 +286,7 @@ def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str)
     return w
 
 
-def _design_or_cell_error(formula, data, subject, visit, group, extra):
+def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient="error"):
     """build_design; when it fails, report an empty factor-by-visit cell if that is the cause.
 
     An unobserved cell of a factor interacting with the visit always makes the design aliased,
@@ -284,7 +294,8 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra):
     """
     try:
         return build_design(formula, data, cluster=subject,
-                            extra_columns=[c for c in extra if c != subject], where="mmrm")
+                            extra_columns=[c for c in extra if c != subject], where="mmrm",
+                            aliased="keep" if rank_deficient == "drop" else "error")
     except ModelError:
         safe = parse_formula(formula, where="mmrm")  # only the checked text reaches formulaic
         needed = sorted(set(safe.columns) | set(extra))

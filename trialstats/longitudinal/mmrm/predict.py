@@ -118,6 +118,8 @@ def _new_matrix(fit, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                    dtype=float)
     if design.column_order:
         X = X[:, list(design.column_order)]
+    if fit.spec.aliasing is not None:  # the fitted (non-aliased) columns
+        X = X[:, list(fit.spec.aliasing.kept)]
     return frame, X
 
 

@@ -50,6 +50,7 @@ class MMRMSpec:
     allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
     coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
+    aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
 
     @property
     def versions(self) -> dict:
@@ -280,6 +281,25 @@ class MMRMResult:
         L = np.eye(len(self.terms))
         out = self.inference.estimate(L, self.spec.level)
         out.insert(0, "term", list(self.terms))
+        al = self.spec.aliasing
+        if al is not None:  # R's coef(complete = TRUE): aliased terms as NA rows
+            out = out.set_index("term").reindex(list(al.full_terms)).reset_index()
+        return out
+
+    @property
+    def aliased(self) -> tuple:
+        """Terms dropped as aliased (``rank_deficient="drop"``); empty otherwise."""
+        return self.spec.aliasing.dropped if self.spec.aliasing is not None else ()
+
+    def _estimate_full(self, L: np.ndarray, lead: dict) -> pd.DataFrame:
+        """estimate() for rows over the full design's columns (NA where not estimable)."""
+        al = self.spec.aliasing
+        if al is None:
+            return self.inference.estimate(L, self.spec.level, lead)
+        Lr, ok = al.reduce(L)
+        out = self.inference.estimate(np.where(ok[:, None], Lr, 0.0), self.spec.level, lead)
+        numeric = [c for c in out.columns if c not in lead]
+        out.loc[~ok, numeric] = np.nan
         return out
 
     @property
@@ -523,7 +543,7 @@ class MMRMResult:
         lead = {spec: [k[0] for k in keys]}
         if by:
             lead[by] = [k[1] for k in keys]
-        return self.inference.estimate(L, self.spec.level, lead)
+        return self._estimate_full(L, lead)
 
     def contrast(self, spec: str, by: str | None = None) -> pd.DataFrame:
         """Each level of ``spec`` minus its reference (first) level, within each level of ``by``.
@@ -547,7 +567,7 @@ class MMRMResult:
                 bys.append(b)
         lead = {by: bys} if by else {}
         lead["contrast"] = labels
-        return self.inference.estimate(np.array(rows), self.spec.level, lead)
+        return self._estimate_full(np.array(rows), lead)
 
     def comparisons(self, *args, **kwargs):
         """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.mmrm_comparisons`."""
@@ -586,6 +606,9 @@ class MMRMResult:
             f"vcov: {'Kenward-Roger adjusted' if self.spec.df.startswith('kenward') else self.spec.vcov}; "
             f"level {self.spec.level:g}.",
         ]
+        if self.aliased:
+            notes.append("Aliased terms dropped (coefficients NA, as R): "
+                         + ", ".join(self.aliased) + ".")
         if len(self.exclusions):
             notes.append("Excluded rows: " + "; ".join(
                 f"{r.reason}: {r.n_rows}" for r in self.exclusions.itertuples()))
