@@ -268,9 +268,15 @@ def test_subject_or_visit_column_missing(data):
 
 
 def test_visit_with_one_level(data):
+    # issue 12: a single visit is fitted (as R mmrm) - the linear model with t inference
+    # (tests/test_mmrm_single_visit.py checks it against statsmodels OLS); between-within df are
+    # undefined there and raise
     one = data[data["AVISIT"] == "V2"]
-    with pytest.raises(ts.ModelError, match="visit column 'AVISIT' has 1 level.*at least two"):
-        ts.mmrm("Y ~ ARM", one, subject="USUBJID", visit="AVISIT")
+    fit = ts.mmrm("Y ~ ARM", one, subject="USUBJID", visit="AVISIT")
+    assert fit.converged and fit.n_theta == 1
+    np.testing.assert_allclose(fit.coef["df"], fit.n_obs - 2, rtol=1e-6)  # SAME_ALGORITHM
+    with pytest.raises(ts.ModelError, match="visit column 'AVISIT' has one level.*between-within"):
+        ts.mmrm("Y ~ ARM", one, subject="USUBJID", visit="AVISIT", df="between-within")
 
 
 def test_duplicate_visit_names_subject_and_visit(data):

@@ -122,6 +122,7 @@ class Design:
     variables: tuple[str, ...] = ()
     column_order: tuple[int, ...] = ()
     products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
+    aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
 
 
 def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]:
@@ -301,6 +302,7 @@ def build_design(
     cluster: str | None = None,
     extra_columns: Sequence[str] = (),
     where: str = "model",
+    aliased: str = "error",
 ) -> Design:
     """Resolve a two-sided formula on a DataFrame into an R-style design.
 
@@ -318,6 +320,9 @@ def build_design(
         time).
     where : str
         Name of the calling function, used in error messages.
+    aliased : {"error", "keep"}
+        Aliased (linearly dependent) columns raise ModelError, or are kept in ``X`` and listed
+        in ``Design.aliased`` (for callers that drop them as R does).
 
     Returns
     -------
@@ -408,7 +413,7 @@ def build_design(
             "there is nothing to model and no test or interval can be computed"
         )
     dup = _aliased(X)
-    if dup:
+    if dup and aliased != "keep":
         raise ModelError(
             f"{where}: terms {', '.join(terms[j] for j in dup)} of {formula!r} are linear "
             "combinations of earlier terms in the rows used (aliased); drop them or check that "
@@ -428,6 +433,7 @@ def build_design(
         variables=tuple(rhs),
         column_order=tuple(order),
         products=products,
+        aliased=tuple(dup),
     )
 
 

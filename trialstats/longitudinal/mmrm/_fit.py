@@ -117,10 +117,12 @@ def make_data(X, y, arrays: SubjectArrays, structures, *, reml: bool) -> MMRMDat
 
 
 def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5,
-               data: MMRMData | None = None):
+               data: MMRMData | None = None, start=None, optimizer: str = "newton"):
     """Group into missingness patterns, start, and fit.
 
-    ``data``, when given, must be the :class:`MMRMData` of exactly these arrays.
+    ``data``, when given, must be the :class:`MMRMData` of exactly these arrays. ``start``
+    (theta) replaces the data-driven start; ``optimizer`` other than "newton" is a scipy method
+    (see :mod:`.optim`).
 
     Returns
     -------
@@ -129,8 +131,14 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
         data = make_data(X, y, arrays, structures, reml=reml)
     try:
-        return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
-                          stacklevel=stacklevel)
+        theta0 = start_theta(data.X, data.y, arrays, structures) if start is None else start
+        if optimizer != "newton":
+            from ._engine import Engine
+            from .optim import scipy_fit
+
+            eng = Engine(data)
+            return (eng, *scipy_fit(eng, theta0, optimizer, stacklevel=stacklevel + 1))
+        return fit_engine(data, theta0, stacklevel=stacklevel)
     except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values
         raise ModelError(f"mmrm: the {structures[0].name} fit failed in linear algebra ({e}); "
                          "check the outcome and covariates for extreme values, or use a simpler "

@@ -19,11 +19,14 @@ from ...errors import ModelError
 from ...formula import parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._fit import SubjectArrays, fit_arrays
+from .aliasing import drop_aliased
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
+from .optim import OPTIMIZERS, check_start
 from .results import MMRMResult, MMRMSpec, make_result
+from .spatial import SPATIAL_TYPES, SpatialStructure
 
-VCOV_TYPES = ("model", "empirical")
+VCOV_TYPES = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
 METHODS = ("reml", "ml")
 
 __all__ = ["mmrm", "COVARIANCE_TYPES", "DF_METHODS", "VCOV_TYPES"]
@@ -101,6 +104,10 @@ def mmrm(
     level: float = 0.95,
     allow_nonconverged: bool = False,
     weights: str | None = None,
+    coords: str | None = None,
+    start=None,
+    optimizer: str = "newton",
+    rank_deficient: str = "error",
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -134,8 +141,11 @@ def mmrm(
     method : {"reml", "ml"}
     group : str, optional
         Column whose levels get their own covariance matrix (e.g. the arm).
-    vcov : {"model", "empirical"}
-        Model-based covariance of the estimates, or the sandwich (CR0, as mmrm "Empirical").
+    vcov : {"model", "empirical", "empirical-jackknife", "empirical-bias-reduced"}
+        Model-based covariance of the estimates, or the sandwich: CR0 (mmrm "Empirical"), the
+        closed-form leave-one-subject-out jackknife (CR3, "Empirical-Jackknife", without the
+        (n-1)/n factor, as mmrm) or the bias-reduced CR2 ("Empirical-Bias-Reduced"); with
+        Satterthwaite df each sandwich gets its Bell-McCaffrey df (see :mod:`.sandwich`).
         Ignored by the Kenward-Roger methods, which use their adjusted covariance.
     level : float, default 0.95
         Confidence level of every interval.
@@ -149,6 +159,23 @@ def mmrm(
         subject i's residual covariance is :math:`W_i^{-1/2}\\Sigma W_i^{-1/2}`,
         :math:`W_i` the diagonal of its rows' weights. Rows with a missing weight are excluded
         (and counted); zero, negative or infinite weights raise :class:`ModelError`.
+    coords : str, optional
+        Numeric time column (e.g. study day) for the spatial covariances ``"sp_exp"`` and
+        ``"sp_gau"`` (R mmrm ``sp_exp(coords | subject)``; see :mod:`.spatial`), which use it
+        in place of ``visit``: visits may fall on any, irregular, times.
+    start : array_like, optional
+        Start values of the covariance parameters (R mmrm's parameterisation, as ``fit.theta``);
+        default: from the residuals of an OLS fit.
+    rank_deficient : {"error", "drop"}
+        A design with aliased columns (a linear combination of earlier ones, e.g. a treatment
+        with no observation at a visit it interacts with) raises :class:`ModelError`, or
+        ("drop", R mmrm's behaviour) is fitted without them: their coefficients are NA in
+        ``coef``, ``fit.aliased`` lists them, and non-estimable LS means are NA (see
+        :mod:`.aliasing`).
+    optimizer : {"newton", "l-bfgs-b", "bfgs", "cg"}
+        "newton" (default): damped Newton with the analytic Hessian. The others are scipy's
+        (R mmrm's ``optim`` methods) with the analytic gradient and no Newton polish (see
+        :mod:`.optim`). Refits (``fit.refit``, ``fit.problem()``) use the defaults.
 
     Returns
     -------
@@ -157,7 +184,9 @@ def mmrm(
     Raises
     ------
     ModelError
-        Unknown option (valid ones listed), a column not in ``data``, a visit with one level,
+        Unknown option (valid ones listed), a column not in ``data``, a single visit with
+        between-within df or a spatial covariance (a single visit is otherwise fitted: the
+        linear model with t inference, df n - p, as R mmrm),
         a subject with the same visit twice, a factor level with no observation at some visit,
         an all-missing outcome, or fewer subjects than covariance parameters.
 
@@ -167,30 +196,39 @@ def mmrm(
     ...               visit="AVISIT")                                   # doctest: +SKIP
     >>> fit.contrast("ARM", by="AVISIT")                                 # doctest: +SKIP
     """
-    covariance = _choice(covariance, COVARIANCE_TYPES, "covariance structure")
+    covariance = _choice(covariance, COVARIANCE_TYPES + SPATIAL_TYPES, "covariance structure")
+    visit = _spatial_visit(covariance, coords, visit, data)
     df_method = _choice(df, DF_METHODS, "df method")
     method = _choice(method, METHODS, "method")
     vcov = _choice(vcov, VCOV_TYPES, "vcov")
     level = check_level(level)
+    optimizer = _choice(optimizer, OPTIMIZERS, "optimizer")
+    rank_deficient = _choice(rank_deficient, ("error", "drop"), "rank_deficient")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
 
-    design = _design_or_cell_error(formula, data, subject, visit, group, extra)
+    design = _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient)
+    design, aliasing = drop_aliased(design)
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
-    structures = [CovarianceStructure(covariance, len(arrays.visit_levels))
+    _check_single_time(arrays, covariance, df_method, visit)
+    structures = [SpatialStructure(covariance, tuple(float(t) for t in arrays.visit_levels))
+                  if covariance in SPATIAL_TYPES
+                  else CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
     _check_identifiable(arrays, structures, covariance, group)
+    theta0 = check_start(start, sum(st.n_theta for st in structures), covariance)
     engine, theta, converged, message = fit_arrays(
-        design.X, design.y, arrays, structures, reml=(method == "reml"))
+        design.X, design.y, arrays, structures, reml=(method == "reml"), start=theta0,
+        optimizer=optimizer)
     spec = MMRMSpec(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level, weights=weights,
-        allow_nonconverged=bool(allow_nonconverged),
+        allow_nonconverged=bool(allow_nonconverged), coords=coords, aliasing=aliasing,
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
@@ -198,6 +236,39 @@ def mmrm(
                                               "n_rows": pd.Series(dtype=int)}))
     return make_result(spec, design, arrays, structures, engine, theta, converged, message,
                        exclusions=counts, excluded_rows=excl)
+
+
+def _spatial_visit(covariance: str, coords: str | None, visit: str, data) -> str:
+    """The column whose distinct values are the covariance's time points."""
+    if covariance not in SPATIAL_TYPES:
+        if coords is not None:
+            raise ModelError(f"coords={coords!r} is used by the spatial covariances "
+                             f"({', '.join(SPATIAL_TYPES)}) only; covariance is {covariance!r}")
+        return visit
+    if coords is None:
+        raise ModelError(f"covariance {covariance!r} needs coords=: the numeric time column "
+                         "(e.g. study day) of each visit")
+    if not isinstance(data, pd.DataFrame) or coords not in data.columns:
+        return coords  # reported by the column check
+    s = data[coords]
+    if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise ModelError(f"coords column {coords!r} must be numeric (a time); it has dtype "
+                         f"{s.dtype}")
+    return coords
+
+
+def _check_single_time(arrays: SubjectArrays, covariance: str, df_method: str,
+                       visit: str) -> None:
+    """A single visit is a linear model with t inference; say what it cannot support."""
+    if len(arrays.visit_levels) > 1:
+        return
+    if covariance in SPATIAL_TYPES:
+        raise ModelError(f"coords column {visit!r} has one distinct value in the rows used; a "
+                         f"{covariance} covariance needs at least two times")
+    if df_method == "between-within":
+        raise ModelError(f"visit column {visit!r} has one level in the rows used: nothing varies "
+                         "within subjects, so between-within df are undefined; use "
+                         "df='residual' or 'satterthwaite' (both n - p here)")
 
 
 def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str) -> np.ndarray:
@@ -215,7 +286,7 @@ def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str)
     return w
 
 
-def _design_or_cell_error(formula, data, subject, visit, group, extra):
+def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient="error"):
     """build_design; when it fails, report an empty factor-by-visit cell if that is the cause.
 
     An unobserved cell of a factor interacting with the visit always makes the design aliased,
@@ -223,7 +294,8 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra):
     """
     try:
         return build_design(formula, data, cluster=subject,
-                            extra_columns=[c for c in extra if c != subject], where="mmrm")
+                            extra_columns=[c for c in extra if c != subject], where="mmrm",
+                            aliased="keep" if rank_deficient == "drop" else "error")
     except ModelError:
         safe = parse_formula(formula, where="mmrm")  # only the checked text reaches formulaic
         needed = sorted(set(safe.columns) | set(extra))
@@ -237,11 +309,8 @@ def _subject_arrays(frame: pd.DataFrame, data: pd.DataFrame, subject: str, visit
                     group: str | None) -> SubjectArrays:
     """Subject, visit and group codes of the rows used, with the checks they allow."""
     visit_levels, visit_idx = _codes(frame[visit])
-    if len(visit_levels) < 2:
-        raise ModelError(
-            f"visit column {visit!r} has {len(visit_levels)} level(s) in the rows used "
-            f"({', '.join(map(str, visit_levels))}); an MMRM needs at least two visits"
-        )
+    if len(visit_levels) < 1:  # pragma: no cover - build_design needs a complete row
+        raise ModelError(f"visit column {visit!r} has no level in the rows used")
     s = frame[subject]
     if isinstance(s.dtype, pd.CategoricalDtype):
         subj_codes, subj_uniques = pd.factorize(s, sort=False)

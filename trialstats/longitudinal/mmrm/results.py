@@ -29,6 +29,7 @@ from .dof import (
     satterthwaite_df,
     satterthwaite_f_ddf,
 )
+from .sandwich import ADJUSTED_SANDWICH, adjusted_sandwich
 
 _METHOD_LABEL = {"reml": "REML", "ml": "ML"}
 
@@ -48,6 +49,8 @@ class MMRMSpec:
     level: float
     allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
+    coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
+    aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
 
     @property
     def versions(self) -> dict:
@@ -148,6 +151,10 @@ def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) ->
 
             def override(L, _engine=engine, _theta=theta_hat):
                 return _engine.empirical_df(_theta, L)
+    elif spec.vcov in ADJUSTED_SANDWICH:  # jackknife / bias-reduced (closed form, .sandwich)
+        vcov, sandwich_df = adjusted_sandwich(engine, theta, ADJUSTED_SANDWICH[spec.vcov])
+        if spec.df == "satterthwaite":
+            override = sandwich_df
     else:
         vcov = phi
     n_obs, p = X.shape
@@ -274,6 +281,25 @@ class MMRMResult:
         L = np.eye(len(self.terms))
         out = self.inference.estimate(L, self.spec.level)
         out.insert(0, "term", list(self.terms))
+        al = self.spec.aliasing
+        if al is not None:  # R's coef(complete = TRUE): aliased terms as NA rows
+            out = out.set_index("term").reindex(list(al.full_terms)).reset_index()
+        return out
+
+    @property
+    def aliased(self) -> tuple:
+        """Terms dropped as aliased (``rank_deficient="drop"``); empty otherwise."""
+        return self.spec.aliasing.dropped if self.spec.aliasing is not None else ()
+
+    def _estimate_full(self, L: np.ndarray, lead: dict) -> pd.DataFrame:
+        """estimate() for rows over the full design's columns (NA where not estimable)."""
+        al = self.spec.aliasing
+        if al is None:
+            return self.inference.estimate(L, self.spec.level, lead)
+        Lr, ok = al.reduce(L)
+        out = self.inference.estimate(np.where(ok[:, None], Lr, 0.0), self.spec.level, lead)
+        numeric = [c for c in out.columns if c not in lead]
+        out.loc[~ok, numeric] = np.nan
         return out
 
     @property
@@ -403,6 +429,74 @@ class MMRMResult:
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
+    def anova(self, type: str = "III") -> pd.DataFrame:  # noqa: A002 (R's name)
+        """Type II or III F test of each model term, as ``car::Anova`` (see :mod:`.anova`).
+
+        Parameters
+        ----------
+        type : {"III", "II"}
+
+        Returns
+        -------
+        pandas.DataFrame
+            term, num_df, den_df, statistic (F), p_value; denominator df by the fit's method.
+        """
+        from .anova import anova_table
+
+        return anova_table(self, type)
+
+    # ------------------------------------------------------------------ predictions
+    def fitted(self) -> np.ndarray:
+        """Fitted values :math:`X\\hat\\beta` of the rows used (order of ``design.frame``)."""
+        from .predict import fitted_values
+
+        return fitted_values(self)
+
+    def residuals(self, type: str = "response") -> np.ndarray:  # noqa: A002 (R's name)
+        """Residuals of the rows used, as R ``residuals.mmrm``.
+
+        Parameters
+        ----------
+        type : {"response", "pearson", "normalized"}
+            Raw :math:`y - X\\hat\\beta`; divided by the row's model SD; or
+            :math:`L_i^{-1}r_i` per subject, :math:`\\Sigma_i = L_iL_i^\\top`.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        from .predict import residual_values
+
+        return residual_values(self, type)
+
+    def predict(self, newdata: pd.DataFrame | None = None, conditional: bool = False):
+        """Predicted outcome of each row, as R ``predict.mmrm``.
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows with the model's covariates, subject and visit (and group, weights); default
+            the rows used by the fit.
+        conditional : bool, default False
+            False: :math:`X\\hat\\beta`. True: rows whose outcome is observed are predicted
+            by it; rows with a missing outcome by their conditional mean given the same
+            subject's observed outcomes in ``newdata``.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row of ``newdata``.
+
+        Raises
+        ------
+        ModelError
+            Missing columns or values, factor levels or visits not in the fit, a visit twice
+            for a subject.
+        """
+        from .predict import predict_rows
+
+        return predict_rows(self, newdata, conditional)
+
     def _factor_levels(self, name: str, role: str) -> list:
         if name not in self.design.variables:
             raise ModelError(
@@ -449,7 +543,7 @@ class MMRMResult:
         lead = {spec: [k[0] for k in keys]}
         if by:
             lead[by] = [k[1] for k in keys]
-        return self.inference.estimate(L, self.spec.level, lead)
+        return self._estimate_full(L, lead)
 
     def contrast(self, spec: str, by: str | None = None) -> pd.DataFrame:
         """Each level of ``spec`` minus its reference (first) level, within each level of ``by``.
@@ -473,7 +567,7 @@ class MMRMResult:
                 bys.append(b)
         lead = {by: bys} if by else {}
         lead["contrast"] = labels
-        return self.inference.estimate(np.array(rows), self.spec.level, lead)
+        return self._estimate_full(np.array(rows), lead)
 
     def comparisons(self, *args, **kwargs):
         """Comparisons frame of the arms: see :func:`trialstats.results.comparisons.mmrm_comparisons`."""
@@ -512,6 +606,9 @@ class MMRMResult:
             f"vcov: {'Kenward-Roger adjusted' if self.spec.df.startswith('kenward') else self.spec.vcov}; "
             f"level {self.spec.level:g}.",
         ]
+        if self.aliased:
+            notes.append("Aliased terms dropped (coefficients NA, as R): "
+                         + ", ".join(self.aliased) + ".")
         if len(self.exclusions):
             notes.append("Excluded rows: " + "; ".join(
                 f"{r.reason}: {r.n_rows}" for r in self.exclusions.itertuples()))

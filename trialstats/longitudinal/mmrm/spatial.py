@@ -1,0 +1,96 @@
+"""Spatial covariance structures of the MMRM over a numeric time column (R ``mmrm`` ``sp_exp``).
+
+For visits at irregular times :math:`t` (e.g. study day), with :math:`d_{ab} = |t_a - t_b|`:
+
+========  ==========  ===============================================================
+name      parameters  Sigma
+========  ==========  ===============================================================
+sp_exp    2           :math:`\\sigma^2\\rho^{d_{ab}}` (R mmrm ``sp_exp``; nlme ``corExp``
+                      without nugget, :math:`\\rho = e^{-1/\\mathrm{range}}`; SAS
+                      ``type=sp(exp)``)
+sp_gau    2           :math:`\\sigma^2\\rho^{d_{ab}^2}` (nlme ``corGaus`` without nugget,
+                      :math:`\\rho = e^{-1/\\mathrm{range}^2}`; SAS ``type=sp(gau)``)
+========  ==========  ===============================================================
+
+Parameterisation as R mmrm: :math:`\\theta = (\\log\\sigma^2, \\mathrm{logit}\\,\\rho)`. The
+structure is defined over the sorted distinct times of the data (its "visits"); a subject's
+covariance is the block at its own times, so the engine handles it as any other structure.
+First and second derivatives are analytic: with :math:`R = \\rho^{D}` (:math:`D` the distance,
+or squared distance for ``sp_gau``), :math:`\\partial R/\\partial\\theta_2 = R D (1-\\rho)` and
+:math:`\\partial^2 R/\\partial\\theta_2^2 = R D (1-\\rho)(D(1-\\rho) - \\rho)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["SPATIAL_TYPES", "SpatialStructure"]
+
+SPATIAL_TYPES = ("sp_exp", "sp_gau")
+
+
+@dataclass(frozen=True)
+class SpatialStructure:
+    """A spatial covariance over the distinct times ``coords`` (sorted).
+
+    Parameters
+    ----------
+    name : {"sp_exp", "sp_gau"}
+    coords : tuple of float
+        The distinct time points (the structure's "visits").
+    """
+
+    name: str
+    coords: tuple
+
+    heterogeneous = False
+    n_sd = 1
+    n_corr = 1
+    n_theta = 2
+
+    @property
+    def n_visits(self) -> int:
+        return len(self.coords)
+
+    @property
+    def power(self) -> np.ndarray:
+        """The exponent D of rho: distance (sp_exp) or squared distance (sp_gau)."""
+        t = np.asarray(self.coords, dtype=float)
+        dist = np.abs(t[:, None] - t[None, :])
+        return dist**2 if self.name == "sp_gau" else dist
+
+    def start(self, sd: np.ndarray) -> np.ndarray:
+        """log of the mean variance; rho with correlation 1/2 at the median nonzero D."""
+        D = self.power
+        pos = D[D > 0]
+        scale = float(np.median(pos)) if len(pos) else 1.0
+        rho = 0.5 ** (1.0 / scale)
+        var = float(np.mean(np.asarray(sd, dtype=float) ** 2))
+        return np.array([np.log(var), np.log(rho / (1.0 - rho))])
+
+    def sigma(self, theta: np.ndarray) -> np.ndarray:
+        """The covariance matrix over :attr:`coords`."""
+        return self.derivatives(theta, order=0)[0]
+
+    def derivatives(self, theta: np.ndarray, order: int = 1):
+        """Sigma (m, m), d1 (2, m, m) and d2 (2, 2, m, m) as :class:`.CovarianceStructure`."""
+        theta = np.asarray(theta, dtype=float)
+        var = np.exp(theta[0])
+        rho = 1.0 / (1.0 + np.exp(-theta[1]))
+        D = self.power
+        R = np.exp(D * np.log(rho))
+        S = var * R
+        if order == 0:
+            return S, None, None
+        m = self.n_visits
+        dS1 = S * D * (1.0 - rho)
+        d1 = np.stack([S, dS1])
+        d2 = None
+        if order >= 2:
+            d2 = np.zeros((2, 2, m, m))
+            d2[0, 0] = S
+            d2[0, 1] = d2[1, 0] = dS1
+            d2[1, 1] = S * D * (1.0 - rho) * (D * (1.0 - rho) - rho)
+        return S, d1, d2
