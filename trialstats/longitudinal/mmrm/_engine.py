@@ -78,6 +78,7 @@ class _State:
     W: np.ndarray | None = None  # stacked zero-padded inverses (P, m, m)
     visits: list | None = None  # per pattern visit indices (to cut winv from W)
     cache: dict = field(default_factory=dict)  # gradient / Hessian at this state
+    yWy: float = np.nan  # y' V^-1 y, the scale of quad (a rounding check, see Engine._value)
 
     @property
     def winv(self) -> list:
@@ -126,7 +127,7 @@ class Engine:
         beta = Li.T @ (Li @ XtWy)
         quad = yWy - float(XtWy @ beta)
         return _State(theta, beta, XtWX, (L, True), phi, None, logdet, quad, sigmas, W=W,
-                      visits=[pat.visits for pat in d.patterns])
+                      visits=[pat.visits for pat in d.patterns], yWy=float(yWy))
 
     def _state_loop(self, theta, sigmas) -> _State:
         d = self.data
@@ -152,7 +153,7 @@ class Engine:
         beta = linalg.cho_solve(chol, XtWy, check_finite=False)
         phi = linalg.cho_solve(chol, np.eye(p), check_finite=False)
         quad = yWy - float(XtWy @ beta)
-        return _State(theta, beta, XtWX, chol, phi, winv, logdet, quad, sigmas)
+        return _State(theta, beta, XtWX, chol, phi, winv, logdet, quad, sigmas, yWy=float(yWy))
 
     def m2loglik(self, st: _State) -> float:
         """-2 log-likelihood (REML or ML) with all constants."""
@@ -192,8 +193,11 @@ class Engine:
             st = self.state(theta, order=order)
         except (linalg.LinAlgError, ValueError):
             return np.inf, None
-        if not st.quad > 0:  # a residual quadratic form is positive: a negative one is the
-            return np.inf, None  # rounding of a near-singular Sigma, never a better optimum
+        # r'V^-1 r is never negative: far below zero (relative to y'V^-1 y, of which it is the
+        # remainder) it is the cancellation of a near-singular Sigma, not a better optimum; a
+        # few ulps below zero it is an (almost) exact fit and stays a candidate
+        if st.quad < -1e-8 * abs(st.yWy):
+            return np.inf, None
         val = 0.5 * self.m2loglik(st)
         return (val, st) if np.isfinite(val) else (np.inf, None)
 
