@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ModelError
+from . import _stacked
 from ._engine import fit_engine
 from ._patterns import MMRMData
 from .covariance import _us_index
@@ -75,6 +76,60 @@ def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
     return np.concatenate(theta0)
 
 
+def start_theta_stacked(data: MMRMData) -> np.ndarray:
+    """:func:`start_theta` from the stacked sufficient statistics (no pass over the rows).
+
+    The same estimator: OLS from :math:`X^\\top X = \\sum_p \\sum_a M_p[a, a]`; per visit and group
+    residual sums of squares and the pairwise residual cross-products :math:`\\sum_i r_i r_i^\\top`
+    are the pattern sums of :func:`._stacked.residual_crossprods` at the OLS estimate; the
+    observation counts are :math:`\\sum_p n_p` over the patterns observing both visits. Equal to
+    :func:`start_theta` up to rounding (sums in another order).
+    """
+    s = data.stacked
+    P, m, _ = s.Y.shape
+    p = data.n_beta
+    diag = np.arange(m) * (m + 1)  # the (a, a) cells of the m x m grid
+    XtX = s.M[:, diag].sum(axis=(0, 1)).reshape(p, p)
+    beta_ols = np.linalg.solve(XtX, s.T[:, diag].sum(axis=(0, 1)))
+    C = _stacked.residual_crossprods(s, beta_ols)  # (P, m, m)
+    N = s.n[:, None, None] * s.mask  # observations of each visit pair, per pattern
+    ii = np.arange(m)
+    sd_all = None
+    theta0 = []
+    for g, st in enumerate(data.structures):
+        idx = s.by_group[g]
+        Cg = C[idx].sum(axis=0)
+        Ng = N[idx].sum(axis=0)
+        n = Ng[ii, ii]
+        start = None
+        if st.name == "us" and not np.any(Ng < 2):
+            start = _us_theta(Cg / Ng, m)
+        if start is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd = np.sqrt(Cg[ii, ii] / n)
+            if np.any(n == 0) or not np.all(sd > 0):
+                if sd_all is None:
+                    sd_all = float(np.std(data.y - data.X @ beta_ols))
+                sd = np.where(n > 0, sd, sd_all)
+                sd = np.where(sd > 0, sd, max(sd_all, 1e-8))
+            start = st.start(sd)
+        theta0.append(start)
+    return np.concatenate(theta0)
+
+
+def _us_theta(S: np.ndarray, m: int):
+    """theta (us parameterisation) of the covariance matrix S, or None if not PD."""
+    try:
+        L = np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        return None
+    s = np.diag(L)
+    if not np.all(np.isfinite(L)) or np.any(s <= 0):
+        return None
+    rows, cols = _us_index(m)[:2]  # row by row, as covariance._us fills U
+    return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
+
+
 def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
     """theta of the pairwise residual covariance (us parameterisation), or None if not PD."""
     n_sub = len(arrays.group)
@@ -129,8 +184,11 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
         data = make_data(X, y, arrays, structures, reml=reml)
     try:
-        return fit_engine(data, start_theta(data.X, data.y, arrays, structures),
-                          stacklevel=stacklevel)
+        if data.stacked is not None:
+            theta0 = start_theta_stacked(data)
+        else:
+            theta0 = start_theta(data.X, data.y, arrays, structures)
+        return fit_engine(data, theta0, stacklevel=stacklevel)
     except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values
         raise ModelError(f"mmrm: the {structures[0].name} fit failed in linear algebra ({e}); "
                          "check the outcome and covariates for extreme values, or use a simpler "
