@@ -249,9 +249,8 @@ class Engine:
         m = d.structures[0].n_visits
         if d.stacked is not None:
             _, EK = self._crossprods(st)
-            H, E, G, Gb = _stacked.hessian_parts(
-                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, EK, st.beta)
-            st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
+            st.cache["hess"] = _stacked.hessian(d.stacked, st.sigmas, d.theta_slices, n, st.W,
+                                                EK, st.beta, st.phi, d.reml)
             return st.cache["hess"]
         H = np.zeros((n, n))
         # accumulators over patterns, embedded in the full visit space of each group:
