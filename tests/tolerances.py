@@ -133,3 +133,7 @@ DESIGN_RPACT = dict(rtol=1e-8)
 # pooled two-sample t test of that visit (saturated means, REML); p-values agree to the REML
 # optimiser's precision, as OPTIMISER.
 DESIGN_TTEST_IDENTITY = dict(rtol=1e-4)
+# MMRM refit warm-started from the full-data theta (MMRMProblem.fit(start="full")) vs a fresh fit
+# from ts.mmrm's own start: the same optimum reached from two starts; both stop at a Newton
+# decrement < 1e-16 (theta within ~1e-8 of the optimum in the Hessian's metric), so 1e-8 relative
+WARM_START = dict(rtol=1e-8, atol=1e-10)

@@ -172,10 +172,11 @@ def make_data(X, y, arrays: SubjectArrays, structures, *, reml: bool) -> MMRMDat
 
 
 def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5,
-               data: MMRMData | None = None):
+               data: MMRMData | None = None, theta0: np.ndarray | None = None):
     """Group into missingness patterns, start, and fit.
 
-    ``data``, when given, must be the :class:`MMRMData` of exactly these arrays.
+    ``data``, when given, must be the :class:`MMRMData` of exactly these arrays. ``theta0``,
+    when given, replaces the OLS-residual start values (a warm start).
 
     Returns
     -------
@@ -184,7 +185,9 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
         data = make_data(X, y, arrays, structures, reml=reml)
     try:
-        if data.stacked is not None:
+        if theta0 is not None:
+            theta0 = np.array(theta0, dtype=float)
+        elif data.stacked is not None:
             theta0 = start_theta_stacked(data)
         else:
             theta0 = start_theta(data.X, data.y, arrays, structures)
