@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ModelError
-from ._fit import SubjectArrays, fit_arrays, make_data, scaled_outcome
+from ._fit import SubjectArrays, fit_arrays, make_data, one_blas_thread, scaled_outcome
 from .results import MMRMResult, make_result
 
 __all__ = ["MMRMProblem", "MMRMEstimates"]
@@ -179,6 +179,7 @@ class MMRMProblem:
             n_subjects=len(arrays.group), n_obs=len(yy),
         )
 
+    @one_blas_thread  # as ts.mmrm: the inference of a refit takes the same steps
     def result(self, y=None, *, subjects=None, start: str = "fresh") -> MMRMResult:
         """Refit with full inference: an :class:`MMRMResult` equal to a fresh ``ts.mmrm`` fit.
 
