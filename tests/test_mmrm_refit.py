@@ -183,3 +183,28 @@ def test_refit_warm_start_from_full_theta(fitted):
         assert_allclose(res.inference.beta, fresh.beta, **WARM_START)
     with pytest.raises(ts.ModelError, match="start must be 'fresh' or 'full'"):
         prob.fit(start="warm")
+
+
+def test_fits_run_with_one_blas_thread_and_restore_it():
+    """ts.mmrm's BLAS limit (read with threadpoolctl's own threadpool_info) holds inside a fit,
+    nested calls included, and the previous thread counts come back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from trialstats.longitudinal.mmrm._fit import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    @one_blas_thread
+    def inner():
+        return blas_threads()
+
+    @one_blas_thread
+    def outer():
+        return inner(), blas_threads()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        nested, after_nested = outer()
+        assert set(nested) == {1} and set(after_nested) == {1}
+        assert blas_threads() == before
