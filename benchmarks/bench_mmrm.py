@@ -179,6 +179,10 @@ def run_exo(n_refits: int = 300, repeats: int = 20) -> dict:
                                                    for s in boots]),
                         ("jackknife (subjects=)", [lambda s=s: prob.fit(subjects=s)
                                                    for s in jack]),
+                        ("jackknife, warm start (start='full')",
+                         [lambda s=s: prob.fit(subjects=s, start="full") for s in jack]),
+                        ("bootstrap, warm start (start='full')",
+                         [lambda s=s: prob.fit(subjects=s, start="full") for s in boots]),
                         ("bootstrap, full result (fit.refit)",
                          [lambda s=s: fit.refit(subjects=s) for s in boots[:100]])):
         t0, c0 = time.perf_counter(), time.process_time()

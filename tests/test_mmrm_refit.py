@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from pandas.testing import assert_frame_equal
 
 import trialstats as ts
@@ -160,3 +160,51 @@ def test_refit_errors(exo):
         prob.fit(subjects=no24)
     with pytest.raises(ts.ModelError, match="too few"):
         prob.fit(subjects=[0, 1, 2])
+
+
+def test_refit_warm_start_from_full_theta(fitted):
+    """start="full": the same optimum as the fresh fit (not bitwise; tolerance WARM_START)."""
+    from tolerances import WARM_START
+
+    opts, fit = fitted
+    prob = fit.problem()
+    rng = np.random.default_rng(7)
+    y = fit.design.y + rng.normal(0, 5, fit.n_obs)
+    cases = [dict(subjects=np.delete(np.arange(prob.n_subjects), 5)),
+             dict(subjects=rng.integers(0, prob.n_subjects, prob.n_subjects)), dict(y=y)]
+    for kw in cases:
+        fresh = prob.fit(**kw)  # bitwise ts.mmrm (tests above)
+        warm = prob.fit(**kw, start="full")
+        assert warm.converged
+        assert_allclose(warm.theta, fresh.theta, **WARM_START)
+        assert_allclose(warm.beta, fresh.beta, **WARM_START)
+        assert_allclose(warm.m2loglik, fresh.m2loglik, rtol=1e-12)
+        res = prob.result(**kw, start="full")
+        assert_allclose(res.inference.beta, fresh.beta, **WARM_START)
+    with pytest.raises(ts.ModelError, match="start must be 'fresh' or 'full'"):
+        prob.fit(start="warm")
+
+
+def test_fits_run_with_one_blas_thread_and_restore_it():
+    """ts.mmrm's BLAS limit (read with threadpoolctl's own threadpool_info) holds inside a fit,
+    nested calls included, and the previous thread counts come back afterwards."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from trialstats.longitudinal.mmrm._fit import one_blas_thread
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    @one_blas_thread
+    def inner():
+        return blas_threads()
+
+    @one_blas_thread
+    def outer():
+        return inner(), blas_threads()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        nested, after_nested = outer()
+        assert set(nested) == {1} and set(after_nested) == {1}
+        assert blas_threads() == before

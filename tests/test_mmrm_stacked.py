@@ -101,3 +101,42 @@ def test_design_cache_rebuilds_formulaics_matrix():
     n_cached = len(_design._SPEC_CACHE)
     _design.build_design("y ~ A + exp(x)", d2)
     assert len(_design._SPEC_CACHE) == n_cached
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("name", ["us", "toeph", "cs"])
+def test_start_from_stacked_statistics_equals_start_from_rows(name, grouped):
+    """The start values from the pattern sums are the row-wise estimator (OLS residual SDs,
+    pairwise residual covariance for us), to rounding."""
+    from trialstats.longitudinal.mmrm._fit import SubjectArrays, start_theta, start_theta_stacked
+
+    stacked, _, _ = _problem(name, True, grouped)
+    d = stacked.data
+    arrays = SubjectArrays(subject=d.subject, visit=d.visit, group=d.group,
+                           subject_ids=np.arange(len(d.group)), visit_levels=tuple(range(4)),
+                           group_levels=())
+    _close(start_theta_stacked(d), start_theta(d.X, d.y, arrays, d.structures))
+
+
+def test_start_from_stacked_statistics_without_pairs():
+    """Two visits never observed together: us falls back to per-visit SDs in both routes."""
+    rng = np.random.default_rng(5)
+    n, m = 40, 3
+    vis = np.where(np.arange(n) % 2 == 0, 0, 1)  # each subject one visit: 0 or 1, never both
+    sub = np.arange(n)
+    extra = np.arange(0, n, 4)  # some subjects also at visit 2
+    sub, vis = np.r_[sub, extra], np.r_[vis, np.full(len(extra), 2)]
+    order = np.lexsort((vis, sub))
+    sub, vis = sub[order], vis[order]
+    X = np.column_stack([np.ones(len(sub)), rng.normal(size=len(sub))])
+    y = X @ [1.0, 2.0] + rng.normal(size=len(sub)) * (1 + vis)
+    from trialstats.longitudinal.mmrm._fit import SubjectArrays, start_theta, start_theta_stacked
+
+    structures = [CovarianceStructure("us", m)]
+    data = MMRMData(X, y, sub.astype(np.int64), vis.astype(np.int64),
+                    np.zeros(n, dtype=np.int64), structures)
+    arrays = SubjectArrays(subject=data.subject, visit=data.visit, group=data.group,
+                           subject_ids=np.arange(n), visit_levels=(0, 1, 2), group_levels=())
+    expected = start_theta(X, y, arrays, structures)
+    assert_array_equal(expected[m:], 0.0)  # zero correlations: the fallback
+    _close(start_theta_stacked(data), expected)

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack as _lapack
 
 from ...errors import ConvergenceWarning, ModelError
 from . import _stacked
@@ -52,6 +53,15 @@ from ._patterns import MMRMData, Pattern
 __all__ = ["Engine", "MMRMData", "Pattern", "fit_engine"]
 
 LOG_2PI = np.log(2.0 * np.pi)
+
+
+def _eigh(H: np.ndarray):
+    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix, by LAPACK syevd directly
+    (the routine numpy.linalg.eigh calls, without its ~10 us of Python wrapping)."""
+    w, v, info = _lapack.dsyevd(H, compute_v=1, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("eigenvalue decomposition of the Hessian did not converge")
+    return w, v
 
 
 def _two_sided(W: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -121,8 +131,13 @@ class Engine:
         W, logdet = _stacked.inverses(d.stacked, [sg[0] for sg in sigmas])
         XtWX, XtWy, yWy = _stacked.normal_equations(d.stacked, W)
         XtWX = 0.5 * (XtWX + XtWX.T)
-        L = np.linalg.cholesky(XtWX)
-        Li = np.linalg.inv(L)
+        # LAPACK directly: a p x p factorisation costs ~1 us, numpy.linalg's wrappers ~10 us
+        L, info = _lapack.dpotrf(XtWX, lower=1)  # the upper triangle is zeroed (clean=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("X' V^-1 X is not positive definite")
+        Li, info = _lapack.dtrtri(L, lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("X' V^-1 X is singular")
         phi = Li.T @ Li
         beta = Li.T @ (Li @ XtWy)
         quad = yWy - float(XtWy @ beta)
@@ -255,9 +270,8 @@ class Engine:
         m = d.structures[0].n_visits
         if d.stacked is not None:
             _, EK = self._crossprods(st)
-            H, E, G, Gb = _stacked.hessian_parts(
-                d.stacked, [sg[1] for sg in st.sigmas], d.theta_slices, n, st.W, EK, st.beta)
-            st.cache["hess"] = self._hessian_tail(st, H, E, G, Gb)
+            st.cache["hess"] = _stacked.hessian(d.stacked, st.sigmas, d.theta_slices, n, st.W,
+                                                EK, st.beta, st.phi, d.reml)
             return st.cache["hess"]
         H = np.zeros((n, n))
         # accumulators over patterns, embedded in the full visit space of each group:
@@ -363,24 +377,32 @@ class Engine:
         """Damped Newton with the analytic Hessian (made positive definite where needed).
 
         Stops when the Newton decrement :math:`g^\\top H^{-1} g` (the predicted decrease of the
-        objective, twice) is below 1e-14, or no step decreases the objective.
+        objective, twice) is below 1e-24 or no longer falls (rounding), or no step decreases the
+        objective. Once a full step is taken in the quadratic region (decrement < 1e-8, Hessian
+        positive definite), the remaining steps reuse that Hessian (its change over steps of
+        size ~1e-4 and below is far smaller than the tolerance of the polishing steps), so the
+        last steps cost a gradient, not a Hessian.
 
         Returns
         -------
-        theta, value, decrement
+        theta, value, decrement, eigenvalues of the last Hessian used (None if none)
         """
         f = self._value(theta, 2)[0]  # order 2: an accepted point's state is reused
         dec = np.inf
         prev = np.inf
+        chord = None  # (evals, evecs) of the Hessian reused by the polishing steps
+        evals = None
         for _ in range(max_iter):
+            order = 2 if chord is None else 1
             try:
-                st = self.state(theta, order=2)
+                st = self.state(theta, order=order)
             except (linalg.LinAlgError, ValueError):
                 break
             g = self.gradient_at(st)
-            H = self.hessian_at(st)
-            evals, evecs = np.linalg.eigh(H)
-            st.cache["evals"] = evals
+            if chord is None:
+                evals, evecs = _eigh(self.hessian_at(st))
+            else:
+                evals, evecs = chord
             floor = 1e-8 * max(1.0, float(np.max(np.abs(evals))))
             inv_evals = 1.0 / np.maximum(np.abs(evals), floor)
             step = -(evecs * inv_evals) @ (evecs.T @ g)
@@ -392,8 +414,9 @@ class Engine:
             if dec < 1e-8 and evals.min() > 0:
                 # quadratic region: the full Newton step; the objective may no longer
                 # resolve the decrease, so accept it unless it clearly increases
+                chord = (evals, evecs)
                 cand = theta + step
-                f_new = self._value(cand, 2)[0]
+                f_new = self._value(cand, 1)[0]
                 if np.isfinite(f_new) and f_new <= f + 1e-12 * max(1.0, abs(f)):
                     theta, f = cand, min(f, f_new)
                     continue
@@ -401,7 +424,7 @@ class Engine:
             moved = False
             for _ in range(40):
                 cand = theta + t * step
-                f_new = self._value(cand, 2)[0]
+                f_new = self._value(cand, 2 if chord is None else 1)[0]
                 if np.isfinite(f_new) and f_new <= f - 1e-4 * t * dec:
                     moved = True
                     break
@@ -409,7 +432,7 @@ class Engine:
             if not moved:
                 break
             theta, f = cand, f_new
-        return theta, f, dec
+        return theta, f, dec, evals
 
     def fit(self, theta0: np.ndarray, *, max_iter: int = 200):
         """Minimise the negative log-likelihood from theta0.
@@ -424,7 +447,7 @@ class Engine:
             True when the Newton decrement is below 1e-8 at a positive definite Hessian.
         message : str
         """
-        theta, f, dec = self._newton(np.asarray(theta0, dtype=float), max_iter=max_iter)
+        theta, f, dec, evals = self._newton(np.asarray(theta0, dtype=float), max_iter=max_iter)
         if not (np.isfinite(f) and dec < 1e-8):
             from scipy import optimize  # imported here: rarely needed, slow to import
 
@@ -433,14 +456,12 @@ class Engine:
                 options={"maxiter": 10 * max_iter, "gtol": 1e-10, "ftol": 1e-15},
             )
             start = np.asarray(res.x, dtype=float)
-            theta, f, dec = self._newton(start, max_iter=max_iter)
+            theta, f, dec, evals = self._newton(start, max_iter=max_iter)
         converged = False
         message = "converged"
         if np.isfinite(f):
-            st = self.state(theta, order=2)
-            evals = st.cache.get("evals")
-            if evals is None:
-                evals = np.linalg.eigvalsh(self.hessian_at(st))
+            if evals is None:  # eigenvalues of the Hessian of the last Newton step, else here
+                evals = np.linalg.eigvalsh(self.hessian(theta))
             pd_ok = bool(evals.min() > 0)
             converged = bool(dec < 1e-8 and pd_ok)
             if not converged:

@@ -7,16 +7,54 @@ arrays in the same row order, so a refit and a fresh fit of the same data take t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import ModelError
+from . import _stacked
 from ._engine import fit_engine
 from ._patterns import MMRMData
 from .covariance import _us_index
 
-__all__ = ["SubjectArrays", "fit_arrays", "start_theta"]
+__all__ = ["SubjectArrays", "fit_arrays", "one_blas_thread", "start_theta"]
+
+_BLAS = {}  # "libs": threadpoolctl's BLAS controllers (found at the first fit); "depth"
+
+
+def one_blas_thread(fn):
+    """Run ``fn`` with the BLAS libraries limited to one thread (restored afterwards).
+
+    An MMRM fit is many products of small matrices (visits x terms); OpenBLAS threads cost more
+    to wake than the arithmetic they share, and on a loaded machine far more (measured at 200
+    subjects: 2x the CPU time and up to 3x the wall time). The limit is process-wide while the
+    call runs, as for rbmi (:mod:`trialstats.estimands._parallel`). The controllers are set
+    directly (a few microseconds; threadpoolctl's ``limit`` context costs ~5 % of a refit), and
+    nested calls leave the limit to the outermost.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _BLAS.get("depth"):
+            return fn(*args, **kwargs)
+        if "libs" not in _BLAS:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS["libs"] = ThreadpoolController().select(user_api="blas").lib_controllers
+        changed = []
+        for lib in _BLAS["libs"]:
+            n = lib.num_threads
+            if n != 1:
+                lib.set_num_threads(1)
+                changed.append((lib, n))
+        _BLAS["depth"] = 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _BLAS["depth"] = 0
+            for lib, n in changed:
+                lib.set_num_threads(n)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -75,6 +113,60 @@ def start_theta(X, y, arrays: SubjectArrays, structures) -> np.ndarray:
     return np.concatenate(theta0)
 
 
+def start_theta_stacked(data: MMRMData) -> np.ndarray:
+    """:func:`start_theta` from the stacked sufficient statistics (no pass over the rows).
+
+    The same estimator: OLS from :math:`X^\\top X = \\sum_p \\sum_a M_p[a, a]`; per visit and group
+    residual sums of squares and the pairwise residual cross-products :math:`\\sum_i r_i r_i^\\top`
+    are the pattern sums of :func:`._stacked.residual_crossprods` at the OLS estimate; the
+    observation counts are :math:`\\sum_p n_p` over the patterns observing both visits. Equal to
+    :func:`start_theta` up to rounding (sums in another order).
+    """
+    s = data.stacked
+    P, m, _ = s.Y.shape
+    p = data.n_beta
+    diag = np.arange(m) * (m + 1)  # the (a, a) cells of the m x m grid
+    XtX = s.M[:, diag].sum(axis=(0, 1)).reshape(p, p)
+    beta_ols = np.linalg.solve(XtX, s.T[:, diag].sum(axis=(0, 1)))
+    C = _stacked.residual_crossprods(s, beta_ols)  # (P, m, m)
+    N = s.n[:, None, None] * s.mask  # observations of each visit pair, per pattern
+    ii = np.arange(m)
+    sd_all = None
+    theta0 = []
+    for g, st in enumerate(data.structures):
+        idx = s.by_group[g]
+        Cg = C[idx].sum(axis=0)
+        Ng = N[idx].sum(axis=0)
+        n = Ng[ii, ii]
+        start = None
+        if st.name == "us" and not np.any(Ng < 2):
+            start = _us_theta(Cg / Ng, m)
+        if start is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sd = np.sqrt(Cg[ii, ii] / n)
+            if np.any(n == 0) or not np.all(sd > 0):
+                if sd_all is None:
+                    sd_all = float(np.std(data.y - data.X @ beta_ols))
+                sd = np.where(n > 0, sd, sd_all)
+                sd = np.where(sd > 0, sd, max(sd_all, 1e-8))
+            start = st.start(sd)
+        theta0.append(start)
+    return np.concatenate(theta0)
+
+
+def _us_theta(S: np.ndarray, m: int):
+    """theta (us parameterisation) of the covariance matrix S, or None if not PD."""
+    try:
+        L = np.linalg.cholesky(S)
+    except np.linalg.LinAlgError:
+        return None
+    s = np.diag(L)
+    if not np.all(np.isfinite(L)) or np.any(s <= 0):
+        return None
+    rows, cols = _us_index(m)[:2]  # row by row, as covariance._us fills U
+    return np.concatenate([np.log(s), (L / s[:, None])[rows, cols]])
+
+
 def _us_start(resid, arrays: SubjectArrays, in_group, m: int):
     """theta of the pairwise residual covariance (us parameterisation), or None if not PD."""
     n_sub = len(arrays.group)
@@ -116,13 +208,16 @@ def make_data(X, y, arrays: SubjectArrays, structures, *, reml: bool) -> MMRMDat
                     structures=list(structures), reml=reml, log_weight=log_weight)
 
 
+@one_blas_thread
 def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stacklevel: int = 5,
-               data: MMRMData | None = None, start=None, optimizer: str = "newton"):
+               data: MMRMData | None = None, start=None, optimizer: str = "newton",
+               theta0: np.ndarray | None = None):
     """Group into missingness patterns, start, and fit.
 
     ``data``, when given, must be the :class:`MMRMData` of exactly these arrays. ``start``
-    (theta) replaces the data-driven start; ``optimizer`` other than "newton" is a scipy method
-    (see :mod:`.optim`).
+    (theta; ``theta0`` is the same, the name the refit path uses for its warm start) replaces
+    the OLS-residual start values; ``optimizer`` other than "newton" is a scipy method (see
+    :mod:`.optim`).
 
     Returns
     -------
@@ -131,7 +226,14 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
     if data is None:  # else: the caller's MMRMData of these arrays (see MMRMData.with_outcome)
         data = make_data(X, y, arrays, structures, reml=reml)
     try:
-        theta0 = start_theta(data.X, data.y, arrays, structures) if start is None else start
+        if start is None:
+            start = theta0
+        if start is not None:
+            theta0 = np.array(start, dtype=float)
+        elif data.stacked is not None:
+            theta0 = start_theta_stacked(data)
+        else:
+            theta0 = start_theta(data.X, data.y, arrays, structures)
         if optimizer != "newton":
             from ._engine import Engine
             from .optim import scipy_fit

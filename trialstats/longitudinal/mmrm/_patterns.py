@@ -91,12 +91,13 @@ class MMRMData:
         masks = np.bincount(self.subject, weights=weights[self.visit],
                             minlength=n_sub).astype(np.int64)  # exact: sums of distinct 2^v
         counts = np.bincount(self.subject, minlength=n_sub)
-        starts = np.r_[0, np.cumsum(counts)[:-1]]  # first sorted row of each subject
+        starts = np.cumsum(counts) - counts  # first sorted row of each subject
         # one pattern per (group, mask), in sorted order; subjects by index within a pattern
         keys = self.group.astype(np.int64) * (1 << m) + masks
         uniq, pat_of = np.unique(keys, return_inverse=True)
         by_pattern = np.argsort(pat_of, kind="stable")
-        bounds = np.r_[0, np.cumsum(np.bincount(pat_of, minlength=len(uniq)))]
+        bounds = np.zeros(len(uniq) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pat_of, minlength=len(uniq)), out=bounds[1:])
         self.patterns = []
         for k, key in enumerate(uniq):
             subs = by_pattern[bounds[k]:bounds[k + 1]]

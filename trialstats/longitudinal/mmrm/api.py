@@ -18,7 +18,7 @@ from ...data.consistency import check_mmrm_rows
 from ...errors import ModelError
 from ...formula import parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
-from ._fit import SubjectArrays, fit_arrays
+from ._fit import SubjectArrays, fit_arrays, one_blas_thread
 from .aliasing import drop_aliased
 from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
@@ -90,6 +90,7 @@ def _check_visit_cells(formula: str, frame: pd.DataFrame, visit: str) -> None:
             )
 
 
+@one_blas_thread  # small matrices: BLAS threads cost more than they share (see _fit)
 def mmrm(
     formula: str,
     data: pd.DataFrame,

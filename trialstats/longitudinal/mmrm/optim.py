@@ -4,8 +4,8 @@ The default optimiser is the engine's damped Newton with the analytic Hessian (f
 L-BFGS-B from the best point, then Newton again; see :meth:`._engine.Engine.fit`). The scipy
 optimisers ("l-bfgs-b", "bfgs", "cg", as R mmrm's ``optim`` methods) minimise the same
 negative log-likelihood with its analytic gradient, without a Newton polish, so they stop where
-their own criterion says; the fit is reported converged when scipy reports success and the
-Hessian there is positive definite.
+their own criterion says; the fit is reported converged when the Hessian there is positive
+definite and scipy reports success or the Newton decrement is below the engine's 1e-8.
 """
 
 from __future__ import annotations
@@ -50,8 +50,13 @@ def scipy_fit(engine, theta0: np.ndarray, method: str, *, stacklevel: int = 6):
     res = optimize.minimize(engine.value_and_gradient, theta0, jac=True,
                             method=method.upper(), options=opts)
     theta = np.asarray(res.x, dtype=float)
-    pd_ok = bool(np.linalg.eigvalsh(engine.hessian(theta)).min() > 0)
-    converged = bool(res.success and pd_ok)
+    H = engine.hessian(theta)
+    pd_ok = bool(np.linalg.eigvalsh(H).min() > 0)
+    # scipy may stop on a line search that rounding defeats (L-BFGS-B "ABNORMAL") at the optimum:
+    # then the engine's own criterion decides (Newton decrement g'H^-1 g below 1e-8)
+    g = engine.gradient(theta)
+    decrement = float(g @ np.linalg.solve(H, g)) if pd_ok else np.inf
+    converged = bool(pd_ok and (res.success or decrement < 1e-8))
     message = "converged" if converged else (
         f"{method}: {res.message}" + ("" if pd_ok else "; Hessian not positive definite"))
     if not converged:
