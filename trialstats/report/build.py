@@ -199,6 +199,9 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
+                    why = resolved.skipped(mod.KEY)
+                    if why is not None:  # switched off in the plan, or its data is absent
+                        raise NotApplicable(why)
                     sec = mod.compute(ctx)
                     ok = sec.error is None
                 except NotApplicable as e:

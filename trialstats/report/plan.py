@@ -113,6 +113,10 @@ class Endpoint:
     paramcd: str = "TAHC"
     visit: str = "WEEK 24"
     name: str = ""
+    #: ADEFF analysis flag: rows with another value than "Y" are excluded (when the column exists)
+    flag: str = "ANL01FL"
+    #: ADSL population flag (ITTFL, FASFL, PPROTFL, ...); "" = every randomised subject
+    population: str = ""
 
     @property
     def label(self) -> str:
@@ -151,6 +155,10 @@ class RelapseSpec:
     tau: float | None = None
     landmarks: tuple[float, ...] = (91.0, 182.0, 364.0)
     strata: tuple[str, ...] = ("STAGEGR",)
+    #: time origin, "randomisation" or "end of treatment"; "" = from ADTTE PARAM (resolved)
+    origin: str = ""
+    #: name of the event ("relapse", "recurrence"); "" = from ADTTE EVNTDESC / PARAM (resolved)
+    event: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,21 @@ class AnalysisPlan:
     level: float = 0.95
     seed: int = 20240601
     source: str = "defaults"
+    #: sections switched off in the plan ([sections] durability = false)
+    disabled: tuple[str, ...] = ()
+    #: (section key, reason) of sections whose data is absent; filled by :meth:`resolve`
+    not_applicable: tuple[tuple[str, str], ...] = ()
+    #: Table 1 variables (column, label); empty = defaults (see the baseline section)
+    baseline: tuple[tuple[str, str], ...] = ()
+    #: ADSL population flag of the safety analyses ("" = SAFFL when present)
+    safety_population: str = ""
+
+    def skipped(self, key: str) -> str | None:
+        """Why section ``key`` does not run ("switched off in the analysis plan", "no ADTTE ..."),
+        or None when it runs."""
+        if key in self.disabled:
+            return "switched off in the analysis plan ([sections] " + key + " = false)"
+        return dict(self.not_applicable).get(key)
 
     # -- resolution against a trial ------------------------------------------------------------
     def resolve(self, trial) -> AnalysisPlan:
@@ -243,11 +266,13 @@ class AnalysisPlan:
         relapse = self.relapse
         if relapse is None:
             r = endpoints.get("relapse") or {}
-            relapse = RelapseSpec(paramcd=str(r.get("paramcd", "RELAPSE")))
+            relapse = RelapseSpec(paramcd=str(r.get("paramcd", _first_paramcd(trial, "RELAPSE"))))
+        relapse = _resolve_event(trial, relapse, endpoints)
         follow_up = _default_tau(trial, relapse.paramcd)
         if relapse.tau is None:
             relapse = replace(relapse, tau=follow_up)
         check_tau(relapse.tau, follow_up)
+        absent = _absent_sections(trial, primary, relapse, self)
         strata, subgroups = check_columns(
             trial, relapse.strata, self.subgroups,
             strata_given=relapse.strata != RelapseSpec().strata,
@@ -257,9 +282,10 @@ class AnalysisPlan:
         reference = meta.reference
         others = [a for a in arms if a != reference]
         hyps = self.hypotheses
-        if not hyps:
-            hyps = tuple(Hypothesis("primary", a) for a in others) + tuple(
-                Hypothesis("rmst", a) for a in others
+        if not hyps:  # only for the data present and the sections that run
+            off = set(self.disabled) | {k for k, _ in absent}
+            hyps = tuple(Hypothesis("primary", a) for a in others if "primary" not in off) + tuple(
+                Hypothesis("rmst", a) for a in others if "relapse" not in off
             )
         names = {s.name or s.label for s in self.secondary}
         out = []
@@ -276,7 +302,7 @@ class AnalysisPlan:
                 )
             out.append(replace(h, id=h.id or f"H{i + 1}"))
         return replace(self, primary=primary, relapse=relapse, subgroups=subgroups,
-                       hypotheses=tuple(out))
+                       hypotheses=tuple(out), not_applicable=absent)
 
     # -- printing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -286,8 +312,14 @@ class AnalysisPlan:
             "level": self.level,
             "sensitivity": list(self.sensitivity),
         }
-        if self.primary is not None:
+        runs = {k: self.skipped(k) is None for k in ("primary", "durability", "relapse", "longterm",
+                                                      "safety", "subgroups")}
+        if self.primary is not None and runs["primary"]:
             d["primary"] = {"paramcd": self.primary.paramcd, "visit": self.primary.visit}
+            if self.primary.flag != "ANL01FL":
+                d["primary"]["flag"] = self.primary.flag
+            if self.primary.population:
+                d["primary"]["population"] = self.primary.population
         d["mmrm"] = {
             "formula": self.mmrm.formula,
             "covariance": list(self.mmrm.covariance),
@@ -297,23 +329,36 @@ class AnalysisPlan:
         d["secondary"] = [
             {"name": s.label, "paramcd": s.paramcd, "visit": s.visit} for s in self.secondary
         ]
-        d["durability"] = {
-            "paramcd": self.durability.paramcd,
-            "family": self.durability.family,
-            "correlation": self.durability.correlation,
-        }
-        if self.relapse is not None:
+        if runs["durability"]:
+            d["durability"] = {
+                "paramcd": self.durability.paramcd,
+                "family": self.durability.family,
+                "correlation": self.durability.correlation,
+            }
+        if self.relapse is not None and runs["relapse"]:
             d["relapse"] = {"paramcd": self.relapse.paramcd}
             if self.relapse.tau is not None:
                 d["relapse"]["tau"] = self.relapse.tau
             d["relapse"]["landmarks"] = list(self.relapse.landmarks)
             d["relapse"]["strata"] = list(self.relapse.strata)
-        d["longterm"] = {
-            "horizon_years": self.longterm.horizon_years,
-            "distributions": list(self.longterm.distributions),
-        }
-        d["subgroups"] = dict(self.subgroups)
-        d["safety"] = {"rd_method": self.rd_method}
+            for k in ("origin", "event"):
+                if getattr(self.relapse, k) and self.relapse.paramcd != "RELAPSE":
+                    d["relapse"][k] = getattr(self.relapse, k)
+        if runs["longterm"] and runs["relapse"]:
+            d["longterm"] = {
+                "horizon_years": self.longterm.horizon_years,
+                "distributions": list(self.longterm.distributions),
+            }
+        if runs["subgroups"]:
+            d["subgroups"] = dict(self.subgroups)
+        if self.baseline:
+            d["baseline"] = {"variables": dict(self.baseline)}
+        if runs["safety"]:
+            d["safety"] = {"rd_method": self.rd_method}
+            if self.safety_population:
+                d["safety"]["population"] = self.safety_population
+        if self.disabled:
+            d["sections"] = {k: False for k in self.disabled}
         d["multiplicity"] = {"strategy": self.strategy, "alpha": self.alpha}
         d["hypotheses"] = [
             {k: v for k, v in (("id", h.id), ("endpoint", h.endpoint), ("arm", h.arm)) if v}
@@ -324,6 +369,75 @@ class AnalysisPlan:
     def to_toml(self) -> str:
         """The plan as TOML text (round-trips through :func:`load_plan`)."""
         return _dump_toml(self.to_dict())
+
+
+def _first_paramcd(trial, fallback: str) -> str:
+    """The first PARAMCD of ADTTE (the default time-to-event endpoint), else ``fallback``."""
+    adtte = getattr(trial, "adtte", None)
+    if adtte is None or "PARAMCD" not in adtte.columns or adtte.empty:
+        return fallback
+    return str(adtte["PARAMCD"].iloc[0])
+
+
+ORIGINS = ("randomisation", "end of treatment")
+
+
+def _resolve_event(trial, spec: RelapseSpec, endpoints: dict) -> RelapseSpec:
+    """Fill the event name and time origin from the plan, trial.toml [endpoints] or ADTTE.
+
+    Event: the plan's ``event``, else the event descriptions (EVNTDESC of CNSR = 0 rows, text
+    before any ":"), else PARAM; origin: the plan's ``origin``, else "end of treatment" when
+    PARAM says so, else "randomisation".
+    """
+    ep = next((v for v in endpoints.values() if isinstance(v, dict) and v.get("paramcd") == spec.paramcd), {})
+    event = spec.event or str(ep.get("event", ""))
+    origin = spec.origin or str(ep.get("origin", ""))
+    adtte = getattr(trial, "adtte", None)
+    rows = None
+    if adtte is not None and "PARAMCD" in adtte.columns:
+        rows = adtte[adtte["PARAMCD"] == spec.paramcd]
+    param = ""
+    if rows is not None and len(rows) and "PARAM" in rows.columns:
+        param = str(rows["PARAM"].iloc[0])
+    if not event and rows is not None and len(rows):
+        if "EVNTDESC" in rows.columns:
+            desc = rows.loc[rows["CNSR"] == 0, "EVNTDESC"].astype(str).str.split(":").str[0].str.strip()
+            desc = desc[desc != ""]
+            if len(desc):
+                event = str(desc.value_counts().index[0]).lower()
+        if not event and param:
+            event = re.sub(r"\s*\(.*?\)\s*", " ", param).strip()
+            event = re.sub(r"^(time|days|months|years)\b.*?\bto\b\s*", "", event, flags=re.I).lower()
+    if not origin:
+        origin = "end of treatment" if "end of treatment" in param.lower() else "randomisation"
+    return replace(spec, event=event or "event", origin=origin)
+
+
+def _absent_sections(trial, primary: Endpoint, relapse: RelapseSpec, plan) -> tuple:
+    """(section key, reason) of the sections whose data this trial does not have."""
+    out = []
+    adeff, adtte = getattr(trial, "adeff", None), getattr(trial, "adtte", None)
+    if adeff is None:
+        why = "the trial has no ADEFF table (longitudinal efficacy data)"
+        out += [("primary", why), ("subgroups", why)]
+    elif "PARAMCD" in adeff.columns and primary.paramcd not in set(adeff["PARAMCD"]):
+        why = f"PARAMCD {primary.paramcd} is not in ADEFF"
+        out += [("primary", why), ("subgroups", why)]
+    dur = plan.durability
+    if adeff is None or "ONTRTFL" not in adeff.columns or (
+            "PARAMCD" in adeff.columns and dur.paramcd not in set(adeff["PARAMCD"])):
+        out.append(("durability", "no off-treatment follow-up of "
+                    f"{dur.paramcd} in ADEFF (needs PARAMCD {dur.paramcd} and the on-treatment "
+                    "flag ONTRTFL)"))
+    if adtte is None:
+        why = "the trial has no ADTTE table (time-to-event data)"
+        out += [("relapse", why), ("longterm", why)]
+    elif "PARAMCD" in adtte.columns and relapse.paramcd not in set(adtte["PARAMCD"]):
+        why = f"PARAMCD {relapse.paramcd} is not in ADTTE"
+        out += [("relapse", why), ("longterm", why)]
+    if getattr(trial, "adae", None) is None:
+        out.append(("safety", "the trial has no ADAE table (adverse events)"))
+    return tuple(out)
 
 
 def _default_tau(trial, paramcd: str) -> float | None:
@@ -395,8 +509,12 @@ def plan_for_trial(trial, plan=None) -> AnalysisPlan:
 
 _TOP_KEYS = {
     "seed", "level", "sensitivity", "primary", "mmrm", "secondary", "durability", "relapse",
-    "longterm", "subgroups", "safety", "multiplicity", "hypotheses", "version",
+    "longterm", "subgroups", "safety", "multiplicity", "hypotheses", "version", "sections",
+    "baseline",
 }
+#: sections that ``[sections] key = false`` can switch off
+SECTION_KEYS = ("disposition", "baseline", "primary", "durability", "relapse", "longterm",
+                "subgroups", "safety", "hypotheses")
 
 
 def _parse(data: dict, source: str) -> AnalysisPlan:
@@ -471,8 +589,12 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         kw["durability"] = DurabilitySpec(**dk)
     if "relapse" in data:
         r = _table(data, "relapse", "")
-        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata"}, "relapse.")
+        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event"}, "relapse.")
         rk: dict[str, Any] = {}
+        if "origin" in r:
+            rk["origin"] = _choice(r["origin"], ORIGINS, "relapse.origin")
+        if "event" in r:
+            rk["event"] = _string(r["event"], "relapse.event")[:80]
         if "paramcd" in r:
             rk["paramcd"] = _get(r, "paramcd", str, "relapse.")
         if "tau" in r:
@@ -512,7 +634,9 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
                                 for k, v in sg.items())
     if "safety" in data:
         s = _table(data, "safety", "")
-        _no_unknown(s, {"rd_method"}, "safety.")
+        _no_unknown(s, {"rd_method", "population"}, "safety.")
+        if "population" in s:
+            kw["safety_population"] = _subgroup_column(_string(s["population"], "safety.population"))
         if "rd_method" in s:
             kw["rd_method"] = _choice(s["rd_method"], RD_METHODS, "safety.rd_method")
     if "multiplicity" in data:
@@ -525,6 +649,25 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             if not 0.0 < alpha < 1.0:
                 raise PlanError(f"multiplicity.alpha: must be strictly between 0 and 1; got {alpha!r}")
             kw["alpha"] = check_range(alpha, "multiplicity.alpha")
+    if "sections" in data:
+        sw = _table(data, "sections", "")
+        _no_unknown(sw, set(SECTION_KEYS), "sections.")
+        for k, v in sw.items():
+            if not isinstance(v, bool):
+                raise PlanError(f"sections.{k}: must be true or false; got {v!r}")
+        kw["disabled"] = tuple(k for k in SECTION_KEYS if sw.get(k) is False)
+    if "baseline" in data:
+        b = _table(data, "baseline", "")
+        _no_unknown(b, {"variables"}, "baseline.")
+        v = b.get("variables", {})
+        if isinstance(v, list):
+            v = {str(k): str(k) for k in v}
+        if not isinstance(v, dict):
+            raise PlanError(f"baseline.variables: must be a list of ADSL columns or a table "
+                            f"COLUMN = \"label\"; got {v!r}")
+        check_count(list(v), "baseline.variables")
+        kw["baseline"] = tuple((_subgroup_column(k), _string(lab, f"baseline.variables.{k}"))
+                               for k, lab in v.items())
     if "hypotheses" in data:
         hs = []
         for i, h in enumerate(check_count(_get(data, "hypotheses", list, ""), "hypotheses")):
@@ -629,14 +772,21 @@ def _choice(v, valid: tuple[str, ...], name: str) -> str:
 def _endpoint(d: dict, key: str, need_name: bool) -> Endpoint:
     if not isinstance(d, dict):
         raise PlanError(f"{key}: must be a table; got {d!r}")
-    _no_unknown(d, {"paramcd", "visit", "name"}, key + ".")
+    _no_unknown(d, {"paramcd", "visit", "name", "flag", "population"}, key + ".")
     for req in ("paramcd", "visit") + (("name",) if need_name else ()):
         if req not in d:
             raise PlanError(f"{key}.{req}: required")
+    flag = _string(d.get("flag", "ANL01FL"), f"{key}.flag")
+    if not re.fullmatch(r"ANL\d\dFL", flag):
+        raise PlanError(f"{key}.flag: {flag!r} is not an ADaM analysis flag; valid: ANL01FL .. ANL99FL")
+    pop = _string(d.get("population", ""), f"{key}.population")
+    if pop:
+        _subgroup_column(pop)
     return Endpoint(
         paramcd=_string(d["paramcd"], f"{key}.paramcd"),
         visit=_string(d["visit"], f"{key}.visit"),
         name=_string(d.get("name", ""), f"{key}.name"),
+        flag=flag, population=pop,
     )
 
 
