@@ -205,26 +205,33 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
                     sec = mod.compute(ctx)
                     ok = sec.error is None
                 except NotApplicable as e:
-                    sec = Section(key=mod.KEY, title=mod.TITLE, not_applicable=_one_line(e))
+                    sec = Section(key=mod.KEY, title=_title(mod, resolved), not_applicable=_one_line(e))
                     ok = True
                 except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
-                    sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
+                    sec = Section(key=mod.KEY, title=_title(mod, resolved), error=f"{type(e).__name__}: {_one_line(e)}")
                     ok = False
             sec = _with_warnings(sec, caught)
             ctx.sections[mod.KEY] = sec
             dt = time.perf_counter() - t0
-            timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
+            timings.append(Timing(mod.KEY, _title(mod, resolved), dt, ok))
             if progress is not None:
                 status = "ok" if ok and not sec.failures else ("FAILED: " + (sec.error or "; ".join(sec.failures)))[:200]
                 if sec.not_applicable:
                     status = f"not applicable: {sec.not_applicable}"[:200]
                 # in build order (not reading order), naming the trial
-                progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {mod.TITLE} "
+                progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {_title(mod, resolved)} "
                          f"(section {numbers[mod.KEY]}): {status} ({dt:.1f} s)")
         ordered = [ctx.sections[m.KEY] for m in (SECTIONS if sections is None else [m for m in SECTIONS if m in sections])]
         rendered = [_render_figures(sec, i + 1) for i, sec in enumerate(ordered)]
     html = _render_html(trial, resolved, rendered, ctx)
     return html, ctx, timings
+
+
+def _title(mod, plan) -> str:
+    """A section's title: from the plan when the section words it from the data
+    (``title(plan)``), else its ``TITLE``."""
+    fn = getattr(mod, "title", None)
+    return fn(plan) if fn is not None else mod.TITLE
 
 
 _SHOWN_WARNINGS = ("ConvergenceWarning", "RuntimeWarning", "UserWarning", "ValueWarning")

@@ -269,6 +269,10 @@ class AnalysisPlan:
             relapse = RelapseSpec(paramcd=str(r.get("paramcd", _first_paramcd(trial, "RELAPSE"))))
         relapse = _resolve_event(trial, relapse, endpoints)
         follow_up = _default_tau(trial, relapse.paramcd)
+        if relapse.landmarks == RelapseSpec().landmarks and follow_up and follow_up > 3 * 365:
+            # default landmarks of long follow-up: whole years (up to 5) rather than 3, 6, 12 months
+            relapse = replace(relapse, landmarks=tuple(
+                365.0 * k for k in range(1, min(5, int(follow_up // 365)) + 1)))
         if relapse.tau is None:
             relapse = replace(relapse, tau=follow_up)
         check_tau(relapse.tau, follow_up)
@@ -336,14 +340,17 @@ class AnalysisPlan:
                 "correlation": self.durability.correlation,
             }
         if self.relapse is not None and runs["relapse"]:
-            d["relapse"] = {"paramcd": self.relapse.paramcd}
+            # [time_to_event] is the general name of the table; [relapse] (the same keys) is kept
+            # for an event named relapse, as in the bundled plans
+            key = "relapse" if self.relapse.event in ("", "relapse") else "time_to_event"
+            d[key] = {"paramcd": self.relapse.paramcd}
             if self.relapse.tau is not None:
-                d["relapse"]["tau"] = self.relapse.tau
-            d["relapse"]["landmarks"] = list(self.relapse.landmarks)
-            d["relapse"]["strata"] = list(self.relapse.strata)
-            for k in ("origin", "event"):
-                if getattr(self.relapse, k) and self.relapse.paramcd != "RELAPSE":
-                    d["relapse"][k] = getattr(self.relapse, k)
+                d[key]["tau"] = self.relapse.tau
+            d[key]["landmarks"] = list(self.relapse.landmarks)
+            d[key]["strata"] = list(self.relapse.strata)
+            if key != "relapse":
+                d[key]["origin"] = self.relapse.origin
+                d[key]["event"] = self.relapse.event
         if runs["longterm"] and runs["relapse"]:
             d["longterm"] = {
                 "horizon_years": self.longterm.horizon_years,
@@ -410,6 +417,8 @@ def _resolve_event(trial, spec: RelapseSpec, endpoints: dict) -> RelapseSpec:
             event = re.sub(r"^(time|days|months|years)\b.*?\bto\b\s*", "", event, flags=re.I).lower()
     if not origin:
         origin = "end of treatment" if "end of treatment" in param.lower() else "randomisation"
+    if not event and ep:  # declared in trial.toml but no data to name it: its code
+        event = spec.paramcd.lower()
     return replace(spec, event=event or "event", origin=origin)
 
 
@@ -424,11 +433,13 @@ def _absent_sections(trial, primary: Endpoint, relapse: RelapseSpec, plan) -> tu
         why = f"PARAMCD {primary.paramcd} is not in ADEFF"
         out += [("primary", why), ("subgroups", why)]
     dur = plan.durability
-    if adeff is None or "ONTRTFL" not in adeff.columns or (
-            "PARAMCD" in adeff.columns and dur.paramcd not in set(adeff["PARAMCD"])):
-        out.append(("durability", "no off-treatment follow-up of "
-                    f"{dur.paramcd} in ADEFF (needs PARAMCD {dur.paramcd} and the on-treatment "
-                    "flag ONTRTFL)"))
+    if adeff is None:
+        out.append(("durability", "the trial has no ADEFF table (longitudinal efficacy data)"))
+    elif "ONTRTFL" not in adeff.columns:
+        out.append(("durability", "ADEFF has no on-treatment flag (ONTRTFL), so there is no "
+                    "off-treatment follow-up to analyse"))
+    elif "PARAMCD" in adeff.columns and dur.paramcd not in set(adeff["PARAMCD"]):
+        out.append(("durability", f"PARAMCD {dur.paramcd} of [durability] is not in ADEFF"))
     if adtte is None:
         why = "the trial has no ADTTE table (time-to-event data)"
         out += [("relapse", why), ("longterm", why)]
@@ -510,7 +521,7 @@ def plan_for_trial(trial, plan=None) -> AnalysisPlan:
 _TOP_KEYS = {
     "seed", "level", "sensitivity", "primary", "mmrm", "secondary", "durability", "relapse",
     "longterm", "subgroups", "safety", "multiplicity", "hypotheses", "version", "sections",
-    "baseline",
+    "baseline", "time_to_event",
 }
 #: sections that ``[sections] key = false`` can switch off
 SECTION_KEYS = ("disposition", "baseline", "primary", "durability", "relapse", "longterm",
@@ -587,9 +598,13 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         if "correlation" in d:
             dk["correlation"] = _choice(d["correlation"], CORRELATIONS, "durability.correlation")
         kw["durability"] = DurabilitySpec(**dk)
-    if "relapse" in data:
-        r = _table(data, "relapse", "")
-        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event"}, "relapse.")
+    if "relapse" in data and "time_to_event" in data:
+        raise PlanError("relapse, time_to_event: give one of the two tables (they are the same "
+                        "table; [relapse] is its older name)")
+    tte = "time_to_event" if "time_to_event" in data else "relapse"
+    if tte in data:
+        r = _table(data, tte, "")
+        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event"}, tte + ".")
         rk: dict[str, Any] = {}
         if "origin" in r:
             rk["origin"] = _choice(r["origin"], ORIGINS, "relapse.origin")

@@ -17,7 +17,8 @@ import pandas as pd
 
 __all__ = [
     "Context", "Figure", "NotApplicable", "Parts", "Section", "Table", "arm_label", "arm_order",
-    "fit_mmrm_with_fallback", "legend_safe", "new_figure", "pct_level",
+    "fit_mmrm_with_fallback", "legend_safe", "new_figure", "pct_level", "EventWords",
+    "endpoint_name", "endpoint_unit", "time_grid",
 ]
 
 
@@ -200,3 +201,123 @@ def fit_mmrm_with_fallback(data, spec, *, df: str | None = None, level: float = 
 
 def _one_line(e: BaseException) -> str:
     return re.sub(r"\s+", " ", str(e)).strip()[:300]
+
+
+# ----------------------------------------------------------------------------------------------
+# wording from the data and the plan (never from the bundled trials)
+# ----------------------------------------------------------------------------------------------
+def endpoint_name(trial, paramcd: str) -> str:
+    """How an ADEFF parameter is named in text: its PARAM (``"HAMD-17 total score"``), else the
+    PARAMCD itself."""
+    adeff = getattr(trial, "adeff", None)
+    if adeff is None or "PARAM" not in adeff.columns or "PARAMCD" not in adeff.columns:
+        return paramcd
+    param = adeff.loc[adeff["PARAMCD"] == paramcd, "PARAM"].astype(str)
+    param = param[param.str.strip() != ""]
+    return paramcd if param.empty else str(param.iloc[0])
+
+
+def endpoint_unit(trial, paramcd: str) -> str:
+    """The unit of an ADEFF parameter: AVALU, else the parenthesised unit of PARAM, else ""."""
+    adeff = getattr(trial, "adeff", None)
+    if adeff is None or "PARAMCD" not in adeff.columns:
+        return ""
+    rows = adeff[adeff["PARAMCD"] == paramcd]
+    for col in ("AVALU",):
+        if col in rows.columns:
+            u = rows[col].astype(str).str.strip()
+            u = u[u != ""]
+            if len(u):
+                return str(u.iloc[0])
+    if "PARAM" in rows.columns and len(rows):
+        m = re.search(r"\(([^()]+)\)\s*$", str(rows["PARAM"].iloc[0]))
+        if m:
+            return m.group(1)
+    return ""
+
+
+@dataclass(frozen=True)
+class EventWords:
+    """Words for a time-to-event endpoint, from the resolved plan (event from ADTTE EVNTDESC /
+    PARAM or ``[relapse] event``; origin from ``[relapse] origin`` or PARAM).
+
+    ``EventWords("recurrence", "randomisation").free`` is ``"recurrence-free"``; an event named
+    death reads as overall survival (``free`` is ``"alive"``-based wording).
+    """
+
+    event: str = "event"
+    origin: str = "randomisation"
+
+    @classmethod
+    def of(cls, plan) -> EventWords:
+        r = plan.relapse
+        return cls(event=(r.event or "event").lower(), origin=r.origin or "randomisation")
+
+    @property
+    def death(self) -> bool:
+        return self.event in ("death", "death from any cause", "died")
+
+    @property
+    def Event(self) -> str:  # noqa: N802 - capitalised form for titles and column heads
+        return self.event[:1].upper() + self.event[1:]
+
+    @property
+    def events(self) -> str:
+        """Plural noun ("relapses", "deaths")."""
+        return self.event if self.event.endswith("s") else self.event + "s"
+
+    @property
+    def free(self) -> str:
+        """``"relapse-free"``; ``"overall"`` for death."""
+        return "overall" if self.death else f"{self.event}-free"
+
+    @property
+    def Free(self) -> str:  # noqa: N802
+        return self.free[:1].upper() + self.free[1:]
+
+    @property
+    def free_pct(self) -> str:
+        return "Alive %" if self.death else f"{self.Free} %"
+
+    @property
+    def free_time(self) -> str:
+        """What the RMST measures: "relapse-free time", "survival time"."""
+        return "survival time" if self.death else f"{self.free} time"
+
+    @property
+    def days_free(self) -> str:
+        return "days alive" if self.death else f"days {self.free}"
+
+    @property
+    def since(self) -> str:
+        """``"since the end of treatment"`` / ``"since randomisation"``."""
+        return f"since {'the ' if self.origin == 'end of treatment' else ''}{self.origin}"
+
+    @property
+    def from_origin(self) -> str:
+        return f"from {'the ' if self.origin == 'end of treatment' else ''}{self.origin}"
+
+    @property
+    def after(self) -> str:
+        """``"after treatment stops"`` / ``"from randomisation"`` (figure titles)."""
+        return "after treatment stops" if self.origin == "end of treatment" else self.from_origin
+
+    @property
+    def title(self) -> str:
+        """Section title: "Relapse" for an event named relapse, else "Time to <event>"."""
+        return self.Event if self.event == "relapse" else f"Time to {self.event}"
+
+
+#: Candidate steps (days) of a time grid: round numbers of days, weeks, months and years.
+_GRID_STEPS = (1, 2, 5, 7, 14, 28, 50, 91, 100, 182, 365, 730, 1826, 3652)
+
+
+def time_grid(horizon: float, max_columns: int = 10) -> list[float]:
+    """Round times from 0 to ``horizon`` with at most ``max_columns`` points (about 6-10): the
+    smallest step of :data:`_GRID_STEPS` that fits (91 days for 1.5 years of follow-up, 365
+    for 9 years)."""
+    import numpy as np
+
+    horizon = max(float(horizon), 1.0)
+    step = next((s for s in _GRID_STEPS if horizon // s + 1 <= max_columns), _GRID_STEPS[-1])
+    return list(np.arange(0.0, horizon + 1.0, float(step)))

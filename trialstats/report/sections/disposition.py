@@ -84,11 +84,16 @@ def compute(ctx) -> Section:
         display_rows.append(row)
     display = pd.DataFrame(display_rows, dtype=object)
     n_total = len(trial.adsl)
-    text = (
-        f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each "
-        "arm. Treated = safety population (SAFFL = Y); completed / discontinued from the end-of-"
-        "study status (EOSSTT), with the reason for discontinuation (DCSREAS)."
-    )
+    cols = set(trial.adsl.columns)
+    parts = []
+    if "SAFFL" in cols:
+        parts.append("Treated = safety population (SAFFL = Y)")
+    if "EOSSTT" in cols:
+        parts.append("completed / discontinued from the end-of-study status (EOSSTT)"
+                     + (", with the reason for discontinuation (DCSREAS)" if "DCSREAS" in cols else ""))
+    text = (f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each arm."
+            + (" " + "; ".join(parts) + "." if parts else
+               " ADSL has no end-of-study status (EOSSTT) or safety flag (SAFFL): only randomisation is shown."))
     return Section(
         key=KEY,
         title=TITLE,

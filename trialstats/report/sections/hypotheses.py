@@ -19,7 +19,7 @@ import pandas as pd
 
 from ...results.multiplicity import adjust_p
 from ..tables import fmt_estimate_ci, fmt_pvalue
-from ._base import Parts, Table, pct_level
+from ._base import EventWords, Parts, Table, pct_level
 
 KEY = "hypotheses"
 TITLE = "Hypotheses and multiplicity"
@@ -29,6 +29,15 @@ ENDPOINT_NAMES = {
     "rmst": "Restricted mean relapse-free time",
     "cox": "Hazard of relapse",
 }
+
+
+def endpoint_names(plan) -> dict:
+    """Names of the hypothesis endpoints, with the event of the plan's time-to-event endpoint."""
+    if plan.relapse is None:
+        return dict(ENDPOINT_NAMES)
+    w = EventWords.of(plan)
+    return {"primary": "Primary endpoint", "rmst": f"Restricted mean {w.free_time}",
+            "cox": f"Hazard of {w.event}"}
 
 
 def adjust_fixed_sequence(p_values) -> np.ndarray:
@@ -65,11 +74,14 @@ def compute(ctx):
     plan = ctx.plan
     ref = ctx.reference
     lvl = pct_level(plan.level)
-    est = ctx.results.get("estimates", {})
+    from .summary import trusted_estimates
+
+    est = trusted_estimates(ctx)
+    names = endpoint_names(plan)
     rows = []
     for h in plan.hypotheses:
         e = est.get((h.endpoint, h.arm))
-        name = ENDPOINT_NAMES.get(h.endpoint, h.endpoint.replace("secondary:", "Secondary: "))
+        name = names.get(h.endpoint, h.endpoint.replace("secondary:", "Secondary: "))
         base = {"id": h.id, "endpoint": h.endpoint, "name": name, "ARM": h.arm}
         if e is None:
             rows.append({**base, "measure": "", "estimate": np.nan, "conf_low": np.nan, "conf_high": np.nan, "p_value": np.nan, "null": np.nan})

@@ -19,6 +19,7 @@ from ._base import (
     Figure,
     Section,
     Table,
+    endpoint_name,
     fit_mmrm_with_fallback,
     legend_safe,
     new_figure,
@@ -45,9 +46,43 @@ def visit_number(frame: pd.DataFrame, visit: str) -> float:
     return float(hit.iloc[0])
 
 
-def mmrm_frame(trial, paramcd: str, visit: str) -> pd.DataFrame:
-    """Post-baseline rows of ``paramcd`` up to and including ``visit`` (unused visit levels removed)."""
+def analysis_rows(trial, paramcd: str, flag: str = "ANL01FL", population: str = "") -> tuple[pd.DataFrame, list[dict]]:
+    """ADEFF rows of ``paramcd`` kept by the analysis flag and the population flag.
+
+    Returns
+    -------
+    (frame, excluded) : the rows kept, and one record per exclusion rule that removed rows
+        (``{"rule": "ANL01FL not Y", "rows": 12, "subjects": 9}``).
+
+    Raises
+    ------
+    ModelError
+        ``population`` names a column that ADSL does not have.
+    """
     frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    excluded = []
+    for col, where in ((flag, "ADEFF"), (population, "ADSL")):
+        if not col:
+            continue
+        if col not in frame.columns:
+            if where == "ADSL":
+                raise ModelError(f"population flag {col!r} is not a column of ADSL; columns ending "
+                                 f"in FL: {', '.join(c for c in trial.adsl.columns if c.endswith('FL')) or 'none'}")
+            continue  # no analysis flag: every row is analysed
+        out = frame[col].astype(str) != "Y"
+        if out.any():
+            excluded.append({"rule": f"{col} not Y ({where})", "rows": int(out.sum()),
+                             "subjects": int(frame.loc[out, "USUBJID"].nunique())})
+            frame = frame[~out].reset_index(drop=True)
+    if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
+        frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
+    return frame, excluded
+
+
+def mmrm_frame(trial, paramcd: str, visit: str, flag: str = "ANL01FL", population: str = "") -> pd.DataFrame:
+    """Post-baseline rows of ``paramcd`` up to and including ``visit`` (unused visit levels
+    removed), kept by the analysis and population flags (see :func:`analysis_rows`)."""
+    frame, _ = analysis_rows(trial, paramcd, flag, population)
     last = visit_number(frame, visit)
     frame = frame[~is_baseline(frame) & (frame["AVISITN"] <= last)].reset_index(drop=True)
     if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
@@ -102,9 +137,21 @@ def observed_means(frame: pd.DataFrame, value: str, level: float, arms: list[str
     return out
 
 
-def missing_pattern(trial, paramcd: str, arms: list[str]) -> pd.DataFrame:
+def completers(data: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """Rows of the subjects who completed: COMPLFL = "Y" when the column exists, else EOSSTT =
+    "COMPLETED"; (None, "") when the data has neither column. The text names the rule used."""
+    if "COMPLFL" in data.columns:
+        return (data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True),
+                "completed the treatment period (COMPLFL = Y)")
+    if "EOSSTT" in data.columns:
+        return (data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True),
+                "completed the study (EOSSTT = COMPLETED)")
+    return None, ""
+
+
+def missing_pattern(trial, paramcd: str, arms: list[str], flag: str = "ANL01FL") -> pd.DataFrame:
     """Per arm and post-baseline visit: subjects randomised, with the outcome, missing (%)."""
-    frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    frame, _ = analysis_rows(trial, paramcd, flag)
     frame = frame[~is_baseline(frame)]
     value = "CHG" if "CHG" in frame.columns else "AVAL"
     present = set(frame["AVISIT"])
@@ -153,7 +200,13 @@ def compute(ctx) -> Section:
     arms, ref = ctx.arms, ctx.reference
     labels = {a: ctx.label(a) for a in arms}
     lvl = pct_level(plan.level)
-    data = mmrm_frame(trial, ep.paramcd, ep.visit)
+    name = endpoint_name(trial, ep.paramcd)
+    data = mmrm_frame(trial, ep.paramcd, ep.visit, ep.flag, ep.population)
+    _, excluded = analysis_rows(trial, ep.paramcd, ep.flag, ep.population)
+    if excluded:
+        ctx.results["primary_flags"] = " (" + "; ".join(
+            f"excluding {e['rows']} rows of {e['subjects']} subjects with {e['rule'].rsplit(' (', 1)[0]}"
+            for e in excluded) + ")"
     _require_outcome_at_visit(data, plan.mmrm.formula, ep)
     fit, used, attempts = fit_mmrm_with_fallback(data, plan.mmrm, level=plan.level)
     ctx.results["primary_fit"] = fit
@@ -171,7 +224,7 @@ def compute(ctx) -> Section:
         f"{lvl} CI": [fmt_estimate_ci(e, lo, hi).split(" ", 1)[1] for e, lo, hi in zip(lsm["estimate"], lsm["conf_low"], lsm["conf_high"])],
         "df": [fmt_number(d, 1) for d in lsm["df"]],
     }, dtype=object)
-    tables.append(Table("primary_lsmeans", f"LS means of {ep.paramcd} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
+    tables.append(Table("primary_lsmeans", f"LS means of {name} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
     con_disp = pd.DataFrame({
         "Visit": con["AVISIT"].astype(str),
         "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in con["ARM"]],
@@ -186,7 +239,7 @@ def compute(ctx) -> Section:
     prim = at_visit(con, ep.visit)
     sens_rows = []
     for _, r in prim.iterrows():
-        register(ctx, "primary", r["ARM"], r, f"{ep.paramcd} change at {ep.visit}", "difference in LS means")
+        register(ctx, "primary", r["ARM"], r, f"{name} change at {ep.visit}", "difference in LS means")
         sens_rows.append({"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)})
     notes = []
     if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
@@ -195,12 +248,13 @@ def compute(ctx) -> Section:
         kc.insert(0, "ARM", contrast_arm(kc))
         for _, r in at_visit(kc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
-            register(ctx, "primary-kr", r["ARM"], r, f"{ep.paramcd} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
-    if "completers" in plan.sensitivity:
-        if "COMPLFL" in data.columns:
-            comp, how = data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True), "COMPLFL = Y"
-        else:
-            comp, how = data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True), "EOSSTT = COMPLETED"
+            register(ctx, "primary-kr", r["ARM"], r, f"{name} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
+    comp, rule = completers(data)
+    if "completers" in plan.sensitivity and comp is None:
+        notes.append("Completers sensitivity analysis not done: the data has neither COMPLFL nor EOSSTT.")
+    if "completers" in plan.sensitivity and comp is not None:
+        how = rule.split("(", 1)[1].rstrip(")")
+        ctx.results["completers_rule"] = rule
         cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
         cc = cf.contrast("ARM", by="AVISIT").reset_index(drop=True)
         cc.insert(0, "ARM", contrast_arm(cc))
@@ -223,7 +277,7 @@ def compute(ctx) -> Section:
             sc = at_visit(con, s.visit)
             how = f"primary MMRM ({used})"
         else:
-            sd = mmrm_frame(trial, s.paramcd, s.visit)
+            sd = mmrm_frame(trial, s.paramcd, s.visit, s.flag, s.population)
             sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
             sc = sf.contrast("ARM", by="AVISIT").reset_index(drop=True)
             sc.insert(0, "ARM", contrast_arm(sc))
@@ -258,27 +312,32 @@ def compute(ctx) -> Section:
                         pd.DataFrame({"Visit": obs["AVISIT"].astype(str), "Arm": [labels[a] for a in obs["ARM"].astype(str)], "n": [fmt_int(n) for n in obs["n"]],
                                       "Mean (SD)": [f"{fmt_number(m, 2)} ({fmt_number(s, 2)})" for m, s in zip(obs["mean"], obs["sd"])],
                                       f"{lvl} CI": [f"({fmt_number(lo, 2)}, {fmt_number(hi, 2)})" for lo, hi in zip(obs["conf_low"], obs["conf_high"])]}, dtype=object)))
-    pattern = missing_pattern(trial, ep.paramcd, arms)
+    if excluded:
+        ex = pd.DataFrame(excluded)
+        tables.append(Table("primary_flag_exclusions", "Records excluded from the primary analysis by the plan's flags", ex,
+                            pd.DataFrame({"Rule": ex["rule"], "Rows": [fmt_int(v) for v in ex["rows"]],
+                                          "Subjects": [fmt_int(v) for v in ex["subjects"]]}, dtype=object)))
+    pattern = missing_pattern(trial, ep.paramcd, arms, ep.flag)
     tables.append(Table("missing_pattern", "Subjects with a missing outcome by arm and visit", pattern,
                         pd.DataFrame({"Arm": [labels[a] for a in pattern["ARM"].astype(str)], "Visit": pattern["AVISIT"].astype(str),
                                       "Randomised": [fmt_int(n) for n in pattern["n_expected"]], "Observed": [fmt_int(n) for n in pattern["n_observed"]],
                                       "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)))
     figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)")
+    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)")
     figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)")
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)")
     figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
     plot_missing_pattern(pattern, ax=ax, labels=legend_safe(labels), title="Missing outcome by arm and visit")
-    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {ep.paramcd} value, by arm and visit (cells: % and missing/randomised).", fig))
+    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {name} value, by arm and visit (cells: % and missing/randomised).", fig))
 
     fallback = used != plan.mmrm.covariance[0]
     paras = [
-        f"Change from baseline in {ep.paramcd} was analysed with an MMRM ({plan.mmrm.formula}; "
+        f"Change from baseline in {name} was analysed with an MMRM ({plan.mmrm.formula}; "
         f"{plan.mmrm.method.upper()}; {plan.mmrm.df} degrees of freedom) on the post-baseline visits up to "
-        f"{ep.visit} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
+        f"{ep.visit}{ctx.results.get('primary_flags', '')} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
         f"actually used is {used}"
         + (f" (fallback: the earlier structures of the plan did not converge: {'; '.join(attempts[:-1])})." if fallback else ", the first of the plan's order.")
     ]
@@ -288,6 +347,11 @@ def compute(ctx) -> Section:
             f"{fmt_estimate_ci(r['estimate'], r['conf_low'], r['conf_high'])} ({lvl} CI), {p_text(r['p_value'])}."
         )
     return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), tables=tuple(tables), figures=tuple(figs), notes=tuple(notes))
+
+
+def _short(name: str) -> str:
+    """An axis label: the name without a trailing parenthesised unit when it is long."""
+    return name if len(name) <= 28 else name.split(" (")[0][:40]
 
 
 def p_text(p) -> str:
