@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._output import OutputError, ard_dir, check_output, write_outputs
+from .ard_long import long_ard, parquet_bytes
 from .plan import AnalysisPlan, plan_for_trial
 from .sections import (
     appendix,
@@ -154,8 +155,11 @@ def build(trial, out_path, *, plan=None, progress=None, force: bool = False) -> 
     html, ctx, _ = render_report(trial, out_path, plan=plan, progress=progress)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tables = {t.name: t.data for sec in ctx.sections.values() for t in sec.tables}
-    write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force)
     ordered = [ctx.sections[m.KEY] for m in SECTIONS if m.KEY in ctx.sections]
+    ard = long_ard(ordered)  # every number of the report, one long table (CSV and Parquet)
+    tables["ard"] = ard
+    write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force,
+                  files={"ard.parquet": parquet_bytes(ard)})
     return BuildResult(
         path=out_path,
         failed=tuple(s.title for s in ordered if s.error or s.failures),

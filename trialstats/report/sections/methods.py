@@ -91,7 +91,7 @@ def methods_text(plan, results: dict, reference_label: str, ran: dict | None = N
             f"log-rank tests unstratified" + (f" and stratified by {strata}" if r.strata else "")
             + ", Cox regression (Efron ties) with the "
             f"Grambsch-Therneau proportional-hazards check, the restricted mean survival time up to day {'(not resolved)' if r.tau is None else f'{r.tau:g}'}"
-            + (f", and the cumulative incidence of {w.event} with {competing} as a competing event "
+            + (f", and the cumulative incidence of {w.event} with {competing} "
                "(Aalen-Johansen, Gray's test)." if competing else ".")
         )
     if runs("longterm"):

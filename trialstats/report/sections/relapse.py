@@ -204,12 +204,13 @@ def compute(ctx):
     causes = _cause_names(data, w)
     if "EVENTCD" in data.columns and len(causes) > 1:  # a competing event is coded
         other = "; ".join(v for k, v in causes.items() if k != 1)
+        ctx.results["competing_events"] = f"a competing event ({other})"
 
         def competing():
             ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
             ctx.results["cif"] = ci
             at = ci.at(list(spec.landmarks)).rename(columns={ci.group: "ARM"})
-            p.tables.append(Table(f"{pre}_cif_landmarks", f"Cumulative incidence of {w.event} at the landmark days ({other} competing; Aalen-Johansen)", at,
+            p.tables.append(Table(f"{pre}_cif_landmarks", f"Cumulative incidence of {w.event} at the landmark days (competing event: {other}; Aalen-Johansen)", at,
                                   pd.DataFrame({"Day": [fmt_number(t, 0) for t in at["time"]], "Arm": [labels.get(str(a), str(a)) for a in at["ARM"]],
                                                 "At risk": [fmt_int(v) for v in at["n_risk"]],
                                                 f"Cumulative incidence % ({lvl} CI)": [fmt_estimate_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in zip(at["estimate"], at["conf_low"], at["conf_high"])]}, dtype=object)))
@@ -230,12 +231,14 @@ def compute(ctx):
             fig, ax = new_figure(figsize=(7.5, 4.5))
             plot_cumulative_incidence(ci, ax=ax, labels=legend_safe(labels))
             ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
-            p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with {other} as a competing event (Aalen-Johansen).", fig))
+            p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig))
 
         if "cif" in ctx.results:
             p.attempt("Cumulative incidence plot", cif_plot)
 
     if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
+        ctx.results["interval_censored"] = True
+
         def interval():
             tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
             sa = tb.survival_at(list(spec.landmarks)).rename(columns={tb.group: "ARM"})
