@@ -5,7 +5,7 @@ Every number of every table of the report becomes one row::
 
     section, table, row, arm, group, stat_name, stat
 
-``row`` is the row's position in its table, ``arm`` the arm code of the row (``""`` when the row
+``section`` is the section key (``time_to_event`` for the time-to-event section), ``row`` is the row's position in its table, ``arm`` the arm code of the row (``""`` when the row
 is not about one arm), ``group`` the row's other text columns (``"AVISIT=WEEK 24; measure=..."``),
 ``stat_name`` the numeric column (``estimate``, ``p_value``, ``n``) and ``stat`` its value. The
 report writes it beside the HTML as ``<stem>_ard/ard.csv`` and ``ard.parquet`` (see
@@ -22,6 +22,8 @@ import pandas as pd
 __all__ = ["ARD_COLUMNS", "long_ard", "parquet_bytes"]
 
 ARD_COLUMNS = ("section", "table", "row", "arm", "group", "stat_name", "stat")
+#: ``section`` of the ARD by section key: the time-to-event section by its general name
+SECTION_NAMES = {"relapse": "time_to_event"}
 _ARM_COLUMNS = ("arm", "ARM")
 
 
@@ -62,7 +64,7 @@ def long_ard(sections) -> pd.DataFrame:
                 group = pd.Series("", index=d.index)
             for c in num:
                 parts.append(pd.DataFrame({
-                    "section": sec.key, "table": t.name, "row": np.arange(len(d), dtype=np.int64),
+                    "section": SECTION_NAMES.get(sec.key, sec.key), "table": t.name, "row": np.arange(len(d), dtype=np.int64),
                     "arm": arm.to_numpy(), "group": group.to_numpy(), "stat_name": str(c),
                     "stat": d[c].to_numpy(dtype=float, na_value=np.nan)}))
     if not parts:
