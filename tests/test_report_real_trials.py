@@ -20,7 +20,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 import trialstats as ts
-from tests.tolerances import CSV_ROUND_TRIP, REAL_GLS_US_IN_SE, REAL_GLS_US_SE, SAME_ALGORITHM, SAME_ALGORITHM_SE
+from tests.tolerances import (
+    CSV_ROUND_TRIP,
+    REAL_GLS_US_IN_SE,
+    REAL_GLS_US_SE,
+    SAME_ALGORITHM,
+    SAME_ALGORITHM_SE,
+)
 from trialstats.errors import TrialDataError
 from trialstats.report.build import build
 
