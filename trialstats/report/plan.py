@@ -178,6 +178,10 @@ class Hypothesis:
     id: str = ""
 
 
+#: Units of the bundled trials' parameters, used when ADEFF has no AVALU (plan defaults that
+#: only apply when that PARAMCD is analysed)
+DEFAULT_UNITS = {"TAHC": "hairs/cm²"}
+
 _DEFAULT_SUBGROUPS = (("SEX", "Sex"), ("AGEGR1", "Age band"), ("STAGEGR", "Baseline stage"))
 
 

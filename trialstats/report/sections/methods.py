@@ -102,7 +102,8 @@ def methods_text(plan, results: dict, reference_label: str, ran: dict | None = N
     if runs("subgroups") and plan.subgroups:
         paras.append(
             "Subgroups (" + ", ".join(f"{label} [{col}]" for col, label in plan.subgroups) + "): the primary MMRM "
-            "refitted within each level; interaction by likelihood-ratio test (ML). Exploratory, unadjusted."
+            f"refitted within each level; arm-by-subgroup interaction at {ep.visit} by a Wald F test. "
+            "Exploratory, unadjusted."
         )
     if runs("safety"):
         pop = results.get("safety_population", "the safety population")

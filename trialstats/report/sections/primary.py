@@ -106,11 +106,16 @@ def _require_outcome_at_visit(data: pd.DataFrame, formula: str, ep) -> None:
             "sap.toml [primary])")
 
 
-def contrast_arm(frame: pd.DataFrame) -> pd.Series:
-    """The arm of each contrast row ("EXOSOME - PLACEBO" → "EXOSOME")."""
-    if "ARM" in frame.columns:
-        return frame["ARM"].astype(str)
-    return frame["contrast"].astype(str).str.split(" - ").str[0]
+def arm_contrasts(fit, pairs=None) -> pd.DataFrame:
+    """Differences in LS means between arms per visit, from the fit's comparisons frame
+    (:meth:`MMRMResult.comparisons`): columns ``ARM, reference, AVISIT, estimate, std_error, df,
+    statistic, p_value, conf_low, conf_high``; the arm and its comparator are columns, never
+    parsed from a label. ``pairs`` as in :func:`trialstats.results.comparisons.mmrm_comparisons`
+    (default each arm against the reference)."""
+    c = fit.comparisons(pairs=pairs)
+    c = c.rename(columns={"arm": "ARM", "visit": "AVISIT"})
+    return c[["ARM", "reference", "AVISIT", "estimate", "std_error", "df", "statistic", "p_value",
+              "conf_low", "conf_high"]].reset_index(drop=True)
 
 
 def at_visit(frame: pd.DataFrame, visit: str) -> pd.DataFrame:
@@ -214,8 +219,7 @@ def compute(ctx) -> Section:
     ctx.results["primary_attempts"] = attempts
 
     lsm = fit.lsmeans("ARM", by="AVISIT").reset_index(drop=True)
-    con = fit.contrast("ARM", by="AVISIT").reset_index(drop=True)
-    con.insert(0, "ARM", contrast_arm(con))
+    con = arm_contrasts(fit)
     tables = []
     lsm_disp = pd.DataFrame({
         "Visit": lsm["AVISIT"].astype(str),
@@ -227,7 +231,7 @@ def compute(ctx) -> Section:
     tables.append(Table("primary_lsmeans", f"LS means of {name} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
     con_disp = pd.DataFrame({
         "Visit": con["AVISIT"].astype(str),
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in con["ARM"]],
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(con["ARM"], con["reference"])],
         f"Difference ({lvl} CI)": _est_rows(con)["Estimate (CI)"],
         "SE": [fmt_number(s, 2) for s in con["std_error"]],
         "df": [fmt_number(d, 1) for d in con["df"]],
@@ -244,8 +248,7 @@ def compute(ctx) -> Section:
     notes = []
     if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
         kr, _, _ = fit_mmrm_with_fallback(data, _with_cov(plan.mmrm, used), df="kenward-roger", level=plan.level)
-        kc = kr.contrast("ARM", by="AVISIT").reset_index(drop=True)
-        kc.insert(0, "ARM", contrast_arm(kc))
+        kc = arm_contrasts(kr)
         for _, r in at_visit(kc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
             register(ctx, "primary-kr", r["ARM"], r, f"{name} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
@@ -256,14 +259,13 @@ def compute(ctx) -> Section:
         how = rule.split("(", 1)[1].rstrip(")")
         ctx.results["completers_rule"] = rule
         cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
-        cc = cf.contrast("ARM", by="AVISIT").reset_index(drop=True)
-        cc.insert(0, "ARM", contrast_arm(cc))
+        cc = arm_contrasts(cf)
         for _, r in at_visit(cc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: completers of treatment ({how}; {cused}, {cf.n_subjects} subjects)", **_pick(r)})
     sens = pd.DataFrame(sens_rows)
     sens_disp = pd.DataFrame({
         "Analysis": sens["analysis"],
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sens["ARM"]],
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sens["ARM"], sens["reference"])],
         f"Difference ({lvl} CI)": _est_rows(sens)["Estimate (CI)"],
         "df": [fmt_number(d, 1) for d in sens["df"]],
         "p-value": [fmt_pvalue(p) for p in sens["p_value"]],
@@ -279,8 +281,7 @@ def compute(ctx) -> Section:
         else:
             sd = mmrm_frame(trial, s.paramcd, s.visit, s.flag, s.population)
             sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
-            sc = sf.contrast("ARM", by="AVISIT").reset_index(drop=True)
-            sc.insert(0, "ARM", contrast_arm(sc))
+            sc = arm_contrasts(sf)
             sc = at_visit(sc, s.visit)
             how = f"MMRM ({sused})"
         for _, r in sc.iterrows():
@@ -290,7 +291,7 @@ def compute(ctx) -> Section:
         sec = pd.DataFrame(sec_rows)
         sec_disp = pd.DataFrame({
             "Endpoint": sec["endpoint"],
-            "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sec["ARM"]],
+            "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sec["ARM"], sec["reference"])],
             f"Difference ({lvl} CI)": _est_rows(sec)["Estimate (CI)"],
             "p-value": [fmt_pvalue(p) for p in sec["p_value"]],
             "Model": sec["model"],
@@ -363,7 +364,7 @@ def p_text(p) -> str:
 
 
 def _pick(r) -> dict:
-    return {k: r[k] for k in ("ARM", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high") if k in r}
+    return {k: r[k] for k in ("ARM", "reference", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high") if k in r}
 
 
 def _with_cov(spec, cov):
