@@ -22,6 +22,7 @@ RANGES: dict[str, tuple] = {
     "relapse.tau": (0.0, 1e5, True, False, " days"),
     "relapse.landmarks": (0.0, 1e5, True, False, " days"),
     "longterm.horizon_years": (0.0, 50.0, True, False, " years"),
+    "hypotheses.margin": (-1e6, 1e6, False, False, ""),
 }
 
 #: list key -> the most items it may hold.

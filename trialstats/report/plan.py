@@ -99,7 +99,12 @@ SENSITIVITIES = ("kenward-roger", "completers", "interval-censored")
 FAMILIES = ("poisson", "negative-binomial")
 CORRELATIONS = ("exchangeable", "independence", "ar1")
 DISTRIBUTIONS = ("exponential", "weibull", "lognormal", "loglogistic", "gompertz", "gengamma")
-HYPOTHESIS_ENDPOINTS = ("primary", "rmst", "cox")
+HYPOTHESIS_ENDPOINTS = ("primary", "rmst", "cox", "slope", "ae")
+TESTS = ("superiority", "non-inferiority")
+BETTER = ("higher", "lower")
+#: which direction favours ``arm`` by default, per hypothesis endpoint (a plan key overrides)
+DEFAULT_BETTER = {"primary": "higher", "rmst": "higher", "cox": "lower", "slope": "higher",
+                  "ae": "lower"}
 
 
 class PlanError(TrialstatsError, ValueError):
@@ -171,11 +176,21 @@ class LongTermSpec:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One hypothesis of the testing sequence: an endpoint and the arm compared with the reference."""
+    """One hypothesis of the testing sequence: an endpoint, the arm, and what it is compared with.
+
+    ``reference`` "" = the trial's reference arm; any other arm gives a head-to-head comparison.
+    ``test`` "superiority" (two-sided, null 0 or 1) or "non-inferiority" (one-sided against
+    ``margin`` on the estimate's scale: a difference of -5, a hazard ratio of 1.3; ``better``
+    says which direction favours ``arm``: "higher" or "lower", default by endpoint).
+    """
 
     endpoint: str
     arm: str
     id: str = ""
+    reference: str = ""
+    test: str = "superiority"
+    margin: float | None = None
+    better: str = ""
 
 
 #: Units of the bundled trials' parameters, used when ADEFF has no AVALU (plan defaults that
@@ -298,10 +313,14 @@ class AnalysisPlan:
         names = {s.name or s.label for s in self.secondary}
         out = []
         for i, h in enumerate(hyps):
-            if h.arm not in others:
+            if h.reference and h.reference not in arms:
+                raise PlanError(f"hypotheses[{i}].reference: {h.reference!r} is not an arm of trial "
+                                f"{meta.id!r}; valid: {', '.join(arms)}")
+            valid = [a for a in arms if a != (h.reference or reference)]
+            if h.arm not in valid:
                 raise PlanError(
-                    f"hypotheses[{i}].arm: {h.arm!r} is not a non-reference arm of trial "
-                    f"{meta.id!r}; valid: {', '.join(others)}"
+                    f"hypotheses[{i}].arm: {h.arm!r} is not an arm of trial {meta.id!r} other than "
+                    f"its comparator; valid: {', '.join(valid)}"
                 )
             if h.endpoint.startswith("secondary:") and h.endpoint.split(":", 1)[1] not in names:
                 raise PlanError(
@@ -372,7 +391,10 @@ class AnalysisPlan:
             d["sections"] = {k: False for k in self.disabled}
         d["multiplicity"] = {"strategy": self.strategy, "alpha": self.alpha}
         d["hypotheses"] = [
-            {k: v for k, v in (("id", h.id), ("endpoint", h.endpoint), ("arm", h.arm)) if v}
+            {k: v for k, v in (("id", h.id), ("endpoint", h.endpoint), ("arm", h.arm),
+                               ("reference", h.reference),
+                               ("test", h.test if h.test != "superiority" else ""),
+                               ("margin", h.margin), ("better", h.better)) if v not in ("", None)}
             for h in self.hypotheses
         ]
         return d
@@ -693,7 +715,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
             key = f"hypotheses[{i}]"
             if not isinstance(h, dict):
                 raise PlanError(f"{key}: must be a table (use [[hypotheses]]); got {h!r}")
-            _no_unknown(h, {"id", "endpoint", "arm"}, key + ".")
+            _no_unknown(h, {"id", "endpoint", "arm", "reference", "test", "margin", "better"}, key + ".")
             for req in ("endpoint", "arm"):
                 if req not in h:
                     raise PlanError(f"{key}.{req}: required")
@@ -703,11 +725,22 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
                     f"{key}.endpoint: unknown endpoint {endpoint!r}; valid: "
                     f"{', '.join(HYPOTHESIS_ENDPOINTS)}, secondary:<name>"
                 )
+            test = _choice(h.get("test", "superiority"), TESTS, f"{key}.test")
+            margin = None
+            if "margin" in h:
+                margin = check_range(_number(h["margin"], f"{key}.margin"), "hypotheses.margin",
+                                     f"{key}.margin")
+            if test == "non-inferiority" and margin is None:
+                raise PlanError(f"{key}.margin: required for a non-inferiority test (the estimate's "
+                                "value at the margin, e.g. -5 for a difference, 1.3 for a hazard ratio)")
             hs.append(
                 Hypothesis(
                     endpoint=endpoint,
                     arm=_string(h["arm"], f"{key}.arm"),
                     id=_string(h.get("id", ""), f"{key}.id"),
+                    reference=_string(h.get("reference", ""), f"{key}.reference"),
+                    test=test, margin=margin,
+                    better=_choice(h["better"], BETTER, f"{key}.better") if "better" in h else "",
                 )
             )
         kw["hypotheses"] = tuple(hs)

@@ -18,7 +18,7 @@ import pandas as pd
 __all__ = [
     "Context", "Figure", "NotApplicable", "Parts", "Section", "Table", "arm_label", "arm_order",
     "fit_mmrm_with_fallback", "legend_safe", "new_figure", "pct_level", "EventWords",
-    "endpoint_name", "endpoint_unit", "time_grid",
+    "endpoint_name", "endpoint_unit", "time_grid", "Estimates",
 ]
 
 
@@ -105,6 +105,12 @@ class Context:
     plan: Any
     results: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Section] = field(default_factory=dict)
+    estimates: Estimates = field(default_factory=lambda: Estimates())
+
+    def sections_ok(self) -> set[str]:
+        """Keys of the sections that completed without any failure (their estimates may be
+        used by the summary and the hypotheses)."""
+        return {k for k, s in self.sections.items() if not (s.error or s.failures or s.not_applicable)}
 
     @property
     def level(self) -> float:
@@ -321,3 +327,53 @@ def time_grid(horizon: float, max_columns: int = 10) -> list[float]:
     horizon = max(float(horizon), 1.0)
     step = next((s for s in _GRID_STEPS if horizon // s + 1 <= max_columns), _GRID_STEPS[-1])
     return list(np.arange(0.0, horizon + 1.0, float(step)))
+
+
+# ----------------------------------------------------------------------------------------------
+# the typed table of estimates the sections share (replaces a string-keyed dict)
+# ----------------------------------------------------------------------------------------------
+class Estimates:
+    """Comparisons between arms that sections make for later ones (summary, hypotheses).
+
+    One row per (endpoint, arm, reference): the comparisons-frame columns
+    (:mod:`trialstats.results.ard`: measure, scale, null, estimate, std_error, df, statistic,
+    p_value, conf_low, conf_high, level, method) plus ``key`` (the hypothesis endpoint:
+    ``primary``, ``secondary:<name>``, ``rmst``, ``cox``, ``slope``, ``ae``), ``label`` (the
+    words of the summary) and ``section`` (the section that made it). The hypotheses section
+    passes the rows to :func:`trialstats.compare`, so any pair of arms a section stored can be
+    tested, for superiority or non-inferiority.
+    """
+
+    COLUMNS = ("key", "label", "section", "analysis", "endpoint", "param", "visit", "arm",
+               "reference", "measure", "scale", "null", "estimate", "std_error", "df",
+               "statistic", "p_value", "conf_low", "conf_high", "level", "method")
+
+    def __init__(self):
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, key: str, comparisons: pd.DataFrame, label: str, section: str) -> None:
+        """Store the rows of a comparisons frame under ``key``."""
+        from ...results.ard import comparisons_frame
+
+        rows = comparisons_frame(comparisons[[c for c in comparisons.columns
+                                              if c in self.COLUMNS and c not in ("key", "label", "section")]])
+        rows.insert(0, "section", section)
+        rows.insert(0, "label", label)
+        rows.insert(0, "key", key)
+        self._parts.append(rows)
+
+    def frame(self, sections_ok=None) -> pd.DataFrame:
+        """Every row, or only those of the sections in ``sections_ok``."""
+        if not self._parts:
+            return pd.DataFrame(columns=list(self.COLUMNS))
+        out = pd.concat(self._parts, ignore_index=True)
+        if sections_ok is not None:
+            out = out[out["section"].isin(list(sections_ok))].reset_index(drop=True)
+        return out
+
+    def get(self, key: str, arm: str, reference: str, sections_ok=None) -> pd.DataFrame:
+        """The rows of ``arm`` vs ``reference`` (either way round) for ``key``."""
+        f = self.frame(sections_ok)
+        hit = (f["key"] == key) & (((f["arm"] == arm) & (f["reference"] == reference))
+                                   | ((f["arm"] == reference) & (f["reference"] == arm)))
+        return f[hit].reset_index(drop=True)

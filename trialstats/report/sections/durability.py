@@ -77,11 +77,8 @@ def compute(ctx) -> Section:
                             f"Difference per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])],
                             "p-value": [fmt_pvalue(p) for p in diff["p_value"]]}, dtype=object)),
     ]
-    for _, r in diff.iterrows():
-        ctx.results.setdefault("estimates", {})[("slope", r["ARM"])] = {
-            "label": f"off-treatment slope difference ({unit} per week)", "measure": "difference in slopes",
-            "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]),
-            "p_value": float(r["p_value"]), "null": 0.0}
+    ctx.estimates.add("slope", fit.comparisons(time="WEEK_OFF", pairs="all", endpoint=spec.paramcd, param=name),
+                      f"off-treatment slope difference ({unit} per week)", KEY)
 
     cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, groups="USUBJID", family=spec.family,
                      correlation=spec.correlation, level=plan.level)

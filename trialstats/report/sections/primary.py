@@ -184,17 +184,11 @@ def _est_rows(frame: pd.DataFrame, digits: int = 2) -> dict:
     }
 
 
-def register(ctx, endpoint: str, arm: str, row, label: str, measure: str, null: float = 0.0) -> None:
-    """Record an estimate for the summary and the hypotheses (keyed by endpoint and arm)."""
-    ctx.results.setdefault("estimates", {})[(endpoint, arm)] = {
-        "label": label,
-        "measure": measure,
-        "estimate": float(row["estimate"]),
-        "conf_low": float(row["conf_low"]),
-        "conf_high": float(row["conf_high"]),
-        "p_value": float(row["p_value"]) if "p_value" in row and pd.notna(row["p_value"]) else np.nan,
-        "null": null,
-    }
+def store(ctx, key: str, fit, visit: str, label: str, paramcd: str, name: str) -> None:
+    """Store every pair of arms compared at ``visit`` (``fit.comparisons(pairs="all")``) in the
+    typed estimates table, for the summary and the plan's hypotheses (any pair)."""
+    c = fit.comparisons(pairs="all", analysis=key, endpoint=paramcd, param=name)
+    ctx.estimates.add(key, c[c["visit"].astype(str) == visit], label, KEY)
 
 
 def compute(ctx) -> Section:
@@ -242,16 +236,16 @@ def compute(ctx) -> Section:
     # primary estimate per arm + sensitivity analyses
     prim = at_visit(con, ep.visit)
     sens_rows = []
+    store(ctx, "primary", fit, ep.visit, f"{name} change at {ep.visit}", ep.paramcd, name)
     for _, r in prim.iterrows():
-        register(ctx, "primary", r["ARM"], r, f"{name} change at {ep.visit}", "difference in LS means")
         sens_rows.append({"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)})
     notes = []
     if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
         kr, _, _ = fit_mmrm_with_fallback(data, _with_cov(plan.mmrm, used), df="kenward-roger", level=plan.level)
         kc = arm_contrasts(kr)
+        store(ctx, "primary-kr", kr, ep.visit, f"{name} change at {ep.visit} (Kenward-Roger)", ep.paramcd, name)
         for _, r in at_visit(kc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
-            register(ctx, "primary-kr", r["ARM"], r, f"{name} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
     comp, rule = completers(data)
     if "completers" in plan.sensitivity and comp is None:
         notes.append("Completers sensitivity analysis not done: the data has neither COMPLFL nor EOSSTT.")
@@ -278,15 +272,18 @@ def compute(ctx) -> Section:
         if s.paramcd == ep.paramcd and s.visit in set(con["AVISIT"].astype(str)):
             sc = at_visit(con, s.visit)
             how = f"primary MMRM ({used})"
+            sfit = fit
         else:
             sd = mmrm_frame(trial, s.paramcd, s.visit, s.flag, s.population)
             sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
             sc = arm_contrasts(sf)
             sc = at_visit(sc, s.visit)
             how = f"MMRM ({sused})"
+            sfit = sf
+        store(ctx, f"secondary:{s.name or s.label}", sfit, s.visit, s.label, s.paramcd,
+              endpoint_name(trial, s.paramcd))
         for _, r in sc.iterrows():
             sec_rows.append({"endpoint": s.label, "paramcd": s.paramcd, "visit": s.visit, "model": how, **_pick(r)})
-            register(ctx, f"secondary:{s.name or s.label}", r["ARM"], r, s.label, "difference in LS means")
     if sec_rows:
         sec = pd.DataFrame(sec_rows)
         sec_disp = pd.DataFrame({

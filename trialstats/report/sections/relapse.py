@@ -166,14 +166,15 @@ def compute(ctx):
 
     def cox():
         fit = ts.cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum)
+        cmp = fit.comparisons(reference=ref)  # one row per arm vs the reference, in arm order
         coef = fit.coef.reset_index(drop=True)
-        coef.insert(0, "ARM", [term_arm(t, arms) for t in coef["term"]])
-        for _, r in coef.iterrows():
-            if r["ARM"]:
-                ctx.results.setdefault("estimates", {})[("cox", r["ARM"])] = {
-                    "label": f"hazard ratio of {w.event}", "measure": "hazard ratio", "estimate": float(r["hazard_ratio"]),
-                    "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]), "p_value": float(r["p_value"]), "null": 1.0}
-        disp = pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(ref, ref)}" if a else t for a, t in zip(coef["ARM"], coef["term"])],
+        if len(coef) != len(cmp):  # pragma: no cover - the model is ARM only
+            raise ValueError("the Cox model has terms other than the arm")
+        coef.insert(0, "ARM", cmp["arm"].to_numpy())
+        coef.insert(1, "reference", cmp["reference"].to_numpy())
+        ctx.estimates.add("cox", fit.comparisons(reference=ref, pairs="all", endpoint=spec.paramcd),
+                          f"hazard ratio of {w.event}", KEY)
+        disp = pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(r, r)}" for a, r in zip(coef["ARM"], coef["reference"])],
                              f"Hazard ratio ({lvl} CI)": [fmt_estimate_ci(h, lo, hi, 2) for h, lo, hi in zip(coef["hazard_ratio"], coef["conf_low"], coef["conf_high"])],
                              "p-value": [fmt_pvalue(v) for v in coef["p_value"]]}, dtype=object)
         p.tables.append(Table(f"{pre}_cox", f"Cox proportional-hazards model of {w.event}" + (f", stratified by {', '.join(strata_cols)}" if stratum else "") + " (Efron ties)", coef, disp))
@@ -187,17 +188,14 @@ def compute(ctx):
     def rmst():
         res = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
         per = res.per_arm.reset_index(drop=True)
-        diff = res.difference.reset_index(drop=True)
-        diff.insert(0, "ARM", [term_arm(c.split(" - ")[0], arms) for c in diff["contrast"].astype(str)])
-        for _, r in diff.iterrows():
-            ctx.results.setdefault("estimates", {})[("rmst", r["ARM"])] = {
-                "label": f"RMST difference to day {spec.tau:g} ({w.days_free})", "measure": "difference in RMST",
-                "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]), "p_value": float(r["p_value"]), "null": 0.0}
+        diff = res.comparisons(measures=("difference",)).rename(columns={"arm": "ARM"})
+        ctx.estimates.add("rmst", res.comparisons(pairs="all", measures=("difference",), endpoint=spec.paramcd),
+                          f"RMST difference to day {spec.tau:g} ({w.days_free})", KEY)
         g = _group_col(per)
         p.tables.append(Table(f"{pre}_rmst", f"Restricted mean {w.free_time} up to day {spec.tau:g}", per,
                               pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per[g]], f"RMST, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(per["rmst"], per["conf_low"], per["conf_high"])]}, dtype=object)))
         p.tables.append(Table(f"{pre}_rmst_difference", f"RMST difference vs {labels.get(ref, ref)} up to day {spec.tau:g}", diff,
-                              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in diff["ARM"]], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)))
+                              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(diff["ARM"], diff["reference"])], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)))
 
     p.attempt("RMST", rmst)
 

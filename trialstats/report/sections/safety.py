@@ -105,6 +105,15 @@ def compute(ctx):
     counts = teae_counts(trial.adsl, trial.adae, arms, pop)
     rd = risk_differences(counts, arms, ref, plan.rd_method, plan.level)
     ctx.results["teae_counts"] = counts
+    any_ = counts[counts["category"] == "Any TEAE"].set_index("ARM")
+    usable = [a for a in arms if int(any_.loc[a, "N"]) > 0]
+    if len(usable) > 1:  # every pair, for the plan's hypotheses ("ae": lower risk is better)
+        from ...results.proportions import risk_difference
+
+        res = risk_difference({a: int(any_.loc[a, "n"]) for a in usable}, {a: int(any_.loc[a, "N"]) for a in usable},
+                              pairs="all", method=plan.rd_method, level=plan.level, endpoint="TEAE",
+                              param="any treatment-emergent adverse event")
+        ctx.estimates.add("ae", res.comparisons(), "risk difference of any treatment-emergent adverse event", KEY)
     keys = ["category", "AEBODSYS", "AEDECOD"]
     wide = []
     for key, g in counts.groupby(keys, sort=False):

@@ -25,32 +25,32 @@ def source_section(endpoint: str) -> str:
     return "primary" if endpoint.startswith("secondary:") else SOURCE.get(endpoint, endpoint)
 
 
-def trusted_estimates(ctx) -> dict:
-    """The estimates of the sections that completed without a failure."""
-    est = ctx.results.get("estimates", {})
-    ok = {k for k, sec in ctx.sections.items()
-          if not (sec.error or sec.failures or sec.not_applicable)}
-    return {k: v for k, v in est.items() if source_section(str(k[0])) in ok}
-
-
 def key_results(ctx) -> pd.DataFrame:
-    """Tidy key results: one row per (result, arm) with estimate, interval and p-value."""
-    est = trusted_estimates(ctx) if ctx.sections else ctx.results.get("estimates", {})
+    """Tidy key results: one row per (result, arm) against the reference arm, with estimate,
+    interval and p-value; only from the sections that completed without a failure."""
+    est = ctx.estimates.frame(ctx.sections_ok() if ctx.sections else None)
+    est = est[est["reference"] == ctx.reference]
     event = EventWords.of(ctx.plan).title if ctx.plan.relapse is not None else "Time to event"
     rows = []
     others = [a for a in ctx.arms if a != ctx.reference]
+
+    def row(result, e):
+        return {"result": result, "endpoint": e["key"], "ARM": e["arm"], "measure": e["measure"],
+                "estimate": e["estimate"], "conf_low": e["conf_low"], "conf_high": e["conf_high"],
+                "p_value": e["p_value"]}
+
     for endpoint, template in _ORDER:
         for a in others:
-            e = est.get((endpoint, a))
-            if e is None:
-                continue
-            rows.append({"result": template.format(label=e["label"], event=event), "endpoint": endpoint, "ARM": a,
-                         "measure": e["measure"], "estimate": e["estimate"], "conf_low": e["conf_low"],
-                         "conf_high": e["conf_high"], "p_value": e["p_value"]})
-    for (endpoint, a), e in sorted(est.items(), key=lambda kv: (str(kv[0][0]), ctx.arms.index(kv[0][1]) if kv[0][1] in ctx.arms else 99)):
-        if endpoint.startswith("secondary:"):
-            rows.append({"result": f"Secondary: {e['label']}", "endpoint": endpoint, "ARM": a, "measure": e["measure"],
-                         "estimate": e["estimate"], "conf_low": e["conf_low"], "conf_high": e["conf_high"], "p_value": e["p_value"]})
+            hit = est[(est["key"] == endpoint) & (est["arm"] == a)]
+            if len(hit):
+                e = hit.iloc[0]
+                rows.append(row(template.format(label=e["label"], event=event), e))
+    sec = est[est["key"].str.startswith("secondary:")]
+    for key in sorted(set(sec["key"])):
+        for a in others:
+            hit = sec[(sec["key"] == key) & (sec["arm"] == a)]
+            if len(hit):
+                rows.append(row(f"Secondary: {hit.iloc[0]['label']}", hit.iloc[0]))
     return pd.DataFrame(rows, columns=["result", "endpoint", "ARM", "measure", "estimate", "conf_low", "conf_high", "p_value"])
 
 
@@ -84,7 +84,7 @@ def compute(ctx):
     if isinstance(hyp, pd.DataFrame) and len(hyp):
         for _, r in hyp.iterrows():
             p.paragraphs.append(
-                f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(ref)}): {r['conclusion']}"
+                f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(r['reference'])}): {r['conclusion']}"
                 + (f" (adjusted {p_text(r['p_adjusted'])}, {r['strategy']})."
                    if np.isfinite(r["p_adjusted"]) and not r["conclusion"].startswith("not tested") else ".")
             )
