@@ -27,8 +27,10 @@ TITLE = "Hypotheses and multiplicity"
 
 ENDPOINT_NAMES = {
     "primary": "Primary endpoint",
-    "rmst": "Restricted mean relapse-free time",
-    "cox": "Hazard of relapse",
+    "rmst": "Restricted mean event-free time",
+    "cox": "Hazard of the event",
+    "slope": "Off-treatment slope",
+    "ae": "Risk of any treatment-emergent adverse event",
 }
 
 
@@ -37,8 +39,7 @@ def endpoint_names(plan) -> dict:
     if plan.relapse is None:
         return dict(ENDPOINT_NAMES)
     w = EventWords.of(plan)
-    return {"primary": "Primary endpoint", "rmst": f"Restricted mean {w.free_time}",
-            "cox": f"Hazard of {w.event}"}
+    return {**ENDPOINT_NAMES, "rmst": f"Restricted mean {w.free_time}", "cox": f"Hazard of {w.event}"}
 
 
 def adjust_fixed_sequence(p_values) -> np.ndarray:

@@ -27,6 +27,7 @@ from ._base import (
     Parts,
     Table,
     _one_line,
+    endpoint_name,
     fit_mmrm_with_fallback,
     legend_safe,
     new_figure,
@@ -142,7 +143,7 @@ def compute(ctx):
         f"Difference at {ep.visit} ({lvl} CI)": [fmt_estimate_ci(e, lo, hi) for e, lo, hi in zip(data_rows["estimate"], data_rows["conf_low"], data_rows["conf_high"])],
         "Interaction p": [fmt_pvalue(v) for v in data_rows["interaction_p"]],
     }, dtype=object)
-    p.tables.append(Table("subgroups", f"Treatment effect on {ep.paramcd} change at {ep.visit} by subgroup (MMRM refitted within each subgroup)", data_rows, disp))
+    p.tables.append(Table("subgroups", f"Treatment effect on {endpoint_name(trial, ep.paramcd)} change at {ep.visit} by subgroup (MMRM refitted within each subgroup)", data_rows, disp))
     if inter_rows:
         it = pd.DataFrame(inter_rows)
         dfs = ", ".join(f"{r.subgroup}: {r.num_df:g}" for r in it.itertuples() if np.isfinite(r.num_df))
@@ -159,7 +160,7 @@ def compute(ctx):
     plot_rows = forest.assign(ARM=forest["ARM"])
     fig, ax = new_figure(figsize=(8.0, 0.42 * forest["label"].nunique() * max(1, len(others) * 0.6) + 1.6))
     plot_forest(plot_rows, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=legend_safe(labels),
-                xlabel=f"Difference vs {labels.get(ref, ref)} in {ep.paramcd} change at {ep.visit} ({lvl} CI)")
+                xlabel=f"Difference vs {labels.get(ref, ref)} in {endpoint_name(trial, ep.paramcd)} change at {ep.visit} ({lvl} CI)")
     p.figures.append(Figure("subgroups_forest", f"Treatment effect at {ep.visit} by subgroup, with {lvl} intervals and interaction p-values in the headings.", fig))
     p.paragraphs.append(
         f"Each subgroup level's estimate comes from the primary MMRM ({plan.mmrm.formula}) refitted on "
