@@ -146,3 +146,20 @@ def test_head_to_head_reference_must_be_an_arm(trial):
     plan = load_plan({"hypotheses": [{"endpoint": "primary", "arm": "EXOSOME", "reference": "SALINE"}]})
     with pytest.raises(PlanError, match=r"hypotheses\[0\]\.reference: 'SALINE' is not an arm"):
         plan.resolve(trial)
+
+
+def test_subject_keyword_and_its_deprecated_alias():
+    from trialstats.errors import ModelError
+
+    trial = ts.simulate_trial(n_per_arm=10, n_sites=2, seed=8)
+    d = trial.efficacy("TAHC")
+    d = d[d["ABLFL"] != "Y"].reset_index(drop=True)
+    d["WEEK"] = d["AVISITN"].astype(float)
+    new = ts.lmm("AVAL ~ ARM + WEEK", d, subject="USUBJID", re_formula="~1")
+    with pytest.warns(FutureWarning, match=r"lmm: groups= is deprecated.*subject="):
+        old = ts.lmm("AVAL ~ ARM + WEEK", d, groups="USUBJID", re_formula="~1")
+    assert_allclose(old.coef["estimate"], new.coef["estimate"], rtol=0, atol=0)  # same fit
+    with pytest.raises(ModelError, match=r"subject='SITEID' and groups='USUBJID'"):
+        ts.lmm("AVAL ~ ARM + WEEK", d, groups="USUBJID", subject="SITEID", re_formula="~1")
+    with pytest.warns(FutureWarning, match=r"count_model: groups= is deprecated"):
+        ts.count_model("AVAL ~ ARM + WEEK", d, groups="USUBJID")

@@ -61,7 +61,7 @@ def compute(ctx) -> Section:
     lvl = pct_level(plan.level)
     data, stop = off_treatment_frame(trial, spec.paramcd, plan.primary.visit)
 
-    fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, groups="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
+    fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, subject="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
     sl = fit.slopes(arm="ARM", time="WEEK_OFF")
     per_arm = sl.per_arm.rename(columns={sl.arm: "ARM"}).reset_index(drop=True)
     diff = fit.comparisons(time="WEEK_OFF").rename(columns={"arm": "ARM"})
@@ -80,7 +80,7 @@ def compute(ctx) -> Section:
     ctx.estimates.add("slope", fit.comparisons(time="WEEK_OFF", pairs="all", endpoint=spec.paramcd, param=name),
                       f"off-treatment slope difference ({unit} per week)", KEY)
 
-    cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, groups="USUBJID", family=spec.family,
+    cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, subject="USUBJID", family=spec.family,
                      correlation=spec.correlation, level=plan.level)
     rr = cm.rate_ratios.merge(cm.coef[["term", "p_value"]], on="term", how="left").reset_index(drop=True)
     rr.insert(1, "description", [_count_term(t, arms, ref, labels) for t in rr["term"]])
