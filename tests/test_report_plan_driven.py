@@ -163,3 +163,20 @@ def test_subject_keyword_and_its_deprecated_alias():
         ts.lmm("AVAL ~ ARM + WEEK", d, groups="USUBJID", subject="SITEID", re_formula="~1")
     with pytest.warns(FutureWarning, match=r"count_model: groups= is deprecated"):
         ts.count_model("AVAL ~ ARM + WEEK", d, groups="USUBJID")
+
+
+def test_registry_orders_sections_by_their_needs():
+    from types import SimpleNamespace as S
+
+    from trialstats.report.build import COMPUTE_ORDER, SECTIONS
+    from trialstats.report.registry import compute_order
+
+    order = [m.KEY for m in COMPUTE_ORDER]
+    for m in SECTIONS:  # every section after what it reads
+        assert all(order.index(k) < order.index(m.KEY) for k in m.NEEDS), m.KEY
+    a, b, c = S(KEY="a", NEEDS=("c",)), S(KEY="b", NEEDS=()), S(KEY="c", NEEDS=("b",))
+    assert [m.KEY for m in compute_order([a, b, c])] == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="cycle"):
+        compute_order([S(KEY="a", NEEDS=("b",)), S(KEY="b", NEEDS=("a",))])
+    with pytest.raises(ValueError, match="unknown sections z"):
+        compute_order([S(KEY="a", NEEDS=("z",))])

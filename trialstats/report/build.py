@@ -30,6 +30,7 @@ from pathlib import Path
 from ._output import OutputError, ard_dir, check_output, write_outputs
 from .ard_long import long_ard, parquet_bytes
 from .plan import AnalysisPlan, plan_for_trial
+from .registry import compute_order
 from .sections import (
     appendix,
     baseline,
@@ -52,9 +53,9 @@ __all__ = ["BuildResult", "build", "build_report", "render_report", "SECTIONS", 
 #: Sections in reading order (numbered 1..12 in the report).
 SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
             subgroups, safety, hypotheses, appendix)
-#: Order of computation: the summary, methods and appendix read what the others produced.
-COMPUTE_ORDER = (disposition, baseline, primary, durability, relapse, longterm, subgroups, safety,
-                 hypotheses, methods, summary, appendix)
+#: Order of computation, derived from each section's ``NEEDS`` (see :mod:`.registry`): the
+#: summary, methods and appendix read what the others produced.
+COMPUTE_ORDER = compute_order(SECTIONS)
 
 #: matplotlib settings of every report figure (deterministic SVG).
 RC = {

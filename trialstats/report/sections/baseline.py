@@ -15,6 +15,8 @@ from ._base import Section, Table
 
 KEY = "baseline"
 TITLE = "Baseline characteristics"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 #: Candidate ADSL columns, in display order, with their labels; those present are summarised.
 VARIABLES = (

@@ -13,6 +13,8 @@ from ._base import Section, Table
 
 KEY = "disposition"
 TITLE = "Disposition"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def flow_frame(adsl: pd.DataFrame, arms: list[str]) -> pd.DataFrame:

@@ -31,6 +31,8 @@ from .primary import is_baseline, observed_means, visit_number
 
 KEY = "durability"
 TITLE = "Durability after treatment stops"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def off_treatment_frame(trial, paramcd: str, primary_visit: str) -> tuple[pd.DataFrame, float]:

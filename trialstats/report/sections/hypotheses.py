@@ -24,6 +24,8 @@ from ._base import EventWords, Parts, Table, pct_level
 
 KEY = "hypotheses"
 TITLE = "Hypotheses and multiplicity"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary", "durability", "relapse", "safety")
 
 ENDPOINT_NAMES = {
     "primary": "Primary endpoint",

@@ -25,6 +25,8 @@ from .relapse import relapse_frame
 
 KEY = "longterm"
 TITLE = "Long-term extrapolation"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("relapse",)
 
 NOT_EVIDENCE = (
     "Extrapolation is not evidence. Beyond the last observed {event} time the curves show what "

@@ -8,6 +8,8 @@ from .safety import RD_METHOD_NAMES
 
 KEY = "methods"
 TITLE = "Methods"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary", "durability", "relapse", "longterm", "subgroups", "safety", "hypotheses")
 
 
 def methods_text(plan, results: dict, reference_label: str, ran: dict | None = None,

@@ -28,6 +28,8 @@ from ._base import (
 
 KEY = "primary"
 TITLE = "Primary endpoint"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def is_baseline(frame: pd.DataFrame) -> pd.Series:

@@ -28,6 +28,8 @@ from ._base import (
 
 KEY = "relapse"
 TITLE = "Relapse"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def relapse_frame(trial, paramcd: str) -> pd.DataFrame:

@@ -16,6 +16,8 @@ from ._base import NotApplicable, Parts, Table, pct_level
 
 KEY = "safety"
 TITLE = "Safety"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 RD_METHOD_NAMES = {"newcombe": "Newcombe hybrid score", "wald": "Wald"}
 

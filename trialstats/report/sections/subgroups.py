@@ -37,6 +37,8 @@ from .primary import arm_contrasts, at_visit, mmrm_frame, p_text
 
 KEY = "subgroups"
 TITLE = "Subgroups"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary",)
 
 
 _SAFE = "TS_SUBGROUP"  # the subgroup column under a plain name: a column name is data, never code

@@ -11,6 +11,8 @@ from .primary import p_text
 
 KEY = "summary"
 TITLE = "Summary"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("disposition", "primary", "durability", "relapse", "safety", "hypotheses", "methods")
 
 _ORDER = (("primary", "Primary: {label}"), ("primary-kr", "Sensitivity: {label}"), ("slope", "Durability: {label}"),
           ("rmst", "{event}: {label}"), ("cox", "{event}: {label}"))
