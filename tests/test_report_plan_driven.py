@@ -180,3 +180,23 @@ def test_registry_orders_sections_by_their_needs():
         compute_order([S(KEY="a", NEEDS=("b",)), S(KEY="b", NEEDS=("a",))])
     with pytest.raises(ValueError, match="unknown sections z"):
         compute_order([S(KEY="a", NEEDS=("z",))])
+
+
+def test_mean_ci_equals_r_t_test():
+    # tests/reference/make_mean_ci_reference.R: R t.test on the real antidepressant trial
+    import json
+    from pathlib import Path
+
+    ref = pd.DataFrame(json.loads((Path(__file__).parent / "reference" / "mean_ci.json").read_text())["rows"])
+    trial = ts.load_trial(Path(__file__).parent / "data" / "real" / "antidepressant")
+    d = trial.efficacy("HAMD17")
+    d = d[d["ABLFL"] != "Y"]
+    for level in (0.95, 0.9):
+        got = ts.mean_ci(d, "CHG", ("ARM", "AVISIT"), level=level)
+        got = got.assign(ARM=got["ARM"].astype(str), AVISIT=got["AVISIT"].astype(str))
+        want = ref[ref["level"] == level]
+        m = want.merge(got, on=["ARM", "AVISIT"], suffixes=("_r", ""), validate="1:1")
+        assert len(m) == 8 and (m["n_r"] == m["n"]).all()
+        for col in ("mean", "sd", "std_error", "conf_low", "conf_high"):
+            # same formulas, t quantile by scipy vs R's qt: agree to rounding (ANALYTIC, 1e-10)
+            assert_allclose(m[col], m[col + "_r"], **ANALYTIC)

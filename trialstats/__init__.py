@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # for IDEs and type checkers only: at run time the names load
         compare,
         comparisons_frame,
         describe,
+        mean_ci,
         multiplicity,
         risk_difference,
         subgroup_interaction,
@@ -74,6 +75,7 @@ _LAZY = {
     "multiplicity": "trialstats.results",
     "risk_difference": "trialstats.results",
     "describe": "trialstats.results",
+    "mean_ci": "trialstats.results",
     "subgroup_interaction": "trialstats.results",
 }
 _SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results"}

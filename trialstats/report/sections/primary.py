@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._inference import t_inference
 from ...errors import ModelError
 from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
 from ._base import (
@@ -125,23 +124,14 @@ def at_visit(frame: pd.DataFrame, visit: str) -> pd.DataFrame:
 
 
 def observed_means(frame: pd.DataFrame, value: str, level: float, arms: list[str]) -> pd.DataFrame:
-    """Observed mean of ``value`` per ARM and AVISIT with a t interval (descriptive)."""
-    rows = []
+    """Observed mean of ``value`` per ARM and AVISIT with a t interval (descriptive), by
+    :func:`trialstats.mean_ci` (R ``t.test``); ARM in the order ``arms``, AVISIT in visit order."""
+    from ...results.describe import mean_ci
+
     visits = frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(set(frame["AVISIT"]))
-    for arm in arms:
-        for v in visits:
-            x = frame.loc[(frame["ARM"] == arm) & (frame["AVISIT"] == v), value].dropna().to_numpy(float)
-            if len(x) == 0:
-                continue
-            sd = x.std(ddof=1) if len(x) > 1 else np.nan
-            rows.append({"ARM": arm, "AVISIT": v, "n": len(x), "mean": x.mean(), "sd": sd,
-                         "std_error": sd / np.sqrt(len(x)), "df": len(x) - 1})
-    out = pd.DataFrame(rows)
-    ci = t_inference(out["mean"], out["std_error"], out["df"].where(out["df"] > 0, np.nan), level=level)
-    out["conf_low"], out["conf_high"] = ci["conf_low"], ci["conf_high"]
-    out["ARM"] = pd.Categorical(out["ARM"], categories=arms)
-    out["AVISIT"] = pd.Categorical(out["AVISIT"], categories=list(visits))
-    return out
+    f = frame.assign(ARM=pd.Categorical(frame["ARM"].astype(str), categories=arms),
+                     AVISIT=pd.Categorical(frame["AVISIT"].astype(str), categories=[str(v) for v in visits]))
+    return mean_ci(f, value, ("ARM", "AVISIT"), level=level)
 
 
 def completers(data: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
