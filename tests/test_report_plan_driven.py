@@ -200,3 +200,20 @@ def test_mean_ci_equals_r_t_test():
         for col in ("mean", "sd", "std_error", "conf_low", "conf_high"):
             # same formulas, t quantile by scipy vs R's qt: agree to rounding (ANALYTIC, 1e-10)
             assert_allclose(m[col], m[col + "_r"], **ANALYTIC)
+
+
+def test_defaults_without_endpoints_in_trial_toml(tmp_path):
+    # the antidepressant folder without [endpoints] and without SEX: the primary endpoint is its
+    # only PARAMCD at its last visit; no subgroup column -> the section is not applicable
+    from pathlib import Path
+
+    from trialstats.report.plan import plan_for_trial
+
+    src = Path(__file__).parent / "data" / "real" / "antidepressant"
+    (tmp_path / "trial.toml").write_text((src / "trial.toml").read_text().split("[endpoints]")[0])
+    (tmp_path / "adeff.csv").write_text((src / "adeff.csv").read_text())
+    pd.read_csv(src / "adsl.csv", dtype=str).drop(columns=["SEX"]).to_csv(tmp_path / "adsl.csv", index=False)
+    plan = plan_for_trial(ts.load_trial(tmp_path))
+    assert (plan.primary.paramcd, plan.primary.visit) == ("HAMD17", "WEEK 6")
+    assert plan.skipped("subgroups").startswith("no subgroup column of the plan is in ADSL")
+    assert [(h.endpoint, h.arm) for h in plan.hypotheses] == [("primary", "DRUG")]

@@ -14,6 +14,32 @@ if TYPE_CHECKING:  # annotations only: plan.py imports this module
 
 __all__ = ["ORIGINS"]
 
+def _first_adeff_paramcd(trial, fallback: str) -> str:
+    """The primary PARAMCD when trial.toml names none: ``fallback`` (the bundled trials') when
+    ADEFF has it, else the first PARAMCD of ADEFF."""
+    adeff = getattr(trial, "adeff", None)
+    if adeff is None or "PARAMCD" not in adeff.columns or adeff.empty:
+        return fallback
+    codes = list(dict.fromkeys(adeff["PARAMCD"].astype(str)))
+    return fallback if fallback in codes else codes[0]
+
+
+def _last_visit(trial, paramcd: str, fallback: str) -> str:
+    """The primary visit when trial.toml names none: ``fallback`` when ``paramcd`` has it, else
+    its last post-baseline visit (largest AVISITN) with an observed CHG (or AVAL)."""
+    adeff = getattr(trial, "adeff", None)
+    if adeff is None or not {"PARAMCD", "AVISIT", "AVISITN"} <= set(adeff.columns):
+        return fallback
+    rows = adeff[adeff["PARAMCD"].astype(str) == paramcd]
+    if "ABLFL" in rows.columns:
+        rows = rows[rows["ABLFL"].astype(str) != "Y"]
+    value = "CHG" if "CHG" in rows.columns else "AVAL"
+    rows = rows[rows[value].notna() & rows["AVISITN"].notna()]
+    if rows.empty or fallback in set(rows["AVISIT"].astype(str)):
+        return fallback
+    return str(rows.sort_values("AVISITN", kind="stable")["AVISIT"].iloc[-1])
+
+
 def _first_paramcd(trial, fallback: str) -> str:
     """The first PARAMCD of ADTTE (the default time-to-event endpoint), else ``fallback``."""
     adtte = getattr(trial, "adtte", None)

@@ -70,7 +70,14 @@ from typing import Any
 from .._toml import TomlReadError, read_toml, toml_key, toml_value
 from ..errors import TrialstatsError
 from ._plan_limits import check_columns, check_tau
-from ._plan_resolve import _absent_sections, _default_tau, _first_paramcd, _resolve_event
+from ._plan_resolve import (
+    _absent_sections,
+    _default_tau,
+    _first_adeff_paramcd,
+    _first_paramcd,
+    _last_visit,
+    _resolve_event,
+)
 
 __all__ = [
     "AnalysisPlan",
@@ -279,7 +286,9 @@ class AnalysisPlan:
         primary = self.primary
         if primary is None:
             p = endpoints.get("primary") or {}
-            primary = Endpoint(paramcd=str(p.get("paramcd", "TAHC")), visit=str(p.get("visit", "WEEK 24")))
+            paramcd = str(p.get("paramcd", "")) or _first_adeff_paramcd(trial, "TAHC")
+            visit = str(p.get("visit", "")) or _last_visit(trial, paramcd, "WEEK 24")
+            primary = Endpoint(paramcd=paramcd, visit=visit)
         relapse = self.relapse
         if relapse is None:
             r = endpoints.get("relapse") or {}
@@ -299,6 +308,9 @@ class AnalysisPlan:
             strata_given=relapse.strata != RelapseSpec().strata,
             subgroups_given=self.subgroups != _DEFAULT_SUBGROUPS)
         relapse = replace(relapse, strata=strata)
+        if not subgroups and "subgroups" not in {k for k, _ in absent}:
+            absent = absent + (("subgroups", "no subgroup column of the plan is in ADSL (the "
+                                "defaults are SEX, AGEGR1 and STAGEGR; name others in [subgroups])"),)
         arms = list(trial.arms)
         reference = meta.reference
         others = [a for a in arms if a != reference]
