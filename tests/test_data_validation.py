@@ -88,11 +88,20 @@ def test_reference_arm_not_an_arm(folder):
 
 
 def test_tables_must_name_adeff(folder):
+    # a trial needs ADEFF or ADTTE besides ADSL (issue 8: ADSL + ADTTE alone is a trial)
     text = (folder / "trial.toml").read_text(encoding="utf-8").replace('adeff = "adeff.csv"\n', "")
+    text = text.replace('adtte = "adtte.csv"\n', "")
     (folder / "trial.toml").write_text(text, encoding="utf-8")
     with pytest.raises(TrialDataError, match=r"trial\.toml, column tables: \[tables\] must name the "
                        r"adeff file"):
         ts.load_trial(folder)
+
+
+def test_adsl_and_adtte_without_adeff_is_a_trial(folder):
+    text = (folder / "trial.toml").read_text(encoding="utf-8").replace('adeff = "adeff.csv"\n', "")
+    (folder / "trial.toml").write_text(text, encoding="utf-8")
+    trial = ts.load_trial(folder)
+    assert trial.adeff is None and trial.adtte is not None
 
 
 def test_table_file_missing(folder):

@@ -100,7 +100,8 @@ def test_tables_are_written_as_csv(built_report):
     ard = built_report.path.parent / "sim_ard"
     names = re.findall(r'<table id="tbl-([^"]+)">', built_report.html)
     assert len(names) >= 25
-    assert sorted(p.stem for p in ard.glob("*.csv")) == sorted(names)
+    # plus ard.csv: every number of the report in one long table (checked below)
+    assert sorted(p.stem for p in ard.glob("*.csv") if p.stem != "ard") == sorted(names)
     rows = pd.read_csv(ard / "appendix_output_rows.csv")
     for _, r in rows[~rows["table"].str.endswith("*")].iterrows():
         assert len(pd.read_csv(ard / f"{r['table']}.csv", keep_default_na=False)) == r["rows"], r["table"]

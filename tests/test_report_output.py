@@ -74,7 +74,7 @@ def test_a_file_that_is_not_a_report_needs_force(trial, tmp_path):
     ts.build_report(trial, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.html", "notes_ard"]
     manifest = json.loads((tmp_path / "notes_ard" / MANIFEST_NAME).read_text(encoding="utf-8"))
-    written = sorted(p.name for p in (tmp_path / "notes_ard").glob("*.csv"))
+    written = sorted(p.name for p in (tmp_path / "notes_ard").iterdir() if p.suffix in (".csv", ".parquet"))
     assert sorted(manifest["files"]) == written
     assert manifest["report"] == "notes.html"
 

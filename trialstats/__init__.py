@@ -14,8 +14,38 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_attributes
 from .errors import ConvergenceWarning, ModelError, TrialDataError, TrialstatsError
+
+if TYPE_CHECKING:  # for IDEs and type checkers only: at run time the names load lazily (_LAZY)
+    from . import data, datasets, longitudinal, plots, report, results, survival  # noqa: F401
+    from .data.trial import Trial, load_trial  # noqa: F401
+    from .formula import parse_formula  # noqa: F401
+    from .longitudinal.counts import count_model  # noqa: F401
+    from .longitudinal.lmm import lmm  # noqa: F401
+    from .longitudinal.mmrm.api import mmrm  # noqa: F401
+    from .longitudinal.mmrm.problem import MMRMProblem  # noqa: F401
+    from .report.build import build_report  # noqa: F401
+    from .results import (  # noqa: F401
+        adjust_p,
+        compare,
+        comparisons_frame,
+        describe,
+        mean_ci,
+        multiplicity,
+        risk_difference,
+        subgroup_interaction,
+    )
+    from .simulate import simulate_trial  # noqa: F401
+    from .survival.compare import logrank  # noqa: F401
+    from .survival.competing import cumulative_incidence, gray_test  # noqa: F401
+    from .survival.cox import cox  # noqa: F401
+    from .survival.extrapolate import extrapolate  # noqa: F401
+    from .survival.interval import interval_regression, turnbull  # noqa: F401
+    from .survival.km import kaplan_meier  # noqa: F401
+    from .survival.rmst import rmst  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -47,6 +77,7 @@ _LAZY = {
     "multiplicity": "trialstats.results",
     "risk_difference": "trialstats.results",
     "describe": "trialstats.results",
+    "mean_ci": "trialstats.results",
     "subgroup_interaction": "trialstats.results",
     "rbmi": "trialstats.estimands.api",
     "tipping_point": "trialstats.estimands.tipping",

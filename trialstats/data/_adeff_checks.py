@@ -39,6 +39,9 @@ def check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
                   f"expected |CHG - (AVAL - BASE)| <= {CHG_ATOL:g}", bad)
     if "AVISIT" in coerced and "AVISITN" in coerced:
         v, n = coerced["AVISIT"], np.asarray(coerced["AVISITN"], dtype=float)
+        rows = np.flatnonzero(~np.isnan(n))  # blank AVISITN: only on rows flagged out (ANL01FL)
+        if len(rows) < len(n):
+            v, n = np.asarray(v)[rows], n[rows]
         codes = {"AVISIT": factorize(v), "AVISITN": factorize(n)}
         raw = {"AVISIT": v, "AVISITN": n}
         for what, other in (("AVISIT", "AVISITN"), ("AVISITN", "AVISIT")):
@@ -48,6 +51,7 @@ def check_adeff(coerced: dict, frame: pd.DataFrame, c: _Collector) -> None:
             for k in several:  # in order of first appearance, as the visits are factorised
                 pos = np.flatnonzero(ca == k)
                 found = _values(raw[other][pos])
+                pos = rows[pos]  # positions in the table
                 c.add(what, f"{what} {_fmt_value(ua[k])} has several {other} values ({found}) in "
                       f"{_where(frame, pos)}; each visit needs exactly one {other}", pos)
 

@@ -232,7 +232,7 @@ def _read_folder(path, allow_outside: bool = False):
             frames[name] = None
     if isinstance(tables, dict):
         for name in ("adsl", "adeff"):
-            if name not in tables:
+            if name not in tables and not (name == "adeff" and "adtte" in tables):
                 problems.append(Problem(TOML_NAME, "tables", f"[tables] must name the {name} file, "
                                         f"e.g. {name} = \"{name}.csv\" (formats: {', '.join(READERS)})"))
     return meta, frames, labels, sources, problems

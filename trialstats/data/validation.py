@@ -385,9 +385,12 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
     paramcd = None
     if "PARAMCD" in frame.columns and spec.column("PARAMCD"):
         paramcd = _coerce_str(frame["PARAMCD"])
+    flagged_out = _flagged_out(spec, frame)
     for col in spec.columns:
         if col.name not in frame.columns:
             continue
+        if flagged_out is not None and col.name == "AVISITN":
+            col = _blank_avisitn_allowed(col, frame, flagged_out, c)
         values = _check_column(col, frame[col.name], arms, c, frame, paramcd)
         if values is not None:
             coerced[col.name] = values
@@ -413,6 +416,29 @@ def _check_table(spec: TableSpec, frame: pd.DataFrame, label: str, arms, out: li
 
         check_adeff(coerced, frame, c)
     return coerced
+
+
+def _flagged_out(spec: TableSpec, frame: pd.DataFrame):
+    """ADEFF rows that ``ANL01FL`` leaves out of analysis (any value but "Y"), or None when the
+    table has no ANL01FL column."""
+    if spec.name != "adeff" or "ANL01FL" not in frame.columns:
+        return None
+    return _coerce_str(frame["ANL01FL"]) != "Y"
+
+
+def _blank_avisitn_allowed(col, frame: pd.DataFrame, flagged_out, c: _Collector):
+    """ADaM leaves AVISITN blank on unscheduled rows: accepted where ANL01FL flags the row out of
+    analysis; a blank AVISITN on an analysed row (ANL01FL = "Y") is still an error."""
+    from dataclasses import replace as _replace
+
+    s = frame["AVISITN"]
+    blank = (s.isna() | s.astype(str).str.strip().isin(["", "NA", "."])).to_numpy()
+    pos = np.flatnonzero(blank & ~np.asarray(flagged_out))
+    if len(pos):
+        c.add("AVISITN", f"blank values in {_where(frame, pos)} on rows analysed (ANL01FL = Y); "
+              "every analysed row needs a visit number (rows flagged out, ANL01FL not Y, may be "
+              "blank)", pos)
+    return _replace(col, nonmissing=False)
 
 
 def _usable(frame) -> bool:
@@ -483,9 +509,10 @@ def check_trial(meta, frames: dict, labels: dict | None = None, problems=(), tri
                                f"an arm; valid: {', '.join(map(str, meta.arms))}"))
         out.extend(_label_problems(meta.arms, where))
     for name in schema.REQUIRED_TABLES if require_tables else ():
-        if frames.get(name) is None:
+        if frames.get(name) is None and not (name == "adeff" and frames.get("adtte") is not None):
             out.append(Problem(table=labels[name], column=None,
-                               message=f"table {name} is required (a trial needs adsl and adeff)"))
+                               message=f"table {name} is required (a trial needs adsl and adeff, "
+                                       "or adsl and adtte)"))
     coerced: dict = {}
     for name, spec in SPECS.items():
         frame = frames.get(name)

@@ -5,7 +5,7 @@ generalised estimating equation (GEE) with a log link models the *population-ave
 its robust (sandwich, Liang-Zeger) covariance stays valid when the working correlation or the
 variance function is wrong, provided there are enough subjects::
 
-    fit = ts.count_model("AVAL ~ ARM * WEEK_OFF + LOGBASE", data, groups="USUBJID",
+    fit = ts.count_model("AVAL ~ ARM * WEEK_OFF + LOGBASE", data, subject="USUBJID",
                          family="poisson", correlation="ar1", time="VISITNUM")
     fit.rate_ratios      # exp(coefficient): multiplicative effect on the mean count
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._compat import subject_alias
 from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ._design import _check_columns, build_design
@@ -238,13 +239,15 @@ def _estimate_alpha(y: np.ndarray, X: np.ndarray) -> float:
 def count_model(
     formula: str,
     data: pd.DataFrame,
-    groups: str = "USUBJID",
+    groups: str | None = None,
     family: str = "poisson",
     correlation: str = "exchangeable",
     time: str | None = None,
     level: float = 0.95,
     alpha: float | None = None,
     allow_nonconverged: bool = False,
+    *,
+    subject: str | None = None,
 ) -> CountModelResult:
     r"""GEE for counts with a log link and robust (sandwich) standard errors.
 
@@ -263,8 +266,8 @@ def count_model(
         E.g. ``"AVAL ~ ARM * WEEK_OFF + LOGBASE"``; treatment coding, first level = reference.
     data : pandas.DataFrame
         One row per subject and visit; the outcome must be non-negative whole numbers.
-    groups : str, default "USUBJID"
-        Cluster (subject) column.
+    groups : str, optional
+        Deprecated alias of ``subject`` (FutureWarning).
     family : {"poisson", "negative-binomial"}
         Variance function. Negative binomial (NB2) needs ``alpha``; when not given it is
         estimated once, by maximum likelihood of a negative-binomial GLM with the same formula
@@ -287,6 +290,9 @@ def count_model(
         its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
         ``rate_ratios``) are NaN unless this is True.
 
+    subject : str, default "USUBJID"
+        Subject column (the random effects / clusters are per level of it).
+
     Returns
     -------
     CountModelResult
@@ -302,6 +308,7 @@ def count_model(
     ConvergenceWarning
         When the GEE iterations stop before the score is below tolerance.
     """
+    groups = subject_alias(subject, groups, "groups", "count_model")
     import statsmodels
     from statsmodels.genmod import families
     from statsmodels.genmod.cov_struct import Exchangeable, Independence

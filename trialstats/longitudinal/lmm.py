@@ -3,7 +3,7 @@
 The use in an alopecia trial is durability: how fast the hair count falls after treatment stops,
 per arm, with a random intercept and a random slope per subject::
 
-    fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, groups="USUBJID", re_formula="~WEEK_OFF")
+    fit = ts.lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, subject="USUBJID", re_formula="~WEEK_OFF")
     fit.coef                       # fixed effects
     fit.slopes("ARM", "WEEK_OFF")  # slope per arm and each arm minus the reference arm
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._compat import subject_alias
 from .._inference import check_level, t_inference, without_inference
 from .._summary import Summary
 from ..errors import ConvergenceWarning, ModelError
@@ -358,12 +359,14 @@ def _model_vcov(X, Z, groups, cov_re, scale) -> np.ndarray:
 def lmm(
     formula: str,
     data: pd.DataFrame,
-    groups: str = "USUBJID",
+    groups: str | None = None,
     re_formula: str = "~WEEK",
     method: str = "reml",
     level: float = 0.95,
     vcov: str = "model",
     allow_nonconverged: bool = False,
+    *,
+    subject: str | None = None,
 ) -> LMMResult:
     r"""Fit a linear mixed model with random intercepts and slopes per subject.
 
@@ -387,8 +390,8 @@ def lmm(
         the first level (first category of a ``Categorical``) as reference.
     data : pandas.DataFrame
         One row per subject and visit.
-    groups : str, default "USUBJID"
-        Subject column (the random effects are per level of it).
+    groups : str, optional
+        Deprecated alias of ``subject`` (FutureWarning).
     re_formula : str, default "~WEEK"
         One-sided formula of the random effects: ``"~WEEK"`` = random intercept and slope,
         ``"~1"`` = random intercept only, ``"~0 + WEEK"`` = slope only.
@@ -406,6 +409,9 @@ def lmm(
         A fit that did not converge (``converged`` False, with a ``ConvergenceWarning``) keeps
         its estimates and standard errors, but its statistics, p-values and intervals (``coef``,
         :meth:`LMMResult.slopes`) are NaN unless this is True.
+
+    subject : str, default "USUBJID"
+        Subject column (the random effects / clusters are per level of it).
 
     Returns
     -------
@@ -425,6 +431,7 @@ def lmm(
     ConvergenceWarning
         When the optimiser did not converge or the random-effects covariance is singular.
     """
+    groups = subject_alias(subject, groups, "groups", "lmm")
     import statsmodels
     from statsmodels.regression.mixed_linear_model import MixedLM
 

@@ -39,7 +39,7 @@ __all__ = ["MANIFEST_NAME", "OutputError", "atomic_write_bytes", "check_output",
 #: File in ``<stem>_ard/`` listing the files trialstats wrote there (JSON).
 MANIFEST_NAME = "trialstats-manifest.json"
 _MARKER = re.compile(rb'<meta name="generator" content="trialstats[ "]')
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.csv$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.(csv|parquet)$")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 _MAX_MANIFEST = 1 << 20  # bytes; trialstats writes a few kB
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -199,7 +199,7 @@ def _read_manifest(folder: Path) -> list[str]:
 
 
 def write_outputs(tables: dict[str, pd.DataFrame], html: bytes, out_path: Path, *, version: str,
-                  force: bool = False) -> Path:
+                  force: bool = False, files: dict[str, bytes] | None = None) -> Path:
     """Write the ARD CSVs, the manifest and the HTML (see the module docstring).
 
     Parameters
@@ -213,6 +213,9 @@ def write_outputs(tables: dict[str, pd.DataFrame], html: bytes, out_path: Path, 
         trialstats version recorded in the manifest.
     force : bool
         Overwrite CSVs in the ARD folder that a previous build did not write.
+    files : dict of str to bytes, optional
+        Further files of the ARD folder by name (``ard.parquet``), written as given (they are
+        in the manifest like the CSVs).
 
     Returns
     -------
@@ -229,12 +232,13 @@ def write_outputs(tables: dict[str, pd.DataFrame], html: bytes, out_path: Path, 
     folder = ard_dir(out_path)
     folder.mkdir(parents=True, exist_ok=True)
     names = {f"{name}.csv": frame for name, frame in tables.items()}
-    bad = [n for n in names if not _SAFE_NAME.match(n)]
+    files = dict(files or {})
+    bad = [n for n in [*names, *files] if not _SAFE_NAME.match(n) or (n in names and n in files)]
     if bad:
         raise OutputError(f"table names that are not plain file names: {', '.join(bad)}")
     with _locked(folder):
         previous = set(_read_manifest(folder))
-        foreign = sorted(n for n in names if n not in previous and (folder / n).exists())
+        foreign = sorted(n for n in [*names, *files] if n not in previous and (folder / n).exists())
         if foreign and not force:
             raise OutputError(
                 f"-o {out_path}: {folder.name}/ holds files trialstats did not write "
@@ -246,7 +250,10 @@ def write_outputs(tables: dict[str, pd.DataFrame], html: bytes, out_path: Path, 
                                                 quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
             atomic_write_bytes(folder / name, data)
             digests[name] = hashlib.sha256(data).hexdigest()
-        for stale in sorted(previous - set(names)):
+        for name, data in sorted(files.items()):
+            atomic_write_bytes(folder / name, data)
+            digests[name] = hashlib.sha256(data).hexdigest()
+        for stale in sorted(previous - set(names) - set(files)):
             with contextlib.suppress(FileNotFoundError):
                 (folder / stale).unlink()
         manifest = {"generator": f"trialstats {version}", "report": out_path.name,

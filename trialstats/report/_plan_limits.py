@@ -25,6 +25,7 @@ RANGES: dict[str, tuple] = {
     "relapse.tau": (0.0, 1e5, True, False, " days"),
     "relapse.landmarks": (0.0, 1e5, True, False, " days"),
     "longterm.horizon_years": (0.0, 50.0, True, False, " years"),
+    "hypotheses.margin": (-1e6, 1e6, False, False, ""),
 }
 
 #: Most levels a subgroup column may have (each level is a separate MMRM fit).

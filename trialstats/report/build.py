@@ -28,7 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ._output import OutputError, ard_dir, check_output, write_outputs
+from .ard_long import long_ard, parquet_bytes
 from .plan import AnalysisPlan, plan_for_trial
+from .registry import compute_order
 from .sections import (
     appendix,
     baseline,
@@ -51,9 +53,9 @@ __all__ = ["BuildResult", "build", "build_report", "render_report", "SECTIONS", 
 #: Sections in reading order (numbered 1..12 in the report).
 SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
             subgroups, safety, hypotheses, appendix)
-#: Order of computation: the summary, methods and appendix read what the others produced.
-COMPUTE_ORDER = (disposition, baseline, primary, durability, relapse, longterm, subgroups, safety,
-                 hypotheses, methods, summary, appendix)
+#: Order of computation, derived from each section's ``NEEDS`` (see :mod:`.registry`): the
+#: summary, methods and appendix read what the others produced.
+COMPUTE_ORDER = compute_order(SECTIONS)
 
 #: matplotlib settings of every report figure (deterministic SVG).
 RC = {
@@ -154,8 +156,11 @@ def build(trial, out_path, *, plan=None, progress=None, force: bool = False) -> 
     html, ctx, _ = render_report(trial, out_path, plan=plan, progress=progress)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tables = {t.name: t.data for sec in ctx.sections.values() for t in sec.tables}
-    write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force)
     ordered = [ctx.sections[m.KEY] for m in SECTIONS if m.KEY in ctx.sections]
+    ard = long_ard(ordered)  # every number of the report, one long table (CSV and Parquet)
+    tables["ard"] = ard
+    write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force,
+                  files={"ard.parquet": parquet_bytes(ard)})
     return BuildResult(
         path=out_path,
         failed=tuple(s.title for s in ordered if s.error or s.failures),
@@ -199,29 +204,39 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
+                    why = resolved.skipped(mod.KEY)
+                    if why is not None:  # switched off in the plan, or its data is absent
+                        raise NotApplicable(why)
                     sec = mod.compute(ctx)
                     ok = sec.error is None
                 except NotApplicable as e:
-                    sec = Section(key=mod.KEY, title=mod.TITLE, not_applicable=_one_line(e))
+                    sec = Section(key=mod.KEY, title=_title(mod, resolved), not_applicable=_one_line(e))
                     ok = True
                 except Exception as e:  # noqa: BLE001 - shown in the report, never swallowed
-                    sec = Section(key=mod.KEY, title=mod.TITLE, error=f"{type(e).__name__}: {_one_line(e)}")
+                    sec = Section(key=mod.KEY, title=_title(mod, resolved), error=f"{type(e).__name__}: {_one_line(e)}")
                     ok = False
             sec = _with_warnings(sec, caught)
             ctx.sections[mod.KEY] = sec
             dt = time.perf_counter() - t0
-            timings.append(Timing(mod.KEY, mod.TITLE, dt, ok))
+            timings.append(Timing(mod.KEY, _title(mod, resolved), dt, ok))
             if progress is not None:
                 status = "ok" if ok and not sec.failures else ("FAILED: " + (sec.error or "; ".join(sec.failures)))[:200]
                 if sec.not_applicable:
                     status = f"not applicable: {sec.not_applicable}"[:200]
                 # in build order (not reading order), naming the trial
-                progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {mod.TITLE} "
+                progress(f"[{step:2d}/{len(modules)}] {trial.meta.id}: {_title(mod, resolved)} "
                          f"(section {numbers[mod.KEY]}): {status} ({dt:.1f} s)")
         ordered = [ctx.sections[m.KEY] for m in (SECTIONS if sections is None else [m for m in SECTIONS if m in sections])]
         rendered = [_render_figures(sec, i + 1) for i, sec in enumerate(ordered)]
     html = _render_html(trial, resolved, rendered, ctx)
     return html, ctx, timings
+
+
+def _title(mod, plan) -> str:
+    """A section's title: from the plan when the section words it from the data
+    (``title(plan)``), else its ``TITLE``."""
+    fn = getattr(mod, "title", None)
+    return fn(plan) if fn is not None else mod.TITLE
 
 
 _SHOWN_WARNINGS = ("ConvergenceWarning", "RuntimeWarning", "UserWarning", "ValueWarning")

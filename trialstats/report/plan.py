@@ -63,16 +63,20 @@ what is allowed. The file must be UTF-8 (a byte-order mark is accepted).
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .._toml import TomlReadError, dump_toml_document, read_toml
-from ..errors import ModelError, TrialstatsError
-from ..formula import parse_formula
-from ._plan_limits import check_columns, check_count, check_range, check_tau, follow_up_days
+from ..errors import TrialstatsError
+from ._plan_limits import check_columns, check_tau, follow_up_days
+from ._plan_resolve import (
+    _absent_sections,
+    _first_adeff_paramcd,
+    _first_paramcd,
+    _last_visit,
+    _resolve_event,
+)
 
 __all__ = [
     "AnalysisPlan",
@@ -99,7 +103,12 @@ SENSITIVITIES = ("kenward-roger", "completers", "interval-censored")
 FAMILIES = ("poisson", "negative-binomial")
 CORRELATIONS = ("exchangeable", "independence", "ar1")
 DISTRIBUTIONS = ("exponential", "weibull", "lognormal", "loglogistic", "gompertz", "gengamma")
-HYPOTHESIS_ENDPOINTS = ("primary", "rmst", "cox")
+HYPOTHESIS_ENDPOINTS = ("primary", "rmst", "cox", "slope", "ae")
+TESTS = ("superiority", "non-inferiority")
+BETTER = ("higher", "lower")
+#: which direction favours ``arm`` by default, per hypothesis endpoint (a plan key overrides)
+DEFAULT_BETTER = {"primary": "higher", "rmst": "higher", "cox": "lower", "slope": "higher",
+                  "ae": "lower"}
 
 
 class PlanError(TrialstatsError, ValueError):
@@ -113,6 +122,10 @@ class Endpoint:
     paramcd: str = "TAHC"
     visit: str = "WEEK 24"
     name: str = ""
+    #: ADEFF analysis flag: rows with another value than "Y" are excluded (when the column exists)
+    flag: str = "ANL01FL"
+    #: ADSL population flag (ITTFL, FASFL, PPROTFL, ...); "" = every randomised subject
+    population: str = ""
 
     @property
     def label(self) -> str:
@@ -151,6 +164,10 @@ class RelapseSpec:
     tau: float | None = None
     landmarks: tuple[float, ...] = (91.0, 182.0, 364.0)
     strata: tuple[str, ...] = ("STAGEGR",)
+    #: time origin, "randomisation" or "end of treatment"; "" = from ADTTE PARAM (resolved)
+    origin: str = ""
+    #: name of the event ("relapse", "recurrence"); "" = from ADTTE EVNTDESC / PARAM (resolved)
+    event: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,12 +180,26 @@ class LongTermSpec:
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One hypothesis of the testing sequence: an endpoint and the arm compared with the reference."""
+    """One hypothesis of the testing sequence: an endpoint, the arm, and what it is compared with.
+
+    ``reference`` "" = the trial's reference arm; any other arm gives a head-to-head comparison.
+    ``test`` "superiority" (two-sided, null 0 or 1) or "non-inferiority" (one-sided against
+    ``margin`` on the estimate's scale: a difference of -5, a hazard ratio of 1.3; ``better``
+    says which direction favours ``arm``: "higher" or "lower", default by endpoint).
+    """
 
     endpoint: str
     arm: str
     id: str = ""
+    reference: str = ""
+    test: str = "superiority"
+    margin: float | None = None
+    better: str = ""
 
+
+#: Units of the bundled trials' parameters, used when ADEFF has no AVALU (plan defaults that
+#: only apply when that PARAMCD is analysed)
+DEFAULT_UNITS = {"TAHC": "hairs/cm²"}
 
 _DEFAULT_SUBGROUPS = (("SEX", "Sex"), ("AGEGR1", "Age band"), ("STAGEGR", "Baseline stage"))
 
@@ -221,6 +252,21 @@ class AnalysisPlan:
     level: float = 0.95
     seed: int = 20240601
     source: str = "defaults"
+    #: sections switched off in the plan ([sections] durability = false)
+    disabled: tuple[str, ...] = ()
+    #: (section key, reason) of sections whose data is absent; filled by :meth:`resolve`
+    not_applicable: tuple[tuple[str, str], ...] = ()
+    #: Table 1 variables (column, label); empty = defaults (see the baseline section)
+    baseline: tuple[tuple[str, str], ...] = ()
+    #: ADSL population flag of the safety analyses ("" = SAFFL when present)
+    safety_population: str = ""
+
+    def skipped(self, key: str) -> str | None:
+        """Why section ``key`` does not run ("switched off in the analysis plan", "no ADTTE ..."),
+        or None when it runs."""
+        if key in self.disabled:
+            return "switched off in the analysis plan ([sections] " + key + " = false)"
+        return dict(self.not_applicable).get(key)
 
     # -- resolution against a trial ------------------------------------------------------------
     def resolve(self, trial) -> AnalysisPlan:
@@ -239,36 +285,51 @@ class AnalysisPlan:
         primary = self.primary
         if primary is None:
             p = endpoints.get("primary") or {}
-            primary = Endpoint(paramcd=str(p.get("paramcd", "TAHC")), visit=str(p.get("visit", "WEEK 24")))
+            paramcd = str(p.get("paramcd", "")) or _first_adeff_paramcd(trial, "TAHC")
+            visit = str(p.get("visit", "")) or _last_visit(trial, paramcd, "WEEK 24")
+            primary = Endpoint(paramcd=paramcd, visit=visit)
         relapse = self.relapse
         if relapse is None:
             r = endpoints.get("relapse") or {}
-            relapse = RelapseSpec(paramcd=str(r.get("paramcd", "RELAPSE")))
+            relapse = RelapseSpec(paramcd=str(r.get("paramcd", _first_paramcd(trial, "RELAPSE"))))
+        relapse = _resolve_event(trial, relapse, endpoints)
         follow_up = follow_up_days(trial, relapse.paramcd)
+        if relapse.landmarks == RelapseSpec().landmarks and follow_up and follow_up > 3 * 365:
+            # default landmarks of long follow-up: whole years (up to 5) rather than 3, 6, 12 months
+            relapse = replace(relapse, landmarks=tuple(
+                365.0 * k for k in range(1, min(5, int(follow_up // 365)) + 1)))
         if relapse.tau is None:
             relapse = replace(relapse, tau=follow_up)
         check_tau(relapse.tau, follow_up)
+        absent = _absent_sections(trial, primary, relapse, self)
         strata, subgroups = check_columns(
             trial, relapse.strata, self.subgroups,
             strata_given=relapse.strata != RelapseSpec().strata,
             subgroups_given=self.subgroups != _DEFAULT_SUBGROUPS)
         relapse = replace(relapse, strata=strata)
+        if not subgroups and "subgroups" not in {k for k, _ in absent}:
+            absent = absent + (("subgroups", "no subgroup column of the plan is in ADSL (the "
+                                "defaults are SEX, AGEGR1 and STAGEGR; name others in [subgroups])"),)
         arms = list(trial.arms)
         reference = meta.reference
         others = [a for a in arms if a != reference]
         hyps = self.hypotheses
-        if not hyps:
-            hyps = tuple(Hypothesis("primary", a) for a in others) + tuple(
-                Hypothesis("rmst", a) for a in others
+        if not hyps:  # only for the data present and the sections that run
+            off = set(self.disabled) | {k for k, _ in absent}
+            hyps = tuple(Hypothesis("primary", a) for a in others if "primary" not in off) + tuple(
+                Hypothesis("rmst", a) for a in others if "relapse" not in off
             )
         names = {s.name or s.label for s in self.secondary}
         out = []
         for i, h in enumerate(hyps):
-            if h.arm not in others:
-                raise PlanError(
-                    f"hypotheses[{i}].arm: {h.arm!r} is not a non-reference arm of trial "
-                    f"{meta.id!r}; valid: {', '.join(others)}"
-                )
+            if h.reference and h.reference not in arms:
+                raise PlanError(f"hypotheses[{i}].reference: {h.reference!r} is not an arm of trial "
+                                f"{meta.id!r}; valid: {', '.join(arms)}")
+            valid = [a for a in arms if a != (h.reference or reference)]
+            if h.arm not in valid:
+                what = (f"an arm of trial {meta.id!r} other than its reference {h.reference!r}"
+                        if h.reference else f"a non-reference arm of trial {meta.id!r}")
+                raise PlanError(f"hypotheses[{i}].arm: {h.arm!r} is not {what}; valid: {', '.join(valid)}")
             if h.endpoint.startswith("secondary:") and h.endpoint.split(":", 1)[1] not in names:
                 raise PlanError(
                     f"hypotheses[{i}].endpoint: {h.endpoint!r} names no secondary endpoint of the "
@@ -276,7 +337,7 @@ class AnalysisPlan:
                 )
             out.append(replace(h, id=h.id or f"H{i + 1}"))
         return replace(self, primary=primary, relapse=relapse, subgroups=subgroups,
-                       hypotheses=tuple(out))
+                       hypotheses=tuple(out), not_applicable=absent)
 
     # -- printing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -286,8 +347,14 @@ class AnalysisPlan:
             "level": self.level,
             "sensitivity": list(self.sensitivity),
         }
-        if self.primary is not None:
+        runs = {k: self.skipped(k) is None for k in ("primary", "durability", "relapse", "longterm",
+                                                      "safety", "subgroups")}
+        if self.primary is not None and runs["primary"]:
             d["primary"] = {"paramcd": self.primary.paramcd, "visit": self.primary.visit}
+            if self.primary.flag != "ANL01FL":
+                d["primary"]["flag"] = self.primary.flag
+            if self.primary.population:
+                d["primary"]["population"] = self.primary.population
         d["mmrm"] = {
             "formula": self.mmrm.formula,
             "covariance": list(self.mmrm.covariance),
@@ -297,26 +364,45 @@ class AnalysisPlan:
         d["secondary"] = [
             {"name": s.label, "paramcd": s.paramcd, "visit": s.visit} for s in self.secondary
         ]
-        d["durability"] = {
-            "paramcd": self.durability.paramcd,
-            "family": self.durability.family,
-            "correlation": self.durability.correlation,
-        }
-        if self.relapse is not None:
-            d["relapse"] = {"paramcd": self.relapse.paramcd}
+        if runs["durability"]:
+            d["durability"] = {
+                "paramcd": self.durability.paramcd,
+                "family": self.durability.family,
+                "correlation": self.durability.correlation,
+            }
+        if self.relapse is not None and runs["relapse"]:
+            # [time_to_event] is the general name of the table; [relapse] (the same keys) is kept
+            # for an event named relapse, as in the bundled plans
+            key = "relapse" if self.relapse.event in ("", "relapse") else "time_to_event"
+            d[key] = {"paramcd": self.relapse.paramcd}
             if self.relapse.tau is not None:
-                d["relapse"]["tau"] = self.relapse.tau
-            d["relapse"]["landmarks"] = list(self.relapse.landmarks)
-            d["relapse"]["strata"] = list(self.relapse.strata)
-        d["longterm"] = {
-            "horizon_years": self.longterm.horizon_years,
-            "distributions": list(self.longterm.distributions),
-        }
-        d["subgroups"] = dict(self.subgroups)
-        d["safety"] = {"rd_method": self.rd_method}
+                d[key]["tau"] = self.relapse.tau
+            d[key]["landmarks"] = list(self.relapse.landmarks)
+            d[key]["strata"] = list(self.relapse.strata)
+            if key != "relapse":
+                d[key]["origin"] = self.relapse.origin
+                d[key]["event"] = self.relapse.event
+        if runs["longterm"] and runs["relapse"]:
+            d["longterm"] = {
+                "horizon_years": self.longterm.horizon_years,
+                "distributions": list(self.longterm.distributions),
+            }
+        if runs["subgroups"]:
+            d["subgroups"] = dict(self.subgroups)
+        if self.baseline:
+            d["baseline"] = {"variables": dict(self.baseline)}
+        if runs["safety"]:
+            d["safety"] = {"rd_method": self.rd_method}
+            if self.safety_population:
+                d["safety"]["population"] = self.safety_population
+        if self.disabled:
+            d["sections"] = {k: False for k in self.disabled}
         d["multiplicity"] = {"strategy": self.strategy, "alpha": self.alpha}
         d["hypotheses"] = [
-            {k: v for k, v in (("id", h.id), ("endpoint", h.endpoint), ("arm", h.arm)) if v}
+            {k: v for k, v in (("id", h.id), ("endpoint", h.endpoint), ("arm", h.arm),
+                               ("reference", h.reference),
+                               ("test", h.test if h.test != "superiority" else ""),
+                               ("margin", h.margin), ("better", h.better)) if v not in ("", None)}
             for h in self.hypotheses
         ]
         return d
@@ -361,6 +447,8 @@ def load_plan(source: str | Path | dict) -> AnalysisPlan:
             data = read_toml(path)
         except TomlReadError as e:
             raise PlanError(f"{name}: not valid TOML: {e.syntax}" if e.syntax else str(e)) from e
+    from ._plan_parse import _parse
+
     return _parse(data, source=name)
 
 
@@ -376,250 +464,3 @@ def plan_for_trial(trial, plan=None) -> AnalysisPlan:
     elif not isinstance(plan, AnalysisPlan):
         plan = load_plan(plan)
     return plan.resolve(trial)
-
-
-_TOP_KEYS = {
-    "seed", "level", "sensitivity", "primary", "mmrm", "secondary", "durability", "relapse",
-    "longterm", "subgroups", "safety", "multiplicity", "hypotheses", "version",
-}
-
-
-def _parse(data: dict, source: str) -> AnalysisPlan:
-    if not isinstance(data, dict):
-        raise PlanError(f"an analysis plan must be a table of keys; got {type(data).__name__}")
-    _no_unknown(data, _TOP_KEYS, "")
-    kw: dict[str, Any] = {"source": source}
-    if "version" in data and _get(data, "version", int, "") != 1:
-        raise PlanError("version: only version = 1 is known")
-    if "seed" in data:
-        kw["seed"] = check_range(_get(data, "seed", int, ""), "seed")
-    if "level" in data:
-        level = _get(data, "level", float, "")
-        if not 0.0 < level < 1.0:
-            raise PlanError(f"level: must be strictly between 0 and 1 (e.g. 0.95); got {level!r}")
-        kw["level"] = check_range(level, "level")
-    if "sensitivity" in data:
-        kw["sensitivity"] = tuple(
-            _choice(v, SENSITIVITIES, f"sensitivity[{i}]")
-            for i, v in enumerate(check_count(_get(data, "sensitivity", list, ""), "sensitivity"))
-        )
-    if "primary" in data:
-        kw["primary"] = _endpoint(_table(data, "primary", ""), "primary", need_name=False)
-    if "mmrm" in data:
-        m = _table(data, "mmrm", "")
-        _no_unknown(m, {"formula", "covariance", "df", "method"}, "mmrm.")
-        mk: dict[str, Any] = {}
-        if "formula" in m:
-            formula = _get(m, "formula", str, "mmrm.")
-            if "~" not in formula:
-                raise PlanError(f"mmrm.formula: a formula needs '~' (e.g. 'CHG ~ ARM * AVISIT + BASE'); got {formula!r}")
-            mk["formula"] = _safe_formula(formula, "mmrm.formula")
-        if "covariance" in m:
-            cov = m["covariance"]
-            covs = [cov] if isinstance(cov, str) else cov
-            if not isinstance(covs, list) or not covs:
-                raise PlanError(
-                    f"mmrm.covariance: must be a string or a non-empty list of strings; got {cov!r}"
-                )
-            check_count(covs, "mmrm.covariance")
-            mk["covariance"] = tuple(
-                _choice(c, COVARIANCES, f"mmrm.covariance[{i}]" if isinstance(cov, list) else "mmrm.covariance")
-                for i, c in enumerate(covs)
-            )
-        if "df" in m:
-            mk["df"] = _choice(m["df"], DF_METHODS, "mmrm.df")
-        if "method" in m:
-            mk["method"] = _choice(m["method"], METHODS, "mmrm.method")
-        kw["mmrm"] = MMRMSpec(**mk)
-    if "secondary" in data:
-        items = check_count(_get(data, "secondary", list, ""), "secondary")
-        sec = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise PlanError(f"secondary[{i}]: must be a table (use [[secondary]]); got {item!r}")
-            sec.append(_endpoint(item, f"secondary[{i}]", need_name=True))
-        names = [s.name for s in sec]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise PlanError(f"secondary: duplicate names {', '.join(dup)}; each name must be unique")
-        kw["secondary"] = tuple(sec)
-    if "durability" in data:
-        d = _table(data, "durability", "")
-        _no_unknown(d, {"paramcd", "family", "correlation"}, "durability.")
-        dk: dict[str, Any] = {}
-        if "paramcd" in d:
-            dk["paramcd"] = _get(d, "paramcd", str, "durability.")
-        if "family" in d:
-            dk["family"] = _choice(d["family"], FAMILIES, "durability.family")
-        if "correlation" in d:
-            dk["correlation"] = _choice(d["correlation"], CORRELATIONS, "durability.correlation")
-        kw["durability"] = DurabilitySpec(**dk)
-    if "relapse" in data:
-        r = _table(data, "relapse", "")
-        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata"}, "relapse.")
-        rk: dict[str, Any] = {}
-        if "paramcd" in r:
-            rk["paramcd"] = _get(r, "paramcd", str, "relapse.")
-        if "tau" in r:
-            rk["tau"] = check_range(_positive(_get(r, "tau", float, "relapse."), "relapse.tau"), "relapse.tau")
-        if "landmarks" in r:
-            lm = check_count(_get(r, "landmarks", list, "relapse."), "relapse.landmarks")
-            rk["landmarks"] = tuple(
-                check_range(_positive(_number(v, f"relapse.landmarks[{i}]"), f"relapse.landmarks[{i}]"),
-                            "relapse.landmarks", f"relapse.landmarks[{i}]")
-                for i, v in enumerate(lm)
-            )
-        if "strata" in r:
-            rk["strata"] = tuple(
-                _string(v, f"relapse.strata[{i}]")
-                for i, v in enumerate(check_count(_get(r, "strata", list, "relapse."), "relapse.strata"))
-            )
-        kw["relapse"] = RelapseSpec(**rk)
-    if "longterm" in data:
-        lt = _table(data, "longterm", "")
-        _no_unknown(lt, {"horizon_years", "distributions"}, "longterm.")
-        lk: dict[str, Any] = {}
-        if "horizon_years" in lt:
-            lk["horizon_years"] = check_range(_positive(_get(lt, "horizon_years", float, "longterm."), "longterm.horizon_years"),
-                                              "longterm.horizon_years")
-        if "distributions" in lt:
-            ds = check_count(_get(lt, "distributions", list, "longterm."), "longterm.distributions")
-            if not ds:
-                raise PlanError("longterm.distributions: must name at least one distribution")
-            lk["distributions"] = tuple(
-                _choice(v, DISTRIBUTIONS, f"longterm.distributions[{i}]") for i, v in enumerate(ds)
-            )
-        kw["longterm"] = LongTermSpec(**lk)
-    if "subgroups" in data:
-        sg = _table(data, "subgroups", "")
-        check_count(list(sg), "subgroups")
-        kw["subgroups"] = tuple((_subgroup_column(k), _string(v, f"subgroups.{k}"))
-                                for k, v in sg.items())
-    if "safety" in data:
-        s = _table(data, "safety", "")
-        _no_unknown(s, {"rd_method"}, "safety.")
-        if "rd_method" in s:
-            kw["rd_method"] = _choice(s["rd_method"], RD_METHODS, "safety.rd_method")
-    if "multiplicity" in data:
-        mu = _table(data, "multiplicity", "")
-        _no_unknown(mu, {"strategy", "alpha"}, "multiplicity.")
-        if "strategy" in mu:
-            kw["strategy"] = _choice(mu["strategy"], STRATEGIES, "multiplicity.strategy")
-        if "alpha" in mu:
-            alpha = _get(mu, "alpha", float, "multiplicity.")
-            if not 0.0 < alpha < 1.0:
-                raise PlanError(f"multiplicity.alpha: must be strictly between 0 and 1; got {alpha!r}")
-            kw["alpha"] = check_range(alpha, "multiplicity.alpha")
-    if "hypotheses" in data:
-        hs = []
-        for i, h in enumerate(check_count(_get(data, "hypotheses", list, ""), "hypotheses")):
-            key = f"hypotheses[{i}]"
-            if not isinstance(h, dict):
-                raise PlanError(f"{key}: must be a table (use [[hypotheses]]); got {h!r}")
-            _no_unknown(h, {"id", "endpoint", "arm"}, key + ".")
-            for req in ("endpoint", "arm"):
-                if req not in h:
-                    raise PlanError(f"{key}.{req}: required")
-            endpoint = _string(h["endpoint"], f"{key}.endpoint")
-            if endpoint not in HYPOTHESIS_ENDPOINTS and not endpoint.startswith("secondary:"):
-                raise PlanError(
-                    f"{key}.endpoint: unknown endpoint {endpoint!r}; valid: "
-                    f"{', '.join(HYPOTHESIS_ENDPOINTS)}, secondary:<name>"
-                )
-            hs.append(
-                Hypothesis(
-                    endpoint=endpoint,
-                    arm=_string(h["arm"], f"{key}.arm"),
-                    id=_string(h.get("id", ""), f"{key}.id"),
-                )
-            )
-        kw["hypotheses"] = tuple(hs)
-    return AnalysisPlan(**kw)
-
-
-def _no_unknown(d: dict, known: set, prefix: str) -> None:
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise PlanError(
-            f"unknown key {', '.join(prefix + k for k in unknown)} in the analysis plan; "
-            f"valid keys{' of ' + prefix.rstrip('.') if prefix else ''}: {', '.join(sorted(known))}"
-        )
-
-
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "a table"}
-
-
-def _get(d: dict, key: str, typ: type, prefix: str):
-    v = d[key]
-    name = prefix + key
-    if typ is float:
-        return _number(v, name)
-    if typ is int and (isinstance(v, bool) or not isinstance(v, int)):
-        raise PlanError(f"{name}: must be {_TYPE_NAMES[typ]}; got {v!r} ({type(v).__name__})")
-    if not isinstance(v, typ):
-        raise PlanError(f"{name}: must be {_TYPE_NAMES[typ]}; got {v!r} ({type(v).__name__})")
-    return v
-
-
-def _table(d: dict, key: str, prefix: str) -> dict:
-    return _get(d, key, dict, prefix)
-
-
-def _number(v, name: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise PlanError(f"{name}: must be a number; got {v!r} ({type(v).__name__})")
-    return float(v)
-
-
-def _positive(v: float, name: str) -> float:
-    if v <= 0:
-        raise PlanError(f"{name}: must be positive; got {v!r}")
-    return v
-
-
-def _safe_formula(formula: str, key: str) -> str:
-    """The formula as given, once it passed the whitelist of :mod:`trialstats.formula`."""
-    try:
-        parse_formula(formula, where=key, sides="two")
-    except ModelError as e:
-        raise PlanError(str(e)) from None
-    return formula
-
-
-def _subgroup_column(key) -> str:
-    """A ``[subgroups]`` key: a column name that a formula can quote (it becomes a model term)."""
-    key = str(key)
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", key) or "__" in key:
-        raise PlanError(
-            f"subgroups: key {key[:80]!r} is not a column name; subgroup keys are ADaM variable "
-            "names (a letter, then letters, digits or single underscores), e.g. SEX = \"Sex\""
-        )
-    return key
-
-
-def _string(v, name: str) -> str:
-    if not isinstance(v, str):
-        raise PlanError(f"{name}: must be a string; got {v!r} ({type(v).__name__})")
-    return v
-
-
-def _choice(v, valid: tuple[str, ...], name: str) -> str:
-    s = _string(v, name)
-    if s not in valid:
-        what = name.split(".")[-1].split("[")[0]
-        raise PlanError(f"{name}: unknown {what} {s!r}; valid: {', '.join(valid)}")
-    return s
-
-
-def _endpoint(d: dict, key: str, need_name: bool) -> Endpoint:
-    if not isinstance(d, dict):
-        raise PlanError(f"{key}: must be a table; got {d!r}")
-    _no_unknown(d, {"paramcd", "visit", "name"}, key + ".")
-    for req in ("paramcd", "visit") + (("name",) if need_name else ()):
-        if req not in d:
-            raise PlanError(f"{key}.{req}: required")
-    return Endpoint(
-        paramcd=_string(d["paramcd"], f"{key}.paramcd"),
-        visit=_string(d["visit"], f"{key}.visit"),
-        name=_string(d.get("name", ""), f"{key}.name"),
-    )

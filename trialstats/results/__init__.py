@@ -10,7 +10,7 @@ non-inferiority tests, :func:`compare`), ``multiplicity`` (adjusted p-values), `
 from __future__ import annotations
 
 from .ard import COLUMNS, comparisons_frame
-from .describe import describe
+from .describe import describe, mean_ci
 from .hypothesis import compare
 from .interaction import subgroup_interaction
 from .multiplicity import adjust_p, multiplicity
@@ -23,6 +23,7 @@ __all__ = [
     "compare",
     "comparisons_frame",
     "describe",
+    "mean_ci",
     "multiplicity",
     "risk_difference",
     "subgroup_interaction",

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import ModelError
 
-__all__ = ["CONTINUOUS_STATISTICS", "describe", "variable_type"]
+__all__ = ["CONTINUOUS_STATISTICS", "describe", "mean_ci", "variable_type"]
 
 CONTINUOUS_STATISTICS = ("n", "n_missing", "mean", "sd", "median", "q1", "q3", "min", "max")
 _TYPES = ("continuous", "categorical")
@@ -174,3 +174,50 @@ def describe(data: pd.DataFrame, variables=None, by: str | None = "ARM", *, type
                              100.0 * k / len(present) if len(present) else np.nan))
     return pd.DataFrame(rows, columns=["variable", "type", "category", "group", "statistic",
                                        "value"])
+
+
+def mean_ci(data: pd.DataFrame, value: str, by=("ARM", "AVISIT"), *, level: float = 0.95) -> pd.DataFrame:
+    """Observed mean of ``value`` per group with the one-sample t interval (R ``t.test``).
+
+    Parameters
+    ----------
+    data : DataFrame
+    value : str
+        Numeric column; missing values are left out.
+    by : sequence of str, default ("ARM", "AVISIT")
+        Grouping columns; a categorical column keeps its level order (groups without data are
+        left out).
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` columns, then n, mean, sd (n - 1 denominator), std_error (sd / sqrt(n)), df
+        (n - 1), conf_low, conf_high: mean -/+ t(1 - (1 - level) / 2, n - 1) * std_error; NaN
+        interval for a group of one.
+
+    Raises
+    ------
+    ModelError
+        ``value`` or a ``by`` column is not in ``data``, or ``level`` is outside (0, 1).
+    """
+    from scipy import stats
+
+    from .._inference import check_level
+
+    level = check_level(level)
+    by = list(by)
+    missing = [c for c in [value, *by] if c not in data.columns]
+    if missing:
+        raise ModelError(f"mean_ci: columns {', '.join(missing)} are not in the data; columns: "
+                         f"{', '.join(map(str, data.columns))}")
+    d = data[[*by, value]].dropna(subset=[value])
+    g = d.groupby(by, observed=True, sort=True)[value]
+    out = g.agg(n="count", mean="mean", sd="std").reset_index()
+    out["std_error"] = out["sd"] / np.sqrt(out["n"])
+    out["df"] = (out["n"] - 1).astype(float)
+    with np.errstate(invalid="ignore"):
+        q = stats.t.ppf(0.5 + level / 2, out["df"].where(out["df"] > 0))
+    out["conf_low"] = out["mean"] - q * out["std_error"]
+    out["conf_high"] = out["mean"] + q * out["std_error"]
+    return out

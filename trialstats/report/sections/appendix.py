@@ -12,6 +12,9 @@ from ._base import Parts, Table
 
 KEY = "appendix"
 TITLE = "Reproducibility appendix"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("summary", "methods", "disposition", "baseline", "primary", "durability", "relapse",
+         "longterm", "subgroups", "safety", "hypotheses")
 
 
 def compute(ctx):

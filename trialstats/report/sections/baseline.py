@@ -15,6 +15,8 @@ from ._base import Section, Table
 
 KEY = "baseline"
 TITLE = "Baseline characteristics"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 #: Candidate ADSL columns, in display order, with their labels; those present are summarised.
 VARIABLES = (
@@ -34,7 +36,37 @@ def _is_missing(s: pd.Series) -> pd.Series:
     return s.isna()
 
 
-def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES) -> pd.DataFrame:
+#: ADSL columns that describe the conduct of the trial, not the subjects: never in the default
+#: Table 1 (flags ending in FL are left out too).
+_NOT_BASELINE = frozenset({"EOSSTT", "DCSREAS", "DCDECOD", "TRTDURD", "TRTSDT", "TRTEDT", "RANDDT"})
+
+
+def default_variables(adsl: pd.DataFrame, plan_variables=()) -> tuple[tuple[str, str], ...]:
+    """Table 1 variables: the plan's ``[baseline] variables``; else, when the bundled trials'
+    columns are there (STAGE or BASETAHC), their labelled list :data:`VARIABLES`; else every
+    ADSL column that describes a subject (not identifiers, dates, flags ``*FL``, disposition
+    columns, constant columns or free text with a value per subject), in ADSL order, labelled by
+    its name. Typing (continuous / categorical) is by content: see :func:`variable_types`."""
+    if plan_variables:
+        return tuple(plan_variables)
+    if {"STAGE", "BASETAHC"} & set(adsl.columns):
+        return VARIABLES
+    from ...results.describe import _default_variables
+
+    cols = [c for c in _default_variables(adsl, "ARM")
+            if not str(c).upper().endswith("FL") and str(c).upper() not in _NOT_BASELINE]
+    return tuple((str(c), str(c)) for c in cols)
+
+
+def variable_types(adsl: pd.DataFrame, variables) -> dict:
+    """Column -> "continuous" / "categorical" by content (:func:`trialstats.results.describe.variable_type`:
+    whole-number codes with at most 10 values, such as a stage 1-4 or a 0/1 flag, are categories)."""
+    from ...results.describe import variable_type
+
+    return {v: variable_type(adsl[v]) for v, _ in variables if v in adsl.columns}
+
+
+def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES, types: dict | None = None) -> pd.DataFrame:
     """Tidy Table 1: one row per (variable, level, ARM incl. "Total").
 
     Columns ``variable, label, type, level, ARM, N, n, n_missing, mean, sd, median, q1, q3, min,
@@ -47,8 +79,11 @@ def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES) -> pd.Da
         if var not in adsl.columns:
             continue
         col = adsl[var]
-        continuous = pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
-        levels = [] if continuous else sorted({str(v) for v in col[~_is_missing(col)]})
+        if types and var in types:
+            continuous = types[var] == "continuous"
+        else:
+            continuous = pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
+        levels = [] if continuous else _levels(col)
         for arm, g in groups:
             s = g[var]
             miss = _is_missing(s)
@@ -65,7 +100,7 @@ def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES) -> pd.Da
                     "pct": np.nan,
                 })
             else:
-                obs = s[~miss].astype(str)
+                obs = _as_text(s[~miss])
                 for lev in levels:
                     n = int((obs == lev).sum())
                     rows.append({
@@ -77,6 +112,23 @@ def table_one(adsl: pd.DataFrame, arms: list[str], variables=VARIABLES) -> pd.Da
     cols = ["variable", "label", "type", "level", "ARM", "N", "n", "n_missing", "mean", "sd",
             "median", "q1", "q3", "min", "max", "pct"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _levels(col: pd.Series) -> list[str]:
+    """Observed levels as text: numeric codes in numeric order (1, 2, 10), text sorted."""
+    obs = col[~_is_missing(col)]
+    if _numeric(obs):
+        return [f"{v:g}" for v in sorted(set(obs.astype(float).tolist()))]
+    return sorted({str(v) for v in obs})
+
+
+def _numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) and not isinstance(col.dtype, pd.CategoricalDtype)
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """Category labels of the values (numeric codes as 1, 2 — never 1.0)."""
+    return col.astype(float).map(lambda v: f"{v:g}") if _numeric(col) else col.astype(str)
 
 
 def display_table_one(t1: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.DataFrame:
@@ -110,7 +162,13 @@ def display_table_one(t1: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.Da
 def compute(ctx) -> Section:
     adsl = ctx.trial.adsl
     arms = ctx.arms
-    t1 = table_one(adsl, arms)
+    variables = default_variables(adsl, ctx.plan.baseline)
+    missing = [v for v, _ in variables if v not in adsl.columns]
+    if missing and ctx.plan.baseline:
+        raise ValueError(f"[baseline] variables {', '.join(missing)} are not columns of ADSL; "
+                         f"columns: {', '.join(map(str, adsl.columns))}")
+    types = None if variables is VARIABLES else variable_types(adsl, variables)
+    t1 = table_one(adsl, arms, variables, types)
     columns = [
         (a, f"{'Total' if a == 'Total' else ctx.label(a)} (N={int((adsl['ARM'] == a).sum()) if a != 'Total' else len(adsl)})")
         for a in [*arms, "Total"]

@@ -13,6 +13,8 @@ from ._base import Section, Table
 
 KEY = "disposition"
 TITLE = "Disposition"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def flow_frame(adsl: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
@@ -84,11 +86,16 @@ def compute(ctx) -> Section:
         display_rows.append(row)
     display = pd.DataFrame(display_rows, dtype=object)
     n_total = len(trial.adsl)
-    text = (
-        f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each "
-        "arm. Treated = safety population (SAFFL = Y); completed / discontinued from the end-of-"
-        "study status (EOSSTT), with the reason for discontinuation (DCSREAS)."
-    )
+    cols = set(trial.adsl.columns)
+    parts = []
+    if "SAFFL" in cols:
+        parts.append("Treated = safety population (SAFFL = Y)")
+    if "EOSSTT" in cols:
+        parts.append("completed / discontinued from the end-of-study status (EOSSTT)"
+                     + (", with the reason for discontinuation (DCSREAS)" if "DCSREAS" in cols else ""))
+    text = (f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each arm."
+            + (" " + "; ".join(parts) + "." if parts else
+               " ADSL has no end-of-study status (EOSSTT) or safety flag (SAFFL): only randomisation is shown."))
     return Section(
         key=KEY,
         title=TITLE,

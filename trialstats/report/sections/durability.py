@@ -1,12 +1,12 @@
-"""Section 6 — Durability: what happens to the hair count after treatment stops.
+"""Section 6 — Durability: what happens to a count endpoint after treatment stops.
 
 Off-treatment data: the visits from the end of treatment (the last visit flagged ONTRTFL = "Y",
 else the primary visit) onwards, with ``WEEK_OFF`` = weeks since the end of treatment. Two
-models of the hair count (AVAL):
+models of the count (AVAL):
 
 * a linear mixed model with a random intercept and slope per subject,
   ``AVAL ~ ARM * WEEK_OFF + BASE`` with ``(WEEK_OFF | USUBJID)`` — the per-arm slope is the mean
-  loss of hairs/cm² per week off treatment;
+  change per week off treatment, in the endpoint's unit (AVALU, or the plan default);
 * a marginal count model (GEE, log link) ``AVAL ~ ARM * YEARS_OFF + log(BASE)``, whose rate ratios
   per year off treatment describe the relative decline.
 """
@@ -21,6 +21,8 @@ from ._base import (
     Figure,
     Section,
     Table,
+    endpoint_name,
+    endpoint_unit,
     legend_safe,
     new_figure,
     outcome_units,
@@ -31,6 +33,8 @@ from .primary import is_baseline, observed_means, visit_number
 
 KEY = "durability"
 TITLE = "Durability after treatment stops"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def off_treatment_frame(trial, paramcd: str, primary_visit: str) -> tuple[pd.DataFrame, float]:
@@ -61,28 +65,26 @@ def compute(ctx) -> Section:
     lvl = pct_level(plan.level)
     data, stop = off_treatment_frame(trial, spec.paramcd, plan.primary.visit)
 
-    fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, groups="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
+    fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, subject="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
     sl = fit.slopes(arm="ARM", time="WEEK_OFF")
     per_arm = sl.per_arm.rename(columns={sl.arm: "ARM"}).reset_index(drop=True)
-    diff = sl.difference.reset_index(drop=True)
-    diff.insert(0, "ARM", diff["contrast"].astype(str).str.split(" - ").str[0])
+    diff = fit.comparisons(time="WEEK_OFF").rename(columns={"arm": "ARM"})
+    unit = spec_unit(trial, spec.paramcd)
+    name = endpoint_name(trial, spec.paramcd)
     tables = [
-        Table("durability_slopes", f"Slope of {spec.paramcd} per week after treatment stops (random-slope LMM)", per_arm,
+        Table("durability_slopes", f"Slope of {name} per week after treatment stops (random-slope LMM)", per_arm,
               pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per_arm["ARM"]],
                             f"Slope per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(per_arm["estimate"], per_arm["conf_low"], per_arm["conf_high"])],
                             "SE": [fmt_number(s, 3) for s in per_arm["std_error"]]}, dtype=object)),
         Table("durability_slope_differences", f"Difference in slope vs {labels.get(ref, ref)}", diff,
-              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in diff["ARM"]],
+              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(diff["ARM"], diff["reference"])],
                             f"Difference per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])],
                             "p-value": [fmt_pvalue(p) for p in diff["p_value"]]}, dtype=object)),
     ]
-    for _, r in diff.iterrows():
-        ctx.results.setdefault("estimates", {})[("slope", r["ARM"])] = {
-            "label": "off-treatment slope difference (hairs/cm² per week)", "measure": "difference in slopes",
-            "estimate": float(r["estimate"]), "conf_low": float(r["conf_low"]), "conf_high": float(r["conf_high"]),
-            "p_value": float(r["p_value"]), "null": 0.0}
+    ctx.estimates.add("slope", fit.comparisons(time="WEEK_OFF", pairs="all", endpoint=spec.paramcd, param=name),
+                      f"off-treatment slope difference ({unit} per week)", KEY)
 
-    cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, groups="USUBJID", family=spec.family,
+    cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, subject="USUBJID", family=spec.family,
                      correlation=spec.correlation, level=plan.level)
     rr = cm.rate_ratios.merge(cm.coef[["term", "p_value"]], on="term", how="left").reset_index(drop=True)
     rr.insert(1, "description", [_count_term(t, arms, ref, labels) for t in rr["term"]])
@@ -99,17 +101,31 @@ def compute(ctx) -> Section:
 
     obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd}", title="Hair count after treatment stops",
-                        units=outcome_units(data), time=visit_times(data))
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd}", title=f"{name} after treatment stops",
+                        units=unit or outcome_units(data), time=visit_times(data))
     figs = (Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig),)
     paras = (
         f"Treatment ended at week {stop:g}. Off-treatment data: {len(data)} observations of "
         f"{data['USUBJID'].nunique()} subjects from week {stop:g} to week {data['AVISITN'].max():g}. "
         "The random-slope model (REML, statsmodels MixedLM; Wald z intervals) gives each arm's mean change in "
-        "hairs/cm² per week off treatment; a negative slope is loss of the regrown hair. The GEE count model "
+        f"{unit} per week off treatment; a negative slope is a decline after treatment stops. The GEE count model "
         "(log link, robust sandwich standard errors) gives the same comparison on the ratio scale.",
     )
     return Section(key=KEY, title=TITLE, paragraphs=paras, tables=tuple(tables), figures=figs)
+
+
+def spec_unit(trial, paramcd: str) -> str:
+    """Unit of the durability endpoint: ADEFF AVALU; else the plan default of a bundled
+    parameter (:data:`trialstats.report.plan.DEFAULT_UNITS`, only for that PARAMCD); else the unit
+    in PARAM's parentheses; else "units"."""
+    from ..plan import DEFAULT_UNITS
+
+    adeff = trial.adeff
+    if "AVALU" in adeff.columns:
+        u = adeff.loc[adeff["PARAMCD"] == paramcd, "AVALU"].astype(str).str.strip()
+        if (u != "").any():
+            return str(u[u != ""].iloc[0])
+    return DEFAULT_UNITS.get(paramcd) or endpoint_unit(trial, paramcd) or "units"
 
 
 def _count_term(term: str, arms: list[str], ref: str, labels: dict) -> str:

@@ -17,18 +17,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...results.multiplicity import adjust_p
+from ...results.multiplicity import adjust_p, multiplicity
+from ..plan import DEFAULT_BETTER
 from ..tables import fmt_estimate_ci, fmt_pvalue
-from ._base import Parts, Table, pct_level
+from ._base import EventWords, Parts, Table, pct_level
 
 KEY = "hypotheses"
 TITLE = "Hypotheses and multiplicity"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary", "durability", "relapse", "safety")
 
 ENDPOINT_NAMES = {
     "primary": "Primary endpoint",
-    "rmst": "Restricted mean relapse-free time",
-    "cox": "Hazard of relapse",
+    "rmst": "Restricted mean event-free time",
+    "cox": "Hazard of the event",
+    "slope": "Off-treatment slope",
+    "ae": "Risk of any treatment-emergent adverse event",
 }
+
+
+def endpoint_names(plan) -> dict:
+    """Names of the hypothesis endpoints, with the event of the plan's time-to-event endpoint."""
+    if plan.relapse is None:
+        return dict(ENDPOINT_NAMES)
+    w = EventWords.of(plan)
+    return {**ENDPOINT_NAMES, "rmst": f"Restricted mean {w.free_time}", "cox": f"Hazard of {w.event}"}
 
 
 def adjust_fixed_sequence(p_values) -> np.ndarray:
@@ -61,31 +74,62 @@ def conclusions(p_values, adjusted, strategy: str, alpha: float) -> list[str]:
     return out
 
 
+def test_hypothesis(ctx, h, ok) -> dict:
+    """Estimate, interval and p-value of one hypothesis by :func:`trialstats.compare` on the
+    stored comparisons of its endpoint (any pair of arms; a non-inferiority margin on the
+    estimate's scale). A one-sided p-value is doubled, so that every hypothesis is judged at the
+    plan's two-sided alpha (one-sided alpha / 2). Empty when the analysis gave no estimate."""
+    from ...results.hypothesis import compare
+
+    reference = h.reference or ctx.reference
+    rows = ctx.estimates.get(h.endpoint, h.arm, reference, ok)
+    if rows.empty:
+        return {}
+    rows = rows.drop(columns=["key", "label", "section"])
+    if h.test == "non-inferiority":
+        better = h.better or DEFAULT_BETTER.get(h.endpoint.split(":")[0], "higher")
+        alternative = "greater" if better == "higher" else "less"
+        r = compare(rows, h.arm, reference, margin=h.margin, alternative=alternative,
+                    level=1 - ctx.plan.alpha / 2).iloc[0]
+        p = min(1.0, 2.0 * float(r["p_value"]))
+        what = (f"non-inferiority, margin {h.margin:g} ({better} is better; one-sided "
+                f"alpha = {ctx.plan.alpha / 2:g})")
+    else:
+        r = compare(rows, h.arm, reference).iloc[0]
+        p = float(r["p_value"])
+        what = "superiority (two-sided)"
+    return {"measure": r["measure"], "estimate": r["estimate"], "conf_low": r["conf_low"],
+            "conf_high": r["conf_high"], "p_value": p, "null": r["null"], "test": what}
+
+
 def compute(ctx):
     plan = ctx.plan
     ref = ctx.reference
     lvl = pct_level(plan.level)
-    est = ctx.results.get("estimates", {})
+    ok = ctx.sections_ok()
+    names = endpoint_names(plan)
     rows = []
     for h in plan.hypotheses:
-        e = est.get((h.endpoint, h.arm))
-        name = ENDPOINT_NAMES.get(h.endpoint, h.endpoint.replace("secondary:", "Secondary: "))
-        base = {"id": h.id, "endpoint": h.endpoint, "name": name, "ARM": h.arm}
-        if e is None:
-            rows.append({**base, "measure": "", "estimate": np.nan, "conf_low": np.nan, "conf_high": np.nan, "p_value": np.nan, "null": np.nan})
+        name = names.get(h.endpoint, h.endpoint.replace("secondary:", "Secondary: "))
+        base = {"id": h.id, "endpoint": h.endpoint, "name": name, "ARM": h.arm,
+                "reference": h.reference or ref}
+        e = test_hypothesis(ctx, h, ok)
+        if not e:
+            rows.append({**base, "measure": "", "estimate": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                         "p_value": np.nan, "null": np.nan, "test": h.test})
         else:
-            rows.append({**base, "measure": e["measure"], "estimate": e["estimate"], "conf_low": e["conf_low"],
-                         "conf_high": e["conf_high"], "p_value": e["p_value"], "null": e["null"]})
-    t = pd.DataFrame(rows, columns=["id", "endpoint", "name", "ARM", "measure", "estimate", "conf_low", "conf_high", "p_value", "null"])
-    adjust = adjust_fixed_sequence if plan.strategy == "fixed-sequence" else adjust_holm
-    t["p_adjusted"] = adjust(t["p_value"].to_numpy(float))
+            rows.append({**base, **e})
+    t = pd.DataFrame(rows, columns=["id", "endpoint", "name", "ARM", "reference", "test", "measure", "estimate",
+                                    "conf_low", "conf_high", "p_value", "null"])
+    t = multiplicity(t, plan.strategy, alpha=plan.alpha).drop(columns=["rejected", "adjustment"])
     t["conclusion"] = conclusions(t["p_value"].to_numpy(float), t["p_adjusted"].to_numpy(float), plan.strategy, plan.alpha)
     t["strategy"] = plan.strategy
-    t["alpha"] = plan.alpha
     ctx.results["hypotheses"] = t
+    head_to_head = (t["reference"] != ref).any() or (t["test"] != "superiority (two-sided)").any()
     disp = pd.DataFrame({
         "#": t["id"],
-        "Hypothesis": [f"{n}: {ctx.label(a)} vs {ctx.label(ref)}" for n, a in zip(t["name"], t["ARM"])],
+        "Hypothesis": [f"{n}: {ctx.label(a)} vs {ctx.label(r)}" for n, a, r in zip(t["name"], t["ARM"], t["reference"])],
+        **({"Test": t["test"]} if head_to_head else {}),
         "Measure": t["measure"].replace("", "-"),
         f"Estimate ({lvl} CI)": [fmt_estimate_ci(e, lo, hi) for e, lo, hi in zip(t["estimate"], t["conf_low"], t["conf_high"])],
         "Raw p": [fmt_pvalue(v) for v in t["p_value"]],
@@ -99,7 +143,13 @@ def compute(ctx):
     )
     p.paragraphs.append(
         f"{len(t)} hypotheses in the plan's order, controlled for the family-wise error rate at two-sided "
-        f"alpha = {plan.alpha:g} by {strategy_text}. Intervals are unadjusted {lvl} confidence intervals."
+        f"alpha = {plan.alpha:g} by {strategy_text} (trialstats.multiplicity). Each is tested by "
+        "trialstats.compare on the comparison its section stored"
+        + (": superiority two-sided; non-inferiority one-sided against the plan's margin at alpha / 2, its "
+           "p-value doubled so that every hypothesis is judged at the same two-sided alpha, its interval "
+           "one-sided" if head_to_head else "")
+        + f". Intervals are unadjusted {lvl} confidence intervals"
+        + (" (non-inferiority: one-sided)." if head_to_head else ".")
     )
     missing = t[t["p_value"].isna()]
     for _, r in missing.iterrows():

@@ -11,14 +11,25 @@ from __future__ import annotations
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number
-from ._base import Figure, Parts, Table, legend_safe, new_figure, pct_level
+from ._base import (
+    EventWords,
+    Figure,
+    NotApplicable,
+    Parts,
+    Table,
+    legend_safe,
+    new_figure,
+    pct_level,
+)
 from .relapse import relapse_frame
 
 KEY = "longterm"
 TITLE = "Long-term extrapolation"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("relapse",)
 
 NOT_EVIDENCE = (
-    "Extrapolation is not evidence. Beyond the last observed relapse time the curves show what "
+    "Extrapolation is not evidence. Beyond the last observed {event} time the curves show what "
     "each parametric model assumes, not what was observed; models that fit the observed period "
     "equally well can disagree widely at {years:g} years. Use these curves for planning and "
     "sensitivity, never as a finding of the trial."
@@ -33,11 +44,18 @@ def compute(ctx):
     labels = {a: ctx.label(a) for a in ctx.arms}
     data = relapse_frame(trial, plan.relapse.paramcd)
     p = Parts()
+    w = EventWords.of(plan)
     horizon = spec.horizon_years * 365.25
     follow = float(data["AVAL"].max())
-    p.paragraphs.append(NOT_EVIDENCE.format(years=spec.horizon_years))
+    if horizon <= follow:
+        raise NotApplicable(
+            f"the horizon of {spec.horizon_years:g} years (day {horizon:g}) lies within the observed "
+            f"follow-up (day {follow:g}, {follow / 365.25:.1f} years), so there is nothing to "
+            "extrapolate: the observed Kaplan-Meier estimates are in the previous section "
+            f"([longterm] horizon_years must exceed {follow / 365.25:.1f})")
+    p.paragraphs.append(NOT_EVIDENCE.format(years=spec.horizon_years, event=w.event))
     p.paragraphs.append(
-        f"Observed follow-up after the end of treatment reaches day {follow:g} "
+        f"Observed follow-up {w.since} reaches day {follow:g} "
         f"({follow / 365.25:.1f} years); the curves are extended to {spec.horizon_years:g} years "
         f"(day {horizon:g}). Distributions compared: {', '.join(spec.distributions)}."
     )
@@ -45,17 +63,17 @@ def compute(ctx):
     ex = ts.extrapolate(data, time="AVAL", censor="CNSR", by="ARM", distributions=list(spec.distributions),
                         times_years=years, level=plan.level)
     fits = ex.fits.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
-    p.tables.append(Table("longterm_model_comparison", "Parametric models of relapse-free survival per arm: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", fits,
+    p.tables.append(Table("longterm_model_comparison", f"Parametric models of {w.free} survival per arm: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", fits,
                           pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in fits["ARM"]], "Distribution": fits["distribution"].astype(str),
                                         "Parameters": [f"{int(k)}" for k in fits["n_params"]], "Log-likelihood": [fmt_number(v, 2) for v in fits["loglik"]],
                                         "AIC": [fmt_number(v, 2) for v in fits["aic"]], "BIC": [fmt_number(v, 2) for v in fits["bic"]],
                                         "Delta AIC": [fmt_number(v, 2) for v in fits["delta_aic"]],
                                         "Converged": ["yes" if c else "NO" for c in fits["converged"]]}, dtype=object)))
     surv = ex.survival.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
-    p.tables.append(Table("longterm_survival", "Extrapolated relapse-free proportion at whole years (model assumptions, not evidence)", surv,
+    p.tables.append(Table("longterm_survival", f"Extrapolated {w.free} proportion at whole years (model assumptions, not evidence)", surv,
                           pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in surv["ARM"]], "Distribution": surv["distribution"].astype(str),
                                         "Year": [fmt_number(y, 0) for y in surv["years"]],
-                                        f"Relapse-free % ({pct_level(plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
+                                        f"{w.free_pct} ({pct_level(plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
                           note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
 
     def plot():
@@ -67,7 +85,7 @@ def compute(ctx):
             plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, labels=legend_safe(labels))
             ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
             ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
-        fig.suptitle(f"Extrapolated relapse-free survival to {spec.horizon_years:g} years (assumption, not evidence)")
+        fig.suptitle(f"Extrapolated {w.free} survival to {spec.horizon_years:g} years (assumption, not evidence)")
         p.figures.append(Figure("longterm_extrapolation", f"Per arm: Kaplan-Meier (observed, black) and the fitted parametric curves extended to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}). Beyond it the curves are model assumptions.", fig))
 
     p.attempt("Extrapolation plot", plot)

@@ -2,82 +2,138 @@
 
 from __future__ import annotations
 
-from ._base import Section, pct_level
+from ._base import EventWords, Section, endpoint_name, pct_level
 from .longterm import NOT_EVIDENCE
 from .safety import RD_METHOD_NAMES
 
 KEY = "methods"
 TITLE = "Methods"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary", "durability", "relapse", "longterm", "subgroups", "safety", "hypotheses")
 
 
-def methods_text(plan, results: dict, reference_label: str) -> list[str]:
-    """Paragraphs describing the analyses of ``plan`` (pure: plan + results → text)."""
+def methods_text(plan, results: dict, reference_label: str, ran: dict | None = None,
+                 names: dict | None = None) -> list[str]:
+    """Paragraphs describing the analyses of ``plan`` that ran (pure: plan + results → text).
+
+    Parameters
+    ----------
+    plan : AnalysisPlan
+        The resolved plan.
+    results : dict
+        What the sections recorded (``primary_covariance``, ``completers_rule``, ...).
+    reference_label : str
+        Display label of the reference arm.
+    ran : dict, optional
+        Section key -> "ok", "failed" or "not applicable"; a section that did not run is not
+        described (a failed one is named as failed). Default: every section the plan does not
+        skip ran.
+    names : dict, optional
+        ``{"primary": "<endpoint name>"}`` (ADEFF PARAM); default the PARAMCD.
+
+    Returns
+    -------
+    list of str
+    """
     ep, m, r, lt = plan.primary, plan.mmrm, plan.relapse, plan.longterm
     lvl = pct_level(plan.level)
-    used = results.get("primary_covariance")
-    cov_text = (
-        f"The covariance structures were tried in the order {' → '.join(m.covariance)} until a fit converged"
-        + (f"; the structure used was {used}." if used else "; the primary fit did not complete (see section 5).")
-    )
+    ran = ran if ran is not None else {
+        k: ("not applicable" if plan.skipped(k) else "ok")
+        for k in ("primary", "durability", "relapse", "longterm", "subgroups", "safety")}
+    names = names or {}
+    w = EventWords.of(plan)
+
+    def runs(key: str) -> bool:
+        return ran.get(key, "ok") == "ok"
+
     paras = [
         f"Analysis plan: {plan.source}. All intervals are two-sided {lvl} confidence intervals; "
         f"comparisons are each arm versus the reference arm, {reference_label}.",
-        f"Primary endpoint: change from baseline in {ep.paramcd} at {ep.visit}, analysed with a mixed model for "
-        f"repeated measures (MMRM) of all post-baseline visits up to {ep.visit}: {m.formula}, estimated by "
-        f"{m.method.upper()}, with {m.df} degrees of freedom. {cov_text} Missing outcomes are not imputed; the "
-        "MMRM is valid when data are missing at random. LS means average over the covariates at their means.",
     ]
+    failed = [k for k, v in ran.items() if v == "failed"]
+    if runs("primary"):
+        used = results.get("primary_covariance")
+        cov_text = (
+            f"The covariance structures were tried in the order {' → '.join(m.covariance)} until a fit converged"
+            + (f"; the structure used was {used}." if used else "; the primary fit did not complete (see section 5).")
+        )
+        flag = results.get("primary_flags", "")
+        paras.append(
+            f"Primary endpoint: change from baseline in {names.get('primary', ep.paramcd)} at {ep.visit}, "
+            f"analysed with a mixed model for repeated measures (MMRM) of all post-baseline visits up to "
+            f"{ep.visit}{flag}: {m.formula}, estimated by "
+            f"{m.method.upper()}, with {m.df} degrees of freedom. {cov_text} Missing outcomes are not imputed; the "
+            "MMRM is valid when data are missing at random. LS means average over the covariates at their means.")
     sens = []
-    if "kenward-roger" in plan.sensitivity:
+    if "kenward-roger" in plan.sensitivity and runs("primary"):
         sens.append("Kenward-Roger degrees of freedom and adjusted covariance (same covariance structure)")
-    if "completers" in plan.sensitivity:
-        sens.append("the primary MMRM restricted to subjects who completed the treatment period (COMPLFL = Y)")
-    if "interval-censored" in plan.sensitivity:
-        sens.append("interval-censored analyses of relapse (Turnbull NPMLE and Weibull interval regression)")
+    rule = results.get("completers_rule")
+    if "completers" in plan.sensitivity and runs("primary") and rule:
+        sens.append(f"the primary MMRM restricted to subjects who {rule}")
+    if "interval-censored" in plan.sensitivity and runs("relapse") and results.get("interval_censored"):
+        sens.append(f"interval-censored analyses of {w.event} (Turnbull NPMLE and Weibull interval regression)")
     if sens:
         paras.append("Sensitivity analyses: " + "; ".join(sens) + ".")
-    if plan.secondary:
+    if plan.secondary and runs("primary"):
         paras.append("Secondary endpoints, with the primary MMRM specification: "
                      + "; ".join(s.label for s in plan.secondary) + ".")
-    paras.append(
-        f"Durability: {plan.durability.paramcd} from the end of treatment onwards, a linear mixed model with "
-        "random intercept and slope per subject (AVAL ~ ARM * WEEK_OFF + BASE) and a GEE count model "
-        f"(AVAL ~ ARM * YEARS_OFF + log BASE; {plan.durability.family}, {plan.durability.correlation} working "
-        "correlation, robust standard errors)."
-    )
-    strata = ", ".join(r.strata) if r.strata else "none"
-    paras.append(
-        f"Relapse ({r.paramcd}, days from the end of treatment): Kaplan-Meier estimates with log-log intervals, "
-        f"medians (Brookmeyer-Crowley), landmark rates at days {', '.join(f'{x:g}' for x in r.landmarks)}, "
-        f"log-rank tests unstratified and stratified by {strata}, Cox regression (Efron ties) with the "
-        f"Grambsch-Therneau proportional-hazards check, the restricted mean survival time up to day {'(not resolved)' if r.tau is None else f'{r.tau:g}'}, "
-        "and the cumulative incidence of relapse with discontinuation before relapse as a competing event "
-        "(Aalen-Johansen, Gray's test)."
-    )
-    paras.append(
-        f"Long-term: parametric models ({', '.join(lt.distributions)}) extrapolated to {lt.horizon_years:g} years "
-        "and compared by AIC and BIC. " + NOT_EVIDENCE.format(years=lt.horizon_years)
-    )
-    paras.append(
-        "Subgroups (" + ", ".join(f"{label} [{col}]" for col, label in plan.subgroups) + "): the primary MMRM "
-        "refitted within each level; interaction by likelihood-ratio test (ML). Exploratory, unadjusted."
-    )
-    paras.append(
-        "Safety: treatment-emergent adverse events in the safety population by system organ class and "
-        f"preferred term; risk differences with {RD_METHOD_NAMES[plan.rd_method]} intervals."
-    )
+    if runs("durability"):
+        paras.append(
+            f"Durability: {plan.durability.paramcd} from the end of treatment onwards, a linear mixed model with "
+            "random intercept and slope per subject (AVAL ~ ARM * WEEK_OFF + BASE) and a GEE count model "
+            f"(AVAL ~ ARM * YEARS_OFF + log BASE; {plan.durability.family}, {plan.durability.correlation} working "
+            "correlation, robust standard errors)."
+        )
+    if runs("relapse"):
+        strata = ", ".join(r.strata) if r.strata else "none"
+        competing = results.get("competing_events")
+        paras.append(
+            f"{w.title} ({r.paramcd}, days {w.from_origin}): Kaplan-Meier estimates with log-log intervals, "
+            f"medians (Brookmeyer-Crowley), landmark rates at days {', '.join(f'{x:g}' for x in r.landmarks)}, "
+            f"log-rank tests unstratified" + (f" and stratified by {strata}" if r.strata else "")
+            + ", Cox regression (Efron ties) with the "
+            f"Grambsch-Therneau proportional-hazards check, the restricted mean survival time up to day {'(not resolved)' if r.tau is None else f'{r.tau:g}'}"
+            + (f", and the cumulative incidence of {w.event} with {competing} "
+               "(Aalen-Johansen, Gray's test)." if competing else ".")
+        )
+    if runs("longterm"):
+        paras.append(
+            f"Long-term: parametric models ({', '.join(lt.distributions)}) extrapolated to {lt.horizon_years:g} years "
+            "and compared by AIC and BIC. " + NOT_EVIDENCE.format(years=lt.horizon_years, event=w.event)
+        )
+    if runs("subgroups") and plan.subgroups:
+        paras.append(
+            "Subgroups (" + ", ".join(f"{label} [{col}]" for col, label in plan.subgroups) + "): the primary MMRM "
+            f"refitted within each level; arm-by-subgroup interaction at {ep.visit} by a Wald F test. "
+            "Exploratory, unadjusted."
+        )
+    if runs("safety"):
+        pop = results.get("safety_population", "the safety population")
+        paras.append(
+            f"Safety: treatment-emergent adverse events in {pop} by system organ class and "
+            f"preferred term; risk differences with {RD_METHOD_NAMES[plan.rd_method]} intervals."
+        )
     strat = ("fixed-sequence testing in the order listed" if plan.strategy == "fixed-sequence"
              else "Holm's step-down procedure")
-    paras.append(
-        f"Multiplicity: {len(plan.hypotheses)} hypotheses ("
-        + ", ".join(f"{h.id} {h.endpoint} {h.arm}" for h in plan.hypotheses)
-        + f"), family-wise error rate controlled at two-sided alpha = {plan.alpha:g} by {strat}."
-    )
+    if plan.hypotheses:
+        paras.append(
+            f"Multiplicity: {len(plan.hypotheses)} hypotheses ("
+            + ", ".join(f"{h.id} {h.endpoint} {h.arm}" for h in plan.hypotheses)
+            + f"), family-wise error rate controlled at two-sided alpha = {plan.alpha:g} by {strat}."
+        )
+    if failed:
+        paras.append("Planned analyses that did not complete (see their sections): "
+                     + ", ".join(failed) + ".")
     return paras
 
 
 def compute(ctx) -> Section:
     plan = ctx.plan
-    paras = methods_text(plan, ctx.results, ctx.label(ctx.reference))
+    ran = {}
+    for k, sec in ctx.sections.items():
+        ran[k] = ("not applicable" if sec.not_applicable else
+                  "failed" if sec.error else "ok")
+    names = {"primary": endpoint_name(ctx.trial, plan.primary.paramcd)} if plan.primary else {}
+    paras = methods_text(plan, ctx.results, ctx.label(ctx.reference), ran=ran, names=names)
     paras.append("The plan executed, as TOML (a sap.toml in the trial folder with this content reproduces it):")
     return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), preformatted=plan.to_toml())

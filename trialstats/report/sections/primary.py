@@ -12,13 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..._inference import t_inference
 from ...errors import ModelError
 from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
 from ._base import (
     Figure,
     Section,
     Table,
+    endpoint_name,
     fit_mmrm_with_fallback,
     legend_safe,
     new_figure,
@@ -29,6 +29,8 @@ from ._base import (
 
 KEY = "primary"
 TITLE = "Primary endpoint"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 
 def is_baseline(frame: pd.DataFrame) -> pd.Series:
@@ -47,9 +49,43 @@ def visit_number(frame: pd.DataFrame, visit: str) -> float:
     return float(hit.iloc[0])
 
 
-def mmrm_frame(trial, paramcd: str, visit: str) -> pd.DataFrame:
-    """Post-baseline rows of ``paramcd`` up to and including ``visit`` (unused visit levels removed)."""
+def analysis_rows(trial, paramcd: str, flag: str = "ANL01FL", population: str = "") -> tuple[pd.DataFrame, list[dict]]:
+    """ADEFF rows of ``paramcd`` kept by the analysis flag and the population flag.
+
+    Returns
+    -------
+    (frame, excluded) : the rows kept, and one record per exclusion rule that removed rows
+        (``{"rule": "ANL01FL not Y", "rows": 12, "subjects": 9}``).
+
+    Raises
+    ------
+    ModelError
+        ``population`` names a column that ADSL does not have.
+    """
     frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    excluded = []
+    for col, where in ((flag, "ADEFF"), (population, "ADSL")):
+        if not col:
+            continue
+        if col not in frame.columns:
+            if where == "ADSL":
+                raise ModelError(f"population flag {col!r} is not a column of ADSL; columns ending "
+                                 f"in FL: {', '.join(c for c in trial.adsl.columns if c.endswith('FL')) or 'none'}")
+            continue  # no analysis flag: every row is analysed
+        out = frame[col].astype(str) != "Y"
+        if out.any():
+            excluded.append({"rule": f"{col} not Y ({where})", "rows": int(out.sum()),
+                             "subjects": int(frame.loc[out, "USUBJID"].nunique())})
+            frame = frame[~out].reset_index(drop=True)
+    if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
+        frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
+    return frame, excluded
+
+
+def mmrm_frame(trial, paramcd: str, visit: str, flag: str = "ANL01FL", population: str = "") -> pd.DataFrame:
+    """Post-baseline rows of ``paramcd`` up to and including ``visit`` (unused visit levels
+    removed), kept by the analysis and population flags (see :func:`analysis_rows`)."""
+    frame, _ = analysis_rows(trial, paramcd, flag, population)
     last = visit_number(frame, visit)
     frame = frame[~is_baseline(frame) & (frame["AVISITN"] <= last)].reset_index(drop=True)
     if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype):
@@ -73,11 +109,16 @@ def _require_outcome_at_visit(data: pd.DataFrame, formula: str, ep) -> None:
             "sap.toml [primary])")
 
 
-def contrast_arm(frame: pd.DataFrame) -> pd.Series:
-    """The arm of each contrast row ("EXOSOME - PLACEBO" → "EXOSOME")."""
-    if "ARM" in frame.columns:
-        return frame["ARM"].astype(str)
-    return frame["contrast"].astype(str).str.split(" - ").str[0]
+def arm_contrasts(fit, pairs=None) -> pd.DataFrame:
+    """Differences in LS means between arms per visit, from the fit's comparisons frame
+    (:meth:`MMRMResult.comparisons`): columns ``ARM, reference, AVISIT, estimate, std_error, df,
+    statistic, p_value, conf_low, conf_high``; the arm and its comparator are columns, never
+    parsed from a label. ``pairs`` as in :func:`trialstats.results.comparisons.mmrm_comparisons`
+    (default each arm against the reference)."""
+    c = fit.comparisons(pairs=pairs)
+    c = c.rename(columns={"arm": "ARM", "visit": "AVISIT"})
+    return c[["ARM", "reference", "AVISIT", "estimate", "std_error", "df", "statistic", "p_value",
+              "conf_low", "conf_high"]].reset_index(drop=True)
 
 
 def at_visit(frame: pd.DataFrame, visit: str) -> pd.DataFrame:
@@ -85,28 +126,31 @@ def at_visit(frame: pd.DataFrame, visit: str) -> pd.DataFrame:
 
 
 def observed_means(frame: pd.DataFrame, value: str, level: float, arms: list[str]) -> pd.DataFrame:
-    """Observed mean of ``value`` per ARM and AVISIT with a t interval (descriptive)."""
-    rows = []
+    """Observed mean of ``value`` per ARM and AVISIT with a t interval (descriptive), by
+    :func:`trialstats.mean_ci` (R ``t.test``); ARM in the order ``arms``, AVISIT in visit order."""
+    from ...results.describe import mean_ci
+
     visits = frame["AVISIT"].cat.categories if isinstance(frame["AVISIT"].dtype, pd.CategoricalDtype) else sorted(set(frame["AVISIT"]))
-    for arm in arms:
-        for v in visits:
-            x = frame.loc[(frame["ARM"] == arm) & (frame["AVISIT"] == v), value].dropna().to_numpy(float)
-            if len(x) == 0:
-                continue
-            sd = x.std(ddof=1) if len(x) > 1 else np.nan
-            rows.append({"ARM": arm, "AVISIT": v, "n": len(x), "mean": x.mean(), "sd": sd,
-                         "std_error": sd / np.sqrt(len(x)), "df": len(x) - 1})
-    out = pd.DataFrame(rows)
-    ci = t_inference(out["mean"], out["std_error"], out["df"].where(out["df"] > 0, np.nan), level=level)
-    out["conf_low"], out["conf_high"] = ci["conf_low"], ci["conf_high"]
-    out["ARM"] = pd.Categorical(out["ARM"], categories=arms)
-    out["AVISIT"] = pd.Categorical(out["AVISIT"], categories=list(visits))
-    return out
+    f = frame.assign(ARM=pd.Categorical(frame["ARM"].astype(str), categories=arms),
+                     AVISIT=pd.Categorical(frame["AVISIT"].astype(str), categories=[str(v) for v in visits]))
+    return mean_ci(f, value, ("ARM", "AVISIT"), level=level)
 
 
-def missing_pattern(trial, paramcd: str, arms: list[str]) -> pd.DataFrame:
+def completers(data: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """Rows of the subjects who completed: COMPLFL = "Y" when the column exists, else EOSSTT =
+    "COMPLETED"; (None, "") when the data has neither column. The text names the rule used."""
+    if "COMPLFL" in data.columns:
+        return (data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True),
+                "completed the treatment period (COMPLFL = Y)")
+    if "EOSSTT" in data.columns:
+        return (data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True),
+                "completed the study (EOSSTT = COMPLETED)")
+    return None, ""
+
+
+def missing_pattern(trial, paramcd: str, arms: list[str], flag: str = "ANL01FL") -> pd.DataFrame:
     """Per arm and post-baseline visit: subjects randomised, with the outcome, missing (%)."""
-    frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    frame, _ = analysis_rows(trial, paramcd, flag)
     frame = frame[~is_baseline(frame)]
     value = "CHG" if "CHG" in frame.columns else "AVAL"
     present = set(frame["AVISIT"])
@@ -134,17 +178,11 @@ def _est_rows(frame: pd.DataFrame, digits: int = 2) -> dict:
     }
 
 
-def register(ctx, endpoint: str, arm: str, row, label: str, measure: str, null: float = 0.0) -> None:
-    """Record an estimate for the summary and the hypotheses (keyed by endpoint and arm)."""
-    ctx.results.setdefault("estimates", {})[(endpoint, arm)] = {
-        "label": label,
-        "measure": measure,
-        "estimate": float(row["estimate"]),
-        "conf_low": float(row["conf_low"]),
-        "conf_high": float(row["conf_high"]),
-        "p_value": float(row["p_value"]) if "p_value" in row and pd.notna(row["p_value"]) else np.nan,
-        "null": null,
-    }
+def store(ctx, key: str, fit, visit: str, label: str, paramcd: str, name: str) -> None:
+    """Store every pair of arms compared at ``visit`` (``fit.comparisons(pairs="all")``) in the
+    typed estimates table, for the summary and the plan's hypotheses (any pair)."""
+    c = fit.comparisons(pairs="all", analysis=key, endpoint=paramcd, param=name)
+    ctx.estimates.add(key, c[c["visit"].astype(str) == visit], label, KEY)
 
 
 def compute(ctx) -> Section:
@@ -155,7 +193,13 @@ def compute(ctx) -> Section:
     arms, ref = ctx.arms, ctx.reference
     labels = {a: ctx.label(a) for a in arms}
     lvl = pct_level(plan.level)
-    data = mmrm_frame(trial, ep.paramcd, ep.visit)
+    name = endpoint_name(trial, ep.paramcd)
+    data = mmrm_frame(trial, ep.paramcd, ep.visit, ep.flag, ep.population)
+    _, excluded = analysis_rows(trial, ep.paramcd, ep.flag, ep.population)
+    if excluded:
+        ctx.results["primary_flags"] = " (" + "; ".join(
+            f"excluding {e['rows']} rows of {e['subjects']} subjects with {e['rule'].rsplit(' (', 1)[0]}"
+            for e in excluded) + ")"
     _require_outcome_at_visit(data, plan.mmrm.formula, ep)
     fit, used, attempts = fit_mmrm_with_fallback(data, plan.mmrm, level=plan.level)
     ctx.results["primary_fit"] = fit
@@ -163,8 +207,7 @@ def compute(ctx) -> Section:
     ctx.results["primary_attempts"] = attempts
 
     lsm = fit.lsmeans("ARM", by="AVISIT").reset_index(drop=True)
-    con = fit.contrast("ARM", by="AVISIT").reset_index(drop=True)
-    con.insert(0, "ARM", contrast_arm(con))
+    con = arm_contrasts(fit)
     tables = []
     lsm_disp = pd.DataFrame({
         "Visit": lsm["AVISIT"].astype(str),
@@ -173,10 +216,10 @@ def compute(ctx) -> Section:
         f"{lvl} CI": [fmt_estimate_ci(e, lo, hi).split(" ", 1)[1] for e, lo, hi in zip(lsm["estimate"], lsm["conf_low"], lsm["conf_high"])],
         "df": [fmt_number(d, 1) for d in lsm["df"]],
     }, dtype=object)
-    tables.append(Table("primary_lsmeans", f"LS means of {ep.paramcd} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
+    tables.append(Table("primary_lsmeans", f"LS means of {name} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
     con_disp = pd.DataFrame({
         "Visit": con["AVISIT"].astype(str),
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in con["ARM"]],
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(con["ARM"], con["reference"])],
         f"Difference ({lvl} CI)": _est_rows(con)["Estimate (CI)"],
         "SE": [fmt_number(s, 2) for s in con["std_error"]],
         "df": [fmt_number(d, 1) for d in con["df"]],
@@ -187,31 +230,30 @@ def compute(ctx) -> Section:
     # primary estimate per arm + sensitivity analyses
     prim = at_visit(con, ep.visit)
     sens_rows = []
+    store(ctx, "primary", fit, ep.visit, f"{name} change at {ep.visit}", ep.paramcd, name)
     for _, r in prim.iterrows():
-        register(ctx, "primary", r["ARM"], r, f"{ep.paramcd} change at {ep.visit}", "difference in LS means")
         sens_rows.append({"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)})
     notes = []
     if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
         kr, _, _ = fit_mmrm_with_fallback(data, _with_cov(plan.mmrm, used), df="kenward-roger", level=plan.level)
-        kc = kr.contrast("ARM", by="AVISIT").reset_index(drop=True)
-        kc.insert(0, "ARM", contrast_arm(kc))
+        kc = arm_contrasts(kr)
+        store(ctx, "primary-kr", kr, ep.visit, f"{name} change at {ep.visit} (Kenward-Roger)", ep.paramcd, name)
         for _, r in at_visit(kc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
-            register(ctx, "primary-kr", r["ARM"], r, f"{ep.paramcd} change at {ep.visit} (Kenward-Roger)", "difference in LS means")
-    if "completers" in plan.sensitivity:
-        if "COMPLFL" in data.columns:
-            comp, how = data[data["COMPLFL"].astype(str) == "Y"].reset_index(drop=True), "COMPLFL = Y"
-        else:
-            comp, how = data[data["EOSSTT"].astype(str) == "COMPLETED"].reset_index(drop=True), "EOSSTT = COMPLETED"
+    comp, rule = completers(data)
+    if "completers" in plan.sensitivity and comp is None:
+        notes.append("Completers sensitivity analysis not done: the data has neither COMPLFL nor EOSSTT.")
+    if "completers" in plan.sensitivity and comp is not None:
+        how = rule.split("(", 1)[1].rstrip(")")
+        ctx.results["completers_rule"] = rule
         cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
-        cc = cf.contrast("ARM", by="AVISIT").reset_index(drop=True)
-        cc.insert(0, "ARM", contrast_arm(cc))
+        cc = arm_contrasts(cf)
         for _, r in at_visit(cc, ep.visit).iterrows():
             sens_rows.append({"analysis": f"Sensitivity: completers of treatment ({how}; {cused}, {cf.n_subjects} subjects)", **_pick(r)})
     sens = pd.DataFrame(sens_rows)
     sens_disp = pd.DataFrame({
         "Analysis": sens["analysis"],
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sens["ARM"]],
+        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sens["ARM"], sens["reference"])],
         f"Difference ({lvl} CI)": _est_rows(sens)["Estimate (CI)"],
         "df": [fmt_number(d, 1) for d in sens["df"]],
         "p-value": [fmt_pvalue(p) for p in sens["p_value"]],
@@ -224,21 +266,23 @@ def compute(ctx) -> Section:
         if s.paramcd == ep.paramcd and s.visit in set(con["AVISIT"].astype(str)):
             sc = at_visit(con, s.visit)
             how = f"primary MMRM ({used})"
+            sfit = fit
         else:
-            sd = mmrm_frame(trial, s.paramcd, s.visit)
+            sd = mmrm_frame(trial, s.paramcd, s.visit, s.flag, s.population)
             sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
-            sc = sf.contrast("ARM", by="AVISIT").reset_index(drop=True)
-            sc.insert(0, "ARM", contrast_arm(sc))
+            sc = arm_contrasts(sf)
             sc = at_visit(sc, s.visit)
             how = f"MMRM ({sused})"
+            sfit = sf
+        store(ctx, f"secondary:{s.name or s.label}", sfit, s.visit, s.label, s.paramcd,
+              endpoint_name(trial, s.paramcd))
         for _, r in sc.iterrows():
             sec_rows.append({"endpoint": s.label, "paramcd": s.paramcd, "visit": s.visit, "model": how, **_pick(r)})
-            register(ctx, f"secondary:{s.name or s.label}", r["ARM"], r, s.label, "difference in LS means")
     if sec_rows:
         sec = pd.DataFrame(sec_rows)
         sec_disp = pd.DataFrame({
             "Endpoint": sec["endpoint"],
-            "Comparison": [f"{labels.get(a, a)} - {labels.get(ref, ref)}" for a in sec["ARM"]],
+            "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sec["ARM"], sec["reference"])],
             f"Difference ({lvl} CI)": _est_rows(sec)["Estimate (CI)"],
             "p-value": [fmt_pvalue(p) for p in sec["p_value"]],
             "Model": sec["model"],
@@ -260,7 +304,12 @@ def compute(ctx) -> Section:
                         pd.DataFrame({"Visit": obs["AVISIT"].astype(str), "Arm": [labels[a] for a in obs["ARM"].astype(str)], "n": [fmt_int(n) for n in obs["n"]],
                                       "Mean (SD)": [f"{fmt_number(m, 2)} ({fmt_number(s, 2)})" for m, s in zip(obs["mean"], obs["sd"])],
                                       f"{lvl} CI": [f"({fmt_number(lo, 2)}, {fmt_number(hi, 2)})" for lo, hi in zip(obs["conf_low"], obs["conf_high"])]}, dtype=object)))
-    pattern = missing_pattern(trial, ep.paramcd, arms)
+    if excluded:
+        ex = pd.DataFrame(excluded)
+        tables.append(Table("primary_flag_exclusions", "Records excluded from the primary analysis by the plan's flags", ex,
+                            pd.DataFrame({"Rule": ex["rule"], "Rows": [fmt_int(v) for v in ex["rows"]],
+                                          "Subjects": [fmt_int(v) for v in ex["subjects"]]}, dtype=object)))
+    pattern = missing_pattern(trial, ep.paramcd, arms, ep.flag)
     tables.append(Table("missing_pattern", "Subjects with a missing outcome by arm and visit", pattern,
                         pd.DataFrame({"Arm": [labels[a] for a in pattern["ARM"].astype(str)], "Visit": pattern["AVISIT"].astype(str),
                                       "Randomised": [fmt_int(n) for n in pattern["n_expected"]], "Observed": [fmt_int(n) for n in pattern["n_observed"]],
@@ -268,22 +317,22 @@ def compute(ctx) -> Section:
     figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
     units, times = outcome_units(data), visit_times(data)
-    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {ep.paramcd}", title=f"MMRM LS means ({lvl} CI)",
+    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)",
                  units=units, time=times)
     figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {ep.paramcd}", title=f"Observed means ({lvl} CI)",
+    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)",
                         units=units, time=times)
     figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
     plot_missing_pattern(pattern, ax=ax, labels=legend_safe(labels), title="Missing outcome by arm and visit")
-    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {ep.paramcd} value, by arm and visit (cells: % and missing/randomised).", fig))
+    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {name} value, by arm and visit (cells: % and missing/randomised).", fig))
 
     fallback = used != plan.mmrm.covariance[0]
     paras = [
-        f"Change from baseline in {ep.paramcd} was analysed with an MMRM ({plan.mmrm.formula}; "
+        f"Change from baseline in {name} was analysed with an MMRM ({plan.mmrm.formula}; "
         f"{plan.mmrm.method.upper()}; {plan.mmrm.df} degrees of freedom) on the post-baseline visits up to "
-        f"{ep.visit} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
+        f"{ep.visit}{ctx.results.get('primary_flags', '')} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
         f"actually used is {used}"
         + (f" (fallback: the earlier structures of the plan did not converge: {'; '.join(attempts[:-1])})." if fallback else ", the first of the plan's order.")
     ]
@@ -295,6 +344,11 @@ def compute(ctx) -> Section:
     return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), tables=tuple(tables), figures=tuple(figs), notes=tuple(notes))
 
 
+def _short(name: str) -> str:
+    """An axis label: the name without a trailing parenthesised unit when it is long."""
+    return name if len(name) <= 28 else name.split(" (")[0][:40]
+
+
 def p_text(p) -> str:
     """``"p = 0.012"`` or ``"p < 0.001"`` (never ``"p = <0.001"``)."""
     s = fmt_pvalue(p)
@@ -304,7 +358,7 @@ def p_text(p) -> str:
 
 
 def _pick(r) -> dict:
-    return {k: r[k] for k in ("ARM", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high") if k in r}
+    return {k: r[k] for k in ("ARM", "reference", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high") if k in r}
 
 
 def _with_cov(spec, cov):

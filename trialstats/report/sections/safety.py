@@ -3,8 +3,7 @@
 Safety population: SAFFL = "Y", by arm as randomised. A subject is counted once per system organ
 class (AEBODSYS) and once per preferred term (AEDECOD), however many events. Risk differences vs
 the reference arm with Newcombe's hybrid-score interval (method 10 of Newcombe 1998) or the Wald
-interval, as the plan says, computed by
-:func:`statsmodels.stats.proportion.confint_proportions_2indep`.
+interval, as the plan says, computed by :func:`trialstats.risk_difference`.
 """
 
 from __future__ import annotations
@@ -17,18 +16,20 @@ from ._base import NotApplicable, Parts, Table, pct_level
 
 KEY = "safety"
 TITLE = "Safety"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ()
 
 RD_METHOD_NAMES = {"newcombe": "Newcombe hybrid score", "wald": "Wald"}
 
 
-def teae_counts(adsl: pd.DataFrame, adae: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+def teae_counts(adsl: pd.DataFrame, adae: pd.DataFrame, arms: list[str], population: str = "SAFFL") -> pd.DataFrame:
     """Subjects with at least one TEAE per category, SOC and PT, by arm (safety population).
 
     Columns ``category, AEBODSYS, AEDECOD, ARM, n, N``; categories: "Any TEAE", "Serious TEAE",
     "Severe TEAE", then one row per SOC (AEDECOD = "") and per PT within SOC. SOCs by decreasing
     total count then name; PTs likewise within their SOC.
     """
-    saf = adsl[adsl["SAFFL"].astype(str) == "Y"] if "SAFFL" in adsl.columns else adsl
+    saf = adsl[adsl[population].astype(str) == "Y"] if population in adsl.columns else adsl
     n_arm = {a: int((saf["ARM"] == a).sum()) for a in arms}
     ae = adae[adae["USUBJID"].isin(set(saf["USUBJID"]))]
     if "TRTEMFL" in ae.columns:
@@ -56,29 +57,39 @@ def teae_counts(adsl: pd.DataFrame, adae: pd.DataFrame, arms: list[str]) -> pd.D
     return pd.DataFrame(rows, columns=["category", "AEBODSYS", "AEDECOD", "ARM", "n", "N"])
 
 
-def risk_differences(counts: pd.DataFrame, arms: list[str], reference: str, method: str, level: float) -> pd.DataFrame:
-    """Risk difference (arm minus reference, proportion scale) with its interval per row."""
-    from statsmodels.stats.proportion import confint_proportions_2indep
+def risk_differences(counts: pd.DataFrame, arms: list[str], reference: str, method: str, level: float,
+                     pairs=None) -> pd.DataFrame:
+    """Risk difference (arm minus reference, proportion scale) with its interval per row of
+    ``counts``, by :func:`trialstats.risk_difference` (no statistic is computed here).
 
-    sm_method = {"newcombe": "newcomb", "wald": "wald"}[method]
+    ``pairs`` (list of (arm, reference)) replaces the default "each arm vs ``reference``"; the
+    columns are ``category, AEBODSYS, AEDECOD, ARM, reference, estimate, conf_low, conf_high,
+    method``.
+    """
+    from ...results.proportions import risk_difference
+
     keys = ["category", "AEBODSYS", "AEDECOD"]
+    pairs = pairs or [(a, reference) for a in arms if a != reference]
     out = []
     for key, g in counts.groupby(keys, sort=False):
         g = g.set_index("ARM")
-        r = g.loc[reference]
-        for a in arms:
-            if a == reference:
-                continue
-            t = g.loc[a]
-            est = t["n"] / t["N"] - r["n"] / r["N"] if t["N"] and r["N"] else np.nan
-            if t["N"] and r["N"]:
-                lo, hi = confint_proportions_2indep(int(t["n"]), int(t["N"]), int(r["n"]), int(r["N"]),
-                                                    method=sm_method, compare="diff", alpha=1 - level)
-            else:
-                lo = hi = np.nan
-            out.append({**dict(zip(keys, key)), "ARM": a, "estimate": est, "conf_low": float(lo), "conf_high": float(hi), "method": method})
+        usable = [a for a in arms if int(g.loc[a, "N"]) > 0]
+        ok = [(a, r) for a, r in pairs if a in usable and r in usable]
+        rows = pd.DataFrame(columns=["arm", "reference", "estimate", "conf_low", "conf_high"])
+        if ok:
+            res = risk_difference({a: int(g.loc[a, "n"]) for a in usable},
+                                  {a: int(g.loc[a, "N"]) for a in usable},
+                                  pairs=ok, method=method, level=level)
+            rows = res.comparisons()
+        by = {(r.arm, r.reference): r for r in rows.itertuples()}
+        for a, r in pairs:
+            hit = by.get((a, r))
+            out.append({**dict(zip(keys, key)), "ARM": a, "reference": r,
+                        "estimate": hit.estimate if hit else np.nan,
+                        "conf_low": hit.conf_low if hit else np.nan,
+                        "conf_high": hit.conf_high if hit else np.nan, "method": method})
     # same columns when there is nothing to compare (a one-arm trial)
-    return pd.DataFrame(out, columns=[*keys, "ARM", "estimate", "conf_low", "conf_high", "method"])
+    return pd.DataFrame(out, columns=[*keys, "ARM", "reference", "estimate", "conf_low", "conf_high", "method"])
 
 
 def compute(ctx):
@@ -90,9 +101,21 @@ def compute(ctx):
     if trial.adae is None:
         raise NotApplicable("the trial has no ADAE table (adverse events); a trial without "
                             "adverse events gives a header-only ADAE file")
-    counts = teae_counts(trial.adsl, trial.adae, arms)
+    pop = plan.safety_population or "SAFFL"
+    if plan.safety_population and pop not in trial.adsl.columns:
+        raise ValueError(f"[safety] population {pop!r} is not a column of ADSL")
+    counts = teae_counts(trial.adsl, trial.adae, arms, pop)
     rd = risk_differences(counts, arms, ref, plan.rd_method, plan.level)
     ctx.results["teae_counts"] = counts
+    any_ = counts[counts["category"] == "Any TEAE"].set_index("ARM")
+    usable = [a for a in arms if int(any_.loc[a, "N"]) > 0]
+    if len(usable) > 1:  # every pair, for the plan's hypotheses ("ae": lower risk is better)
+        from ...results.proportions import risk_difference
+
+        res = risk_difference({a: int(any_.loc[a, "n"]) for a in usable}, {a: int(any_.loc[a, "N"]) for a in usable},
+                              pairs="all", method=plan.rd_method, level=plan.level, endpoint="TEAE",
+                              param="any treatment-emergent adverse event")
+        ctx.estimates.add("ae", res.comparisons(), "risk difference of any treatment-emergent adverse event", KEY)
     keys = ["category", "AEBODSYS", "AEDECOD"]
     wide = []
     for key, g in counts.groupby(keys, sort=False):
@@ -105,11 +128,12 @@ def compute(ctx):
         for a in arms:
             if a == ref:
                 continue
-            hit = rd[(rd["category"] == cat) & (rd["AEBODSYS"] == soc) & (rd["AEDECOD"] == pt) & (rd["ARM"] == a)].iloc[0]
+            hit = rd[(rd["category"] == cat) & (rd["AEBODSYS"] == soc) & (rd["AEDECOD"] == pt) & (rd["ARM"] == a)
+                     & (rd["reference"] == ref)].iloc[0]
             row[f"RD {labels[a]} - {labels[ref]}, % ({lvl} CI)"] = fmt_estimate_ci(100 * hit["estimate"], 100 * hit["conf_low"], 100 * hit["conf_high"], 1)
         wide.append(row)
     disp = pd.DataFrame(wide, dtype=object)
-    tidy = counts.merge(rd.drop(columns="method").rename(columns={"estimate": "rd", "conf_low": "rd_conf_low", "conf_high": "rd_conf_high"}),
+    tidy = counts.merge(rd.drop(columns=["method", "reference"]).rename(columns={"estimate": "rd", "conf_low": "rd_conf_low", "conf_high": "rd_conf_high"}),
                         on=["category", "AEBODSYS", "AEDECOD", "ARM"], how="left")
     tidy["rd_method"] = np.where(tidy["ARM"] == ref, "", plan.rd_method)
     p.tables.append(Table("safety_teae", "Subjects with treatment-emergent adverse events by system organ class and preferred term", tidy, disp))
@@ -123,7 +147,9 @@ def compute(ctx):
         sdisp = ser.astype(str).copy()
         sdisp["ARM"] = [labels.get(a, a) for a in ser["ARM"].astype(str)]
         p.tables.append(Table("safety_serious", f"Serious treatment-emergent adverse events ({len(ser)} events)", ser, sdisp))
-    n_saf = int((trial.adsl["SAFFL"].astype(str) == "Y").sum()) if "SAFFL" in trial.adsl.columns else len(trial.adsl)
+    has_pop = pop in trial.adsl.columns
+    n_saf = int((trial.adsl[pop].astype(str) == "Y").sum()) if has_pop else len(trial.adsl)
+    ctx.results["safety_population"] = f"the safety population ({pop} = Y)" if has_pop else "all randomised subjects"
     any_teae = counts.loc[counts["category"] == "Any TEAE", "n"].sum()
     if len(trial.adae) == 0:
         p.paragraphs.append("There were no adverse events in this trial: the ADAE table has no rows, "
@@ -132,11 +158,12 @@ def compute(ctx):
         p.paragraphs.append("There were no treatment-emergent adverse events in the safety population.")
     rd_text = (
         f"Risk differences (percentage points, arm minus {labels[ref]}) with {lvl} intervals by the "
-        f"{RD_METHOD_NAMES[plan.rd_method]} method (statsmodels confint_proportions_2indep); "
+        f"{RD_METHOD_NAMES[plan.rd_method]} method (trialstats.risk_difference); "
         "no p-values are given for adverse events."
         if len(arms) > 1 else "The trial has one arm, so there are no risk differences.")
     p.paragraphs.append(
-        f"Safety population: {n_saf} subjects who received study treatment (SAFFL = Y), by arm. "
-        f"Each subject is counted once per system organ class and once per preferred term. {rd_text}"
+        (f"Safety population: {n_saf} subjects who received study treatment ({pop} = Y), by arm. "
+         if has_pop else f"Safety population: all {n_saf} randomised subjects (ADSL has no {pop}), by arm. ")
+        + f"Each subject is counted once per system organ class and once per preferred term. {rd_text}"
     )
     return p.section(KEY, TITLE)

@@ -1,13 +1,14 @@
 """Section 9 — Subgroups: treatment effect at the primary visit by subgroup, forest plot.
 
-For each subgroup factor of the plan (default sex, age band, baseline stage group) and each of its
-levels, the primary MMRM is refitted on that level's subjects and each arm's difference from the
-reference at the primary visit is shown with its interval. The interaction p-value tests whether
-the treatment effect differs between the levels: a likelihood-ratio test (ML) of
-``CHG ~ ARM * AVISIT * <subgroup> + BASE`` against ``CHG ~ (ARM + <subgroup>) * AVISIT + BASE``
-(same covariance structure as the primary analysis), i.e. of every treatment-by-subgroup term over
-the visits up to the primary visit. Subgroup results are descriptive: the trial is not powered for
-them and no multiplicity adjustment is made.
+For each subgroup factor of the plan (default: sex, and for the bundled trials age band and
+baseline stage group, when those columns exist) and each of its levels, the primary MMRM is
+refitted on that level's subjects and each arm's difference from the reference at the primary
+visit is shown with its interval. The interaction p-value (:func:`trialstats.subgroup_interaction`)
+tests whether the treatment effect at the primary visit differs between the levels: a Wald F test
+of the (arms - 1) x (levels - 1) arm-by-subgroup contrasts at that visit, in the MMRM with the
+subgroup, its visit interaction and the arm-by-subgroup terms added (the caption states the df
+and the contrasts). Subgroup results are descriptive: the trial is not powered for them and no
+multiplicity adjustment is made.
 """
 
 from __future__ import annotations
@@ -16,45 +17,66 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ...errors import ModelError
 from ...formula import quote_name
+from ...results.interaction import subgroup_interaction
 from ..tables import fmt_estimate_ci, fmt_pvalue
 from ._base import (
     Figure,
     Parts,
     Table,
     _one_line,
+    endpoint_name,
     fit_mmrm_with_fallback,
     legend_safe,
     new_figure,
     pct_level,
 )
-from .primary import at_visit, contrast_arm, mmrm_frame, p_text
+from .primary import arm_contrasts, at_visit, mmrm_frame, p_text
 
 KEY = "subgroups"
 TITLE = "Subgroups"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("primary",)
 
 
-def _rhs(formula: str) -> tuple[str, str]:
-    lhs, rhs = formula.split("~", 1)
-    return lhs.strip(), rhs.strip()
+_SAFE = "TS_SUBGROUP"  # the subgroup column under a plain name: a column name is data, never code
+
+
+def interaction_test(data, spec, covariance: str, column: str, visit: str | None = None,
+                     test: str = "wald") -> pd.DataFrame:
+    """Treatment-by-``column`` interaction by :func:`trialstats.subgroup_interaction`.
+
+    ``test="wald"`` (the report's default): arm x subgroup at ``visit`` (the primary visit), a
+    Wald F test of the (arms - 1) x (levels - 1) contrasts; ``test="lr"``: every arm x subgroup
+    term at every visit (likelihood ratio, ML). Returns its one-row frame (statistic, num_df,
+    den_df, p_value, terms, ...), the terms naming the real column.
+
+    Raises
+    ------
+    ModelError
+        A column name that a formula could not quote (refused before any fit), or any error
+        of the fits.
+    """
+    quote_name(column)  # refuses a name that is code, before anything runs
+    if _SAFE in data.columns:
+        raise ModelError(f"subgroups: a column may not be named {_SAFE}")
+    work = data.rename(columns={column: _SAFE})
+    out = subgroup_interaction(work, _SAFE, formula=spec.formula, covariance=covariance, df=spec.df,
+                               at=visit, test=test)
+    out["subgroup"] = column
+    out["terms"] = out["terms"].str.replace(_SAFE, column, regex=False)
+    return out
 
 
 def interaction_lrt(data, spec, covariance: str, column: str, level: float):
-    """Likelihood-ratio test (ML) of the treatment-by-``column`` interaction terms.
+    """Likelihood-ratio test (ML) of every treatment-by-``column`` term over the visits.
 
-    Returns (statistic, df, p_value). Both models use ``covariance`` and ML estimation, so their
-    log-likelihoods are comparable; ``df`` is the difference in the number of fixed effects.
+    Returns (statistic, df, p_value); see :func:`interaction_test` (``test="lr"``).
     """
-    lhs, _ = _rhs(spec.formula)
-    col = quote_name(column)  # a column name is data: backticked, never spliced in as code
-    sub = replace(spec, covariance=(covariance,), method="ml")
-    full, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ ARM * AVISIT * {col} + BASE"), level=level)
-    reduced, _, _ = fit_mmrm_with_fallback(data, replace(sub, formula=f"{lhs} ~ (ARM + {col}) * AVISIT + BASE"), level=level)
-    df = len(full.coef) - len(reduced.coef)
-    stat = max(0.0, 2.0 * (full.loglik - reduced.loglik))
-    return stat, df, float(stats.chi2.sf(stat, df)) if df > 0 else np.nan
+    r = interaction_test(data, spec, covariance, column, test="lr").iloc[0]
+    return float(r["statistic"]), int(r["num_df"]), float(r["p_value"])
 
 
 def compute(ctx):
@@ -66,7 +88,7 @@ def compute(ctx):
     others = [a for a in arms if a != ref]
     labels = {a: ctx.label(a) for a in arms}
     lvl = pct_level(plan.level)
-    data = mmrm_frame(trial, ep.paramcd, ep.visit)
+    data = mmrm_frame(trial, ep.paramcd, ep.visit, ep.flag, ep.population)
     used = ctx.results.get("primary_covariance", plan.mmrm.covariance[0])
     order = (used,) + tuple(c for c in plan.mmrm.covariance if c != used)
     spec = replace(plan.mmrm, covariance=order)
@@ -75,8 +97,7 @@ def compute(ctx):
     overall = ctx.results.get("primary_fit")
     if overall is None:
         overall, _, _ = fit_mmrm_with_fallback(data, spec, level=plan.level)
-    oc = overall.contrast("ARM", by="AVISIT").reset_index(drop=True)
-    oc.insert(0, "ARM", contrast_arm(oc))
+    oc = arm_contrasts(overall)
     for _, r in at_visit(oc, ep.visit).iterrows():
         rows.append({"subgroup": "Overall", "level": "", "label": f"All subjects (n={data['USUBJID'].nunique()})",
                      "ARM": r["ARM"], "n": data["USUBJID"].nunique(), "estimate": r["estimate"], "conf_low": r["conf_low"],
@@ -88,9 +109,16 @@ def compute(ctx):
             continue
         col = data[column].astype(str)
         levels = sorted(set(col[(col != "") & (col != "nan")]))
-        lrt = p.attempt(f"Interaction test for {sublabel}", interaction_lrt, data[col.isin(levels)].reset_index(drop=True), spec, used, column, plan.level)
-        stat, df, pint = lrt if lrt else (np.nan, np.nan, np.nan)
-        inter_rows.append({"subgroup": sublabel, "column": column, "statistic": stat, "df": df, "p_value": pint})
+        it = p.attempt(f"Interaction test for {sublabel}", interaction_test, data[col.isin(levels)].reset_index(drop=True),
+                       replace(spec, covariance=(used,)), used, column, ep.visit)
+        if it is not None:
+            r0 = it.iloc[0]
+            stat, ndf, ddf, pint, terms = r0["statistic"], r0["num_df"], r0["den_df"], r0["p_value"], r0["terms"]
+        else:
+            stat = ndf = ddf = pint = np.nan
+            terms = ""
+        inter_rows.append({"subgroup": sublabel, "column": column, "statistic": stat, "num_df": ndf, "den_df": ddf,
+                           "p_value": pint, "terms": terms})
         heading = f"{sublabel} (interaction {p_text(pint)})"
         rows.append({"subgroup": sublabel, "level": "", "label": heading, "ARM": None, "n": np.nan, "estimate": np.nan,
                      "conf_low": np.nan, "conf_high": np.nan, "p_value": np.nan, "interaction_p": pint})
@@ -104,8 +132,7 @@ def compute(ctx):
                     rows.append({"subgroup": sublabel, "level": lev, "label": label, "ARM": a, "n": n, "estimate": np.nan,
                                  "conf_low": np.nan, "conf_high": np.nan, "p_value": np.nan, "interaction_p": pint})
                 continue
-            sc = res[0].contrast("ARM", by="AVISIT").reset_index(drop=True)
-            sc.insert(0, "ARM", contrast_arm(sc))
+            sc = arm_contrasts(res[0])
             for _, r in at_visit(sc, ep.visit).iterrows():
                 rows.append({"subgroup": sublabel, "level": lev, "label": label, "ARM": r["ARM"], "n": n,
                              "estimate": r["estimate"], "conf_low": r["conf_low"], "conf_high": r["conf_high"],
@@ -118,21 +145,30 @@ def compute(ctx):
         f"Difference at {ep.visit} ({lvl} CI)": [fmt_estimate_ci(e, lo, hi) for e, lo, hi in zip(data_rows["estimate"], data_rows["conf_low"], data_rows["conf_high"])],
         "Interaction p": [fmt_pvalue(v) for v in data_rows["interaction_p"]],
     }, dtype=object)
-    p.tables.append(Table("subgroups", f"Treatment effect on {ep.paramcd} change at {ep.visit} by subgroup (MMRM refitted within each subgroup)", data_rows, disp))
+    p.tables.append(Table("subgroups", f"Treatment effect on {endpoint_name(trial, ep.paramcd)} change at {ep.visit} by subgroup (MMRM refitted within each subgroup)", data_rows, disp))
     if inter_rows:
         it = pd.DataFrame(inter_rows)
-        p.tables.append(Table("subgroup_interactions", "Treatment-by-subgroup interaction: likelihood-ratio tests (ML)", it,
-                              pd.DataFrame({"Subgroup": it["subgroup"], "Chi-square": [f"{s:.2f}" if np.isfinite(s) else "-" for s in it["statistic"]],
-                                            "df": [f"{d:g}" if np.isfinite(d) else "-" for d in it["df"]], "p-value": [fmt_pvalue(v) for v in it["p_value"]]}, dtype=object)))
+        dfs = ", ".join(f"{r.subgroup}: {r.num_df:g}" for r in it.itertuples() if np.isfinite(r.num_df))
+        p.tables.append(Table(
+            "subgroup_interactions",
+            f"Treatment-by-subgroup interaction at {ep.visit}: Wald F tests (MMRM, {used}, {plan.mmrm.df} df) of "
+            f"the arm x subgroup contrasts at that visit only (numerator df = (arms - 1) x (levels - 1): {dfs or 'none'}); "
+            "the terms tested are listed per row", it,
+            pd.DataFrame({"Subgroup": it["subgroup"], "F": [f"{s:.2f}" if np.isfinite(s) else "-" for s in it["statistic"]],
+                          "Numerator df": [f"{d:g}" if np.isfinite(d) else "-" for d in it["num_df"]],
+                          "Denominator df": [f"{d:.1f}" if np.isfinite(d) else "-" for d in it["den_df"]],
+                          "p-value": [fmt_pvalue(v) for v in it["p_value"]],
+                          "Terms tested": it["terms"]}, dtype=object)))
     plot_rows = forest.assign(ARM=forest["ARM"])
     fig, ax = new_figure(figsize=(8.0, 0.42 * forest["label"].nunique() * max(1, len(others) * 0.6) + 1.6))
     plot_forest(plot_rows, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=legend_safe(labels),
-                xlabel=f"Difference vs {labels.get(ref, ref)} in {ep.paramcd} change at {ep.visit} ({lvl} CI)")
+                xlabel=f"Difference vs {labels.get(ref, ref)} in {endpoint_name(trial, ep.paramcd)} change at {ep.visit} ({lvl} CI)")
     p.figures.append(Figure("subgroups_forest", f"Treatment effect at {ep.visit} by subgroup, with {lvl} intervals and interaction p-values in the headings.", fig))
     p.paragraphs.append(
         f"Each subgroup level's estimate comes from the primary MMRM ({plan.mmrm.formula}) refitted on "
         f"that level's subjects (covariance tried in the order {', '.join(order)}). Interaction p-values "
-        "are likelihood-ratio tests (ML) of every treatment-by-subgroup term. Subgroup analyses are "
+        f"are Wald F tests, at {ep.visit} only, of whether the difference between arms is the same in every "
+        "level (trialstats.subgroup_interaction; the table lists each test's df and contrasts). Subgroup analyses are "
         "exploratory: no adjustment for multiplicity, and small subgroups give wide intervals."
     )
     if p.failures:

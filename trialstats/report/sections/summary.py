@@ -6,33 +6,53 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_n_pct, fmt_pvalue
-from ._base import Parts, Table, pct_level
+from ._base import EventWords, Parts, Table, endpoint_name, pct_level
 from .primary import p_text
 
 KEY = "summary"
 TITLE = "Summary"
+#: Sections whose results this one reads (the registry computes them first).
+NEEDS = ("disposition", "primary", "durability", "relapse", "safety", "hypotheses", "methods")
 
 _ORDER = (("primary", "Primary: {label}"), ("primary-kr", "Sensitivity: {label}"), ("slope", "Durability: {label}"),
-          ("rmst", "Relapse: {label}"), ("cox", "Relapse: {label}"))
+          ("rmst", "{event}: {label}"), ("cox", "{event}: {label}"))
+#: The section that produces each estimate: an estimate of a section that failed (even in part)
+#: or did not apply never reaches the summary.
+SOURCE = {"primary": "primary", "primary-kr": "primary", "slope": "durability", "rmst": "relapse",
+          "cox": "relapse"}
+
+
+def source_section(endpoint: str) -> str:
+    """Key of the section that makes the estimates of ``endpoint`` ("secondary:x" -> primary)."""
+    return "primary" if endpoint.startswith("secondary:") else SOURCE.get(endpoint, endpoint)
 
 
 def key_results(ctx) -> pd.DataFrame:
-    """Tidy key results: one row per (result, arm) with estimate, interval and p-value."""
-    est = ctx.results.get("estimates", {})
+    """Tidy key results: one row per (result, arm) against the reference arm, with estimate,
+    interval and p-value; only from the sections that completed without a failure."""
+    est = ctx.estimates.frame(ctx.sections_ok() if ctx.sections else None)
+    est = est[est["reference"] == ctx.reference]
+    event = EventWords.of(ctx.plan).title if ctx.plan.relapse is not None else "Time to event"
     rows = []
     others = [a for a in ctx.arms if a != ctx.reference]
+
+    def row(result, e):
+        return {"result": result, "endpoint": e["key"], "ARM": e["arm"], "measure": e["measure"],
+                "estimate": e["estimate"], "conf_low": e["conf_low"], "conf_high": e["conf_high"],
+                "p_value": e["p_value"]}
+
     for endpoint, template in _ORDER:
         for a in others:
-            e = est.get((endpoint, a))
-            if e is None:
-                continue
-            rows.append({"result": template.format(label=e["label"]), "endpoint": endpoint, "ARM": a,
-                         "measure": e["measure"], "estimate": e["estimate"], "conf_low": e["conf_low"],
-                         "conf_high": e["conf_high"], "p_value": e["p_value"]})
-    for (endpoint, a), e in sorted(est.items(), key=lambda kv: (str(kv[0][0]), ctx.arms.index(kv[0][1]) if kv[0][1] in ctx.arms else 99)):
-        if endpoint.startswith("secondary:"):
-            rows.append({"result": f"Secondary: {e['label']}", "endpoint": endpoint, "ARM": a, "measure": e["measure"],
-                         "estimate": e["estimate"], "conf_low": e["conf_low"], "conf_high": e["conf_high"], "p_value": e["p_value"]})
+            hit = est[(est["key"] == endpoint) & (est["arm"] == a)]
+            if len(hit):
+                e = hit.iloc[0]
+                rows.append(row(template.format(label=e["label"], event=event), e))
+    sec = est[est["key"].str.startswith("secondary:")]
+    for key in sorted(set(sec["key"])):
+        for a in others:
+            hit = sec[(sec["key"] == key) & (sec["arm"] == a)]
+            if len(hit):
+                rows.append(row(f"Secondary: {hit.iloc[0]['label']}", hit.iloc[0]))
     return pd.DataFrame(rows, columns=["result", "endpoint", "ARM", "measure", "estimate", "conf_low", "conf_high", "p_value"])
 
 
@@ -42,15 +62,18 @@ def compute(ctx):
     ref = ctx.reference
     p = Parts()
     n = {a: int((trial.adsl["ARM"] == a).sum()) for a in ctx.arms}
+    primary_runs = plan.skipped("primary") is None
     p.paragraphs.append(
         f"{trial.meta.title}. {len(trial.adsl)} subjects randomised: "
         + ", ".join(f"{ctx.label(a)} {n[a]}" for a in ctx.arms)
-        + f". Reference arm: {ctx.label(ref)}. Primary endpoint: change from baseline in "
-        f"{plan.primary.paramcd} at {plan.primary.visit}."
+        + f". Reference arm: {ctx.label(ref)}."
+        + (f" Primary endpoint: change from baseline in {endpoint_name(trial, plan.primary.paramcd)} "
+           f"at {plan.primary.visit}." if primary_runs else "")
     )
     kr = key_results(ctx)
     if kr.empty:
-        p.failures.append("No key result is available: the primary and relapse analyses failed (see their sections).")
+        p.failures.append("No key result is available: the analyses that make them failed or do not "
+                          "apply (see their sections).")
     disp = pd.DataFrame({
         "Result": kr["result"],
         "Comparison": [f"{ctx.label(a)} vs {ctx.label(ref)}" for a in kr["ARM"]],
@@ -63,13 +86,16 @@ def compute(ctx):
     if isinstance(hyp, pd.DataFrame) and len(hyp):
         for _, r in hyp.iterrows():
             p.paragraphs.append(
-                f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(ref)}): {r['conclusion']}"
+                f"{r['id']} ({r['name']}, {ctx.label(r['ARM'])} vs {ctx.label(r['reference'])}): {r['conclusion']}"
                 + (f" (adjusted {p_text(r['p_adjusted'])}, {r['strategy']})."
                    if np.isfinite(r["p_adjusted"]) and not r["conclusion"].startswith("not tested") else ".")
             )
     med = ctx.results.get("relapse_medians")
-    if isinstance(med, pd.DataFrame) and len(med):
-        p.paragraphs.append("Median time to relapse after treatment stops (days, Kaplan-Meier): " + ", ".join(
+    rel = ctx.sections.get("relapse")
+    if isinstance(med, pd.DataFrame) and len(med) and rel is not None and not rel.error:
+        w = EventWords.of(plan)
+        after = " after treatment stops" if w.origin == "end of treatment" else f" {w.from_origin}"
+        p.paragraphs.append(f"Median time to {w.event}{after} (days, Kaplan-Meier): " + ", ".join(
             f"{ctx.label(str(r['ARM']))} {fmt_estimate_ci(r['median'], r['conf_low'], r['conf_high'], 0)}"
             for _, r in med.iterrows()) + f" ({lvl} CI; NE = not reached or not estimable).")
     counts = ctx.results.get("teae_counts")
