@@ -152,10 +152,15 @@ def _build_one(folder: Path, out: Path, args) -> int:
     """Build one report, print its path; the exit status (failed sections count unless
     --keep-going)."""
     from .data import load_trial
+    from .report._output import OutputError
     from .report.build import build
 
     trial = load_trial(folder, allow_outside=args.allow_outside)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as e:  # a file where a folder must be, a name too long, ...
+        raise OutputError(f"-o {out}: cannot create its folder {out.parent} "
+                          f"({getattr(e, 'strerror', None) or e}); choose another output file") from None
     result = build(trial, out, progress=_progress, force=args.force)
     print(result.path)
     if result.failed and not args.keep_going:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def ard_dir(out_path: Path) -> Path:
 def is_report(path: Path) -> bool:
     """True when ``path`` is an HTML file written by trialstats (its generator marker)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO would block the open; a device is never a report
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:
@@ -100,6 +103,7 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
         ``<stem>_ard`` is a symbolic link, holds input files of the trial, or is not a folder.
     """
     out_path = Path(out_path)
+    _check_regular(out_path)
     if out_path.is_dir():
         raise OutputError(f"-o {out_path}: is an existing folder; give the HTML file to write "
                           f"(e.g. {out_path / 'report.html'})")
@@ -128,6 +132,28 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"-o {out_path}: {folder.name} exists and is not a folder; the report "
                           "writes its tables there; move it or choose another output file")
+
+
+def _check_regular(out_path: Path) -> None:
+    """An existing output path (followed through symbolic links) must be a regular file: a
+    report is renamed into place, which would replace a device node such as ``/dev/null`` or
+    ``/dev/stdout`` (a link to the terminal or a pipe) or a FIFO with a plain file; refused
+    even with ``force``."""
+    for path in (ard_dir(out_path), out_path):  # the tables folder's name is longer
+        try:
+            mode = os.lstat(path).st_mode if path != out_path else os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = None
+        except (OSError, ValueError) as e:  # name too long, NUL, permission, a symlink loop
+            raise OutputError(f"-o {out_path}: {path.name[:60]}: cannot be used as an output "
+                              f"name ({getattr(e, 'strerror', None) or e}); choose another output "
+                              "file") from None
+    if mode is None:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise OutputError(f"-o {out_path}: is not a regular file (a device, FIFO or socket, e.g. "
+                          "/dev/stdout); a report is written as an HTML file with its tables "
+                          "folder beside it; give a file path such as report.html")
 
 
 def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:
