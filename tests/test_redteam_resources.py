@@ -1,0 +1,90 @@
+"""Red team (issue 11), resources and simulate's output folder.
+
+Found:
+- ``trialstats simulate --n-per-arm 100000000`` (and huge ``treatment_weeks`` / ``followup_weeks``
+  / ``n_sites`` / ``trial_id``, through the API and through a design.toml's [simulation] table)
+  had no upper bound and ran for minutes eating memory; now a ModelError naming the argument and
+  its range, before anything is simulated.
+- ``trialstats simulate -o`` an existing trial folder silently replaced that trial's adsl.csv and
+  trial.toml; ``-o /dev/null`` ended in "unexpected FileExistsError". Now an OutputError (exit
+  2) unless the folder is empty or was written by ``trialstats simulate`` (or ``--force``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import trialstats as ts
+from trialstats.cli import main
+from trialstats.design.spec import DesignError
+from trialstats.design.spec import load as load_design
+from trialstats.errors import ModelError
+from trialstats.simulate import SIMULATE_LIMITS
+
+MINI = Path(__file__).parent / "data" / "mini_trial"
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("n_per_arm", 100_000_000), ("treatment_weeks", 10**9), ("followup_weeks", 10**9),
+    ("n_sites", 10**9), ("trial_id", "X" * 10_000),
+])
+def test_simulate_arguments_have_upper_bounds(key, value):
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match=key) as e:
+        ts.simulate_trial(seed=1, **{key: value})
+    assert time.perf_counter() - start < 5  # refused before simulating
+    if key in SIMULATE_LIMITS:
+        assert f"{SIMULATE_LIMITS[key]:,}" in str(e.value) or str(SIMULATE_LIMITS[key]) in str(e.value)
+
+
+def test_simulate_limits_are_far_above_real_trials():
+    # the largest alopecia RCTs randomise a few hundred per arm over 1-2 years
+    assert SIMULATE_LIMITS["n_per_arm"] >= 10_000
+    assert SIMULATE_LIMITS["followup_weeks"] >= 520
+
+
+def test_cli_huge_n_per_arm_is_refused_quickly(tmp_path, capsys):
+    assert main(["simulate", "--seed", "1", "--n-per-arm", "100000000", "-o",
+                 str(tmp_path / "x")]) == 1
+    assert "n_per_arm" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_design_grid_above_the_simulator_limit_is_a_design_error(tmp_path):
+    doc = {"plan": "p.toml", "seed": 1, "replicates": 2, "n_per_arm": [60, 10**9],
+           "scenarios": [{"name": "a"}]}
+    (tmp_path / "p.toml").write_text("", encoding="utf-8")
+    with pytest.raises(DesignError, match="n_per_arm"):
+        load_design(doc, base=tmp_path)
+
+
+def test_simulate_into_an_existing_trial_folder_is_refused(tmp_path, capsys):
+    folder = Path(shutil.copytree(MINI, tmp_path / "real"))
+    before = {f.name: f.read_bytes() for f in folder.iterdir()}
+    assert main(["simulate", "--seed", "1", "--n-per-arm", "4", "-o", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "not written by trialstats simulate" in err and "--force" in err
+    assert {f.name: f.read_bytes() for f in folder.iterdir()} == before
+
+
+def test_simulate_into_a_file_or_device_is_a_clean_error(tmp_path, capsys):
+    plain = tmp_path / "file.txt"
+    plain.write_text("keep", encoding="utf-8")
+    for target in (plain, Path("/dev/null")):
+        assert main(["simulate", "--seed", "1", "--n-per-arm", "4", "-o", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "not a folder" in err and "unexpected" not in err
+    assert plain.read_text(encoding="utf-8") == "keep"
+
+
+def test_simulate_again_into_its_own_folder_and_with_force(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", "--seed", "1", "--n-per-arm", "4", "-o", str(out)]) == 0
+    assert main(["simulate", "--seed", "2", "--n-per-arm", "4", "-o", str(out)]) == 0
+    other = Path(shutil.copytree(MINI, tmp_path / "real"))
+    assert main(["simulate", "--seed", "1", "--n-per-arm", "4", "--force", "-o", str(other)]) == 0
+    assert ts.load_trial(other).meta.simulated
