@@ -16,6 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import trialstats as ts
@@ -88,3 +90,70 @@ def test_simulate_again_into_its_own_folder_and_with_force(tmp_path, capsys):
     other = Path(shutil.copytree(MINI, tmp_path / "real"))
     assert main(["simulate", "--seed", "1", "--n-per-arm", "4", "--force", "-o", str(other)]) == 0
     assert ts.load_trial(other).meta.simulated
+
+
+# ------------------------------------------------------------------ levels explosion (API)
+def _survival(n=1200, n_groups=1000):
+    rng = np.random.default_rng(5)
+    return pd.DataFrame({"AVAL": rng.exponential(100, n) + 1, "CNSR": rng.integers(0, 2, n),
+                         "ARM": rng.choice(["A", "B"], n), "EVENTCD": rng.integers(0, 3, n),
+                         "ID": [f"S{i:04d}" for i in range(n)],
+                         "MANY": rng.choice([f"L{i:04d}" for i in range(n_groups)], n),
+                         "TLOWER": 1.0, "TUPPER": 2.0})
+
+
+SURVIVAL_CALLS = {  # before: each ran for minutes (a group or stratum per subject)
+    "kaplan_meier by": lambda d: ts.kaplan_meier(d, censor="CNSR", by="ID"),
+    "nelson_aalen by": lambda d: ts.nelson_aalen(d, censor="CNSR", by="ID"),
+    "logrank by": lambda d: ts.logrank(d, censor="CNSR", by="ID"),
+    "logrank strata": lambda d: ts.logrank(d, censor="CNSR", strata="MANY"),
+    "rmst by": lambda d: ts.rmst(d, censor="CNSR", by="ID", tau=1.0),
+    "cox strata": lambda d: ts.cox("ARM", d, censor="CNSR", strata="MANY"),
+    "cox factor": lambda d: ts.cox("ARM + MANY", d, censor="CNSR"),
+    "fine_gray factor": lambda d: ts.fine_gray("ARM + MANY", d),
+    "interval_regression factor": lambda d: ts.interval_regression("ARM + MANY", d),
+}
+
+
+@pytest.mark.parametrize("call", sorted(SURVIVAL_CALLS))
+def test_grouping_or_factor_with_a_level_per_subject_is_refused_quickly(call):
+    d = _survival()
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match=r"(ID|MANY).*\d+ (distinct values|levels); at most 200"):
+        SURVIVAL_CALLS[call](d)
+    assert time.perf_counter() - start < 20  # refused before any fitting (generous: shared CPU)
+
+
+def _long(n_subjects=300, n_sites=300):
+    rng = np.random.default_rng(6)
+    visits = ["V1", "V2", "V3"]
+    d = pd.DataFrame({"USUBJID": np.repeat([f"U{i}" for i in range(n_subjects)], 3),
+                      "AVISIT": visits * n_subjects,
+                      "ARM": np.repeat(rng.choice(["A", "B"], n_subjects), 3),
+                      "SITE": np.repeat([f"T{i % n_sites}" for i in range(n_subjects)], 3),
+                      "WEEK": [0.0, 4.0, 8.0] * n_subjects})
+    d["CHG"] = rng.normal(size=len(d))
+    d["BASE"] = np.repeat(rng.normal(size=n_subjects), 3)
+    d["COUNT"] = rng.poisson(3, len(d)).astype(float)
+    return d
+
+
+LONG_CALLS = {
+    "mmrm": lambda d: ts.mmrm("CHG ~ ARM * AVISIT + SITE", d, covariance="cs"),
+    "lmm": lambda d: ts.lmm("CHG ~ ARM + SITE", d, re_formula="~WEEK"),
+    "count_model": lambda d: ts.count_model("COUNT ~ ARM + SITE", d),
+    "subgroup_interaction": lambda d: ts.subgroup_interaction(d, "SITE", covariance="cs"),
+}
+
+
+@pytest.mark.parametrize("call", sorted(LONG_CALLS))
+def test_longitudinal_factor_with_too_many_levels_is_refused(call):
+    with pytest.raises(ModelError, match=r"'SITE'.* 300 levels; at most 200"):
+        LONG_CALLS[call](_long())
+
+
+def test_two_hundred_groups_still_work():
+    # the limit is a limit, not a ban on site-level groupings
+    d = _survival(n=2000, n_groups=200)
+    fit = ts.kaplan_meier(d, censor="CNSR", by="MANY")
+    assert fit.table["MANY"].nunique() == 200
