@@ -17,9 +17,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from design_util import TWO_VISIT_PLAN
 
 from trialstats.cli import main
 from trialstats.report._output import is_report
+from trialstats.report.plan import load_plan
 
 MINI = Path(__file__).parent / "data" / "mini_trial"
 
@@ -90,3 +92,41 @@ def test_output_inside_a_file_used_as_folder_is_a_clean_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unexpected" not in err and "Traceback" not in err
     assert (folder / "adsl.csv").read_bytes() == (MINI / "adsl.csv").read_bytes()
+
+
+# ---------------------------------------------------------------- trialstats design -o
+DESIGN = ('plan = "sap.toml"\nseed = 2\nreplicates = 2\nn_per_arm = [10, 20]\n'
+          '[[scenarios]]\nname = "alt"\nmodel = "normal"\nvisits = [12, 24]\n'
+          'mean_difference = [3.0, 6.0]\nsd = 10.0\ncorrelation = 0.5\nretention = 1.0\n')
+
+
+def _design(tmp_path: Path) -> Path:
+    (tmp_path / "sap.toml").write_text(load_plan(TWO_VISIT_PLAN).to_toml(), encoding="utf-8")
+    spec = tmp_path / "design.toml"
+    spec.write_text(DESIGN, encoding="utf-8")
+    return spec
+
+
+@pytest.mark.parametrize("target", ["design.toml", "sap.toml", "notes.txt", "fifo.html"])
+def test_design_output_never_destroys_its_inputs_or_other_files(tmp_path, capsys, target):
+    # before: the design report was written over any -o after the whole simulation (its own
+    # design.toml and plan included) and a FIFO or device would have been replaced
+    spec = _design(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep", encoding="utf-8")
+    os.mkfifo(tmp_path / "fifo.html")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert _run_with_deadline(["design", str(spec), "-o", str(tmp_path / target)]) == 2
+    err = capsys.readouterr().err
+    assert "error: -o" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert not (tmp_path / f"{Path(target).stem}_ard").exists()
+
+
+def test_design_report_is_recognised_and_can_be_rebuilt(tmp_path, capsys):
+    spec = _design(tmp_path)
+    out = tmp_path / "d.html"
+    assert main(["design", str(spec), "-o", str(out)]) == 0
+    assert is_report(out)  # the generator marker
+    assert main(["design", str(spec), "-o", str(out)]) == 0  # a report may be replaced
+    (tmp_path / "other.html").write_text("<p>mine</p>", encoding="utf-8")
+    assert main(["design", str(spec), "-o", str(tmp_path / "other.html"), "--force"]) == 0

@@ -34,7 +34,8 @@ import pandas as pd
 
 from ..errors import TrialstatsError
 
-__all__ = ["MANIFEST_NAME", "OutputError", "atomic_write_bytes", "check_output", "is_report",
+__all__ = ["MANIFEST_NAME", "OutputError", "atomic_write_bytes", "check_output",
+           "check_output_path", "is_report",
            "neutralise_csv", "write_outputs"]
 
 #: File in ``<stem>_ard/`` listing the files trialstats wrote there (JSON).
@@ -102,6 +103,30 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
         existing file that is not a trialstats report (unless ``force``); or its ARD folder
         ``<stem>_ard`` is a symbolic link, holds input files of the trial, or is not a folder.
     """
+    check_output_path(out_path, input_files(trial, plan_path), force=force,
+                      owner=f"trial '{trial.meta.id}'")
+
+
+def check_output_path(out_path: Path, inputs: list[Path], *, force: bool = False,
+                      owner: str = "the analysis") -> None:
+    """:func:`check_output` for any report: ``inputs`` are the resolved files it was read from.
+
+    Parameters
+    ----------
+    out_path : Path
+        The HTML file to write; its tables go to ``<stem>_ard/``.
+    inputs : list of Path
+        Resolved input files, never overwritten (even with ``force``).
+    force : bool
+        Overwrite an existing file that is not a trialstats report.
+    owner : str
+        Named in the messages (``"trial 'X'"``, ``"design d.toml"``).
+
+    Raises
+    ------
+    OutputError
+        As :func:`check_output`.
+    """
     out_path = Path(out_path)
     _check_regular(out_path)
     if out_path.is_dir():
@@ -112,19 +137,17 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
         raise OutputError(f"-o {out_path}: {folder.name} is a symbolic link; the report writes its "
                           "tables into a real folder beside the HTML file; remove the link or choose "
                           "another output file")
-    inputs = input_files(trial, plan_path)
     for path in (out_path, ard_dir(out_path)):
         if _same_file(path, inputs):
-            raise OutputError(f"-o {out_path}: {path.name} is an input file of trial "
-                              f"'{trial.meta.id}'; a report never overwrites its inputs; choose "
-                              "another output file")
+            raise OutputError(f"-o {out_path}: {path.name} is an input file of {owner}; a report "
+                              "never overwrites its inputs; choose another output file")
     try:
         folder_resolved = ard_dir(out_path).resolve()
     except (OSError, RuntimeError):
         folder_resolved = None
     if folder_resolved is not None and any(i.parent == folder_resolved for i in inputs):
         raise OutputError(f"-o {out_path}: its tables folder {ard_dir(out_path).name} holds input files "
-                          f"of trial '{trial.meta.id}'; choose another output file name")
+                          f"of {owner}; choose another output file name")
     if out_path.exists() and not force and not is_report(out_path):
         raise OutputError(f"-o {out_path}: the file exists and is not a trialstats report (no "
                           "trialstats generator marker); choose another file, or pass --force "
