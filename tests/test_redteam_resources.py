@@ -157,3 +157,31 @@ def test_two_hundred_groups_still_work():
     d = _survival(n=2000, n_groups=200)
     fit = ts.kaplan_meier(d, censor="CNSR", by="MANY")
     assert fit.table["MANY"].nunique() == 200
+
+
+# ---------------------------------------------------------------- rbmi / tipping_point sizes
+@pytest.fixture(scope="module")
+def small_long():
+    rng = np.random.default_rng(8)
+    rows = [{"PATIENT": f"P{i}", "VISIT": v, "THERAPY": "DRUG" if i % 2 else "PBO",
+             "BASVAL": float(rng.normal(10, 2)), "CHANGE": float(rng.normal())}
+            for i in range(12) for v in ("V1", "V2")]
+    return pd.DataFrame(rows)
+
+
+def test_rbmi_huge_n_samples_is_refused_before_any_work(small_long):
+    # before: SeedSequence.spawn(10**9) and the per-sample lists exhausted memory
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="n_samples is 1000000000; at most 100,000"):
+        ts.rbmi(small_long, "CHANGE ~ THERAPY + VISIT", subject="PATIENT", visit="VISIT",
+                group="THERAPY", method="condmean", inference="bootstrap", n_samples=10**9)
+    assert time.perf_counter() - start < 5
+
+
+def test_tipping_point_grid_and_samples_are_bounded(small_long):
+    kw = dict(subject="PATIENT", visit="VISIT", group="THERAPY")
+    with pytest.raises(ModelError, match="deltas; at most 1000"):
+        ts.tipping_point(small_long, "CHANGE ~ THERAPY + VISIT", deltas=np.arange(10**6), **kw)
+    with pytest.raises(ModelError, match="n_samples is"):
+        ts.tipping_point(small_long, "CHANGE ~ THERAPY + VISIT", deltas=[0, 1],
+                         method="approxbayes", n_samples=10**9, **kw)

@@ -37,6 +37,17 @@ METHODS = ("condmean", "approxbayes")
 INFERENCES = ("jackknife", "bootstrap")
 
 
+#: Most samples (bootstrap samples or imputations) of one call: rbmi's vignettes use up to
+#: 2,000; more would only exhaust memory (one seed and one parameter set per sample).
+MAX_SAMPLES = 100_000
+
+
+def check_n_samples(n_samples, where: str) -> None:
+    """Refuse more than :data:`MAX_SAMPLES` samples (ModelError naming ``n_samples``)."""
+    if isinstance(n_samples, int | np.integer) and n_samples > MAX_SAMPLES:
+        raise ModelError(f"{where}: n_samples is {n_samples}; at most {MAX_SAMPLES:,} are allowed")
+
+
 def _choice(value, valid, what):
     if not isinstance(value, str) or value not in valid:
         raise ModelError(f"rbmi: unknown {what} {value!r}; valid: {', '.join(valid)}")
@@ -364,6 +375,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
         raise ModelError(f"rbmi: method={method!r}"
                          + (f", inference={inference!r}" if method == "condmean" else "")
                          + f" needs n_samples, an integer >= 2; got {n_samples!r}")
+    check_n_samples(n_samples, "rbmi")
     if analysis is not None and not callable(analysis):
         raise ModelError(f"rbmi: analysis must be a function of the completed data; got "
                          f"{type(analysis).__name__}")
