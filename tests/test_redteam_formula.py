@@ -99,3 +99,38 @@ def test_imputation_formula_with_a_whitelisted_transform_still_works(small):
 def test_new_syntax_variants_rejected(formula):
     with pytest.raises(ModelError):
         parse_formula(formula, ["CHG", "ARM", "BASE", "AGE"])
+
+
+# ----------------------------------------- code in column names passed as arm=/visit=/subgroup
+@pytest.fixture(scope="module")
+def long3():
+    rng = np.random.default_rng(2)
+    m = 40
+    return pd.DataFrame({"USUBJID": np.repeat([f"u{i}" for i in range(m)], 3),
+                         "AVISIT": ["V1", "V2", "V3"] * m,
+                         "ARM": np.repeat(rng.choice(["A", "B"], m), 3),
+                         "BASE": np.repeat(rng.normal(size=m), 3), "CHG": rng.normal(size=3 * m),
+                         "SEX": np.repeat(rng.choice(["F", "M"], m), 3)})
+
+
+COLUMN_CODE = ["X` + {{open('{canary}', 'w')}} + `Y", "X + I(open('{canary}', 'w'))",
+               "log(open('{canary}', 'w'))"]
+
+
+@pytest.mark.parametrize("template", COLUMN_CODE)
+@pytest.mark.parametrize("role", ["arm", "visit", "subgroup"])
+def test_subgroup_interaction_builds_its_formula_only_from_quotable_names(role, template, long3,
+                                                                          tmp_path):
+    # subgroup_interaction pastes arm/visit/subgroup names into a formula: a column named like
+    # code must be refused by the whitelist, never evaluated
+    canary = tmp_path / "canary"
+    name = template.format(canary=canary)
+    column = {"arm": "ARM", "visit": "AVISIT", "subgroup": "SEX"}[role]
+    data = long3.rename(columns={column: name})
+    args = {"arm": "ARM", "visit": "AVISIT", "covariance": "cs"}
+    subgroup = name if role == "subgroup" else "SEX"
+    if role != "subgroup":
+        args[role] = name
+    with pytest.raises(ModelError):
+        ts.subgroup_interaction(data, subgroup, **args)
+    assert not canary.exists()
