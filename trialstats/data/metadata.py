@@ -153,7 +153,12 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
             "[endpoints] must map names to tables, e.g. primary = { paramcd = \"TAHC\", visit = \"WEEK 24\" }",
             "endpoints"))
         endpoints = {}
-
+    for ep, spec in endpoints.items():
+        bad = [k for k, v in spec.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            problems.append(_problem(
+                f"endpoints.{ep}.{bad[0]}: must be a non-empty string (a PARAMCD, AVISIT or name); "
+                f"got {spec[bad[0]]!r}", "endpoints"))
     extra = {k: v for k, v in doc.items() if k not in _RESERVED}
     if problems:
         return None, problems
