@@ -40,3 +40,25 @@ def test_endpoint_values_must_be_strings(tmp_path, capsys, value):
     assert not validate_folder(folder).ok
     assert main(["validate", str(folder)]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+CODES = 'codes = { EXOSOME = "Exosome injections", MINOXIDIL = "Minoxidil 5% topical", PLACEBO = "Placebo" }'
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('"Exosome injections"', '"' + "E" * 100_000 + '"', "arms.codes"),
+    ('"Exosome injections"', '"Exo\\u001b[2J"', "arms.codes"),
+    (CODES, "codes = { " + ", ".join(f'A{i} = "x{i}"' for i in range(5000))
+     + ', PLACEBO = "Placebo" }', "arms.codes"),
+    ('id = "MINI-001"', 'id = "' + "I" * 200_000 + '"', "id"),
+    ('title = "Six-subject fixture trial"', 'title = "' + "T" * 100_000 + '"', "title"),
+])
+def test_huge_or_control_text_in_trial_toml_is_refused(tmp_path, old, new, key):
+    # before: accepted; a 100,000-character arm label went into every figure legend
+    folder = Path(shutil.copytree(MINI, tmp_path / "trial"))
+    toml = folder / "trial.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert old in text
+    toml.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(TrialDataError, match=rf"column {key}: .*at most"):
+        ts.load_trial(folder)
