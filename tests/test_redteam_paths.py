@@ -72,3 +72,38 @@ def test_long_table_name_through_the_cli(tmp_path, capsys):
     assert main(["validate", str(folder)]) == 1  # validation failed, as for any bad folder
     err = capsys.readouterr().err
     assert "Traceback" not in err and "OSError" not in err
+
+
+def _linked_folder(tmp_path: Path, which: str) -> Path:
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    for f in MINI.iterdir():
+        shutil.copy(f, folder / f.name)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    if which == "trial.toml":
+        (folder / "trial.toml").rename(outside / "trial.toml")
+    else:
+        (outside / "sap.toml").write_text("[relapse]\ntau = 30\n", encoding="utf-8")
+    os.symlink(outside / which, folder / which)
+    return folder
+
+
+def test_trial_toml_symlink_leaving_the_folder_is_refused(tmp_path):
+    # before: read silently (the metadata of another folder)
+    folder = _linked_folder(tmp_path, "trial.toml")
+    with pytest.raises(TrialDataError, match="trial.toml .* symbolic link leaving"):
+        ts.load_trial(folder)
+    assert not validate_folder(folder).ok
+    assert ts.load_trial(folder, allow_outside=True).meta.id == "MINI-001"
+
+
+def test_sap_toml_symlink_leaving_the_folder_is_refused(tmp_path):
+    # before: the plan of another folder was executed silently
+    from trialstats.report.plan import PlanError, plan_for_trial
+
+    folder = _linked_folder(tmp_path, "sap.toml")
+    with pytest.raises(PlanError, match="sap.toml .* symbolic link leaving"):
+        plan_for_trial(ts.load_trial(folder))
+    plan = plan_for_trial(ts.load_trial(folder, allow_outside=True))
+    assert plan.relapse.tau == 30
