@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=None, help="dropout probability")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing folder that trialstats simulate did not write")
 
     sub.add_parser("datasets", parents=[debug], help="list the bundled trials")
 
@@ -163,10 +165,33 @@ def _cmd_simulate(args) -> int:
     options = ("n_per_arm", "arms", "trial_id", "treatment_weeks", "followup_weeks", "dropout")
     kwargs = {k: getattr(args, k) for k in options if getattr(args, k) is not None}
     kwargs["seed"] = args.seed
+    _check_simulate_output(args.output, args.force)
     trial = simulate_trial(**kwargs)
     folder = trial.write(args.output, format=args.format)
     print(folder)
     return 0
+
+
+def _check_simulate_output(out: Path, force: bool) -> None:
+    """``simulate -o``: a folder that is missing, empty or written by ``trialstats simulate``
+    (its trial.toml records the generator); another trial's folder only with ``--force``."""
+    from .report._output import OutputError
+
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"-o {out}: exists and is not a folder; simulate writes a trial "
+                              "folder (trial.toml and the tables); give a new folder")
+        entries = [p.name for p in out.iterdir()] if out.is_dir() else []
+        toml = out / "trial.toml"
+        ours = toml.is_file() and b'function = "trialstats.simulate.simulate_trial"' in (
+            toml.read_bytes()[:1_000_000])
+    except OSError as e:
+        raise OutputError(f"-o {out}: cannot be used ({e.strerror or e}); give a new folder") from None
+    if entries and not ours and not force:
+        raise OutputError(f"-o {out}: the folder holds files not written by trialstats simulate "
+                          f"({', '.join(sorted(entries)[:5])}{' ...' if len(entries) > 5 else ''}); "
+                          "its tables and trial.toml would be replaced; give a new folder or pass "
+                          "--force")
 
 
 def _cmd_datasets(args) -> int:
@@ -185,10 +210,15 @@ def _build_one(folder: Path, out: Path, args) -> int:
     """Build one report, print its path; the exit status (failed sections count unless
     --keep-going)."""
     from .data import load_trial
+    from .report._output import OutputError
     from .report.build import build
 
     trial = load_trial(folder, allow_outside=args.allow_outside)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as e:  # a file where a folder must be, a name too long, ...
+        raise OutputError(f"-o {out}: cannot create its folder {out.parent} "
+                          f"({getattr(e, 'strerror', None) or e}); choose another output file") from None
     result = build(trial, out, progress=_progress_for_terminal(), force=args.force)
     print(result.path)
     if result.failed and not args.keep_going:

@@ -37,7 +37,8 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["SafeFormula", "parse_formula", "quote_name", "formula_context", "TRANSFORMS"]
+__all__ = ["SafeFormula", "parse_formula", "quote_name", "formula_context", "TRANSFORMS",
+           "check_factor_levels", "MAX_FACTOR_LEVELS"]
 
 #: one-argument math transforms (argument: arithmetic on columns and numbers)
 MATH = ("log", "log2", "log10", "log1p", "exp", "sqrt", "abs")
@@ -50,6 +51,9 @@ _MAX_TOKENS = 400
 _MAX_DEPTH = 20
 _MAX_POWER = 10
 _MAX_TERMS = 500
+#: most levels a text (factor) column of a model formula may have: more is an identifier or a
+#: free-text column, whose design would have one column per row and whose fit would not end
+MAX_FACTOR_LEVELS = 200
 _ALLOWED_TEXT = (
     "allowed: column names (backtick-quoted if not Python identifiers), the operators "
     "~ + - * : / | and ** or ^ with a whole exponent up to 10, numbers, parentheses, and the "
@@ -504,3 +508,40 @@ def _term_bound(node, node_type) -> float:
     if sym == "/" and len(args) == 2:
         return args[0] + args[0] * args[1]
     return float(sum(args))
+
+
+def check_factor_levels(frame, columns, where: str, formula: str = "") -> None:
+    """Refuse a factor column of a model with more than :data:`MAX_FACTOR_LEVELS` levels.
+
+    Checked before formulaic builds the design: a column with a level per subject (an id, a
+    free-text field) gives a design with thousands of columns whose fit would not end.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    columns : iterable of str
+        Columns of the formula (numeric columns are skipped).
+    where : str
+        Prefix of the message (the function).
+    formula : str
+        The formula, quoted in the message.
+
+    Raises
+    ------
+    ModelError
+        Names the column, its number of levels and the limit.
+    """
+    import pandas as pd
+
+    for col in dict.fromkeys(columns):
+        if col not in frame.columns:
+            continue
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            continue
+        n = s.nunique(dropna=True)
+        if n > MAX_FACTOR_LEVELS:
+            raise ModelError(
+                f"{where}: column {col!r} of {formula!r} is a factor with {n} levels; at most "
+                f"{MAX_FACTOR_LEVELS} are allowed (is it an identifier or free text? use a "
+                "coarser grouping, or a numeric column)")

@@ -355,6 +355,25 @@ def _is_number(x) -> bool:
 RELAPSE_DEFINITIONS = ("half-gain", "responder")
 
 
+#: Upper bounds of simulate_trial's size arguments: far above any alopecia trial (a few hundred
+#: subjects per arm over one to two years), low enough that no argument can exhaust the machine.
+SIMULATE_LIMITS = {"n_per_arm": 20_000, "treatment_weeks": 520, "followup_weeks": 1040,
+                   "n_sites": 10_000, "trial_id": 64}
+
+
+def _check_limits(n_per_arm, treatment_weeks, followup_weeks, n_sites, trial_id) -> None:
+    """Upper bounds (:data:`SIMULATE_LIMITS`), checked after the lower bounds and types."""
+    for name, value in (("n_per_arm", n_per_arm), ("treatment_weeks", treatment_weeks),
+                        ("followup_weeks", followup_weeks), ("n_sites", n_sites)):
+        if value > SIMULATE_LIMITS[name]:
+            raise ModelError(f"simulate_trial: {name} is {value}; at most "
+                             f"{SIMULATE_LIMITS[name]:,} is allowed")
+    if len(trial_id) > SIMULATE_LIMITS["trial_id"] or not trial_id.isprintable():
+        raise ModelError(f"simulate_trial: trial_id must be printable text of at most "
+                         f"{SIMULATE_LIMITS['trial_id']} characters; got {trial_id[:40]!r}"
+                         f"{'...' if len(trial_id) > 40 else ''}")
+
+
 def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
                      effects, n_sites, trial_id, seed, relapse="half-gain",
                      responder_gain=10.0) -> dict:
@@ -380,6 +399,9 @@ def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
     if not _is_int(treatment_weeks) or treatment_weeks < 4:
         raise ModelError(f"simulate_trial: treatment_weeks must be an integer >= 4 (weeks on "
                          f"treatment); got {treatment_weeks!r}")
+    if treatment_weeks > SIMULATE_LIMITS["treatment_weeks"]:
+        raise ModelError(f"simulate_trial: treatment_weeks is {treatment_weeks}; at most "
+                         f"{SIMULATE_LIMITS['treatment_weeks']:,} is allowed")
     if not _is_int(followup_weeks) or followup_weeks < treatment_weeks + FOLLOWUP_EVERY_WEEKS:
         raise ModelError(
             f"simulate_trial: followup_weeks (study week of the last follow-up visit) must be an "
@@ -404,6 +426,7 @@ def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         raise ModelError(f"simulate_trial: trial_id must be a non-empty string; got {trial_id!r}")
     if not _is_int(seed) or seed < 0:
         raise ModelError(f"simulate_trial: seed must be a non-negative integer; got {seed!r}")
+    _check_limits(n_per_arm, treatment_weeks, followup_weeks, n_sites, trial_id)
     if relapse not in RELAPSE_DEFINITIONS:
         raise ModelError(f"simulate_trial: unknown relapse definition {relapse!r}; valid: "
                          f"{', '.join(RELAPSE_DEFINITIONS)}")

@@ -84,6 +84,10 @@ def _problem(message: str, column: str | None = None) -> Problem:
     return Problem(table=TOML_NAME, column=column, message=message)
 
 
+#: Lengths and counts of trial.toml text (an arm label is drawn in every figure legend)
+MAX_ID, MAX_TITLE, MAX_LABEL, MAX_ARMS = 100, 500, 200, 50
+
+
 def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, list[Problem]]:
     """Build a :class:`TrialMeta` from a parsed trial.toml, collecting every problem.
 
@@ -107,6 +111,10 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
     title = doc.get("title", "")
     if not isinstance(title, str):
         problems.append(_problem(f"key 'title' must be a string; got {title!r}", "title"))
+    for key, value, most in (("id", tid, MAX_ID), ("title", title, MAX_TITLE)):
+        if isinstance(value, str) and (len(value) > most or not value.isprintable()):
+            problems.append(_problem(f"key '{key}' must be printable text of at most {most} "
+                                     f"characters; got {len(value)} characters", key))
     simulated = doc.get("simulated", False)
     if not isinstance(simulated, bool):
         problems.append(_problem(f"key 'simulated' must be true or false; got {simulated!r}", "simulated"))
@@ -129,6 +137,15 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
             bad = [k for k, v in codes.items() if not isinstance(v, str)]
             if bad:
                 problems.append(_problem(f"arm labels must be strings; not for {', '.join(bad)}", "arms.codes"))
+            odd = [k for k, v in codes.items() if isinstance(v, str) and (
+                len(v) > MAX_LABEL or not v.isprintable())]
+            if len(codes) > MAX_ARMS:
+                problems.append(_problem(f"{len(codes)} arms; at most {MAX_ARMS} are allowed",
+                                         "arms.codes"))
+            elif odd:
+                problems.append(_problem(
+                    f"arm labels must be printable text of at most {MAX_LABEL} characters; not "
+                    f"for {', '.join(map(str, odd[:10]))}", "arms.codes"))
         if not isinstance(reference, str):
             problems.append(_problem(
                 f"[arms] needs reference = \"<code>\" naming the comparator arm; got {reference!r}",
@@ -153,7 +170,12 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
             "[endpoints] must map names to tables, e.g. primary = { paramcd = \"TAHC\", visit = \"WEEK 24\" }",
             "endpoints"))
         endpoints = {}
-
+    for ep, spec in endpoints.items():
+        bad = [k for k, v in spec.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            problems.append(_problem(
+                f"endpoints.{ep}.{bad[0]}: must be a non-empty string (a PARAMCD, AVISIT or name); "
+                f"got {spec[bad[0]]!r}", "endpoints"))
     extra = {k: v for k, v in doc.items() if k not in _RESERVED}
     if problems:
         return None, problems

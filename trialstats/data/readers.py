@@ -78,10 +78,17 @@ def read_table(path: Path, table: str, column_types: dict | None = None) -> pd.D
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         fail(f"unknown file type '{path.suffix}'; valid: {', '.join(READERS)}")
-    if not path.exists():
+    try:  # a name too long for the file system, a NUL or a permission error raise OSError here
+        exists, is_file = path.exists(), path.is_file()
+    except (OSError, ValueError) as e:
+        fail(f"file named in trial.toml [tables] {table} cannot be opened "
+             f"({getattr(e, 'strerror', None) or e}); use a short file name inside the folder")
+    if not exists:
         fail(f"file named in trial.toml [tables] {table} = \"{label}\" is missing from {path.parent}")
-    if not path.is_file():
-        fail(f"{path} is not a file")
+    if not is_file:
+        what = "a directory" if path.is_dir() else "a FIFO, socket or device"
+        fail(f"{path} is not a file but {what}; trial.toml [tables] {table} = \"{label}\" "
+             "must name a regular table file")
     try:
         if kind == "csv":
             return _read_csv(path, table, column_types or {}, fail)

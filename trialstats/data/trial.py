@@ -207,6 +207,11 @@ def _read_folder(path, allow_outside: bool = False):
     paths and symbolic links leaving the folder are refused) unless ``allow_outside``.
     """
     folder = Path(path)
+    toml = folder / TOML_NAME
+    if not allow_outside and toml.is_symlink() and not _inside(toml, folder):
+        raise TrialDataError(f"{TOML_NAME} in trial folder '{folder}' is a symbolic link leaving "
+                             "the folder; the trial's metadata must be inside it (or pass "
+                             "allow_outside=True / --allow-outside)")
     meta, problems, column_types, tables = read_meta(folder)
     frames, labels, sources = {}, {}, {}
     for name, fname in tables.items():
@@ -296,6 +301,7 @@ def load_trial(path, allow_outside: bool = False) -> Trial:
         report.raise_for_errors()
     trial = Trial(meta, frames.get("adsl"), frames.get("adeff"), frames.get("adtte"),
                   frames.get("adae"), source_files=sources, _owned=True)
+    trial.allow_outside = bool(allow_outside)  # the report reads sap.toml under the same rule
     if problems:  # warnings about trial.toml come first
         trial.validation = replace(trial.validation,
                                    warnings=tuple(problems) + trial.validation.warnings)

@@ -20,6 +20,9 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="folder of per-chunk Parquet checkpoints (resume)")
     p.add_argument("--png", action="store_true", help="also write the power curves as PNG")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an existing output file that is not a trialstats report "
+                        "(never the design or its plan)")
 
 
 def command(args) -> int:
@@ -27,7 +30,28 @@ def command(args) -> int:
     from .report import write_report
     from .run import run
 
+    _check_output(args.spec, args.output, getattr(args, "force", False))
     res = run(args.spec, engine=args.engine, n_replicates=args.replicates,
               checkpoint=args.checkpoint, workers=args.workers)
     print(write_report(res, args.output, png=args.png))
     return 0
+
+
+def _check_output(spec: Path, out: Path, force: bool) -> None:
+    """Refuse ``-o`` before the simulation runs: the design file, its plan, a device or FIFO,
+    a folder, or (without ``--force``) a file that is not a trialstats report."""
+    import contextlib
+
+    from .._toml import read_toml
+    from ..report._output import check_output_path
+
+    inputs = [spec]
+    with contextlib.suppress(Exception):  # an unreadable design is reported by run()
+        plan = read_toml(spec).get("plan")
+        if isinstance(plan, str) and plan.strip():
+            inputs.append(spec.parent / plan)
+    resolved = []
+    for p in inputs:
+        with contextlib.suppress(OSError, RuntimeError, ValueError):
+            resolved.append(p.resolve())
+    check_output_path(out, resolved, force=force, owner=f"design {spec.name}")

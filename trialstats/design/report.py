@@ -26,6 +26,7 @@ _RC = {"svg.hashsalt": "trialstats-design", "svg.fonttype": "none", "font.family
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="generator" content="trialstats {{ version }}">
 <title>{{ title }}</title>
 <style>
 body{font-family:"DejaVu Sans",Arial,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;

@@ -257,6 +257,13 @@ def _grid(v, problems) -> tuple[int, ...]:
         problems.append(f"n_per_arm: must be an integer >= 2 or a non-empty list of them; "
                         f"got {v!r}")
         return ()
+    from ..simulate import SIMULATE_LIMITS
+
+    top = SIMULATE_LIMITS["n_per_arm"]
+    if any(x > top for x in items):
+        problems.append(f"n_per_arm: sample sizes above {top:,} per arm are not simulated; got "
+                        f"{max(items)}")
+        return ()
     if len(set(items)) != len(items):
         problems.append(f"n_per_arm: duplicate sample sizes in {v!r}")
     return tuple(sorted(set(items)))

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
+from formulaic import model_matrix
 from threadpoolctl import threadpool_limits
 
 from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
+from ..formula import formula_context, parse_formula
 from ..longitudinal._design import _as_factor, _check_columns, _r_columns
 from ..longitudinal.mmrm.covariance import COVARIANCE_TYPES, CovarianceStructure
 from . import _inputs as inp
@@ -34,6 +35,17 @@ __all__ = ["rbmi", "prepare", "METHODS", "INFERENCES"]
 
 METHODS = ("condmean", "approxbayes")
 INFERENCES = ("jackknife", "bootstrap")
+
+
+#: Most samples (bootstrap samples or imputations) of one call: rbmi's vignettes use up to
+#: 2,000; more would only exhaust memory (one seed and one parameter set per sample).
+MAX_SAMPLES = 100_000
+
+
+def check_n_samples(n_samples, where: str) -> None:
+    """Refuse more than :data:`MAX_SAMPLES` samples (ModelError naming ``n_samples``)."""
+    if isinstance(n_samples, int | np.integer) and n_samples > MAX_SAMPLES:
+        raise ModelError(f"{where}: n_samples is {n_samples}; at most {MAX_SAMPLES:,} are allowed")
 
 
 def _choice(value, valid, what):
@@ -61,15 +73,18 @@ class Prepared:
     subject_column: str = ""
 
 
-def _design(rhs: str, frame: pd.DataFrame, group: str, arms: list, where: str):
-    """Imputation design rows with the arm column set to each arm: (A, N, p) and names."""
+def _design(rhs: str, rhs_columns, frame: pd.DataFrame, group: str, arms: list, where: str):
+    """Imputation design rows with the arm column set to each arm: (A, N, p) and names.
+
+    ``rhs`` is the checked text of :func:`trialstats.formula.parse_formula` (never the raw
+    formula: formulaic evaluates Python in it)."""
     sub = frame.copy()
-    for c in Formula(rhs).required_variables:
+    for c in rhs_columns:
         if c in sub.columns and c != group:
             sub[c] = _as_factor(sub[c])
     sub[group] = pd.Categorical(sub[group], categories=arms)
     try:
-        mm = model_matrix(rhs, sub, na_action="raise")
+        mm = model_matrix(rhs, sub, na_action="raise", context=formula_context())
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs!r}: {e}") from e
     spec = mm.model_spec
@@ -77,7 +92,7 @@ def _design(rhs: str, frame: pd.DataFrame, group: str, arms: list, where: str):
     for a in arms:
         alt = sub.copy()
         alt[group] = pd.Categorical([a] * len(alt), categories=arms)
-        out.append(np.asarray(spec.get_model_matrix(alt), dtype=float))
+        out.append(np.asarray(spec.get_model_matrix(alt, context=formula_context()), dtype=float))
     order, names = _r_columns(mm.columns, spec.term_indices, rhs)
     X = np.stack(out)[:, :, order]
     own = np.asarray(mm, dtype=float)
@@ -148,17 +163,15 @@ def _intermittent(yi: np.ndarray, ice: int) -> bool:
     return bool(np.isnan(yi[:end]).any())
 
 
-def _formula_columns(formula: str) -> tuple[str, list]:
-    """Outcome and right-hand-side columns of the imputation formula."""
-    try:
-        parsed = Formula(formula)
-        lhs = list(parsed.lhs.required_variables)
-        rhs_vars = sorted(parsed.rhs.required_variables)
-    except Exception as e:
-        raise ModelError(f"rbmi: cannot parse formula {formula!r}: {e}") from e
-    if len(lhs) != 1:
-        raise ModelError(f"rbmi: formula {formula!r} needs one outcome left of '~'")
-    return lhs[0], rhs_vars
+def _formula_columns(formula, data: pd.DataFrame):
+    """Outcome, right-hand-side columns and checked formula of the imputation model.
+
+    The formula goes through the whitelist of :mod:`trialstats.formula` first: formulaic
+    evaluates Python inside ``{...}`` and calls, so a raw formula could run code."""
+    safe = parse_formula(formula, [str(c) for c in data.columns], where="rbmi", sides="two")
+    if len(safe.lhs_columns) != 1:
+        raise ModelError(f"rbmi: formula {formula!r} needs one outcome column left of '~'")
+    return safe.lhs_columns[0], sorted(safe.rhs_columns), safe
 
 
 def _imputation_groups(miss, arm_of, ref_idx, code, ice_visit) -> tuple:
@@ -191,7 +204,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     valid = list(all_strategies)
     if strategy not in valid:
         raise ModelError(f"rbmi: unknown strategy {strategy!r}; valid: {', '.join(valid)}")
-    outcome, rhs_vars = _formula_columns(formula)
+    outcome, rhs_vars, safe = _formula_columns(formula, data)
     covariates = list(covariates or [])
     _check_columns([subject, visit, group, outcome, *rhs_vars, *covariates], data, where,
                    "formula or argument")
@@ -218,7 +231,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     n, m = len(subjects), len(visits)
     y = frame[outcome].to_numpy(dtype=float).reshape(n, m)
     arm_of = pd.Categorical(frame[group], categories=arms).codes.reshape(n, m)[:, 0]
-    X, names = _design(formula.split("~", 1)[1], frame, group, arms, where)
+    X, names = _design(safe.rhs, rhs_vars, frame, group, arms, where)
     X = X.reshape(len(arms), n, m, -1)
     Z, eqw = _analysis_columns(frame, covariates, where)
     Z = Z.reshape(n, m, -1)
@@ -362,6 +375,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
         raise ModelError(f"rbmi: method={method!r}"
                          + (f", inference={inference!r}" if method == "condmean" else "")
                          + f" needs n_samples, an integer >= 2; got {n_samples!r}")
+    check_n_samples(n_samples, "rbmi")
     if analysis is not None and not callable(analysis):
         raise ModelError(f"rbmi: analysis must be a function of the completed data; got "
                          f"{type(analysis).__name__}")

@@ -20,10 +20,13 @@ from threadpoolctl import threadpool_limits
 from .._inference import check_level
 from .._summary import Summary
 from ..errors import ModelError
-from .api import INFERENCES, METHODS, _choice, prepare
+from .api import INFERENCES, METHODS, _choice, check_n_samples, prepare
 from .results import analyse_draws, pool_draws, run_draws
 
 __all__ = ["tipping_point", "TippingPointResult"]
+
+#: Most deltas of a tipping-point grid (each delta is a full analysis of every sample)
+MAX_DELTAS = 1000
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,9 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
         "bootstrap" if method == "condmean" else "approxbayes")
     if kind != "jackknife" and (not isinstance(n_samples, int | np.integer) or n_samples < 2):
         raise ModelError(f"tipping_point: method {method!r} needs n_samples >= 2")
+    check_n_samples(n_samples, "tipping_point")
+    if grid.size > MAX_DELTAS:
+        raise ModelError(f"tipping_point: {grid.size} deltas; at most {MAX_DELTAS} are allowed")
     prep = prepare(data, formula, visit=visit, delta=delta, **model)
     arms = list(prep.arms)
     shifted = arms if arm is None else ([arm] if isinstance(arm, str) else list(arm))

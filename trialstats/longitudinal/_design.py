@@ -31,7 +31,7 @@ from formulaic import model_matrix
 from scipy import linalg
 
 from ..errors import ModelError
-from ..formula import SafeFormula, formula_context, parse_formula
+from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
 
 __all__ = ["Design", "build_design", "r_level_order", "rhs_matrix", "reference_grid_matrix"]
 
@@ -394,6 +394,7 @@ def build_design(
             f"({'; '.join(f'{k}: {v} rows' for k, v in counts.items())})"
         )
 
+    check_factor_levels(used, rhs, where, safe.text)
     levels = {}
     for col in rhs:
         s = _as_factor(used[col])

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -33,7 +34,8 @@ import pandas as pd
 
 from ..errors import TrialstatsError
 
-__all__ = ["MANIFEST_NAME", "OutputError", "atomic_write_bytes", "check_output", "is_report",
+__all__ = ["MANIFEST_NAME", "OutputError", "atomic_write_bytes", "check_output",
+           "check_output_path", "is_report",
            "neutralise_csv", "write_outputs"]
 
 #: File in ``<stem>_ard/`` listing the files trialstats wrote there (JSON).
@@ -57,6 +59,8 @@ def ard_dir(out_path: Path) -> Path:
 def is_report(path: Path) -> bool:
     """True when ``path`` is an HTML file written by trialstats (its generator marker)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO would block the open; a device is never a report
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:
@@ -99,7 +103,32 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
         existing file that is not a trialstats report (unless ``force``); or its ARD folder
         ``<stem>_ard`` is a symbolic link, holds input files of the trial, or is not a folder.
     """
+    check_output_path(out_path, input_files(trial, plan_path), force=force,
+                      owner=f"trial '{trial.meta.id}'")
+
+
+def check_output_path(out_path: Path, inputs: list[Path], *, force: bool = False,
+                      owner: str = "the analysis") -> None:
+    """:func:`check_output` for any report: ``inputs`` are the resolved files it was read from.
+
+    Parameters
+    ----------
+    out_path : Path
+        The HTML file to write; its tables go to ``<stem>_ard/``.
+    inputs : list of Path
+        Resolved input files, never overwritten (even with ``force``).
+    force : bool
+        Overwrite an existing file that is not a trialstats report.
+    owner : str
+        Named in the messages (``"trial 'X'"``, ``"design d.toml"``).
+
+    Raises
+    ------
+    OutputError
+        As :func:`check_output`.
+    """
     out_path = Path(out_path)
+    _check_regular(out_path)
     if out_path.is_dir():
         raise OutputError(f"-o {out_path}: is an existing folder; give the HTML file to write "
                           f"(e.g. {out_path / 'report.html'})")
@@ -108,19 +137,17 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
         raise OutputError(f"-o {out_path}: {folder.name} is a symbolic link; the report writes its "
                           "tables into a real folder beside the HTML file; remove the link or choose "
                           "another output file")
-    inputs = input_files(trial, plan_path)
     for path in (out_path, ard_dir(out_path)):
         if _same_file(path, inputs):
-            raise OutputError(f"-o {out_path}: {path.name} is an input file of trial "
-                              f"'{trial.meta.id}'; a report never overwrites its inputs; choose "
-                              "another output file")
+            raise OutputError(f"-o {out_path}: {path.name} is an input file of {owner}; a report "
+                              "never overwrites its inputs; choose another output file")
     try:
         folder_resolved = ard_dir(out_path).resolve()
     except (OSError, RuntimeError):
         folder_resolved = None
     if folder_resolved is not None and any(i.parent == folder_resolved for i in inputs):
         raise OutputError(f"-o {out_path}: its tables folder {ard_dir(out_path).name} holds input files "
-                          f"of trial '{trial.meta.id}'; choose another output file name")
+                          f"of {owner}; choose another output file name")
     if out_path.exists() and not force and not is_report(out_path):
         raise OutputError(f"-o {out_path}: the file exists and is not a trialstats report (no "
                           "trialstats generator marker); choose another file, or pass --force "
@@ -128,6 +155,28 @@ def check_output(trial, out_path: Path, *, force: bool = False, plan_path: Path 
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"-o {out_path}: {folder.name} exists and is not a folder; the report "
                           "writes its tables there; move it or choose another output file")
+
+
+def _check_regular(out_path: Path) -> None:
+    """An existing output path (followed through symbolic links) must be a regular file: a
+    report is renamed into place, which would replace a device node such as ``/dev/null`` or
+    ``/dev/stdout`` (a link to the terminal or a pipe) or a FIFO with a plain file; refused
+    even with ``force``."""
+    for path in (ard_dir(out_path), out_path):  # the tables folder's name is longer
+        try:
+            mode = os.lstat(path).st_mode if path != out_path else os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = None
+        except (OSError, ValueError) as e:  # name too long, NUL, permission, a symlink loop
+            raise OutputError(f"-o {out_path}: {path.name[:60]}: cannot be used as an output "
+                              f"name ({getattr(e, 'strerror', None) or e}); choose another output "
+                              "file") from None
+    if mode is None:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise OutputError(f"-o {out_path}: is not a regular file (a device, FIFO or socket, e.g. "
+                          "/dev/stdout); a report is written as an HTML file with its tables "
+                          "folder beside it; give a file path such as report.html")
 
 
 def neutralise_csv(frame: pd.DataFrame) -> pd.DataFrame:

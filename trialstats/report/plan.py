@@ -458,9 +458,23 @@ def plan_for_trial(trial, plan=None) -> AnalysisPlan:
     if plan is None:
         path = getattr(trial.meta, "path", None)
         if path is not None and (Path(path) / "sap.toml").is_file():
+            _check_sap_inside(Path(path), getattr(trial, "allow_outside", False))
             plan = load_plan(Path(path) / "sap.toml")
         else:
             plan = AnalysisPlan()
     elif not isinstance(plan, AnalysisPlan):
         plan = load_plan(plan)
     return plan.resolve(trial)
+
+
+def _check_sap_inside(folder: Path, allow_outside: bool) -> None:
+    """A sap.toml that is a symbolic link leaving the trial folder is refused (as table files)."""
+    sap = folder / "sap.toml"
+    try:
+        inside = sap.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside and not allow_outside:
+        raise PlanError(f"sap.toml in trial folder '{folder}' is a symbolic link leaving the "
+                        "folder; the plan must be inside it (or load the trial with "
+                        "allow_outside=True / --allow-outside)")

@@ -200,6 +200,10 @@ def event_indicator(data: pd.DataFrame, event: str | None, censor: str | None) -
     return values if event is not None else (1 - values).astype(np.int8)
 
 
+#: most groups of a ``by=`` or ``strata=`` column (a level per subject would not end)
+MAX_GROUPS = 200
+
+
 def group_levels(series: pd.Series) -> list:
     """Level order of a grouping column: categorical order, else R's sorted order."""
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -222,6 +226,11 @@ def group_codes(data: pd.DataFrame, by: str, what: str = "by") -> tuple[np.ndarr
             f"column {by} ({what}=): missing values in {describe_rows(data, missing)}; "
             "every row needs a group"
         )
+    n = series.nunique(dropna=True)
+    if n > MAX_GROUPS:
+        raise ModelError(
+            f"column {by} ({what}=) has {n} distinct values; at most {MAX_GROUPS} groups are "
+            "allowed (is it an identifier or a continuous variable? use a coarser grouping)")
     levels = group_levels(series)
     codes = pd.Categorical(series, categories=levels).codes.astype(np.int64)
     return codes, tuple(levels)

@@ -65,7 +65,7 @@ from scipy import stats
 
 from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
-from ..formula import formula_context, parse_formula
+from ..formula import check_factor_levels, formula_context, parse_formula
 from . import _cox_engine as engine
 from . import _cox_exact as exact
 from . import cox_predict
@@ -77,6 +77,7 @@ from ._input import (
     counting_times,
     event_indicator,
     filter_paramcd,
+    group_codes,
     require_columns,
 )
 from ._summary import Summary, summary_html
@@ -427,6 +428,7 @@ def cox(
                          f"columns: {', '.join(map(str, frame.columns))}")
     import formulaic  # imported here: formula parsing is only needed by cox()
 
+    check_factor_levels(frame, safe.columns, "cox", rhs)
     work = frame.reset_index(drop=True)
     for col in work.columns:
         if isinstance(work[col].dtype, pd.CategoricalDtype):
@@ -474,6 +476,8 @@ def cox(
     t0 = None if start_all is None else start_all[keep]
     if ev.sum() == 0:
         raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
+    if strata is not None:  # a stratum per subject: refused before the per-stratum loops
+        group_codes(work.loc[keep, [strata]], strata, what="strata")
     _check_estimable(x, names, term_columns, term_names, ev)
     monotone = None
     if start_all is None:  # (start, stop] risk sets are not "time >= t": the SE check covers them

@@ -42,7 +42,7 @@ import pandas as pd
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
-from ..formula import formula_context, parse_formula
+from ..formula import check_factor_levels, formula_context, parse_formula
 from . import _parametric
 from ._input import (
     TIME_UNITS,
@@ -339,6 +339,7 @@ def interval_regression(
         raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
                          f"{', '.join(map(repr, unknown))} not in the data; available "
                          f"columns: {', '.join(map(str, frame.columns))}")
+    check_factor_levels(frame, safe.columns, "interval_regression", rhs)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
