@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .._blas import one_blas_thread
 from ._output import OutputError, ard_dir, check_output, write_outputs
 from .ard_long import long_ard, parquet_bytes
 from .plan import AnalysisPlan, plan_for_trial
@@ -178,6 +179,7 @@ def _plan_path(trial, plan) -> Path | None:
     return None
 
 
+@one_blas_thread  # the same bits on any machine and after any earlier call (byte-identical)
 def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
     """Compute the sections and render the HTML text (nothing is written).
 
