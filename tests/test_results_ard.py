@@ -238,3 +238,12 @@ def test_cox_comparisons_do_not_mistake_a_covariate_named_like_the_arm(exo):
     c = fit.comparisons(reference="PLACEBO")
     assert c["arm"].tolist() == ["EXOSOME", "MINOXIDIL"]
     assert_allclose(c["estimate"], fit.coef["hazard_ratio"][:2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("vcov, words", [("model", None), ("empirical", "empirical (sandwich)"),
+                                         ("empirical-jackknife", "jackknife"),
+                                         ("empirical-bias-reduced", "bias-reduced (CR2)")])
+def test_mmrm_comparisons_name_the_covariance_of_the_estimates(exo, vcov, words):
+    method = ts.mmrm("CHG ~ ARM * AVISIT + BASE", exo[1], vcov=vcov).comparisons()["method"]
+    assert method.nunique() == 1
+    assert ("sandwich" not in method[0]) if words is None else (words in method[0])

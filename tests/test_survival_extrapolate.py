@@ -103,3 +103,12 @@ def test_lifelines_fits_map_to_our_parametrisation(dist):
     nll = lambda th: -_parametric.loglik(dist, th, t, upper)  # noqa: E731
     assert_allclose(res["vcov"], np.linalg.inv(_parametric._num_hess(nll, res["params"])),
                     rtol=1e-3)
+
+
+def test_an_arm_with_one_subject_is_a_clean_model_error():
+    # lifelines fails inside its optimiser on a single time ("len() of unsized object");
+    # trialstats says which arm and why (issue 11: internal errors never reach the user)
+    d = pd.DataFrame({"AVAL": [10.0, 20.0, 30.0, 40.0, 15.0], "CNSR": [0, 0, 1, 0, 0],
+                      "ARM": ["A", "A", "A", "A", "B"]})
+    with pytest.raises(ModelError, match=r"arm B has 1 subject\(s\) with 1 distinct time"):
+        ts.extrapolate(d, censor="CNSR", by="ARM")

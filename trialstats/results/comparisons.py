@@ -33,6 +33,11 @@ __all__ = [
 ]
 
 
+_SANDWICH_LABEL = {"empirical": ", empirical (sandwich) SE",
+                   "empirical-jackknife": ", empirical jackknife (sandwich) SE",
+                   "empirical-bias-reduced": ", bias-reduced (CR2) sandwich SE"}
+
+
 def resolve_pairs(levels, pairs=None, *, reference=None, where="comparisons") -> list:
     """The (arm, reference) pairs to compare.
 
@@ -149,7 +154,7 @@ def mmrm_comparisons(fit, arm="ARM", visit=None, *, pairs=None, level=None, anal
     est = fit.inference.estimate(np.array(rows), level)
     cov = fit.spec.covariance + (f" by {fit.spec.group}" if fit.spec.group else "")
     method = (f"MMRM, {cov} covariance, {fit.spec.method.upper()}, {fit.spec.df} df"
-              + (", empirical (sandwich) SE" if fit.spec.vcov == "empirical" else ""))
+              + _SANDWICH_LABEL.get(fit.spec.vcov, ""))
     out = {"visit": visits, "arm": arms, "reference": refs, "measure": "difference in LS means",
            "scale": "difference", "null": 0.0, "level": level, "method": method}
     for col in ("estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"):

@@ -217,6 +217,9 @@ def extrapolate(
         t, e = inp.time[m], inp.event[m]
         if e.sum() == 0:
             raise ModelError(f"arm {g} has no events: parametric curves cannot be fitted")
+        if len(np.unique(t)) < 2:  # lifelines fails inside its optimiser (len() of unsized)
+            raise ModelError(f"arm {g} has {len(t)} subject(s) with {len(np.unique(t))} distinct "
+                             "time(s): a parametric curve needs at least two different times")
         lower = t
         upper = np.where(e == 1, t, np.inf)
         for dist in distributions:
