@@ -285,6 +285,15 @@ def test_duplicate_visit_names_subject_and_visit(data):
         ts.mmrm("Y ~ ARM * AVISIT", dup, subject="USUBJID", visit="AVISIT")
 
 
+def test_duplicate_visit_with_repeated_index_labels_names_rows_by_position(data):
+    # a frame built with pd.concat keeps repeated labels: rows are then named by position
+    dup = pd.concat([data, data.iloc[[5]]])
+    dup.index = [0] * len(dup)
+    with pytest.raises(ts.ModelError, match=rf"USUBJID S001 has AVISIT V2 more than once; "
+                                            rf"duplicated rows: 5 \(S001\), {len(data)} \(S001\)$"):
+        ts.mmrm("Y ~ ARM * AVISIT", dup, subject="USUBJID", visit="AVISIT")
+
+
 def test_arm_without_observations_at_a_visit(data):
     gap = data.copy()
     gap.loc[(gap["ARM"] == "A") & (gap["AVISIT"] == "V3"), "Y"] = np.nan

@@ -207,6 +207,8 @@ def mmrm(
     rank_deficient = _choice(rank_deficient, ("error", "drop"), "rank_deficient")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+    if not data.index.is_unique:  # rows are named by label in errors and exclusions: positions
+        data = data.reset_index(drop=True)
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
