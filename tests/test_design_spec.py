@@ -73,6 +73,24 @@ def test_plan_errors_and_missing_plan_are_named(tmp_path):
         load({**good(), "plan": "nope.toml"}, base=tmp_path)
 
 
+def test_a_plan_outside_the_design_folder_is_refused_unless_allowed(tmp_path):
+    # as the tables of a trial folder: '../', absolute paths and escaping symlinks are refused
+    design, outside = tmp_path / "design", tmp_path / "elsewhere"
+    design.mkdir()
+    make_spec(outside, good(), TRIAL_PLAN)  # writes elsewhere/sap.toml
+    (design / "link.toml").symlink_to(outside / "sap.toml")
+    for plan in ("../elsewhere/sap.toml", str(outside / "sap.toml"), "link.toml"):
+        with pytest.raises(DesignError, match=r"plan: .* resolves outside the design's folder"):
+            load({**good(), "plan": plan}, base=design)
+        assert load({**good(), "plan": plan}, base=design, allow_outside=True).plan is not None
+
+
+def test_design_file_is_read_with_the_trial_toml_limits(tmp_path):
+    (tmp_path / "d.toml").write_bytes("replicates = 10\ntitle = 'caf\xe9'\n".encode("latin-1"))
+    with pytest.raises(DesignError, match=r"d\.toml: .*UTF-8"):
+        load(tmp_path / "d.toml")
+
+
 def test_simulate_trial_parameter_ranges_are_checked(tmp_path):
     with pytest.raises(DesignError, match=r"scenarios\[0\]\.dropout must be a probability"):
         make_spec(tmp_path, good(scenarios=[{"name": "a", "dropout": 1.5}], targets={}),
@@ -104,7 +122,7 @@ def test_normal_model_parameters_are_checked(tmp_path):
 
 def test_bad_toml_and_missing_file(tmp_path):
     (tmp_path / "d.toml").write_text("seed = = 1\n")
-    with pytest.raises(DesignError, match=r"d.toml: not valid TOML"):
+    with pytest.raises(DesignError, match=r"d.toml: invalid TOML"):
         load(tmp_path / "d.toml")
     with pytest.raises(DesignError, match=r"design file .*missing.toml' does not exist"):
         load(tmp_path / "missing.toml")

@@ -23,15 +23,19 @@ def add_parser(sub) -> None:
     p.add_argument("--force", action="store_true",
                    help="overwrite an existing output file that is not a trialstats report "
                         "(never the design or its plan)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="read a plan that the design file places outside its folder")
 
 
 def command(args) -> int:
     """Run ``trialstats design``; print the written report path; 0 on success."""
     from .report import write_report
     from .run import run
+    from .spec import load
 
     _check_output(args.spec, args.output, getattr(args, "force", False))
-    res = run(args.spec, engine=args.engine, n_replicates=args.replicates,
+    spec = load(args.spec, allow_outside=args.allow_outside)
+    res = run(spec, engine=args.engine, n_replicates=args.replicates,
               checkpoint=args.checkpoint, workers=args.workers)
     print(write_report(res, args.output, png=args.png))
     return 0

@@ -40,12 +40,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._toml import TomlReadError, read_toml
 from ..errors import TrialstatsError
 from ..report.plan import AnalysisPlan, PlanError, load_plan
 from . import models
@@ -177,7 +177,8 @@ SCENARIO_KEYS = ("name", "model", "null")
 TARGET_KEYS = ("power", "fwer")
 
 
-def load(source: str | Path | dict, *, base: str | Path | None = None) -> DesignSpec:
+def load(source: str | Path | dict, *, base: str | Path | None = None,
+         allow_outside: bool = False) -> DesignSpec:
     """Read and validate a design from a ``design.toml`` file or an already-parsed mapping.
 
     Parameters
@@ -187,6 +188,9 @@ def load(source: str | Path | dict, *, base: str | Path | None = None) -> Design
     base : path, optional
         Folder against which ``plan`` is resolved when ``source`` is a dict (default: the
         current directory); a file's own folder otherwise.
+    allow_outside : bool, default False
+        Read a ``plan`` that resolves outside that folder (``../``, absolute, a symbolic link
+        leaving it); refused otherwise, as the tables of a trial folder.
 
     Returns
     -------
@@ -204,21 +208,22 @@ def load(source: str | Path | dict, *, base: str | Path | None = None) -> Design
     else:
         path = Path(source)
         name, folder = path.name, path.resolve().parent
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise DesignError(f"design file {str(path)!r} does not exist") from e
-        except tomllib.TOMLDecodeError as e:
-            raise DesignError(f"{name}: not valid TOML: {e}") from e
+        if not path.exists():
+            raise DesignError(f"design file {str(path)!r} does not exist")
+        try:  # the reader of trial.toml and sap.toml: size, encoding and nesting limits
+            data = read_toml(path)
+        except TomlReadError as e:
+            raise DesignError(str(e)) from e
     problems: list[str] = []
-    spec = _parse(data, folder, name, problems)
+    spec = _parse(data, folder, name, problems, allow_outside)
     if problems:
         head = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in design {name!r}:"
         raise DesignError("\n  ".join([head, *problems]), problems)
     return spec
 
 
-def _parse(data: dict, folder: Path, name: str, problems: list[str]) -> DesignSpec | None:
+def _parse(data: dict, folder: Path, name: str, problems: list[str],
+           allow_outside: bool = False) -> DesignSpec | None:
     for key in sorted(set(data) - set(TOP_KEYS)):
         problems.append(f"{key}: unknown key; valid: {', '.join(TOP_KEYS)}")
     for key, (required, check) in TOP_KEYS.items():
@@ -233,7 +238,7 @@ def _parse(data: dict, folder: Path, name: str, problems: list[str]) -> DesignSp
     if "allocation" in data and data["allocation"] not in (1, 1.0, "1:1"):
         problems.append(f"allocation: only 1:1 allocation is supported (simulate_trial "
                         f"randomises equal arms); got {data['allocation']!r}")
-    plan = _plan(data.get("plan"), folder, problems)
+    plan = _plan(data.get("plan"), folder, problems, allow_outside)
     shared = data.get("simulation", {})
     if not isinstance(shared, dict):
         problems.append(f"simulation: must be a table of scenario parameters; got {shared!r}")
@@ -269,10 +274,19 @@ def _grid(v, problems) -> tuple[int, ...]:
     return tuple(sorted(set(items)))
 
 
-def _plan(v, folder: Path, problems) -> AnalysisPlan | None:
+def _plan(v, folder: Path, problems, allow_outside: bool = False) -> AnalysisPlan | None:
     if not isinstance(v, str) or not v.strip():
         return None
-    path = (folder / v).resolve()
+    try:
+        path = (folder / v).resolve()
+        inside = path.is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError) as e:
+        problems.append(f"plan: {v!r} cannot be resolved ({e})")
+        return None
+    if not inside and not allow_outside:
+        problems.append(f"plan: {v!r} resolves outside the design's folder ({path}); keep the plan "
+                        "beside the design file, or pass allow_outside=True / --allow-outside")
+        return None
     try:
         return load_plan(path)
     except PlanError as e:
