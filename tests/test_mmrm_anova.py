@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from tolerances import OPTIMISER, PBKRTEST_UNBALANCED_DF, PBKRTEST_UNBALANCED_SE
@@ -35,15 +34,6 @@ from trialstats.errors import ModelError
 REF = Path(__file__).parent / "reference" / "mmrm"
 ANOVA = json.loads((REF / "anova_fev.json").read_text())
 FORMULA = "FEV1 ~ RACE + SEX + ARMCD * AVISIT + FEV1_BL"
-
-
-@pytest.fixture(scope="module")
-def fev():
-    levels = json.loads((REF / "levels.json").read_text())["fev_data"]
-    d = pd.read_csv(REF / "fev_data.csv")
-    for col in ["AVISIT", "ARMCD", "RACE", "SEX", "USUBJID"]:
-        d[col] = pd.Categorical(d[col], categories=levels[col]["levels"])
-    return d
 
 
 @pytest.mark.parametrize("kind", ["III", "II"])

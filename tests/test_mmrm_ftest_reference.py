@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from tolerances import OPTIMISER, PBKRTEST_UNBALANCED_DF, PBKRTEST_UNBALANCED_SE
 
@@ -24,15 +23,6 @@ import trialstats as ts
 REF = Path(__file__).parent / "reference" / "mmrm"
 CASES = json.loads((REF / "ftest_cs.json").read_text())
 TESTS = list(CASES["tests"].values())
-
-
-@pytest.fixture(scope="module")
-def fev():
-    levels = json.loads((REF / "levels.json").read_text())["fev_data"]
-    d = pd.read_csv(REF / "fev_data.csv")
-    for col in ["AVISIT", "ARMCD", "RACE", "SEX", "USUBJID"]:
-        d[col] = pd.Categorical(d[col], categories=levels[col]["levels"])
-    return d
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from tolerances import ANALYTIC, MMRM_DEFAULT_IN_SE, MMRM_DEFAULT_LOGLIK
@@ -25,15 +24,6 @@ from trialstats.errors import ModelError
 REF = Path(__file__).parent / "reference" / "mmrm"
 TIGHT = json.loads((REF / "fev_us_satterthwaite.json").read_text())["tight_refit"]
 FORMULA = "FEV1 ~ RACE + SEX + ARMCD * AVISIT"
-
-
-@pytest.fixture(scope="module")
-def fev():
-    levels = json.loads((REF / "levels.json").read_text())["fev_data"]
-    d = pd.read_csv(REF / "fev_data.csv")
-    for col in ["AVISIT", "ARMCD", "RACE", "SEX", "USUBJID"]:
-        d[col] = pd.Categorical(d[col], categories=levels[col]["levels"])
-    return d
 
 
 @pytest.mark.parametrize("optimizer", ["newton", "l-bfgs-b", "bfgs"])

@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from tolerances import ANALYTIC, MMRM_DF, MMRM_LOGLIK, MMRM_TIGHT
@@ -32,15 +31,6 @@ import trialstats as ts
 REF = Path(__file__).parent / "reference" / "mmrm"
 SANDWICH = json.loads((REF / "sandwich_fev_us.json").read_text())
 FORMULA = "FEV1 ~ RACE + SEX + ARMCD * AVISIT"
-
-
-@pytest.fixture(scope="module")
-def fev():
-    levels = json.loads((REF / "levels.json").read_text())["fev_data"]
-    d = pd.read_csv(REF / "fev_data.csv")
-    for col in ["AVISIT", "ARMCD", "RACE", "SEX", "USUBJID"]:
-        d[col] = pd.Categorical(d[col], categories=levels[col]["levels"])
-    return d
 
 
 @pytest.mark.parametrize(("vcov", "key"), [("empirical-jackknife", "CR3"),
