@@ -313,3 +313,23 @@ def prepare(
 def time_scale(time_unit: str) -> float:
     """Days per reporting unit."""
     return TIME_UNITS[check_choice("time_unit", time_unit, tuple(TIME_UNITS))]
+
+
+def checked_rhs(formula, frame: pd.DataFrame, where: str) -> str:
+    """The covariate side of a survival model's formula, checked (formulas are data, never code).
+
+    The formula goes through :func:`trialstats.formula.parse_formula`; every column it names must
+    be in ``frame``, and factors are held to :data:`trialstats.formula.MAX_FACTOR_LEVELS` levels.
+    Only the returned text (rebuilt from the checked parts) may reach formulaic.
+    """
+    from ..formula import check_factor_levels, parse_formula
+
+    safe = parse_formula(formula, where=where)
+    rhs = safe.rhs
+    unknown = [c for c in safe.columns if c not in frame.columns]
+    if unknown:
+        raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
+                         f"{', '.join(map(repr, unknown))} not in the data; available "
+                         f"columns: {', '.join(map(str, frame.columns))}")
+    check_factor_levels(frame, safe.columns, where, rhs)
+    return rhs

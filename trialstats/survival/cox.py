@@ -65,7 +65,7 @@ from scipy import stats
 
 from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
-from ..formula import check_factor_levels, formula_context, parse_formula
+from ..formula import formula_context
 from . import _cox_engine as engine
 from . import _cox_exact as exact
 from . import cox_predict
@@ -74,6 +74,7 @@ from ._cox_lifelines import _fit_efron_lifelines
 from ._input import (
     case_weights,
     check_choice,
+    checked_rhs,
     counting_times,
     event_indicator,
     filter_paramcd,
@@ -419,16 +420,9 @@ def cox(
         if special in formula.split("~", 1)[-1]:
             raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
                              f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
-    safe = parse_formula(formula, where="cox")  # formulas are data, never code
-    rhs = safe.rhs
-    unknown = [c for c in safe.columns if c not in frame.columns]
-    if unknown:
-        raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
-                         f"{', '.join(map(repr, unknown))} not in the data; available "
-                         f"columns: {', '.join(map(str, frame.columns))}")
+    rhs = checked_rhs(formula, frame, "cox")  # formulas are data, never code
     import formulaic  # imported here: formula parsing is only needed by cox()
 
-    check_factor_levels(frame, safe.columns, "cox", rhs)
     work = frame.reset_index(drop=True)
     for col in work.columns:
         if isinstance(work[col].dtype, pd.CategoricalDtype):

@@ -42,11 +42,12 @@ import pandas as pd
 
 from .._inference import check_level, t_inference
 from ..errors import ConvergenceWarning, ModelError
-from ..formula import check_factor_levels, formula_context, parse_formula
+from ..formula import formula_context
 from . import _parametric
 from ._input import (
     TIME_UNITS,
     check_choice,
+    checked_rhs,
     describe_rows,
     filter_paramcd,
     group_codes,
@@ -332,14 +333,7 @@ def interval_regression(
 
     if isinstance(formula, str) and not formula.split("~", 1)[-1].strip():
         formula = "1"
-    safe = parse_formula(formula, where="interval_regression")  # formulas are data, never code
-    rhs = safe.rhs
-    unknown = [c for c in safe.columns if c not in frame.columns]
-    if unknown:
-        raise ModelError(f"cannot build the design matrix for {rhs!r}: column(s) "
-                         f"{', '.join(map(repr, unknown))} not in the data; available "
-                         f"columns: {', '.join(map(str, frame.columns))}")
-    check_factor_levels(frame, safe.columns, "interval_regression", rhs)
+    rhs = checked_rhs(formula, frame, "interval_regression")  # formulas are data, never code
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
