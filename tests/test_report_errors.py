@@ -106,3 +106,17 @@ def test_too_many_arms_is_a_data_error(base):
     meta = replace(base.meta, arms={f"A{i}": f"Arm {i}" for i in range(21)}, reference="A0")
     with pytest.raises(TrialDataError, match=r"TrialMeta, column arms\.codes: 21 arms; at most 20 are allowed"):
         ts.Trial(meta, base.adsl, base.adeff)
+
+
+def test_longterm_with_one_subject_per_arm_is_a_clear_model_error(base, tmp_path):
+    # reproduced: lifelines raised "TypeError: len() of unsized object" on a single subject
+    from trialstats.report.sections import longterm
+
+    keep = set(base.adtte.merge(base.adsl[["USUBJID", "ARM"]], on="USUBJID")
+               .groupby("ARM", observed=True)["USUBJID"].first())
+    adtte = base.adtte[base.adtte["USUBJID"].isin(keep)].reset_index(drop=True)
+    trial = ts.Trial(base.meta, base.adsl, base.adeff, adtte, base.adae)
+    _, ctx, _ = render_report(trial, tmp_path / "r.html", sections=(longterm,))
+    err = ctx.sections["longterm"].error
+    assert err.startswith("ModelError: parametric curves need at least 2 subjects per arm in the "
+                          "relapse data; subjects per arm: Placebo (1)")

@@ -36,6 +36,18 @@ NOT_EVIDENCE = (
 )
 
 
+def _require_subjects_per_arm(data, labels) -> None:
+    """Parametric fits need at least two subjects per arm (lifelines fails on one with
+    ``TypeError: len() of unsized object``); a ModelError names the arms instead."""
+    from ...errors import ModelError
+
+    counts = data.groupby("ARM", observed=True)["USUBJID"].nunique()
+    few = [f"{labels.get(str(a), str(a))} ({int(n)})" for a, n in counts.items() if n < 2]
+    if few:
+        raise ModelError(f"parametric curves need at least 2 subjects per arm in the relapse data; "
+                         f"subjects per arm: {', '.join(few)}")
+
+
 def compute(ctx):
     import trialstats as ts
 
@@ -59,6 +71,7 @@ def compute(ctx):
         f"({follow / 365.25:.1f} years); the curves are extended to {spec.horizon_years:g} years "
         f"(day {horizon:g}). Distributions compared: {', '.join(spec.distributions)}."
     )
+    _require_subjects_per_arm(data, labels)
     years = sorted({float(y) for y in range(1, int(spec.horizon_years) + 1)} | {float(spec.horizon_years)})
     ex = ts.extrapolate(data, time="AVAL", censor="CNSR", by="ARM", distributions=list(spec.distributions),
                         times_years=years, level=plan.level)
