@@ -143,3 +143,24 @@ def test_sas_without_pyreadstat_says_what_to_install(monkeypatch):
     with pytest.raises(TrialDataError, match=r"adsl\.sas7bdat: reading \.sas7bdat files needs the "
                        r"pyreadstat package \(pip install 'pyreadstat>=1.2'\)"):
         ts.load_trial(DATA / "mini_trial_sas")
+
+
+@pytest.mark.parametrize("hidden", ["\ufeff", "\u200b", "\x07"])
+def test_invisible_character_inside_the_header_is_a_named_error(tmp_path, hidden):
+    # a BOM in the middle of a header (two files concatenated) made "\ufeffSEX" a new column
+    folder = Path(shutil.copytree(MINI, tmp_path / "trial"))
+    lines = (folder / "adsl.csv").read_text(encoding="utf-8").split("\n", 1)
+    lines[0] = lines[0].replace(",SEX", f",{hidden}SEX")
+    (folder / "adsl.csv").write_text("\n".join(lines), encoding="utf-8")
+    code = f"U\\+{ord(hidden):04X}"
+    with pytest.raises(TrialDataError, match=rf"adsl\.csv.*column \d+ '.*SEX' \({code}\)"):
+        ts.load_trial(folder)
+
+
+def test_invisible_character_in_a_parquet_column_name_is_a_named_error(tmp_path):
+    df = pd.DataFrame({"USUBJID": ["A"], "\ufeffSEX": ["F"]})
+    df.to_parquet(tmp_path / "adsl.parquet")
+    from trialstats.data.readers import TableReadError
+
+    with pytest.raises(TableReadError, match=r"column 2 '.*SEX' \(U\+FEFF\)"):
+        read_table(tmp_path / "adsl.parquet", "adsl")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -91,14 +92,33 @@ def read_table(path: Path, table: str, column_types: dict | None = None) -> pd.D
              "must name a regular table file")
     try:
         if kind == "csv":
-            return _read_csv(path, table, column_types or {}, fail)
-        if kind == "parquet":
-            return pd.read_parquet(path)
-        return _read_sas(path, kind)
+            df = _read_csv(path, table, column_types or {}, fail)
+        elif kind == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = _read_sas(path, kind)
+        _check_column_names(df.columns, fail)
+        return df
     except TableReadError:
         raise
     except Exception as e:  # any parser failure becomes a data problem naming the file
         fail(f"cannot be read as {kind} ({type(e).__name__}: {str(e).strip()[:200]})")
+
+
+def _check_column_names(columns, fail) -> None:
+    """Refuse column names holding invisible characters (a byte-order mark, zero-width space or
+    control character): "\ufeffSEX" would otherwise be read as a column other than SEX."""
+    bad = []
+    for i, name in enumerate(columns, start=1):
+        hidden = [ch for ch in str(name) if unicodedata.category(ch) in ("Cf", "Cc")]
+        if hidden:
+            codes = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in hidden}))
+            bad.append(f"column {i} {str(name)!r} ({codes})")
+    if bad:
+        fail("column names contain invisible characters: " + "; ".join(bad[:10])
+             + ("; and more" if len(bad) > 10 else "")
+             + " (a byte-order mark or zero-width character inside the header, e.g. from "
+               "concatenated files); remove them so the names match the ADaM columns")
 
 
 def _read_csv(path: Path, table: str, column_types: dict, fail) -> pd.DataFrame:
