@@ -200,10 +200,10 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
         else:
             theta0 = start_theta(data.X, data.y, arrays, structures)
         if optimizer != "newton":
-            from ._engine import Engine
+            from ._engine import make_engine
             from .optim import scipy_fit
 
-            eng = Engine(data)
+            eng = make_engine(data)
             return (eng, *scipy_fit(eng, theta0, optimizer, stacklevel=stacklevel + 1))
         return fit_engine(data, theta0, stacklevel=stacklevel)
     except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values
