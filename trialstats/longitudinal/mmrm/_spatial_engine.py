@@ -2,22 +2,31 @@
 
 Same likelihood, gradient, observed Hessian and inference pieces as :class:`._engine.Engine`
 (see its formulas), for :class:`._batches.Batch` data: each subject has its own block
-:math:`\\Sigma_i(\\theta)` (its own times), so nothing is shared between subjects and every
-per-subject quantity is computed for a whole batch of subjects with ``k`` observations as
-``(n, k, k)`` arrays (batched Cholesky factors, products and traces), then summed. With
-:math:`W_i = \\Sigma_i^{-1}`, :math:`u_i = W_i r_i` and
-:math:`G_i = u_i u_i^\\top + W_iX_i\\Phi X_i^\\top W_i` (ML: :math:`u_iu_i^\\top` only), the
-derivative of :math:`-2\\ell` is :math:`\\sum_i \\mathrm{tr}(V_{ih}(W_i - G_i))` and its second
-derivative
+:math:`\\Sigma_i = \\sigma^2 R_i(\\theta_2)` at its own times, so nothing is shared between
+subjects, and every per-subject quantity is computed for a whole batch of subjects with ``k``
+observations as ``(n, k, k)`` arrays, then summed. Memory and time are linear in the rows.
+
+Notation per subject: :math:`W = \\Sigma^{-1}`, :math:`r = y - X\\hat\\beta`, :math:`u = Wr`,
+:math:`G = uu^\\top + WX\\Phi X^\\top W` (ML: :math:`uu^\\top`), :math:`T = \\partial\\Sigma/
+\\partial\\theta_2`, :math:`U = \\partial^2\\Sigma/\\partial\\theta_2^2`, :math:`Z = TWX`. The
+derivatives of :math:`-2\\ell` are those of the generic engine,
 
 .. math::
 
-    \\sum_i \\left[\\mathrm{tr}(V_{ih} W_i V_{ij} (2G_i - W_i)) + \\mathrm{tr}(V_{ihj}(W_i - G_i))
-    \\right] - [\\mathrm{tr}(\\Phi A_h \\Phi A_j)]_{REML} - 2 b_h^\\top \\Phi b_j,
+    \\partial_h = \\sum_i \\mathrm{tr}(V_h(W - G)), \\quad
+    \\partial_{hj} = \\sum_i [\\mathrm{tr}(V_hWV_j(2G - W)) + \\mathrm{tr}(V_{hj}(W - G))]
+    - [\\mathrm{tr}(\\Phi A_h\\Phi A_j)]_{REML} - 2b_h^\\top\\Phi b_j,
 
-with :math:`A_h = \\sum_i X_i^\\top W_i V_{ih} W_i X_i` and
-:math:`b_h = \\sum_i X_i^\\top W_i V_{ih} u_i`: the per-pattern sums of the generic engine with
-one "pattern" per subject. Cost and memory are linear in the rows.
+:math:`A_h = \\sum_i X^\\top WV_hWX`, :math:`b_h = \\sum_i X^\\top WV_hu`, simplified with the
+log-variance parameter's :math:`V_0 = V_{00} = \\Sigma` (so :math:`V_0W = I`) and
+:math:`V_{01} = T`: :math:`\\partial_0 = \\sum_i (k_i - c_i)` with
+:math:`c_i = \\mathrm{tr}(\\Sigma G) = r^\\top u + [\\mathrm{tr}(\\Phi X^\\top WX)]`,
+:math:`\\partial_1 = \\sum_i \\mathrm{tr}(TW) - \\mathrm{tr}(TG)`, the first sums of the
+Hessian :math:`\\sum_i c_i`, :math:`\\sum_i \\mathrm{tr}(TG)` and
+:math:`\\sum_i 2\\mathrm{tr}(TWTG) - \\mathrm{tr}(TWTW) + \\mathrm{tr}(U(W - G))`, and
+:math:`A_0 = X^\\top V^{-1}X`, :math:`A_1 = \\sum_i X^\\top W Z`, :math:`b_0 = \\sum_i X^\\top u`,
+:math:`b_1 = \\sum_i Z^\\top u`. Five batched products per Newton step, and a Cholesky
+factorisation vectorised over subjects (:func:`._batches.cholesky_inverse`).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import lapack as _lapack
 
+from ._batches import cholesky_inverse
 from ._engine import Engine, _State
 
 __all__ = ["SpatialEngine"]
@@ -36,8 +46,8 @@ __all__ = ["SpatialEngine"]
 class _Sigmas(Sequence):
     """Per group (Sigma, None, None) over the structure's distinct times, computed on access.
 
-    The fit itself never needs the full matrix over every distinct day (which grows as the
-    square of the number of days); results read it once for ``fit.covariance``.
+    The fit never needs the matrix over every distinct day (its size is the square of the
+    number of days); results read it once, for ``fit.covariance``.
     """
 
     def __init__(self, structures, theta, slices):
@@ -48,6 +58,8 @@ class _Sigmas(Sequence):
         return len(self._args[0])
 
     def __getitem__(self, g):
+        if not 0 <= g < len(self):
+            raise IndexError(g)
         if g not in self._cache:
             structures, theta, slices = self._args
             self._cache[g] = structures[g].derivatives(theta[slices[g]], order=0)
@@ -56,12 +68,14 @@ class _Sigmas(Sequence):
 
 @dataclass
 class _BatchState:
-    """One batch at one theta: Li (inverse Cholesky factor), W = Li' Li, W X and W y."""
+    """One batch at one theta (arrays (n, k, k), (n, k, p), (n, k); XtWX (p, p))."""
 
-    Li: np.ndarray  # (n, k, k)
-    W: np.ndarray  # (n, k, k)
-    WX: np.ndarray  # (n, k, p)
-    Wy: np.ndarray  # (n, k)
+    S: np.ndarray
+    Li: np.ndarray  # inverse Cholesky factor: W = Li' Li
+    W: np.ndarray
+    WX: np.ndarray
+    Wy: np.ndarray
+    XtWX: np.ndarray
 
 
 class SpatialEngine(Engine):
@@ -85,17 +99,16 @@ class SpatialEngine(Engine):
         for b in d.batches:
             sl = d.theta_slices[b.group]
             S = d.structures[b.group].batch_derivatives(theta[sl], b.power, order=0)[0]
-            L = np.linalg.cholesky(S)  # LinAlgError when a block is not positive definite
-            logdet += 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
-            Li = np.linalg.inv(L)
-            W = np.swapaxes(Li, 1, 2) @ Li
+            Li, W, ld = cholesky_inverse(S)  # LinAlgError when a block is not positive definite
+            logdet += ld
             WX = W @ b.X
-            Wy = np.einsum("nab,nb->na", W, b.y)
+            Wy = (W @ b.y[:, :, None])[:, :, 0]
             Xf = b.X.reshape(-1, p)
-            XtWX += Xf.T @ WX.reshape(-1, p)
+            XtWX_b = Xf.T @ WX.reshape(-1, p)
+            XtWX += XtWX_b
             XtWy += Xf.T @ Wy.ravel()
             yWy += float(b.y.ravel() @ Wy.ravel())
-            parts.append(_BatchState(Li, W, WX, Wy))
+            parts.append(_BatchState(S, Li, W, WX, Wy, XtWX_b))
         XtWX = 0.5 * (XtWX + XtWX.T)
         Lx, info = _lapack.dpotrf(XtWX, lower=1)
         if info != 0:
@@ -113,33 +126,35 @@ class SpatialEngine(Engine):
         return st
 
     # ---------------------------------------------------------------- per-batch pieces
-    def _derivs(self, st: _State, i: int, order: int):
-        """(d1, d2) of batch i's blocks, (nt, n, k, k) and (nt, nt, n, k, k), cached."""
-        if ("d", i, 2) in st.cache:  # second order holds the first
-            return st.cache[("d", i, 2)]
-        key = ("d", i, order)
-        if key not in st.cache:
-            b = self.data.batches[i]
-            sl = self.data.theta_slices[b.group]
-            _, d1, d2 = self.data.structures[b.group].batch_derivatives(
-                st.theta[sl], b.power, order=order)
-            st.cache[key] = (d1, d2)
-        return st.cache[key]
-
-    def _uG(self, st: _State, i: int):
-        """u = W r (n, k) and G = u u' [+ W X Phi X' W] (n, k, k) of batch i, cached."""
-        key = ("uG", i)
-        if key not in st.cache:
-            bs = st.cache["batches"][i]
-            u = bs.Wy - bs.WX @ st.beta
-            G = u[:, :, None] * u[:, None, :]
-            if self.data.reml:
-                G = G + (bs.WX @ st.phi) @ np.swapaxes(bs.WX, 1, 2)
-            st.cache[key] = (u, G)
-        return st.cache[key]
+    def _terms(self, st: _State, i: int) -> dict:
+        """First-order pieces of batch i at st (cached): u, r, T, Z = T W X, c, tr(TW), tr(TG)."""
+        key = ("terms", i)
+        if key in st.cache:
+            return st.cache[key]
+        d = self.data
+        b = d.batches[i]
+        bs = st.cache["batches"][i]
+        p = d.n_beta
+        sl = d.theta_slices[b.group]
+        T = d.structures[b.group].batch_derivatives(st.theta[sl], b.power, order=1)[1][1]
+        r = b.y - b.X @ st.beta
+        u = bs.Wy - bs.WX @ st.beta
+        Z = T @ bs.WX
+        Tu = (T @ u[:, :, None])[:, :, 0]
+        c = float(np.sum(u * r))  # sum_i tr(Sigma u u') = r' W r
+        trTG = float(np.sum(u * Tu))
+        WXphi = None
+        if d.reml:
+            WXphi = (bs.WX.reshape(-1, p) @ st.phi).reshape(bs.WX.shape)
+            c += float(np.sum(st.phi * bs.XtWX))
+            trTG += float(np.sum(Z * WXphi))
+        out = dict(T=T, r=r, u=u, Z=Z, Tu=Tu, c=c, trTG=trTG, trTW=float(np.sum(T * bs.W)),
+                   WXphi=WXphi)
+        st.cache[key] = out
+        return out
 
     def _ab(self, st: _State):
-        """A_h = sum_i X_i' W_i V_ih W_i X_i (n_theta, p, p) and b_h = sum_i X_i' W_i V_ih u_i."""
+        """A_h = sum_i X' W V_h W X (n_theta, p, p) and b_h = sum_i X' W V_h u (n_theta, p)."""
         if "AB" not in st.cache:
             d = self.data
             p = d.n_beta
@@ -147,29 +162,28 @@ class SpatialEngine(Engine):
             bv = np.zeros((d.n_theta, p))
             for i, b in enumerate(d.batches):
                 bs = st.cache["batches"][i]
-                d1, _ = self._derivs(st, i, 1)
-                u, _ = self._uG(st, i)
-                nt = d1.shape[0]
-                sl = d.theta_slices[b.group]
-                WXf = bs.WX.reshape(-1, p)
-                A[sl] += WXf.T @ (d1 @ bs.WX).reshape(nt, -1, p)
-                bv[sl] += np.einsum("hnab,nb->hna", d1, u).reshape(nt, -1) @ WXf
+                t = self._terms(st, i)
+                h0 = d.theta_slices[b.group].start
+                uf = t["u"].ravel()
+                A[h0] += bs.XtWX
+                A[h0 + 1] += bs.WX.reshape(-1, p).T @ t["Z"].reshape(-1, p)
+                bv[h0] += b.X.reshape(-1, p).T @ uf
+                bv[h0 + 1] += t["Z"].reshape(-1, p).T @ uf
             st.cache["AB"] = (A, bv)
         return st.cache["AB"]
 
     # ---------------------------------------------------------------- likelihood derivatives
     def gradient_at(self, st: _State) -> np.ndarray:
-        """Gradient of the negative log-likelihood: 0.5 sum_i tr(V_ih (W_i - G_i))."""
+        """Gradient of the negative log-likelihood (module formula)."""
         if "grad" in st.cache:
             return st.cache["grad"]
         d = self.data
         grad = np.zeros(d.n_theta)
         for i, b in enumerate(d.batches):
-            bs = st.cache["batches"][i]
-            d1, _ = self._derivs(st, i, 1)
-            _, G = self._uG(st, i)
-            grad[d.theta_slices[b.group]] += 0.5 * (d1.reshape(d1.shape[0], -1)
-                                                    @ (bs.W - G).ravel())
+            t = self._terms(st, i)
+            h0 = d.theta_slices[b.group].start
+            grad[h0] += 0.5 * (b.y.size - t["c"])
+            grad[h0 + 1] += 0.5 * (t["trTW"] - t["trTG"])
         st.cache["grad"] = grad
         return grad
 
@@ -183,13 +197,23 @@ class SpatialEngine(Engine):
         H = np.zeros((n, n))
         for i, b in enumerate(d.batches):
             bs = st.cache["batches"][i]
-            d1, d2 = self._derivs(st, i, 2)
-            _, G = self._uG(st, i)
-            nt = d1.shape[0]
+            t = self._terms(st, i)
             sl = d.theta_slices[b.group]
-            VW = (d1 @ bs.W).reshape(nt, -1)
-            R = np.swapaxes(d1 @ (2.0 * G - bs.W), -1, -2).reshape(nt, -1)
-            H[sl, sl] += VW @ R.T + d2.reshape(nt, nt, -1) @ (bs.W - G).ravel()
+            U = d.structures[b.group].batch_derivatives(st.theta[sl], b.power, order=2)[2][1][1]
+            TW = t["T"] @ bs.W
+            trTWTW = float(np.sum(TW * np.swapaxes(TW, 1, 2)))
+            WTu = (bs.W @ t["Tu"][:, :, None])[:, :, 0]
+            trTWTG = float(np.sum(t["Tu"] * WTu))  # u' T W T u
+            trUG = float(np.einsum("na,nab,nb->", t["u"], U, t["u"]))
+            if d.reml:  # + tr(Phi Z' W Z) and tr(U W X Phi X' W)
+                trTWTG += float(np.sum((bs.W @ t["Z"]) * t["Z"].reshape(-1, p)
+                                       .dot(st.phi).reshape(t["Z"].shape)))
+                trUG += float(np.sum((U @ bs.WX) * t["WXphi"]))
+            h0 = sl.start
+            H[h0, h0] += t["c"]
+            H[h0, h0 + 1] += t["trTG"]
+            H[h0 + 1, h0] += t["trTG"]
+            H[h0 + 1, h0 + 1] += (2.0 * trTWTG - trTWTW + float(np.sum(U * bs.W)) - trUG)
         A, bv = self._ab(st)
         PA = st.phi @ A
         if d.reml:
@@ -205,23 +229,32 @@ class SpatialEngine(Engine):
         return -self._ab(st)[0]
 
     def kr_sums(self, st: _State, theta_vcov: np.ndarray, linear: bool):
-        """sum_hj W_hj Q_hj and sum_hj W_hj R_hj (R omitted when ``linear``)."""
+        """sum_hj W_hj Q_hj and sum_hj W_hj R_hj (R omitted when ``linear``).
+
+        With :math:`V_0 = \\Sigma`: :math:`Q_{00} = R_{00} = A_0`, :math:`Q_{01} = R_{01} = A_1`,
+        :math:`Q_{11} = \\sum_i Z^\\top WZ` and :math:`R_{11} = \\sum_i X^\\top WUWX`.
+        """
         d = self.data
         p = d.n_beta
         Qs = np.zeros((p, p))
         Rs = np.zeros((p, p))
-        for i, b in enumerate(d.batches):
-            bs = st.cache["batches"][i]
-            d1, d2 = self._derivs(st, i, 1 if linear else 2)
-            sl = d.theta_slices[b.group]
+        A, _ = self._ab(st)
+        for g, sl in enumerate(d.theta_slices):
             Wg = theta_vcov[sl, sl]
-            T = np.tensordot(Wg, d1, axes=(1, 0))  # T_h = sum_j Wg_hj V_j
-            inner = ((d1 @ bs.W) @ T).sum(axis=0)  # sum_hj Wg_hj V_h W V_j
-            WXf = bs.WX.reshape(-1, p)
-            Qs += WXf.T @ (inner @ bs.WX).reshape(-1, p)
+            h0 = sl.start
+            both = Wg[0, 0] * A[h0] + (Wg[0, 1] + Wg[1, 0]) * A[h0 + 1]
+            Qs += both
             if not linear:
-                inner2 = np.tensordot(Wg, d2, axes=([0, 1], [0, 1]))
-                Rs += WXf.T @ (inner2 @ bs.WX).reshape(-1, p)
+                Rs += both
+            for i, b in enumerate(d.batches):
+                if b.group != g:
+                    continue
+                bs = st.cache["batches"][i]
+                Z = self._terms(st, i)["Z"]
+                Qs += Wg[1, 1] * (Z.reshape(-1, p).T @ (bs.W @ Z).reshape(-1, p))
+                if not linear:
+                    U = d.structures[g].batch_derivatives(st.theta[sl], b.power, order=2)[2][1][1]
+                    Rs += Wg[1, 1] * (bs.WX.reshape(-1, p).T @ (U @ bs.WX).reshape(-1, p))
         return Qs, Rs
 
     def subject_scores(self, st: _State) -> np.ndarray:
@@ -229,12 +262,11 @@ class SpatialEngine(Engine):
         d = self.data
         out = np.zeros((d.group.shape[0], d.n_beta))
         for i, b in enumerate(d.batches):
-            u, _ = self._uG(st, i)
-            out[b.subjects] = np.einsum("nak,na->nk", b.X, u)
+            out[b.subjects] = np.einsum("nak,na->nk", b.X, self._terms(st, i)["u"])
         return out
 
     def whitened_blocks(self, st: _State):
-        """Per batch: whitened X (n, k, p), whitened residuals (n, k) and H = Xt Phi Xt'.
+        """Per batch: the batch, whitened X (n, k, p), whitened residuals (n, k), Xt Phi Xt'.
 
         Whitened by :math:`L_i^{-1}` (:math:`\\Sigma_i = L_iL_i^\\top`); any square root of
         :math:`W_i` gives the same sandwich (they differ by an orthogonal factor).
@@ -242,7 +274,7 @@ class SpatialEngine(Engine):
         for i, b in enumerate(self.data.batches):
             Li = st.cache["batches"][i].Li
             Xt = Li @ b.X
-            et = np.einsum("nab,nb->na", Li, b.y - b.X @ st.beta)
+            et = (Li @ (b.y - b.X @ st.beta)[:, :, None])[:, :, 0]
             H = (Xt @ st.phi) @ np.swapaxes(Xt, 1, 2)
             yield b, Xt, et, H
 

@@ -106,14 +106,18 @@ class SpatialStructure:
         return dist * dist if self.name == "sp_gau" else dist
 
     def batch_derivatives(self, theta: np.ndarray, power: np.ndarray, order: int = 1):
-        """Sigma_i, d1 and d2 for a stack of subjects with exponents ``power`` (n, k, k).
+        """Sigma_i and its derivatives for a stack of subjects with exponents ``power`` (n, k, k).
+
+        The same formulas as :meth:`derivatives`, at each subject's own times. Derivatives are
+        returned as tuples of (n, k, k) arrays (no stacking copies); the first parameter is
+        the log variance, so ``d1[0] = d2[0][0] = Sigma`` and ``d2[0][1] = d2[1][0] = d1[1]``,
+        which :mod:`._spatial_engine` uses.
 
         Returns
         -------
         sigma : ndarray (n, k, k)
-        d1 : ndarray (2, n, k, k) or None
-        d2 : ndarray (2, 2, n, k, k) or None
-            The same formulas as :meth:`derivatives`, at each subject's own times.
+        d1 : tuple (Sigma, dSigma/dtheta_2) or None
+        d2 : tuple of tuples, ((Sigma, d1[1]), (d1[1], d2Sigma/dtheta_2^2)) or None
         """
         theta = np.asarray(theta, dtype=float)
         var = np.exp(theta[0])
@@ -121,12 +125,9 @@ class SpatialStructure:
         S = var * np.exp(power * np.log(rho))
         if order == 0:
             return S, None, None
-        dS1 = S * power * (1.0 - rho)
-        d1 = np.stack([S, dS1])
+        scaled = power * (1.0 - rho)
+        dS1 = S * scaled
         d2 = None
         if order >= 2:
-            d2 = np.empty((2, 2) + S.shape)
-            d2[0, 0] = S
-            d2[0, 1] = d2[1, 0] = dS1
-            d2[1, 1] = dS1 * (power * (1.0 - rho) - rho)
-        return S, d1, d2
+            d2 = ((S, dS1), (dS1, dS1 * (scaled - rho)))
+        return S, (S, dS1), d2
