@@ -158,3 +158,48 @@ def cholesky_inverse(S: np.ndarray):
             if a != b:
                 W[b, a] = w
     return Li.transpose(2, 0, 1), np.ascontiguousarray(W.transpose(2, 0, 1)), logdet
+
+
+def spatial_start(X, y, batches: list[Batch], structures, theta_slices) -> np.ndarray:
+    """Start values of spatial structures from the OLS residuals of consecutive observations.
+
+    Per covariance group: :math:`\\sigma^2` is the mean squared residual, and :math:`\\rho` the
+    moment estimate :math:`\\mathrm{mean}_j\\,\\rho^{D_j} = \\bar c` over the pairs j of
+    consecutive observations of a subject (:math:`D_j` their exponent: distance, or squared
+    distance for ``sp_gau``; :math:`\\bar c` the mean residual product over :math:`\\sigma^2`,
+    clipped to [0.05, 0.95]), solved by Newton steps in :math:`s = -\\log\\rho` from
+    :math:`\\bar c^{1/\\bar D}` (the left side is convex and decreasing in s, and larger than
+    :math:`\\bar c` there by Jensen's inequality, so the steps increase s monotonically to the
+    root). A group without two observations of a subject starts as
+    :meth:`.spatial.SpatialStructure.start`.
+    """
+    beta = np.linalg.solve(X.T @ X, X.T @ y)  # OLS, as start_theta
+    theta = np.zeros(theta_slices[-1].stop)
+    for g, (st, sl) in enumerate(zip(structures, theta_slices, strict=True)):
+        ss = n = prod = 0.0
+        dist = []
+        for b in batches:
+            if b.group != g:
+                continue
+            r = b.y - (b.X.reshape(-1, X.shape[1]) @ beta).reshape(b.y.shape)
+            ss += float(np.sum(r * r))
+            n += r.size
+            if r.shape[1] > 1:
+                prod += float(np.sum(r[:, :-1] * r[:, 1:]))
+                dist.append(np.diagonal(b.power, offset=1, axis1=1, axis2=2).ravel())
+        var = ss / n if n and ss > 0 else 1.0
+        x = np.concatenate(dist) if dist else np.zeros(0)
+        if x.size == 0 or not np.all(x > 0):
+            theta[sl] = st.start(np.array([np.sqrt(var)]))
+            continue
+        c = min(max(prod / (x.size * var), 0.05), 0.95)
+        s = -np.log(c) / float(np.mean(x))
+        for _ in range(20):
+            e = np.exp(-s * x)
+            step = (float(np.mean(e)) - c) / float(np.mean(x * e))
+            s += step
+            if step <= 1e-8 * s:
+                break
+        rho = np.exp(-s)
+        theta[sl] = [np.log(var), np.log(rho) - np.log1p(-rho)]
+    return theta
