@@ -119,3 +119,21 @@ def test_batches_hold_each_subjects_rows_by_time():
         assert np.bincount(data.subject, minlength=len(data.group))[b.subjects].tolist() == [k] * len(b.subjects)
         seen.extend(b.subjects.tolist())
     assert sorted(seen) == list(range(len(data.group)))
+
+
+def test_refit_of_a_spatial_fit_is_a_fresh_fit():
+    """The repeated-fit path keeps the batches (MMRMData.with_outcome): bitwise a fresh fit."""
+    d = _jittered()
+    opts = dict(subject="USUBJID", coords="DAY", covariance="sp_exp", df="kenward-roger")
+    fit = ts.mmrm("Y ~ ARM + AVISIT + BASE", d, **opts)
+    frame = fit.design.frame.copy()
+    y = frame["Y"].to_numpy() * 1.5 + 2.0
+    frame["Y"] = y
+    fresh = ts.mmrm("Y ~ ARM + AVISIT + BASE", frame, **opts)
+    for refit in (fit.refit(y), fit.problem().result(y)):
+        assert_allclose(refit.inference.beta, fresh.inference.beta, rtol=0, atol=0)
+        assert_allclose(refit.theta, fresh.theta, rtol=0, atol=0)
+        assert_allclose(refit.coef["df"], fresh.coef["df"], rtol=0, atol=0)
+    est = fit.problem().fit(y)
+    assert_allclose(est.theta, fresh.theta, rtol=0, atol=0)
+    assert_allclose(est.sigmas[0], fresh.covariance.to_numpy(), rtol=0, atol=0)
