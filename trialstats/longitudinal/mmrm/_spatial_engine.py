@@ -58,8 +58,9 @@ class _Sigmas(Sequence):
         return len(self._args[0])
 
     def __getitem__(self, g):
-        if not 0 <= g < len(self):
+        if not -len(self) <= g < len(self):
             raise IndexError(g)
+        g = g % len(self)
         if g not in self._cache:
             structures, theta, slices = self._args
             self._cache[g] = structures[g].derivatives(theta[slices[g]], order=0)
