@@ -4,7 +4,10 @@ Subjects that share a covariance group and a set of observed visits share
 :math:`\\Sigma_i^{-1}`; :class:`MMRMData` groups the rows into such patterns with NumPy
 (``np.unique`` on a bit mask of observed visits per subject) and computes each pattern's
 sufficient statistics once (see :mod:`._engine` for how they are used), and, when small enough,
-the same statistics stacked in the full visit space (:mod:`._stacked`).
+the same statistics stacked in the full visit space (:mod:`._stacked`). Spatial structures
+(:mod:`.spatial`) give each subject its own block at its own times, so their data are grouped
+instead into batches of subjects with the same number of observations (:mod:`._batches`,
+``MMRMData.batches``; ``patterns`` is then empty), fitted by :mod:`._spatial_engine`.
 """
 
 from __future__ import annotations
