@@ -15,7 +15,12 @@ Times are wall-clock best of ``repeats``; peak memory is the tracemalloc peak of
 (NumPy reports its buffers to tracemalloc). Also: the exo-hair-301 primary analysis warm, refits
 per second of that model (``MMRMProblem.fit``), and the first-call overhead in a fresh interpreter.
 
-Run: ``python benchmarks/bench_mmrm.py`` (prints Markdown tables).
+Spatial covariances (issue 12): at 5,000 subjects, ``sp_exp`` and ``sp_gau`` on study days with
+a -3..3 day jitter, end to end, as a ratio to the same-run ``us`` fit and to R mmrm's fit on the
+same rows (``bench_mmrm_spatial.R``, run when ``Rscript`` and R mmrm are available).
+
+Run: ``python benchmarks/bench_mmrm.py`` (prints Markdown tables; ``... spatial`` prints only the
+spatial table).
 """
 
 from __future__ import annotations
@@ -106,23 +111,62 @@ def _end_to_end(df: pd.DataFrame, dof: str, weights: str | None = None):
     return fit
 
 
-def _spatial_time(df: pd.DataFrame, seed: int = 5) -> float:
-    """sp_exp on study days: 7 * week plus a uniform -3..3 day jitter per row (issue 12).
+def _jittered_days(df: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
+    """Study days 7 * week plus a uniform -3..3 day jitter per row (42 distinct days)."""
+    rng = np.random.default_rng(seed)
+    return df.assign(DAY=7 * df["WEEK"] + rng.integers(-3, 4, len(df)))
 
-    Irregular days give nearly one missingness pattern per subject over 42 distinct days, the
-    realistic worst case for the pattern-grouped engine. One run (it is the slow case).
+
+def _r_spatial(dd: pd.DataFrame) -> dict | None:
+    """R mmrm's fit times on the same rows (benchmarks/bench_mmrm_spatial.R), or None.
+
+    Needs ``Rscript`` and R mmrm: R_LIBS from the environment, else /work/rlib (where this
+    project's machine has mmrm 0.3.18 built from source) when it exists.
+    """
+    import json
+    import shutil
+
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        return None
+    env = dict(os.environ)
+    if "R_LIBS" not in env and Path("/work/rlib/mmrm").is_dir():
+        env["R_LIBS"] = "/work/rlib"
+    script = Path(__file__).resolve().parent / "bench_mmrm_spatial.R"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spatial.csv"
+        dd[["USUBJID", "ARM", "AVISIT", "DAY", "BASE", "CHG"]].to_csv(path, index=False)
+        out = subprocess.run([rscript, str(script), str(path)], capture_output=True, text=True,
+                             env=env, check=False)
+    if out.returncode != 0:
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _spatial_time(df: pd.DataFrame, repeats: int = 3) -> dict:
+    """ts.mmrm + contrast with sp_exp and sp_gau on jittered study days (issue 12).
+
+    Irregular days give nearly one visit pattern per subject over 42 distinct days; the spatial
+    engine batches subjects by their number of observations. Same-run ``us`` fit for the ratio;
+    R mmrm on the same rows when available (:func:`_r_spatial`).
     """
     import trialstats as ts
 
-    rng = np.random.default_rng(seed)
-    dd = df.assign(DAY=7 * df["WEEK"] + rng.integers(-3, 4, len(df)))
+    dd = _jittered_days(df)
+    out = {}
+    for cov in ("sp_exp", "sp_gau"):
+        def fit(cov=cov):
+            res = ts.mmrm(FORMULA, dd, subject="USUBJID", coords="DAY", covariance=cov)
+            res.contrast("ARM", by="AVISIT")
+            return res
 
-    def fit():
-        out = ts.mmrm(FORMULA, dd, subject="USUBJID", coords="DAY", covariance="sp_exp")
-        out.contrast("ARM", by="AVISIT")
-        return out
-
-    return _time(fit, 1, memory=False)[0]
+        wall, peak, res, cpu = _time(fit, repeats)
+        out[cov] = {"wall_s": wall, "cpu_s": cpu, "peak_bytes_per_row": peak / len(dd),
+                    "m2loglik": -2 * res.loglik, "converged": res.converged}
+    wall, _, _, cpu = _time(lambda: _end_to_end(df, "satterthwaite"), repeats, memory=False)
+    out["us"] = {"wall_s": wall, "cpu_s": cpu}
+    out["r"] = _r_spatial(dd)
+    return out
 
 
 def run(sizes=(200, 1_000, 5_000, 20_000), repeats: int = 5) -> list[dict]:
@@ -144,7 +188,8 @@ def run(sizes=(200, 1_000, 5_000, 20_000), repeats: int = 5) -> list[dict]:
                 return model.fit(reml=True)
 
         t_sm, _, _, _ = _time(sm_fit, 1 if n >= 5_000 else 3, memory=False)
-        t_w = t_sp = np.nan
+        t_w = np.nan
+        t_sp = None
         if n == 5_000:  # issue 12: observation weights keep the speed (W varies within subject)
             dw = df.assign(W=1.0 + 0.5 * (df["USUBJID"].cat.codes % 3) + 0.25 * (df["WEEK"] > 8))
             t_w, _, _, _ = _time(lambda dw=dw: _end_to_end(dw, "satterthwaite", "W"), reps,
@@ -152,7 +197,7 @@ def run(sizes=(200, 1_000, 5_000, 20_000), repeats: int = 5) -> list[dict]:
             t_sp = _spatial_time(df)
         rows.append({
             "subjects": n, "rows": len(df), "converged": fit.converged, "weighted_s": t_w,
-            "sp_exp_s": t_sp,
+            "spatial": t_sp,
             "trialstats_s": t_ts, "trialstats_cpu_s": cpu_ts, "trialstats_kr_s": t_kr, "r_mmrm_fit_s": R_MMRM_FIT_S.get(n),
             "statsmodels_s": t_sm, "trialstats_peak_mib": mem_ts / 2**20,
             "bytes_per_row": mem_ts / len(df),
@@ -256,11 +301,8 @@ def to_markdown(rows: list[dict], exo: dict | None = None) -> str:
                     f"{r['weighted_s']:.4f} s ({r['weighted_s'] / r['trialstats_s']:.2f}x the "
                     f"unweighted fit; R mmrm's unweighted fit / this: "
                     f"{r['r_mmrm_fit_s'] / r['weighted_s']:.1f}x).\n")
-        if np.isfinite(r.get("sp_exp_s", np.nan)):
-            out += (f"\nSpatial exponential (`covariance=\"sp_exp\", coords=`, study days with a "
-                    f"-3..3 day jitter, 42 distinct days), {r['subjects']:,} subjects: "
-                    f"{r['sp_exp_s']:.3f} s ({r['sp_exp_s'] / r['trialstats_s']:.2f}x the us fit "
-                    "in the same run).\n")
+        if r.get("spatial"):
+            out += _spatial_markdown(r["subjects"], r["spatial"])
     if exo:
         fc = exo["first_call"]
         out += (
@@ -279,5 +321,44 @@ def to_markdown(rows: list[dict], exo: dict | None = None) -> str:
     return out
 
 
+def _spatial_markdown(n: int, sp: dict) -> str:
+    """The spatial table: ts (wall, CPU), ratio to the same-run us fit, R mmrm, ratio to R."""
+    r = sp.get("r") or {}
+    out = (f"\nSpatial covariances, {n:,} subjects, study days with a -3..3 day jitter (42 "
+           "distinct days, nearly one visit pattern per subject): ts.mmrm + contrast vs the "
+           "same-run `us` fit and R mmrm's fit alone on the same rows "
+           "(benchmarks/bench_mmrm_spatial.R"
+           + (f", mmrm {r['mmrm']}" if r else ": R mmrm not available") + ").\n\n"
+           "| covariance | ts wall (s) | ts CPU (s) | / us wall; CPU | ts peak bytes per row "
+           "| R mmrm wall (s) | R CPU (s) | R / ts wall; CPU | target |\n"
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+    us = sp["us"]
+    out += (f"| us (same run) | {us['wall_s']:.4f} | {us['cpu_s']:.4f} | 1; 1 | | "
+            + (f"{r['us']['elapsed_s']:.2f} | {r['us']['cpu_s']:.2f} | "
+               f"{r['us']['elapsed_s'] / us['wall_s']:.0f}x; {r['us']['cpu_s'] / us['cpu_s']:.0f}x"
+               if r.get("us") and not r["us"].get("failed") else "| | ")
+            + " | |\n")
+    for cov in ("sp_exp", "sp_gau"):
+        t = sp[cov]
+        rr = r.get(cov) or {}
+        if rr and not rr.get("failed"):
+            ratio = rr["elapsed_s"] / t["wall_s"]
+            r_cols = (f"{rr['elapsed_s']:.2f} ({rr['optimizer']}) | {rr['cpu_s']:.2f} | "
+                      f"{ratio:.0f}x; {rr['cpu_s'] / t['cpu_s']:.0f}x | >= 10x "
+                      f"({'met' if ratio >= 10 else 'NOT met'})")
+        elif rr:
+            r_cols = f"failed after {rr['elapsed_s']:.1f} | | | >= 10x (R has no fit)"
+        else:
+            r_cols = "n/a | | | >= 10x (not measured)"
+        out += (f"| {cov} | {t['wall_s']:.4f} | {t['cpu_s']:.4f} | "
+                f"{t['wall_s'] / us['wall_s']:.1f}; {t['cpu_s'] / us['cpu_s']:.1f} | "
+                f"{t['peak_bytes_per_row']:.0f} | {r_cols} |\n")
+    return out
+
+
 if __name__ == "__main__":
-    print(to_markdown(run(), run_exo()))
+    if sys.argv[1:] == ["spatial"]:  # the spatial table alone (5,000 subjects)
+        _end_to_end(make_data(200), "satterthwaite")  # warm: imports and first-call costs
+        print(_spatial_markdown(5_000, _spatial_time(make_data(5_000))))
+    else:
+        print(to_markdown(run(), run_exo()))

@@ -6,8 +6,8 @@ numeric study day (44 distinct days over 4 visits, tests/reference/mmrm/spatial_
 R mmrm's rho = exp(-1/range) (sp_exp) or exp(-1/range^2) (sp_gau). Tolerances: estimates and SEs
 MMRM_TIGHT_IN_SE / MMRM_TIGHT and -2 log-likelihood MMRM_LOGLIK as for the other gls references;
 sigma^2 and rho at OPTIMISER (nlme's nlminb stops 1e-8 in -2LL above trialstats' optimum on
-sp_exp; measured 2e-6 relative there). nlme gives no df: the Satterthwaite df of spatial fits
-are not checked against R here.
+sp_exp; measured 2e-6 relative there). nlme gives no df: the Satterthwaite and Kenward-Roger df
+of spatial fits are checked against R mmrm 0.3.18 in tests/test_mmrm_spatial_rmmrm.py.
 Derivatives of Sigma: against central finite differences (closed form of a difference quotient).
 """
 

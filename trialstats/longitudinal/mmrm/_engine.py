@@ -50,7 +50,7 @@ from ...errors import ConvergenceWarning, ModelError
 from . import _stacked
 from ._patterns import MMRMData, Pattern
 
-__all__ = ["Engine", "MMRMData", "Pattern", "fit_engine"]
+__all__ = ["Engine", "MMRMData", "Pattern", "fit_engine", "make_engine"]
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -562,7 +562,7 @@ def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
 
     ``stacklevel`` points the :class:`ConvergenceWarning` at the user's call.
     """
-    eng = Engine(data)
+    eng = make_engine(data)
     if not np.isfinite(eng._value(theta0, 2)[0]):  # order 2: Newton's first state
         raise ModelError("the covariance model cannot be evaluated at its starting values")
     theta, converged, message = eng.fit(theta0)
@@ -575,3 +575,12 @@ def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):
             stacklevel=stacklevel,
         )
     return eng, theta, converged, message
+
+
+def make_engine(data: MMRMData) -> Engine:
+    """The engine of ``data``: :class:`._spatial_engine.SpatialEngine` for spatial batches."""
+    if data.batches is not None:
+        from ._spatial_engine import SpatialEngine
+
+        return SpatialEngine(data)
+    return Engine(data)

@@ -14,6 +14,7 @@ import numpy as np
 from ..._blas import one_blas_thread
 from ...errors import ModelError
 from . import _stacked
+from ._batches import spatial_start
 from ._engine import fit_engine
 from ._patterns import MMRMData
 from .covariance import _us_index
@@ -197,13 +198,15 @@ def fit_arrays(X, y, arrays: SubjectArrays, structures, *, reml: bool, stackleve
             theta0 = np.array(start, dtype=float)
         elif data.stacked is not None:
             theta0 = start_theta_stacked(data)
+        elif data.batches is not None:  # spatial: per-subject blocks (._batches)
+            theta0 = spatial_start(data.X, data.y, data.batches, structures, data.theta_slices)
         else:
             theta0 = start_theta(data.X, data.y, arrays, structures)
         if optimizer != "newton":
-            from ._engine import Engine
+            from ._engine import make_engine
             from .optim import scipy_fit
 
-            eng = Engine(data)
+            eng = make_engine(data)
             return (eng, *scipy_fit(eng, theta0, optimizer, stacklevel=stacklevel + 1))
         return fit_engine(data, theta0, stacklevel=stacklevel)
     except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge" on extreme values

@@ -4,7 +4,10 @@ Subjects that share a covariance group and a set of observed visits share
 :math:`\\Sigma_i^{-1}`; :class:`MMRMData` groups the rows into such patterns with NumPy
 (``np.unique`` on a bit mask of observed visits per subject) and computes each pattern's
 sufficient statistics once (see :mod:`._engine` for how they are used), and, when small enough,
-the same statistics stacked in the full visit space (:mod:`._stacked`).
+the same statistics stacked in the full visit space (:mod:`._stacked`). Spatial structures
+(:mod:`.spatial`) give each subject its own block at its own times, so their data are grouped
+instead into batches of subjects with the same number of observations (:mod:`._batches`,
+``MMRMData.batches``; ``patterns`` is then empty), fitted by :mod:`._spatial_engine`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _stacked
+from ._batches import build_batches
+from .spatial import SpatialStructure
 
 __all__ = ["MMRMData", "Pattern"]
 
@@ -79,10 +84,23 @@ class MMRMData:
     patterns: list = field(init=False)
     theta_slices: list = field(init=False)
     stacked: object = field(init=False)  # _stacked.Stacked, or None: per-pattern loops
+    batches: list | None = field(init=False)  # spatial: subjects batched by k (._batches)
 
     def __post_init__(self):
         self.X = np.ascontiguousarray(self.X, dtype=float)
         self.y = np.asarray(self.y, dtype=float)
+        self.theta_slices = []
+        start = 0
+        for st in self.structures:
+            self.theta_slices.append(slice(start, start + st.n_theta))
+            start += st.n_theta
+        self.batches = None
+        if isinstance(self.structures[0], SpatialStructure):
+            # each subject its own block at its own times: no missingness patterns
+            self.patterns, self.stacked = [], None
+            self.batches = build_batches(self.X, self.y, self.subject, self.visit, self.group,
+                                         self.structures)
+            return
         n_sub = int(self.group.shape[0])
         p = self.X.shape[1]
         order = np.lexsort((self.visit, self.subject))  # rows by subject, then visit
@@ -112,11 +130,6 @@ class MMRMData:
             T = (X2.T @ yp).reshape(mp, p, mp).transpose(0, 2, 1).reshape(mp * mp, p)
             Y = yp.T @ yp
             self.patterns.append(Pattern(int(key >> m), vis, subs, rows, M, T, Y, Xp))
-        self.theta_slices = []
-        start = 0
-        for st in self.structures:
-            self.theta_slices.append(slice(start, start + st.n_theta))
-            start += st.n_theta
         self.stacked = _stacked.stack_patterns(self.patterns, m, p, len(self.structures))
 
     def with_outcome(self, y: np.ndarray) -> MMRMData:
@@ -127,6 +140,9 @@ class MMRMData:
         """
         new = copy.copy(self)
         new.y = np.asarray(y, dtype=float)
+        if self.batches is not None:
+            new.batches = [dataclasses.replace(b, y=new.y[b.rows]) for b in self.batches]
+            return new
         p = self.X.shape[1]
         new.patterns = []
         for pat in self.patterns:

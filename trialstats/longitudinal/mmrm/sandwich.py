@@ -49,6 +49,9 @@ def _adjustment(H: np.ndarray, kind: str) -> np.ndarray:
 def _whitened(engine, st):
     """Per pattern: whitened X (n, m, p), whitened residuals (n, m), adjustment input H."""
     d = engine.data
+    if d.batches is not None:  # spatial: one block per subject (SpatialEngine)
+        yield from engine.whitened_blocks(st)
+        return
     for k, pat in enumerate(d.patterns):
         Lk = np.linalg.cholesky(st.winv[k])  # winv = L L'
         Xp = d.X[pat.rows]  # (n, m, p)

@@ -15,6 +15,10 @@ sp_gau    2           :math:`\\sigma^2\\rho^{d_{ab}^2}` (nlme ``corGaus`` withou
 Parameterisation as R mmrm: :math:`\\theta = (\\log\\sigma^2, \\mathrm{logit}\\,\\rho)`. The
 structure is defined over the sorted distinct times of the data (its "visits"); a subject's
 covariance is the block at its own times, so the engine handles it as any other structure.
+With irregular days nearly every subject has its own times, so the engine does not group
+subjects by shared visits: :mod:`._spatial_engine` builds each subject's block from its own
+times (:meth:`SpatialStructure.batch_power`, :meth:`SpatialStructure.batch_derivatives`), batched
+over the subjects with the same number of observations.
 First and second derivatives are analytic: with :math:`R = \\rho^{D}` (:math:`D` the distance,
 or squared distance for ``sp_gau``), :math:`\\partial R/\\partial\\theta_2 = R D (1-\\rho)` and
 :math:`\\partial^2 R/\\partial\\theta_2^2 = R D (1-\\rho)(D(1-\\rho) - \\rho)`.
@@ -94,3 +98,36 @@ class SpatialStructure:
             d2[0, 1] = d2[1, 0] = dS1
             d2[1, 1] = S * D * (1.0 - rho) * (D * (1.0 - rho) - rho)
         return S, d1, d2
+
+    def batch_power(self, times: np.ndarray) -> np.ndarray:
+        """D of each subject's own times: ``times`` (n, k) -> (n, k, k)."""
+        times = np.asarray(times, dtype=float)
+        dist = np.abs(times[:, :, None] - times[:, None, :])
+        return dist * dist if self.name == "sp_gau" else dist
+
+    def batch_derivatives(self, theta: np.ndarray, power: np.ndarray, order: int = 1):
+        """Sigma_i and its derivatives for a stack of subjects with exponents ``power`` (n, k, k).
+
+        The same formulas as :meth:`derivatives`, at each subject's own times. Derivatives are
+        returned as tuples of (n, k, k) arrays (no stacking copies); the first parameter is
+        the log variance, so ``d1[0] = d2[0][0] = Sigma`` and ``d2[0][1] = d2[1][0] = d1[1]``,
+        which :mod:`._spatial_engine` uses.
+
+        Returns
+        -------
+        sigma : ndarray (n, k, k)
+        d1 : tuple (Sigma, dSigma/dtheta_2) or None
+        d2 : tuple of tuples, ((Sigma, d1[1]), (d1[1], d2Sigma/dtheta_2^2)) or None
+        """
+        theta = np.asarray(theta, dtype=float)
+        var = np.exp(theta[0])
+        rho = 1.0 / (1.0 + np.exp(-theta[1]))
+        S = var * np.exp(power * np.log(rho))
+        if order == 0:
+            return S, None, None
+        scaled = power * (1.0 - rho)
+        dS1 = S * scaled
+        d2 = None
+        if order >= 2:
+            d2 = ((S, dS1), (dS1, dS1 * (scaled - rho)))
+        return S, (S, dS1), d2
