@@ -38,7 +38,7 @@ import numpy as np
 from .errors import ModelError
 
 __all__ = ["SafeFormula", "parse_formula", "quote_name", "formula_context", "TRANSFORMS",
-           "check_factor_levels", "MAX_FACTOR_LEVELS"]
+           "check_factor_levels", "MAX_FACTOR_LEVELS", "contrast_text", "CONTRAST_NAMES"]
 
 #: one-argument math transforms (argument: arithmetic on columns and numbers)
 MATH = ("log", "log2", "log10", "log1p", "exp", "sqrt", "abs")
@@ -150,6 +150,8 @@ class _Checker:
         self.sides: dict[str, list[str]] = {"lhs": [], "rhs": []}
         self.side = "lhs"
         self.in_call = False  # inside a transform call, whose names Python evaluates
+        self.contrasts: dict[str, str] = {}  # column -> contrast text (parse_formula contrasts=)
+        self.wrapped: set[str] = set()  # columns given their contrast
 
     def fail(self, part: str, why: str) -> ModelError:
         return _fail(self.where, self.formula, part, why)
@@ -402,7 +404,11 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
                 raise checker.fail(tok.token, "only numbers may appear as literals")
             parts.append(tok.token)
         elif kind == "name":
-            parts.append(checker.column(tok.token, tok.token))
+            name = checker.column(tok.token, tok.token)
+            if checker.side == "rhs" and tok.token in checker.contrasts:
+                name = f"C({name}, {checker.contrasts[tok.token]})"
+                checker.wrapped.add(tok.token)
+            parts.append(name)
         elif kind == "python":
             parts.append(checker.python(tok))
         else:  # pragma: no cover - formulaic has no other token kinds
@@ -414,7 +420,7 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
 
 
 def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any",
-                  multipart: bool = False) -> SafeFormula:
+                  multipart: bool = False, contrasts=()) -> SafeFormula:
     """Check a formula against the whitelist and rebuild it from its checked parts.
 
     Parameters
@@ -431,6 +437,11 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
         is allowed).
     multipart : bool, default False
         Allow ``|`` (formulaic's multi-part formulas); no trialstats model takes them.
+    contrasts : iterable of (str, str) pairs, optional
+        Column -> contrast text from :func:`contrast_text` (e.g. ``("ARM", "contr.sum")``): each
+        bare occurrence of the column right of ``~`` becomes ``C(column, contrast)`` in
+        ``.text`` (R's ``contrasts = list(ARM = "contr.sum")``). A column that never occurs
+        bare right of ``~`` raises :class:`ModelError`.
 
     Returns
     -------
@@ -452,6 +463,7 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     if any(not (c.isprintable() or c in " \t\n") for c in formula):
         raise ModelError(f"{where}: formula {formula!r} contains control characters")
     checker = _Checker(formula, columns, where)
+    checker.contrasts = dict(contrasts)
     tokens = _tokens(formula, checker)
     if len(tokens) > _MAX_TOKENS:
         raise ModelError(f"{where}: formula has {len(tokens)} parts; at most {_MAX_TOKENS} allowed")
@@ -463,6 +475,11 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
         raise ModelError(f"{where}: formula {formula!r} must have one outcome column left of '~'")
     if sides == "rhs" and has_lhs:
         raise ModelError(f"{where}: formula {formula!r} must be a right-hand side without an outcome")
+    unused = [c for c in checker.contrasts if c not in checker.wrapped]
+    if unused:
+        raise ModelError(f"{where}: contrasts= names {', '.join(map(repr, unused))}, not a term "
+                         f"right of '~' in {formula!r} (a column already inside C() keeps the "
+                         "contrast given there)")
     _check_parse(text, checker)
     return SafeFormula(formula, text, tuple(checker.used), tuple(checker.sides["lhs"]),
                        tuple(checker.sides["rhs"]), rhs)
@@ -545,3 +562,63 @@ def check_factor_levels(frame, columns, where: str, formula: str = "") -> None:
                 f"{where}: column {col!r} of {formula!r} is a factor with {n} levels; at most "
                 f"{MAX_FACTOR_LEVELS} are allowed (is it an identifier or free text? use a "
                 "coarser grouping, or a numeric column)")
+
+
+#: contrast codings of ``contrasts=`` (R's contr.* names; "diff" is formulaic's successive
+#: differences, R's MASS::contr.sdif up to naming)
+CONTRAST_NAMES = ("treatment", "sum", "helmert", "poly", "diff")
+
+
+def contrast_text(value, column: str, where: str = "contrasts") -> str:
+    """The formula text of one factor's contrast coding (``"contr.sum"``), checked.
+
+    Parameters
+    ----------
+    value : str or formulaic Contrasts
+        ``"treatment"``, ``"sum"``, ``"helmert"``, ``"poly"``, ``"diff"`` or R's spelling
+        ``"contr.sum"`` etc.; or one of formulaic's ``TreatmentContrasts(base=...)``,
+        ``SumContrasts()``, ``HelmertContrasts()``, ``PolyContrasts()``, ``DiffContrasts()``
+        with R's defaults (a treatment base level is kept).
+    column : str
+        The factor, for error messages.
+
+    Returns
+    -------
+    str
+        ``contr.<name>`` or ``contr.treatment('<base>')``, text the whitelist accepts.
+
+    Raises
+    ------
+    ModelError
+        Any other value (the valid ones are listed).
+    """
+    valid = ", ".join(map(repr, CONTRAST_NAMES)) + " (or R's 'contr.sum' spelling, or a " \
+        "formulaic Contrasts instance of those kinds)"
+    if isinstance(value, str):
+        name = value.strip().lower().removeprefix("contr.")
+        if name in CONTRAST_NAMES:
+            return f"contr.{name}"
+        raise ModelError(f"{where}: unknown contrast {value!r} for {column!r}; valid: {valid}")
+    from formulaic.transforms import contrasts as fc
+
+    kinds = {fc.TreatmentContrasts: "treatment", fc.SumContrasts: "sum",
+             fc.HelmertContrasts: "helmert", fc.PolyContrasts: "poly", fc.DiffContrasts: "diff"}
+    kind = kinds.get(type(value))
+    if kind == "treatment":
+        base = value.base
+        if type(base).__name__ == "Sentinel":  # formulaic's UNSET: the first level
+            return "contr.treatment"
+        if isinstance(base, str | int | float) and not isinstance(base, bool):
+            text = repr(base)
+            if isinstance(base, str) and (any(c in base for c in "`\\{}\"'") or len(base) > 200
+                                          or not base.isprintable()):
+                raise ModelError(f"{where}: treatment base level {base!r} of {column!r} cannot "
+                                 "be written in a formula")
+            return f"contr.treatment({text})"
+    elif kind == "helmert" and value.reverse and not value.scale:  # R's contr.helmert
+        return "contr.helmert"
+    elif kind == "diff" and value.backward:
+        return "contr.diff"
+    elif kind in ("sum", "poly") and type(value)() == value:
+        return f"contr.{kind}"
+    raise ModelError(f"{where}: contrast {value!r} for {column!r} is not supported; valid: {valid}")

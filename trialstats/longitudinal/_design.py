@@ -125,7 +125,8 @@ class Design:
     aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
 
 
-def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]:
+def _parse(formula: str, where: str, contrasts: tuple = ()) -> tuple[list[str], list[str],
+                                                                    SafeFormula]:
     """Outcome and covariate column names of a formula, in order of appearance.
 
     The formula is checked against the whitelist of :mod:`trialstats.formula` first; only the
@@ -134,15 +135,15 @@ def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]
     if not isinstance(formula, str):
         safe = parse_formula(formula, where=where)  # raises the ModelError
     else:
-        safe = _parse_cached(formula, where)
+        safe = _parse_cached(formula, where, tuple(contrasts))
     return list(safe.lhs_columns), list(safe.rhs_columns), safe
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_cached(formula: str, where: str) -> SafeFormula:
+def _parse_cached(formula: str, where: str, contrasts: tuple = ()) -> SafeFormula:
     """:func:`trialstats.formula.parse_formula` of a formula string, checked once per string
     (the check and formulaic's parser cost ~2 ms; a SafeFormula is immutable)."""
-    return parse_formula(formula, where=where)
+    return parse_formula(formula, where=where, contrasts=contrasts)
 
 
 def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: str) -> None:
@@ -218,6 +219,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
 
     order: list[int] = []
     out: dict[int, str] = {}
+    counters: dict[tuple, int] = {}
     for idx in term_indices.values():
         parsed = []
         for j in idx:
@@ -230,6 +232,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
                 comps.append(
                     (m.group(1), m.group(2), m.group(1) + m.group(2)) if m else (c, None, c)
                 )
+            comps = [_coded(comp, counters) for comp in comps]
             comps.sort(key=lambda comp: position(comp[0]))
             parsed.append((j, comps))
         seen: dict[str, list] = {}
@@ -250,6 +253,38 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
         order = list(range(len(names)))
         out = {j: ":".join(_split_interaction(n)) for j, n in enumerate(names)}
     return order, tuple(out[j] for j in order)
+
+
+_CODED = re.compile(r"C\((`[^`]*`|[^,()]+), contr\.(\w+)(?:\(.*\))?\)")
+
+
+def uncoded(text: str) -> str:
+    """A term or variable name with every ``C(var, contr.<kind>)`` written as ``var`` (R's)."""
+    return _CODED.sub(lambda m: m.group(1).strip("`"), text)
+
+
+def _coded(comp: tuple, counters: dict) -> tuple:
+    """R's name of a component of a column coded by ``C(var, contr.<kind>)`` (``contrasts=``).
+
+    formulaic writes ``C(ARM, contr.sum)[S.PBO]``; R writes ``ARM1`` (sum, Helmert: the
+    column's number), ``ARM.L`` (poly) and ``ARMTRT`` (treatment). ``counters`` numbers the
+    columns of each coded factor in formulaic's order (its first-appearing term gives them).
+    """
+    var, lvl, text = comp
+    m = _CODED.fullmatch(var) if lvl is not None else None
+    if m is None:
+        return comp
+    name, kind = m.group(1).strip("`"), m.group(2)
+    if kind == "poly":
+        label = lvl if lvl.startswith((".", "^")) else "." + lvl
+    elif kind == "treatment":
+        label = lvl
+    else:  # sum, helmert, diff: numbered columns, as R's contr.sum / contr.helmert
+        key = (var, lvl)
+        if key not in counters:
+            counters[key] = sum(1 for v, _ in counters if v == var) + 1
+        label = str(counters[key])
+    return (var, lvl, name + label)
 
 
 def _aliased(X: np.ndarray, tol: float = 1e-10) -> list[int]:
@@ -303,6 +338,7 @@ def build_design(
     extra_columns: Sequence[str] = (),
     where: str = "model",
     aliased: str = "error",
+    contrasts: tuple = (),
 ) -> Design:
     """Resolve a two-sided formula on a DataFrame into an R-style design.
 
@@ -323,6 +359,10 @@ def build_design(
     aliased : {"error", "keep"}
         Aliased (linearly dependent) columns raise ModelError, or are kept in ``X`` and listed
         in ``Design.aliased`` (for callers that drop them as R does).
+    contrasts : tuple of (str, str) pairs
+        Factor -> contrast text (:func:`trialstats.formula.contrast_text`); default treatment
+        coding. Columns are named as R names them (``ARM1`` for sum and Helmert coding,
+        ``ARM.L`` for polynomial).
 
     Returns
     -------
@@ -336,7 +376,7 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"{where}: data must be a pandas DataFrame; got {type(data).__name__}")
-    lhs, rhs, safe = _parse(formula, where)
+    lhs, rhs, safe = _parse(formula, where, contrasts)
     if len(lhs) != 1:
         raise ModelError(
             f"{where}: formula {formula!r} must have exactly one outcome column on the left of '~'"

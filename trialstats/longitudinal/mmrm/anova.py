@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import linalg
 
 from ...errors import ModelError
+from .._design import uncoded
 
 __all__ = ["ANOVA_TYPES", "anova_table", "term_columns"]
 
@@ -42,11 +43,11 @@ def term_columns(design, aliasing=None) -> list[tuple[str, frozenset, list[int]]
               else {r: r for r in range(n_full)})
     out = []
     for term, cols in spec.term_indices.items():
-        names = frozenset(str(f) for f in term.factors if str(f) != "1")
+        names = frozenset(uncoded(str(f)) for f in term.factors if str(f) != "1")
         positions = sorted(fitted[where[c]] for c in cols if where[c] in fitted)
         if not positions:
             continue
-        label = "(Intercept)" if not names else str(term)
+        label = "(Intercept)" if not names else uncoded(str(term))
         out.append((label, names, positions))
     out.sort(key=lambda t: t[2][0])
     return out

@@ -51,6 +51,7 @@ class MMRMSpec:
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
     coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
     aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
+    contrasts: tuple = ()  # ((factor, "contr.sum"), ...): non-default codings (contrasts=)
 
     @property
     def versions(self) -> dict:
