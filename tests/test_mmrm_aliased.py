@@ -70,8 +70,12 @@ def test_non_estimable_lsmeans_are_na(fit):
     assert len(fit.fitted()) == fit.n_obs
 
 
-def test_rank_deficient_error_is_default(data):
+def test_rank_deficient_drop_is_default_and_error_still_available(data, fit):
+    # issue 12: "drop" became the default (R mmrm's behaviour); "error" raises as before
+    default = ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT")
+    assert default.aliased == fit.aliased
+    assert_allclose(default.coef["estimate"], fit.coef["estimate"], rtol=0, atol=0)
     with pytest.raises(ts.ModelError, match="aliased|no observations"):
-        ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT")
+        ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", rank_deficient="error")
     with pytest.raises(ts.ModelError, match="unknown rank_deficient 'omit'; valid: error, drop"):
         ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", rank_deficient="omit")

@@ -50,8 +50,9 @@ def test_r_names_per_coding(fev):
     assert list(fit.terms) == [
         "(Intercept)", "RACE1", "RACE2", "SEXFemale", "ARMCD1", "AVISIT.L", "AVISIT.Q",
         "AVISIT.C", "ARMCD1:AVISIT.L", "ARMCD1:AVISIT.Q", "ARMCD1:AVISIT.C"]
-    assert list(fit.anova("III")["term"]) == ["(Intercept)", "RACE", "SEX", "ARMCD", "AVISIT",
-                                               "ARMCD:AVISIT"]
+    assert list(fit.anova("III")["term"]) == ["RACE", "SEX", "ARMCD", "AVISIT", "ARMCD:AVISIT"]
+    assert list(fit.anova("III", hypotheses="car")["term"]) == [
+        "(Intercept)", "RACE", "SEX", "ARMCD", "AVISIT", "ARMCD:AVISIT"]
 
 
 def test_sum_coding_intercept_is_the_grand_mean_of_cell_means(fev):
@@ -89,3 +90,21 @@ def test_contrast_for_a_factor_not_in_the_formula(fev):
     data = fev.assign(SITE=pd.Categorical(np.where(np.arange(len(fev)) % 2, "A", "B")))
     with pytest.raises(ModelError, match=r"contrasts= names 'SITE', not a term right of '~'"):
         _fit(data, contrasts={"SITE": "sum"})
+
+
+def test_lsmeans_by_a_variable_outside_the_model(fev):
+    """Issue 12: by= the visit when the visit is not in the formula (emmeans' reference grid
+    holds it through the covariance, as R mmrm's): each visit gets the same means, which are
+    the means without by (closed form: the model's rows do not depend on the visit). Compared
+    with R mmrm + emmeans in tests/test_mmrm_r_suite.py (cases lsmeans_by_*)."""
+    fit = ts.mmrm("FEV1 ~ ARMCD + FEV1_BL:RACE", fev, subject="USUBJID", visit="AVISIT")
+    plain = fit.lsmeans("ARMCD")
+    by = fit.lsmeans("ARMCD", by="AVISIT")
+    assert by["AVISIT"].tolist() == [v for v in ["VIS1", "VIS2", "VIS3", "VIS4"] for _ in (0, 1)]
+    for col in ("estimate", "std_error", "df"):
+        assert_allclose(by[col], np.tile(plain[col], 4), **REPARAMETERISED)
+    con = fit.contrast("ARMCD", by="AVISIT")
+    assert con["contrast"].tolist() == ["TRT - PBO"] * 4
+    with pytest.raises(ModelError, match=r"by 'SEX' is not a variable of the model .*by= also "
+                                         r"takes AVISIT"):
+        fit.lsmeans("ARMCD", by="SEX")

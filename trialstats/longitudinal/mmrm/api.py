@@ -108,7 +108,7 @@ def mmrm(
     coords: str | None = None,
     start=None,
     optimizer: str = "newton",
-    rank_deficient: str = "error",
+    rank_deficient: str = "drop",
     contrasts: dict | None = None,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
@@ -195,8 +195,8 @@ def mmrm(
         Unknown option (valid ones listed), a column not in ``data``, a single visit with
         between-within df or a spatial covariance (a single visit is otherwise fitted: the
         linear model with t inference, df n - p, as R mmrm),
-        a subject with the same visit twice, a factor level with no observation at some visit,
-        an all-missing outcome, or fewer subjects than covariance parameters.
+        a subject with the same visit twice, a factor level with no observation at some visit
+        (with ``rank_deficient="error"``), an all-missing outcome, or fewer subjects than covariance parameters.
 
     Examples
     --------

@@ -318,12 +318,16 @@ class MMRMResult:
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
-    def anova(self, type: str = "III") -> pd.DataFrame:  # noqa: A002 (R's name)
-        """Type II or III F test of each model term, as ``car::Anova`` (see :mod:`.anova`).
+    def anova(self, type: str = "III", hypotheses: str = "mmrm") -> pd.DataFrame:  # noqa: A002
+        """Type II or III F test of each model term (see :mod:`.anova`).
 
         Parameters
         ----------
         type : {"III", "II"}
+        hypotheses : {"mmrm", "car"}
+            R ``mmrm``'s ``Anova.mmrm`` (default: type III on sum-to-zero coded terms, whatever
+            the fit's coding, no intercept row), or ``car::Anova`` on a GLS fit (type III: the
+            term's coefficients in the fit's coding, with an intercept row).
 
         Returns
         -------
@@ -332,7 +336,7 @@ class MMRMResult:
         """
         from .anova import anova_table
 
-        return anova_table(self, type)
+        return anova_table(self, type, hypotheses)
 
     # ------------------------------------------------------------------ predictions
     def fitted(self) -> np.ndarray:
@@ -388,9 +392,13 @@ class MMRMResult:
 
     def _factor_levels(self, name: str, role: str) -> list:
         if name not in self.design.variables:
+            grid = [v for v in (self.spec.visit if self.spec.coords is None else None,
+                                self.spec.group) if v and v not in self.design.variables]
+            also = f" (by= also takes {', '.join(grid)}, of the covariance)" if grid and \
+                role == "by" else ""
             raise ModelError(
                 f"{role} {name!r} is not a variable of the model {self.spec.formula!r}; "
-                f"variables: {', '.join(self.design.variables)}"
+                f"variables: {', '.join(self.design.variables)}{also}"
             )
         if name not in self.design.levels:
             raise ModelError(f"{role} {name!r} is numeric; LS means need a factor")
@@ -401,9 +409,27 @@ class MMRMResult:
         """The design's columns as indicator/covariate products (None: formulaic grid)."""
         return column_products(self.design)
 
+    def _outside_levels(self, by: str) -> list | None:
+        """Levels of a ``by`` factor that is in emmeans' reference grid but not in the model.
+
+        R mmrm's grid (``recover_data.mmrm``) holds the fixed-effect variables plus the visit
+        (unless spatial or with one level) and the covariance group; the rows of a level of
+        such a factor do not depend on it. None when ``by`` is not one of those.
+        """
+        if by == self.spec.visit and self.spec.coords is None and len(self.visit_levels) > 1:
+            return list(self.visit_levels)
+        if self.spec.group is not None and by == self.spec.group:
+            return list(self.group_levels)
+        return None
+
     def _grid_rows(self, spec: str, by: str | None):
         """Reference-grid rows for every (by, spec) level pair, by outer, in one construction."""
         spec_levels = self._factor_levels(spec, "spec")
+        outside = self._outside_levels(by) if by and by not in self.design.variables else None
+        if outside is not None:  # emmeans: the same rows within every level of ``by``
+            keys, L = reference_grid(self.design, [spec], self._grid_products)
+            keys = [(k[0], b) for b in outside for k in keys]
+            return spec_levels, outside, keys, np.tile(L, (len(outside), 1))
         by_levels = self._factor_levels(by, "by") if by else [None]
         fixed = [by, spec] if by else [spec]
         keys, L = reference_grid(self.design, fixed, self._grid_products)
@@ -421,7 +447,11 @@ class MMRMResult:
         spec : str
             Factor whose levels get a mean (e.g. ``"ARM"``).
         by : str, optional
-            Factor within whose levels the means are computed (e.g. ``"AVISIT"``).
+            Factor within whose levels the means are computed (e.g. ``"AVISIT"``). As in R
+            mmrm's emmeans support, the visit (non-spatial, two or more levels) or the
+            covariance ``group`` may be given even when not in the formula: each of its levels
+            then gets the same means (emmeans' reference grid holds the factor, the model does
+            not use it).
 
         Returns
         -------
