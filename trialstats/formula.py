@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._coding import CONTRAST_NAMES, contrast_text
 from .errors import ModelError
 
 __all__ = ["SafeFormula", "parse_formula", "quote_name", "formula_context", "TRANSFORMS",
@@ -563,62 +564,3 @@ def check_factor_levels(frame, columns, where: str, formula: str = "") -> None:
                 f"{MAX_FACTOR_LEVELS} are allowed (is it an identifier or free text? use a "
                 "coarser grouping, or a numeric column)")
 
-
-#: contrast codings of ``contrasts=`` (R's contr.* names; "diff" is formulaic's successive
-#: differences, R's MASS::contr.sdif up to naming)
-CONTRAST_NAMES = ("treatment", "sum", "helmert", "poly", "diff")
-
-
-def contrast_text(value, column: str, where: str = "contrasts") -> str:
-    """The formula text of one factor's contrast coding (``"contr.sum"``), checked.
-
-    Parameters
-    ----------
-    value : str or formulaic Contrasts
-        ``"treatment"``, ``"sum"``, ``"helmert"``, ``"poly"``, ``"diff"`` or R's spelling
-        ``"contr.sum"`` etc.; or one of formulaic's ``TreatmentContrasts(base=...)``,
-        ``SumContrasts()``, ``HelmertContrasts()``, ``PolyContrasts()``, ``DiffContrasts()``
-        with R's defaults (a treatment base level is kept).
-    column : str
-        The factor, for error messages.
-
-    Returns
-    -------
-    str
-        ``contr.<name>`` or ``contr.treatment('<base>')``, text the whitelist accepts.
-
-    Raises
-    ------
-    ModelError
-        Any other value (the valid ones are listed).
-    """
-    valid = ", ".join(map(repr, CONTRAST_NAMES)) + " (or R's 'contr.sum' spelling, or a " \
-        "formulaic Contrasts instance of those kinds)"
-    if isinstance(value, str):
-        name = value.strip().lower().removeprefix("contr.")
-        if name in CONTRAST_NAMES:
-            return f"contr.{name}"
-        raise ModelError(f"{where}: unknown contrast {value!r} for {column!r}; valid: {valid}")
-    from formulaic.transforms import contrasts as fc
-
-    kinds = {fc.TreatmentContrasts: "treatment", fc.SumContrasts: "sum",
-             fc.HelmertContrasts: "helmert", fc.PolyContrasts: "poly", fc.DiffContrasts: "diff"}
-    kind = kinds.get(type(value))
-    if kind == "treatment":
-        base = value.base
-        if type(base).__name__ == "Sentinel":  # formulaic's UNSET: the first level
-            return "contr.treatment"
-        if isinstance(base, str | int | float) and not isinstance(base, bool):
-            text = repr(base)
-            if isinstance(base, str) and (any(c in base for c in "`\\{}\"'") or len(base) > 200
-                                          or not base.isprintable()):
-                raise ModelError(f"{where}: treatment base level {base!r} of {column!r} cannot "
-                                 "be written in a formula")
-            return f"contr.treatment({text})"
-    elif kind == "helmert" and value.reverse and not value.scale:  # R's contr.helmert
-        return "contr.helmert"
-    elif kind == "diff" and value.backward:
-        return "contr.diff"
-    elif kind in ("sum", "poly") and type(value)() == value:
-        return f"contr.{kind}"
-    raise ModelError(f"{where}: contrast {value!r} for {column!r} is not supported; valid: {valid}")

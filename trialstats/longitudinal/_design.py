@@ -30,6 +30,8 @@ import pandas as pd
 from formulaic import model_matrix
 from scipy import linalg
 
+from .._coding import coded as _coded
+from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
 
@@ -253,38 +255,6 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
         order = list(range(len(names)))
         out = {j: ":".join(_split_interaction(n)) for j, n in enumerate(names)}
     return order, tuple(out[j] for j in order)
-
-
-_CODED = re.compile(r"C\((`[^`]*`|[^,()]+), contr\.(\w+)(?:\(.*\))?\)")
-
-
-def uncoded(text: str) -> str:
-    """A term or variable name with every ``C(var, contr.<kind>)`` written as ``var`` (R's)."""
-    return _CODED.sub(lambda m: m.group(1).strip("`"), text)
-
-
-def _coded(comp: tuple, counters: dict) -> tuple:
-    """R's name of a component of a column coded by ``C(var, contr.<kind>)`` (``contrasts=``).
-
-    formulaic writes ``C(ARM, contr.sum)[S.PBO]``; R writes ``ARM1`` (sum, Helmert: the
-    column's number), ``ARM.L`` (poly) and ``ARMTRT`` (treatment). ``counters`` numbers the
-    columns of each coded factor in formulaic's order (its first-appearing term gives them).
-    """
-    var, lvl, text = comp
-    m = _CODED.fullmatch(var) if lvl is not None else None
-    if m is None:
-        return comp
-    name, kind = m.group(1).strip("`"), m.group(2)
-    if kind == "poly":
-        label = lvl if lvl.startswith((".", "^")) else "." + lvl
-    elif kind == "treatment":
-        label = lvl
-    else:  # sum, helmert, diff: numbered columns, as R's contr.sum / contr.helmert
-        key = (var, lvl)
-        if key not in counters:
-            counters[key] = sum(1 for v, _ in counters if v == var) + 1
-        label = str(counters[key])
-    return (var, lvl, name + label)
 
 
 def _aliased(X: np.ndarray, tol: float = 1e-10) -> list[int]:

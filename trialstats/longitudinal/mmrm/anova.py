@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from ..._coding import uncoded
 from ...errors import ModelError
-from .._design import uncoded
 
 __all__ = ["ANOVA_TYPES", "HYPOTHESES", "anova_table", "term_columns"]
 
