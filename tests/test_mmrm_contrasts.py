@@ -108,3 +108,9 @@ def test_lsmeans_by_a_variable_outside_the_model(fev):
     with pytest.raises(ModelError, match=r"by 'SEX' is not a variable of the model .*by= also "
                                          r"takes AVISIT"):
         fit.lsmeans("ARMCD", by="SEX")
+
+
+def test_a_treatment_base_level_cannot_inject_formula_text(fev):
+    # the base level becomes formula text (contr.treatment('PBO')): quotes are refused
+    with pytest.raises(ModelError, match="cannot be written in a formula"):
+        _fit(fev, contrasts={"ARMCD": fc.TreatmentContrasts(base="x'), __import__('os')#")})
