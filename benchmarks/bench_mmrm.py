@@ -5,9 +5,11 @@ Data: 6 visits, 2 arms, a baseline covariate, about 15 % monotone dropout, a cor
 Satterthwaite)`` then ``fit.contrast("ARM", by="AVISIT")``, timed together (and again with
 Kenward-Roger). Peers:
 
-* R mmrm 0.3.18 (us + Satterthwaite), its *fit alone*: not installed on this machine, so the
-  figures are those recorded in issue 14 (one run per size on the same generated data); where the
-  issue gives a range (5,000 subjects: 3.2-4.8 s) the low end is used.
+* R mmrm (us + Satterthwaite), its *fit alone*: when ``Rscript`` loads mmrm (library path from
+  the environment, e.g. ``R_LIBS=/work/rlib``), timed in the same run on the same generated data
+  (written to temporary CSV files; ``r_mmrm.py`` + ``r_mmrm_timing.R``), with the weighted and
+  sp_exp fits at 5,000 subjects; otherwise the figures recorded in issue 14 (one run per size;
+  where the issue gives a range, 5,000 subjects: 3.2-4.8 s, the low end).
 * statsmodels MixedLM (random intercept and slope in week, REML), the closest model statsmodels
   offers, run on the same data in the same process (it has no unstructured residual).
 
@@ -117,6 +119,28 @@ def _jittered_days(df: pd.DataFrame, seed: int = 5) -> pd.DataFrame:
     return df.assign(DAY=7 * df["WEEK"] + rng.integers(-3, 4, len(df)))
 
 
+def _weighted_data(df: pd.DataFrame) -> pd.DataFrame:
+    """Observation weights that vary within subject (issue 12)."""
+    return df.assign(W=1.0 + 0.5 * (df["USUBJID"].cat.codes % 3) + 0.25 * (df["WEEK"] > 8))
+
+
+def _r_timings(sizes) -> dict:
+    """R mmrm timed in this run on the same data (see r_mmrm.py), or {} when R lacks mmrm."""
+    from r_mmrm import available, time_fits
+
+    if available() is None:
+        return {}
+    jobs = []
+    for n in sizes:
+        df = make_data(n)
+        jobs.append({"name": f"us_{n}", "data": df, "model": "us",
+                     "repeats": 3 if n <= 1_000 else 1, "end_to_end": n <= 5_000})
+        if n == 5_000:
+            jobs.append({"name": "us_weights_5000", "data": _weighted_data(df),
+                         "model": "us_weights", "repeats": 1, "end_to_end": False})
+    return time_fits(jobs)
+
+
 def _r_spatial(dd: pd.DataFrame) -> dict | None:
     """R mmrm's fit times on the same rows (benchmarks/bench_mmrm_spatial.R), or None.
 
@@ -129,9 +153,9 @@ def _r_spatial(dd: pd.DataFrame) -> dict | None:
     rscript = shutil.which("Rscript")
     if rscript is None:
         return None
-    env = dict(os.environ)
-    if "R_LIBS" not in env and Path("/work/rlib/mmrm").is_dir():
-        env["R_LIBS"] = "/work/rlib"
+    from r_mmrm import r_env
+
+    env = r_env()
     script = Path(__file__).resolve().parent / "bench_mmrm_spatial.R"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spatial.csv"
@@ -174,6 +198,7 @@ def run(sizes=(200, 1_000, 5_000, 20_000), repeats: int = 5) -> list[dict]:
     import statsmodels.formula.api as smf
 
     rows = []
+    r_times = _r_timings(sizes)
     _end_to_end(make_data(200), "satterthwaite")  # warm: imports and first-call costs
     for n in sizes:
         df = make_data(n)
@@ -191,14 +216,21 @@ def run(sizes=(200, 1_000, 5_000, 20_000), repeats: int = 5) -> list[dict]:
         t_w = np.nan
         t_sp = None
         if n == 5_000:  # issue 12: observation weights keep the speed (W varies within subject)
-            dw = df.assign(W=1.0 + 0.5 * (df["USUBJID"].cat.codes % 3) + 0.25 * (df["WEEK"] > 8))
+            dw = _weighted_data(df)
             t_w, _, _, _ = _time(lambda dw=dw: _end_to_end(dw, "satterthwaite", "W"), reps,
                                  memory=False)
             t_sp = _spatial_time(df)
+        r_us = r_times.get(f"us_{n}", {})
         rows.append({
             "subjects": n, "rows": len(df), "converged": fit.converged, "weighted_s": t_w,
-            "spatial": t_sp,
-            "trialstats_s": t_ts, "trialstats_cpu_s": cpu_ts, "trialstats_kr_s": t_kr, "r_mmrm_fit_s": R_MMRM_FIT_S.get(n),
+            "spatial": t_sp, "r_measured": bool(r_us),
+            "r_mmrm_cpu_s": r_us.get("fit_cpu_s", np.nan),
+            "r_mmrm_end_to_end_s": r_us.get("end_to_end_wall_s", np.nan),
+            "r_weighted_s": r_times.get("us_weights_5000", {}).get("fit_wall_s", np.nan)
+            if n == 5_000 else np.nan,
+            "r_mmrm_version": r_us.get("mmrm"),
+            "trialstats_s": t_ts, "trialstats_cpu_s": cpu_ts, "trialstats_kr_s": t_kr,
+            "r_mmrm_fit_s": r_us.get("fit_wall_s", R_MMRM_FIT_S.get(n)),
             "statsmodels_s": t_sm, "trialstats_peak_mib": mem_ts / 2**20,
             "bytes_per_row": mem_ts / len(df),
         })
@@ -276,31 +308,45 @@ def first_call_overhead(d: pd.DataFrame, runs: int = 3) -> dict:
 
 
 def to_markdown(rows: list[dict], exo: dict | None = None) -> str:
+    measured = bool(rows) and all(r.get("r_measured") for r in rows)
+    r_label = (f"R mmrm {rows[0]['r_mmrm_version']} fit (s, same run)" if measured
+               else "R mmrm fit (s, issue 14)")
     head = ("| subjects | rows | ts.mmrm + contrast, us+Satterthwaite (s) | same, CPU (s) | "
-            "R mmrm fit (s, issue 14) | R / ts (wall; CPU) | target | with Kenward-Roger (s) | "
+            f"{r_label} | R / ts (wall; CPU) | target | with Kenward-Roger (s) | "
             "KR / Satterthwaite | statsmodels MixedLM (s, same run) | MixedLM / ts | ts peak MiB | "
             "peak bytes per row |\n"
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     body = ""
     for r in rows:
         ratio = r["r_mmrm_fit_s"] / r["trialstats_s"] if r["r_mmrm_fit_s"] else np.nan
-        ratio_cpu = r["r_mmrm_fit_s"] / r["trialstats_cpu_s"] if r["r_mmrm_fit_s"] else np.nan
+        r_cpu = r["r_mmrm_cpu_s"] if r.get("r_measured") else r["r_mmrm_fit_s"]
+        ratio_cpu = r_cpu / r["trialstats_cpu_s"] if r_cpu else np.nan
         target = TARGET_RATIO.get(r["subjects"], 10.0)
         body += (
             f"| {r['subjects']:,} | {r['rows']:,} | {r['trialstats_s']:.4f} | "
-            f"{r['trialstats_cpu_s']:.4f} | {r['r_mmrm_fit_s']} | {ratio:.1f}x; {ratio_cpu:.1f}x | "
+            f"{r['trialstats_cpu_s']:.4f} | {r['r_mmrm_fit_s']:.3g} | {ratio:.1f}x; "
+            f"{ratio_cpu:.1f}x | "
             f">= {target:.0f}x "
             f"({'met' if ratio >= target else 'NOT met'}) | {r['trialstats_kr_s']:.4f} | "
             f"{r['trialstats_kr_s'] / r['trialstats_s']:.2f} | {r['statsmodels_s']:.3f} | "
             f"{r['statsmodels_s'] / r['trialstats_s']:.1f}x | {r['trialstats_peak_mib']:.1f} | "
             f"{r['bytes_per_row']:.0f} |\n")
     out = head + body
+    if measured:
+        e2e = [f"{r['subjects']:,}: {r['r_mmrm_end_to_end_s']:.3g} s "
+               f"({r['r_mmrm_end_to_end_s'] / r['trialstats_s']:.1f}x ts)"
+               for r in rows if np.isfinite(r["r_mmrm_end_to_end_s"])]
+        out += ("\nR mmrm end to end (fit + emmeans(~ ARM | AVISIT) + pairs), one run: "
+                + "; ".join(e2e) + ".\n")
     for r in rows:
         if np.isfinite(r.get("weighted_s", np.nan)):
+            r_w = r.get("r_weighted_s", np.nan)
+            peer = (f"R mmrm's weighted fit (same run) {r_w:.3g} s, R / ts {r_w / r['weighted_s']:.1f}x"
+                    if np.isfinite(r_w) else
+                    f"R mmrm's unweighted fit / this: {r['r_mmrm_fit_s'] / r['weighted_s']:.1f}x")
             out += (f"\nWith observation weights (`weights=`), {r['subjects']:,} subjects: "
                     f"{r['weighted_s']:.4f} s ({r['weighted_s'] / r['trialstats_s']:.2f}x the "
-                    f"unweighted fit; R mmrm's unweighted fit / this: "
-                    f"{r['r_mmrm_fit_s'] / r['weighted_s']:.1f}x).\n")
+                    f"unweighted fit; {peer}).\n")
         if r.get("spatial"):
             out += _spatial_markdown(r["subjects"], r["spatial"])
     if exo:

@@ -5,7 +5,8 @@ Each benchmark compares trialstats with a peer run on the same data in the same 
 ========  ======================================================================================
 name      what it measures
 ========  ======================================================================================
-mmrm      ts.mmrm end to end vs statsmodels MixedLM (and R mmrm's recorded times), refits/second
+mmrm      ts.mmrm end to end vs statsmodels MixedLM and R mmrm (timed in the run when Rscript has
+          mmrm, e.g. R_LIBS=/path make bench; else the recorded times), refits/second
 survival  KM + log-rank + Cox vs bare lifelines
 report    the full report vs the bare model fits it contains
 safety    the issue-11 checks (formula whitelist, Cox monotone likelihood) vs their peers

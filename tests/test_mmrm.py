@@ -7,15 +7,21 @@ balanced complete data, and the behaviour of the front end.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from tolerances import ANALYTIC
+from numpy.testing import assert_allclose
+from tolerances import ANALYTIC, MMRM_DF, MMRM_LOGLIK, MMRM_TIGHT, MMRM_TIGHT_IN_SE
 
 import trialstats as ts
 from trialstats.longitudinal.mmrm._engine import Engine, MMRMData
 from trialstats.longitudinal.mmrm.covariance import COVARIANCE_TYPES, CovarianceStructure
 from trialstats.longitudinal.mmrm.dof import DF_METHODS
+
+SUITE = Path(__file__).parent / "reference" / "mmrm_suite.json"
 
 # finite differences of analytic derivatives: central differences with step 1e-6 have
 # truncation error ~1e-12 and rounding error ~1e-10 relative to the entries' scale
@@ -295,10 +301,41 @@ def test_duplicate_visit_with_repeated_index_labels_names_rows_by_position(data)
 
 
 def test_arm_without_observations_at_a_visit(data):
+    """Issue 12: the default rank_deficient="drop" fits the model without the aliased
+    ARMA:AVISITV3 column, as R mmrm does. Compared with R mmrm 0.3.18 on the same data
+    (tests/reference/mmrm_suite/gap.csv, written from this generator; case
+    rank_deficient_empty_cell of tests/reference/mmrm_suite.json, made by
+    tests/reference/make_mmrm_suite_reference.R) at the tight-refit tolerances; "error" still
+    raises, naming the empty cell."""
     gap = data.copy()
     gap.loc[(gap["ARM"] == "A") & (gap["AVISIT"] == "V3"), "Y"] = np.nan
+    committed = pd.read_csv(Path(__file__).parent / "reference" / "mmrm_suite" / "gap.csv",
+                            float_precision="round_trip")
+    assert_allclose(committed["Y"], gap["Y"], rtol=0, atol=0)  # the R reference's data
+    fit = ts.mmrm("Y ~ ARM * AVISIT", gap, subject="USUBJID", visit="AVISIT")
+    ref = next(c for c in json.loads(SUITE.read_text())["cases"]
+               if c["id"] == "rank_deficient_empty_cell")["tight"]
+    assert fit.converged and ref["converged"]
+    assert list(fit.aliased) == [ref["coefficients"]["aliased"]] == ["ARMA:AVISITV3"]  # unboxed
+    assert list(fit.coef["term"]) == ref["coefficients"]["term"]
+    coef = fit.coef
+    se = np.asarray(ref["coefficients"]["std_error"], dtype=float)
+    ok = ~np.isnan(se)
+    assert coef["estimate"].isna().to_numpy().tolist() == (~ok).tolist()
+    est = coef["estimate"].to_numpy()[ok] / se[ok]
+    assert_allclose(est, np.asarray(ref["coefficients"]["estimate"], dtype=float)[ok] / se[ok],
+                    **MMRM_TIGHT_IN_SE)
+    assert_allclose(coef["std_error"].to_numpy()[ok], se[ok], **MMRM_TIGHT)
+    assert_allclose(coef["df"].to_numpy()[ok],
+                    np.asarray(ref["coefficients"]["df"], dtype=float)[ok], **MMRM_DF)
+    assert_allclose(-2 * fit.loglik, ref["m2loglik"], rtol=0, **MMRM_LOGLIK)
+    ls = fit.lsmeans("ARM", by="AVISIT")
+    r_ls = np.asarray(ref["emmeans"]["lsmeans"]["estimate"], dtype=float)
+    assert ls["estimate"].isna().tolist() == np.isnan(r_ls).tolist()  # A at V3: not estimable
+    assert "Aliased terms dropped (coefficients NA, as R): ARMA:AVISITV3" in str(fit.summary())
     with pytest.raises(ts.ModelError, match="no observations for ARM=A at AVISIT=V3"):
-        ts.mmrm("Y ~ ARM * AVISIT", gap, subject="USUBJID", visit="AVISIT")
+        ts.mmrm("Y ~ ARM * AVISIT", gap, subject="USUBJID", visit="AVISIT",
+                rank_deficient="error")
 
 
 def test_fewer_subjects_than_covariance_parameters(data):

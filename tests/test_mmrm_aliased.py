@@ -70,8 +70,24 @@ def test_non_estimable_lsmeans_are_na(fit):
     assert len(fit.fitted()) == fit.n_obs
 
 
-def test_rank_deficient_error_is_default(data):
+def test_rank_deficient_drop_is_default_and_error_still_available(data, fit):
+    # issue 12: "drop" became the default (R mmrm's behaviour); "error" raises as before
+    default = ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT")
+    assert default.aliased == fit.aliased
+    assert_allclose(default.coef["estimate"], fit.coef["estimate"], rtol=0, atol=0)
     with pytest.raises(ts.ModelError, match="aliased|no observations"):
-        ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT")
+        ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", rank_deficient="error")
     with pytest.raises(ts.ModelError, match="unknown rank_deficient 'omit'; valid: error, drop"):
         ts.mmrm(FORMULA, data, subject="USUBJID", visit="AVISIT", rank_deficient="omit")
+
+
+def test_subgroup_interaction_keeps_its_error_for_an_empty_cell(fev):
+    # ts.subgroup_interaction builds its Wald rows on the full design, so it fits with
+    # rank_deficient="error": an arm x subgroup x visit cell without data is named, as before
+    # issue 12 made "drop" the default
+    d = fev.copy()
+    d.loc[(d["ARMCD"] == "TRT") & (d["SEX"] == "Female") & (d["AVISIT"] == "VIS4"), "FEV1"] = \
+        np.nan
+    with pytest.raises(ts.ModelError, match=r"ARMCDTRT:AVISITVIS4:SEXFemale .*\(aliased\)"):
+        ts.subgroup_interaction(d, "SEX", formula="FEV1 ~ ARMCD * AVISIT", arm="ARMCD",
+                                visit="AVISIT", subject="USUBJID")

@@ -41,7 +41,7 @@ def test_wald_statistics_match_car_anova_on_gls(fev, kind):
     fit = ts.mmrm(FORMULA, fev, subject="USUBJID", visit="AVISIT", covariance="us")
     assert_allclose(-2 * fit.loglik, ANOVA["gls_m2loglik"], rtol=0, atol=1e-6)
     ref = ANOVA[f"car_type_{kind}"]
-    got = fit.anova(kind)
+    got = fit.anova(kind, hypotheses="car")  # car::Anova on gls, not R mmrm's
     assert list(got["term"]) == ref["term"]
     assert_allclose(got["num_df"], ref["num_df"], rtol=0, atol=0)
     assert_allclose(got["statistic"] * got["num_df"], ref["chisq"], **OPTIMISER)
@@ -53,7 +53,7 @@ def test_denominator_df_match_lmertest(fev, df, key):
     assert ANOVA["lmer_rho_nonnegative"]  # else the cs MMRM is not the random-intercept model
     fit = ts.mmrm(FORMULA, fev, subject="USUBJID", visit="AVISIT", covariance="cs", df=df)
     ref = ANOVA[key]
-    got = fit.anova("III").set_index("term").loc[ref["term"]]
+    got = fit.anova("III", hypotheses="car").set_index("term").loc[ref["term"]]
     assert_allclose(got["num_df"], ref["num_df"], rtol=0, atol=0)
     if df == "satterthwaite":
         stat_tol, df_tol = OPTIMISER, OPTIMISER
@@ -69,7 +69,8 @@ def test_denominator_df_match_lmertest(fev, df, key):
 def test_type_ii_equals_type_iii_for_terms_without_relatives(fev):
     # closed form: a term contained in no other term has the same hypothesis in both types
     fit = ts.mmrm(FORMULA, fev, subject="USUBJID", visit="AVISIT", covariance="us")
-    a2, a3 = fit.anova("II").set_index("term"), fit.anova("III").set_index("term")
+    a2 = fit.anova("II", hypotheses="car").set_index("term")
+    a3 = fit.anova("III", hypotheses="car").set_index("term")
     for term in ["RACE", "SEX", "FEV1_BL", "ARMCD:AVISIT"]:
         assert_allclose(a2.loc[term, "statistic"], a3.loc[term, "statistic"], rtol=1e-10)
 

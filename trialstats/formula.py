@@ -35,10 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._coding import CONTRAST_NAMES, contrast_text
 from .errors import ModelError
 
 __all__ = ["SafeFormula", "parse_formula", "quote_name", "formula_context", "TRANSFORMS",
-           "check_factor_levels", "MAX_FACTOR_LEVELS"]
+           "check_factor_levels", "MAX_FACTOR_LEVELS", "contrast_text", "CONTRAST_NAMES"]
 
 #: one-argument math transforms (argument: arithmetic on columns and numbers)
 MATH = ("log", "log2", "log10", "log1p", "exp", "sqrt", "abs")
@@ -150,6 +151,8 @@ class _Checker:
         self.sides: dict[str, list[str]] = {"lhs": [], "rhs": []}
         self.side = "lhs"
         self.in_call = False  # inside a transform call, whose names Python evaluates
+        self.contrasts: dict[str, str] = {}  # column -> contrast text (parse_formula contrasts=)
+        self.wrapped: set[str] = set()  # columns given their contrast
 
     def fail(self, part: str, why: str) -> ModelError:
         return _fail(self.where, self.formula, part, why)
@@ -402,7 +405,11 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
                 raise checker.fail(tok.token, "only numbers may appear as literals")
             parts.append(tok.token)
         elif kind == "name":
-            parts.append(checker.column(tok.token, tok.token))
+            name = checker.column(tok.token, tok.token)
+            if checker.side == "rhs" and tok.token in checker.contrasts:
+                name = f"C({name}, {checker.contrasts[tok.token]})"
+                checker.wrapped.add(tok.token)
+            parts.append(name)
         elif kind == "python":
             parts.append(checker.python(tok))
         else:  # pragma: no cover - formulaic has no other token kinds
@@ -414,7 +421,7 @@ def _rebuild(tokens: Iterable, checker: _Checker) -> tuple[str, str, bool]:
 
 
 def parse_formula(formula, columns=None, *, where: str = "formula", sides: str = "any",
-                  multipart: bool = False) -> SafeFormula:
+                  multipart: bool = False, contrasts=()) -> SafeFormula:
     """Check a formula against the whitelist and rebuild it from its checked parts.
 
     Parameters
@@ -431,6 +438,11 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
         is allowed).
     multipart : bool, default False
         Allow ``|`` (formulaic's multi-part formulas); no trialstats model takes them.
+    contrasts : iterable of (str, str) pairs, optional
+        Column -> contrast text from :func:`contrast_text` (e.g. ``("ARM", "contr.sum")``): each
+        bare occurrence of the column right of ``~`` becomes ``C(column, contrast)`` in
+        ``.text`` (R's ``contrasts = list(ARM = "contr.sum")``). A column that never occurs
+        bare right of ``~`` raises :class:`ModelError`.
 
     Returns
     -------
@@ -452,6 +464,7 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
     if any(not (c.isprintable() or c in " \t\n") for c in formula):
         raise ModelError(f"{where}: formula {formula!r} contains control characters")
     checker = _Checker(formula, columns, where)
+    checker.contrasts = dict(contrasts)
     tokens = _tokens(formula, checker)
     if len(tokens) > _MAX_TOKENS:
         raise ModelError(f"{where}: formula has {len(tokens)} parts; at most {_MAX_TOKENS} allowed")
@@ -463,6 +476,11 @@ def parse_formula(formula, columns=None, *, where: str = "formula", sides: str =
         raise ModelError(f"{where}: formula {formula!r} must have one outcome column left of '~'")
     if sides == "rhs" and has_lhs:
         raise ModelError(f"{where}: formula {formula!r} must be a right-hand side without an outcome")
+    unused = [c for c in checker.contrasts if c not in checker.wrapped]
+    if unused:
+        raise ModelError(f"{where}: contrasts= names {', '.join(map(repr, unused))}, not a term "
+                         f"right of '~' in {formula!r} (a column already inside C() keeps the "
+                         "contrast given there)")
     _check_parse(text, checker)
     return SafeFormula(formula, text, tuple(checker.used), tuple(checker.sides["lhs"]),
                        tuple(checker.sides["rhs"]), rhs)
@@ -545,3 +563,4 @@ def check_factor_levels(frame, columns, where: str, formula: str = "") -> None:
                 f"{where}: column {col!r} of {formula!r} is a factor with {n} levels; at most "
                 f"{MAX_FACTOR_LEVELS} are allowed (is it an identifier or free text? use a "
                 "coarser grouping, or a numeric column)")
+

@@ -30,6 +30,8 @@ import pandas as pd
 from formulaic import model_matrix
 from scipy import linalg
 
+from .._coding import coded as _coded
+from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
 
@@ -125,7 +127,8 @@ class Design:
     aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
 
 
-def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]:
+def _parse(formula: str, where: str, contrasts: tuple = ()) -> tuple[list[str], list[str],
+                                                                    SafeFormula]:
     """Outcome and covariate column names of a formula, in order of appearance.
 
     The formula is checked against the whitelist of :mod:`trialstats.formula` first; only the
@@ -134,15 +137,15 @@ def _parse(formula: str, where: str) -> tuple[list[str], list[str], SafeFormula]
     if not isinstance(formula, str):
         safe = parse_formula(formula, where=where)  # raises the ModelError
     else:
-        safe = _parse_cached(formula, where)
+        safe = _parse_cached(formula, where, tuple(contrasts))
     return list(safe.lhs_columns), list(safe.rhs_columns), safe
 
 
 @functools.lru_cache(maxsize=256)
-def _parse_cached(formula: str, where: str) -> SafeFormula:
+def _parse_cached(formula: str, where: str, contrasts: tuple = ()) -> SafeFormula:
     """:func:`trialstats.formula.parse_formula` of a formula string, checked once per string
     (the check and formulaic's parser cost ~2 ms; a SafeFormula is immutable)."""
-    return parse_formula(formula, where=where)
+    return parse_formula(formula, where=where, contrasts=contrasts)
 
 
 def _check_columns(needed: Sequence[str], data: pd.DataFrame, where: str, what: str) -> None:
@@ -218,6 +221,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
 
     order: list[int] = []
     out: dict[int, str] = {}
+    counters: dict[tuple, int] = {}
     for idx in term_indices.values():
         parsed = []
         for j in idx:
@@ -230,6 +234,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
                 comps.append(
                     (m.group(1), m.group(2), m.group(1) + m.group(2)) if m else (c, None, c)
                 )
+            comps = [_coded(comp, counters) for comp in comps]
             comps.sort(key=lambda comp: position(comp[0]))
             parsed.append((j, comps))
         seen: dict[str, list] = {}
@@ -303,6 +308,7 @@ def build_design(
     extra_columns: Sequence[str] = (),
     where: str = "model",
     aliased: str = "error",
+    contrasts: tuple = (),
 ) -> Design:
     """Resolve a two-sided formula on a DataFrame into an R-style design.
 
@@ -323,6 +329,10 @@ def build_design(
     aliased : {"error", "keep"}
         Aliased (linearly dependent) columns raise ModelError, or are kept in ``X`` and listed
         in ``Design.aliased`` (for callers that drop them as R does).
+    contrasts : tuple of (str, str) pairs
+        Factor -> contrast text (:func:`trialstats.formula.contrast_text`); default treatment
+        coding. Columns are named as R names them (``ARM1`` for sum and Helmert coding,
+        ``ARM.L`` for polynomial).
 
     Returns
     -------
@@ -336,7 +346,7 @@ def build_design(
     """
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"{where}: data must be a pandas DataFrame; got {type(data).__name__}")
-    lhs, rhs, safe = _parse(formula, where)
+    lhs, rhs, safe = _parse(formula, where, contrasts)
     if len(lhs) != 1:
         raise ModelError(
             f"{where}: formula {formula!r} must have exactly one outcome column on the left of '~'"

@@ -127,7 +127,10 @@ def subgroup_interaction(data: pd.DataFrame, subgroup: str, *,
         raise ModelError(f"subgroup_interaction: {subgroup!r} has {n_levels} level(s) in the "
                          "rows with data; an interaction needs at least two")
     full, reduced = _models(formula, arm, subgroup, visit)
-    opts = dict(subject=subject, visit=visit, covariance=covariance, df=df)
+    # an empty arm x subgroup x visit cell keeps its named ModelError (the Wald rows are built
+    # on the full design; ts.mmrm's default since issue 12 would drop the aliased column)
+    opts = dict(subject=subject, visit=visit, covariance=covariance, df=df,
+                rank_deficient="error")
     if test == "wald":
         fit = mmrm(full, work, method="reml", **opts)
         out = _wald(fit, arm, subgroup, visit, at)

@@ -16,7 +16,7 @@ from formulaic import Formula
 from ..._inference import check_level
 from ...data.consistency import check_mmrm_rows
 from ...errors import ModelError
-from ...formula import parse_formula
+from ...formula import contrast_text, parse_formula
 from .._design import _check_columns, _row_list, build_design, r_level_order
 from ._fit import SubjectArrays, fit_arrays, one_blas_thread
 from .aliasing import drop_aliased
@@ -108,7 +108,8 @@ def mmrm(
     coords: str | None = None,
     start=None,
     optimizer: str = "newton",
-    rank_deficient: str = "error",
+    rank_deficient: str = "drop",
+    contrasts: dict | None = None,
 ) -> MMRMResult:
     """Fit a mixed model for repeated measures (MMRM).
 
@@ -167,12 +168,18 @@ def mmrm(
     start : array_like, optional
         Start values of the covariance parameters (R mmrm's parameterisation, as ``fit.theta``);
         default: from the residuals of an OLS fit.
-    rank_deficient : {"error", "drop"}
+    rank_deficient : {"drop", "error"}
         A design with aliased columns (a linear combination of earlier ones, e.g. a treatment
-        with no observation at a visit it interacts with) raises :class:`ModelError`, or
-        ("drop", R mmrm's behaviour) is fitted without them: their coefficients are NA in
-        ``coef``, ``fit.aliased`` lists them, and non-estimable LS means are NA (see
-        :mod:`.aliasing`).
+        with no observation at a visit it interacts with) is fitted without them ("drop", the
+        default, R mmrm's behaviour): their coefficients are NA in ``coef``, ``fit.aliased``
+        lists them, the summary notes them and non-estimable LS means are NA (see
+        :mod:`.aliasing`); "error" raises :class:`ModelError` naming them instead.
+    contrasts : dict, optional
+        Factor -> coding of its columns, as R's ``contrasts = list(ARMCD = "contr.sum")``:
+        "treatment" (default), "sum", "helmert", "poly", "diff" (R spellings "contr.sum"
+        etc. too), or a formulaic ``Contrasts`` instance of those kinds. Coefficients and their
+        names follow R (``ARMCD1`` for sum coding); the fit, LS means and contrasts between
+        levels do not change.
     optimizer : {"newton", "l-bfgs-b", "bfgs", "cg"}
         "newton" (default): damped Newton with the analytic Hessian. The others are scipy's
         (R mmrm's ``optim`` methods) with the analytic gradient and no Newton polish (see
@@ -188,8 +195,8 @@ def mmrm(
         Unknown option (valid ones listed), a column not in ``data``, a single visit with
         between-within df or a spatial covariance (a single visit is otherwise fitted: the
         linear model with t inference, df n - p, as R mmrm),
-        a subject with the same visit twice, a factor level with no observation at some visit,
-        an all-missing outcome, or fewer subjects than covariance parameters.
+        a subject with the same visit twice, a factor level with no observation at some visit
+        (with ``rank_deficient="error"``), an all-missing outcome, or fewer subjects than covariance parameters.
 
     Examples
     --------
@@ -207,13 +214,15 @@ def mmrm(
     rank_deficient = _choice(rank_deficient, ("error", "drop"), "rank_deficient")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"data must be a pandas DataFrame; got {type(data).__name__}")
+    coding = _contrasts(contrasts, data)
     if not data.index.is_unique:  # rows are named by label in errors and exclusions: positions
         data = data.reset_index(drop=True)
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
 
-    design = _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient)
+    design = _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient,
+                                   coding)
     design, aliasing = drop_aliased(design)
     arrays = _subject_arrays(design.frame, data, subject, visit, group)
     if weights:
@@ -232,6 +241,7 @@ def mmrm(
         formula=formula, subject=subject, visit=visit, covariance=covariance, df=df_method,
         method=method, group=group, vcov=vcov, level=level, weights=weights,
         allow_nonconverged=bool(allow_nonconverged), coords=coords, aliasing=aliasing,
+        contrasts=coding,
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()
@@ -289,7 +299,28 @@ def _weights(frame: pd.DataFrame, data: pd.DataFrame, column: str, subject: str)
     return w
 
 
-def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient="error"):
+def _contrasts(contrasts, data: pd.DataFrame) -> tuple:
+    """``contrasts=`` checked: ((factor, contrast text), ...) for the non-default codings."""
+    if contrasts is None:
+        return ()
+    if not isinstance(contrasts, dict):
+        raise ModelError("contrasts must be a dict such as {'ARM': 'sum'}; got "
+                         f"{type(contrasts).__name__}")
+    out = []
+    for col, value in contrasts.items():
+        _check_columns([col], data, "mmrm", "contrasts=")
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            raise ModelError(f"mmrm: contrasts= codes factors; column {col!r} is numeric "
+                             f"({s.dtype}): make it a Categorical or drop it from contrasts")
+        text = contrast_text(value, col, "mmrm: contrasts=")
+        if text != "contr.treatment":  # the default coding: the formula is left as it is
+            out.append((str(col), text))
+    return tuple(out)
+
+
+def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_deficient="error",
+                          contrasts=()):
     """build_design; when it fails, report an empty factor-by-visit cell if that is the cause.
 
     An unobserved cell of a factor interacting with the visit always makes the design aliased,
@@ -298,7 +329,8 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_defi
     try:
         return build_design(formula, data, cluster=subject,
                             extra_columns=[c for c in extra if c != subject], where="mmrm",
-                            aliased="keep" if rank_deficient == "drop" else "error")
+                            aliased="keep" if rank_deficient == "drop" else "error",
+                            contrasts=contrasts)
     except ModelError:
         safe = parse_formula(formula, where="mmrm")  # only the checked text reaches formulaic
         needed = sorted(set(safe.columns) | set(extra))

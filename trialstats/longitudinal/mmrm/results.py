@@ -1,35 +1,26 @@
 """The MMRM result: coefficients, covariance, LS means and contrasts with their df.
 
 Inference for any linear combination :math:`l^\\top\\beta` comes from one place,
-:meth:`MMRMInference.estimate`: the covariance chosen by the fit (model-based, empirical or
-Kenward-Roger adjusted) gives the standard error, the fit's df method gives the degrees of
-freedom (see :mod:`.dof`), and :func:`trialstats._inference.t_inference` the test and interval.
+:meth:`.inference.MMRMInference.estimate` (see :mod:`.inference`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import warnings
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..._inference import t_inference, without_inference
 from ..._summary import Summary, summary_html
-from ...errors import ConvergenceWarning, ModelError
+from ...errors import ModelError
 from .._design import Design
 from .._grid import column_products, reference_grid
-from .dof import (
-    between_within_df,
-    kenward_roger_f,
-    kenward_roger_vcov,
-    model_vcov_jacobian,
-    satterthwaite_df,
-    satterthwaite_f_ddf,
-)
-from .sandwich import ADJUSTED_SANDWICH, adjusted_sandwich
+from .dof import kenward_roger_f, satterthwaite_f_ddf
+from .inference import MMRMInference, build_inference
+
+__all__ = ["MMRMSpec", "MMRMResult", "MMRMInference", "make_result"]
 
 _METHOD_LABEL = {"reml": "REML", "ml": "ML"}
 
@@ -51,6 +42,7 @@ class MMRMSpec:
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
     coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
     aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
+    contrasts: tuple = ()  # ((factor, "contr.sum"), ...): non-default codings (contrasts=)
 
     @property
     def versions(self) -> dict:
@@ -62,109 +54,6 @@ class MMRMSpec:
             except importlib.metadata.PackageNotFoundError:  # pragma: no cover
                 out[pkg] = "unknown"
         return out
-
-
-@dataclass(frozen=True)
-class MMRMInference:
-    """Arrays of a fitted MMRM needed for inference on any contrast."""
-
-    beta: np.ndarray
-    phi: np.ndarray  # model-based (X'V^-1X)^-1
-    vcov: np.ndarray  # covariance used for inference
-    theta: np.ndarray
-    theta_vcov: np.ndarray
-    df_jacobian: np.ndarray | None  # d(cov used for df)/d theta
-    df_vcov: np.ndarray  # covariance whose variance the Satterthwaite df approximates
-    df_method: str
-    coef_df_bw: np.ndarray | None
-    residual_df: float
-    m2loglik: float
-    sigmas: tuple  # per group covariance matrix
-    df_override: object = None  # callable L -> df (Bell-McCaffrey for the sandwich)
-    P: np.ndarray | None = None  # X' dV^-1/dtheta_h X (Kenward-Roger F tests)
-    no_inference: bool = False  # not converged: statistics, p-values, intervals are NaN
-
-    def df(self, L: np.ndarray) -> np.ndarray:
-        """Degrees of freedom of each row of ``L`` under the fit's df method."""
-        L = np.atleast_2d(L)
-        if self.df_method == "residual":
-            return np.full(L.shape[0], self.residual_df)
-        if self.df_method == "between-within":
-            used = np.abs(L) > 0
-            return np.array([self.coef_df_bw[u].min() if u.any() else self.residual_df
-                             for u in used])
-        if self.df_override is not None:
-            return self.df_override(L)
-        return satterthwaite_df(L, self.df_vcov, self.df_jacobian, self.theta_vcov)
-
-    def estimate(self, L: np.ndarray, level: float, lead: dict | None = None) -> pd.DataFrame:
-        """estimate, std_error, df, statistic, p_value, conf_low, conf_high for each row of L.
-
-        ``lead``: label columns placed first (one frame is built, no concatenation).
-        """
-        L = np.atleast_2d(np.asarray(L, dtype=float))
-        if L.shape[1] != len(self.beta):
-            raise ModelError(
-                f"contrast matrix has {L.shape[1]} columns; the model has {len(self.beta)} "
-                "coefficients"
-            )
-        est = L @ self.beta
-        se = np.sqrt(np.einsum("rk,kl,rl->r", L, self.vcov, L))
-        dof = self.df(L)
-        cols = dict(lead or {})
-        cols.update(estimate=est, std_error=se, df=np.asarray(dof, dtype=float))
-        tests = t_inference(est, se, dof, level=level)
-        cols.update({c: tests[c].to_numpy() for c in tests.columns})
-        return without_inference(pd.DataFrame(cols), not self.no_inference, False)
-
-
-def build_inference(engine, theta, spec: MMRMSpec, X, subj_codes, n_subjects) -> MMRMInference:
-    """Assemble the covariance of the estimates and the df machinery at the optimum."""
-    kr = spec.df in ("kenward-roger", "kenward-roger-linear")
-    linear = spec.df == "kenward-roger-linear"
-    st = engine.state(theta, order=2 if (kr and not linear) else 1)
-    H = engine.hessian(theta)
-    try:
-        theta_vcov = np.linalg.inv(H)
-        if not np.all(np.isfinite(theta_vcov)) or np.any(np.diag(theta_vcov) <= 0):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        warnings.warn(
-            "the Hessian of the covariance parameters is singular or not positive definite at "
-            "the optimum: Satterthwaite / Kenward-Roger df are unreliable; try a simpler "
-            "covariance structure",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
-        theta_vcov = np.linalg.pinv(H)
-    phi = st.phi
-    P = engine.p_matrices(st)
-    jac_model = model_vcov_jacobian(phi, P)
-    df_vcov, df_jac, override = phi, jac_model, None
-    if kr:
-        Qs, Rs = engine.kr_sums(st, theta_vcov, linear=linear)
-        vcov = kenward_roger_vcov(phi, P, theta_vcov, Qs, Rs, linear=linear)
-    elif spec.vcov == "empirical":
-        vcov = engine.empirical_vcov(theta)
-        if spec.df == "satterthwaite":
-            theta_hat = np.asarray(theta, dtype=float).copy()
-
-            def override(L, _engine=engine, _theta=theta_hat):
-                return _engine.empirical_df(_theta, L)
-    elif spec.vcov in ADJUSTED_SANDWICH:  # jackknife / bias-reduced (closed form, .sandwich)
-        vcov, sandwich_df = adjusted_sandwich(engine, theta, ADJUSTED_SANDWICH[spec.vcov])
-        if spec.df == "satterthwaite":
-            override = sandwich_df
-    else:
-        vcov = phi
-    n_obs, p = X.shape
-    bw = between_within_df(X, subj_codes, n_subjects) if spec.df == "between-within" else None
-    return MMRMInference(
-        beta=st.beta, phi=phi, vcov=vcov, theta=np.asarray(theta), theta_vcov=theta_vcov,
-        df_jacobian=df_jac, df_vcov=df_vcov, df_method=spec.df, coef_df_bw=bw,
-        residual_df=float(n_obs - p), m2loglik=float(engine.m2loglik(st)),
-        sigmas=tuple(s[0] for s in st.sigmas), df_override=override, P=P,
-    )
 
 
 def make_result(spec: MMRMSpec, design: Design, arrays, structures, engine, theta, converged,
@@ -429,12 +318,16 @@ class MMRMResult:
         return pd.DataFrame({"num_df": [float(num)], "den_df": [float(den)], "statistic": [F],
                              "p_value": [p]})
 
-    def anova(self, type: str = "III") -> pd.DataFrame:  # noqa: A002 (R's name)
-        """Type II or III F test of each model term, as ``car::Anova`` (see :mod:`.anova`).
+    def anova(self, type: str = "III", hypotheses: str = "mmrm") -> pd.DataFrame:  # noqa: A002
+        """Type II or III F test of each model term (see :mod:`.anova`).
 
         Parameters
         ----------
         type : {"III", "II"}
+        hypotheses : {"mmrm", "car"}
+            R ``mmrm``'s ``Anova.mmrm`` (default: type III on sum-to-zero coded terms, whatever
+            the fit's coding, no intercept row), or ``car::Anova`` on a GLS fit (type III: the
+            term's coefficients in the fit's coding, with an intercept row).
 
         Returns
         -------
@@ -443,7 +336,7 @@ class MMRMResult:
         """
         from .anova import anova_table
 
-        return anova_table(self, type)
+        return anova_table(self, type, hypotheses)
 
     # ------------------------------------------------------------------ predictions
     def fitted(self) -> np.ndarray:
@@ -499,9 +392,13 @@ class MMRMResult:
 
     def _factor_levels(self, name: str, role: str) -> list:
         if name not in self.design.variables:
+            grid = [v for v in (self.spec.visit if self.spec.coords is None else None,
+                                self.spec.group) if v and v not in self.design.variables]
+            also = f" (by= also takes {', '.join(grid)}, of the covariance)" if grid and \
+                role == "by" else ""
             raise ModelError(
                 f"{role} {name!r} is not a variable of the model {self.spec.formula!r}; "
-                f"variables: {', '.join(self.design.variables)}"
+                f"variables: {', '.join(self.design.variables)}{also}"
             )
         if name not in self.design.levels:
             raise ModelError(f"{role} {name!r} is numeric; LS means need a factor")
@@ -512,9 +409,27 @@ class MMRMResult:
         """The design's columns as indicator/covariate products (None: formulaic grid)."""
         return column_products(self.design)
 
+    def _outside_levels(self, by: str) -> list | None:
+        """Levels of a ``by`` factor that is in emmeans' reference grid but not in the model.
+
+        R mmrm's grid (``recover_data.mmrm``) holds the fixed-effect variables plus the visit
+        (unless spatial or with one level) and the covariance group; the rows of a level of
+        such a factor do not depend on it. None when ``by`` is not one of those.
+        """
+        if by == self.spec.visit and self.spec.coords is None and len(self.visit_levels) > 1:
+            return list(self.visit_levels)
+        if self.spec.group is not None and by == self.spec.group:
+            return list(self.group_levels)
+        return None
+
     def _grid_rows(self, spec: str, by: str | None):
         """Reference-grid rows for every (by, spec) level pair, by outer, in one construction."""
         spec_levels = self._factor_levels(spec, "spec")
+        outside = self._outside_levels(by) if by and by not in self.design.variables else None
+        if outside is not None:  # emmeans: the same rows within every level of ``by``
+            keys, L = reference_grid(self.design, [spec], self._grid_products)
+            keys = [(k[0], b) for b in outside for k in keys]
+            return spec_levels, outside, keys, np.tile(L, (len(outside), 1))
         by_levels = self._factor_levels(by, "by") if by else [None]
         fixed = [by, spec] if by else [spec]
         keys, L = reference_grid(self.design, fixed, self._grid_products)
@@ -532,7 +447,11 @@ class MMRMResult:
         spec : str
             Factor whose levels get a mean (e.g. ``"ARM"``).
         by : str, optional
-            Factor within whose levels the means are computed (e.g. ``"AVISIT"``).
+            Factor within whose levels the means are computed (e.g. ``"AVISIT"``). As in R
+            mmrm's emmeans support, the visit (non-spatial, two or more levels) or the
+            covariance ``group`` may be given even when not in the formula: each of its levels
+            then gets the same means (emmeans' reference grid holds the factor, the model does
+            not use it).
 
         Returns
         -------
