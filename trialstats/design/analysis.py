@@ -158,7 +158,7 @@ def _fit_primary(frame, plan):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 fit = mmrm(plan.mmrm.formula, frame, subject="USUBJID", visit="AVISIT",
                            covariance=cov, df=plan.mmrm.df, method=plan.mmrm.method,
-                           level=plan.level)
+                           level=plan.level, rank_deficient="error")
         except TrialstatsError as e:
             tried.append(f"{cov}: {e}")
             continue

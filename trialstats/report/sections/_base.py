@@ -192,6 +192,9 @@ def fit_mmrm_with_fallback(data, spec, *, df: str | None = None, level: float = 
                     df=df or spec.df,
                     method=spec.method,
                     level=level,
+                    # a pre-specified analysis with an aliased column (an empty arm x visit cell)
+                    # fails loudly instead of printing NA for the non-estimable contrasts
+                    rank_deficient="error",
                 )
         except TrialstatsError as e:
             attempts.append(f"{cov}: failed ({_one_line(e)})")
