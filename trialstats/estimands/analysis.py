@@ -221,7 +221,7 @@ def _policy_ice(data, visits, estimand) -> pd.DataFrame | None:
 def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * AVISIT + BASE",
                      covariance=("us", "toeph", "ar1h", "cs"), df: str = "satterthwaite",
                      level: float = 0.95, flag: str = "ANL01FL", endpoint: str = "",
-                     engine="sequential") -> EstimandResult:
+                     engine="sequential", cache: dict | None = None) -> EstimandResult:
     """Estimate ``estimand`` on ``trial``: main estimator, sensitivity analyses, tipping point.
 
     Parameters
@@ -245,6 +245,9 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
         Label of the ``endpoint`` column of the rows (default the PARAMCD).
     engine
         Where the jackknife samples run (:func:`trialstats.rbmi`); results do not depend on it.
+    cache : dict, optional
+        Shared by the calls for several estimands of one trial: an imputation run whose data,
+        events and options equal an earlier one's is taken from it (the report passes one).
 
     Returns
     -------
@@ -286,10 +289,18 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
                   covariates=covariates, covariance=used, level=level, engine=engine,
                   progress=False)
 
+    cache = {} if cache is None else cache
+    fingerprint = (estimand.formula or formula, used, level, str(flag),
+                   int(pd.util.hash_pandas_object(data.drop(columns=["ice_visit", "strategy"]),
+                                                  index=False).sum()))
+
     def run_rbmi(ice):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # non-monotone note: kept in .notes
-            return rbmi(data, estimand.formula or formula, ice=ice, **common)
+        key = (fingerprint, None if ice is None else tuple(map(tuple, ice.astype(str).to_numpy())))
+        if key not in cache:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # non-monotone note: in .notes
+                cache[key] = rbmi(data, estimand.formula or formula, ice=ice, **common)
+        return cache[key]
 
     if policy_missing:
         method = next(e.imputation for e in estimand.events if e.strategy == "treatment policy")
