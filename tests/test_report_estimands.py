@@ -118,3 +118,45 @@ def test_a_failing_estimand_is_a_visible_failure_not_a_crash(tmp_path):
     sec = sec[:sec.index("</section>")]
     assert "Estimand E9 failed: ModelError" in sec and "NOSUCHCOL" in sec
     assert "Estimands (ICH E9(R1) attributes)" in sec  # the plan's estimand is still stated
+
+
+def test_rebuild_is_byte_identical(ad, tmp_path):
+    _, html, _ = ad
+    out = tmp_path / "ad.html"
+    build(ts.load_trial(REAL / "antidepressant"), out)
+    assert out.read_text(encoding="utf-8") == html
+
+
+@pytest.fixture(scope="module")
+def exo(tmp_path_factory):
+    trial = ts.datasets.load("exo-hair-301")
+    out = tmp_path_factory.mktemp("exo_est") / "exo.html"
+    res = build(trial, out)
+    ard = pd.read_parquet(out.parent / "exo_ard" / "ard.parquet")
+    return trial, res, out.read_text(encoding="utf-8"), ard[ard["section"] == "estimands"]
+
+
+def test_exo_hair_301_report_shows_its_estimands(exo):
+    trial, res, html, ard = exo
+    assert res.failed == () and "Estimands and missing data" not in res.not_applicable
+    sec = html[html.index('<section class="report" id="sec-estimands">'):]
+    sec = sec[:sec.index("</section>")]
+    for part in ("E1 (primary)", "E2 (supplementary)", "treatment discontinuation",
+                 "ADSL COMPLFL in (N), on day TRTDURD", "treatment policy (off-treatment values "
+                 "missing: JR)", "JR (sensitivity)", "CIR (sensitivity)",
+                 "tipping point of Exosome injections - Placebo at WEEK 24", "<svg"):
+        assert part in sec, part
+    # the events are the subjects who did not complete treatment (ADSL COMPLFL = "N"), by arm
+    n_event = ard[(ard["table"] == "estimands_events") & (ard["stat_name"] == "n_event")
+                  & ard["group"].str.contains("estimand=E1", regex=False)]
+    want = trial.adsl[trial.adsl["COMPLFL"] == "N"]["ARM"].astype(str).value_counts()
+    assert n_event.set_index("arm")["stat"].to_dict() == {a: float(want.get(a, 0))
+                                                          for a in trial.arms}
+    # every estimate of the section is in the ARD and in a comparisons frame shape
+    est = ard[ard["table"] == "estimands_estimates"]
+    assert set(est["arm"]) == {"EXOSOME", "MINOXIDIL"}
+    assert len(est[est["stat_name"] == "estimate"]) == 8  # E1: MAR, JR, CIR; E2: JR; x 2 arms
+    assert {"estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "null",
+            "level"} <= set(est["stat_name"])
+    tip = ard[ard["table"] == "estimands_tipping_delta_E1"]
+    assert np.isfinite(tip["stat"]).all() and len(tip) == 1
