@@ -276,24 +276,49 @@ def sample_indices(problem: Problem, kind: str, i: int, seed) -> tuple[np.ndarra
     return bootstrap_indices(problem.arm, rng), rng
 
 
-def run_sample(problem: Problem, kind: str, i: int, seed, theta0):
+def impute_sample(problem: Problem, fit: ModelFit, idx: np.ndarray, rng) -> np.ndarray:
+    """Completed outcomes (len(idx), m) of a bootstrap sample, by random draws in which every
+    copy of a subject drawn more than once gets its own independent draw (as rbmi imputes each
+    sampled id of ``method_bmlmi``): the k-th copy of each subject takes the k-th of
+    independent full-data draws."""
+    occurrence = np.zeros(len(idx), dtype=np.int64)
+    seen: dict = {}
+    for j, s in enumerate(idx):
+        occurrence[j] = seen.get(int(s), 0)
+        seen[int(s)] = occurrence[j] + 1
+    out = problem.y[idx].copy()
+    for k in range(int(occurrence.max()) + 1):
+        Y = problem.y.copy()
+        Y[problem.missing] = impute(problem, fit, rng)
+        rows = occurrence == k
+        out[rows] = Y[idx[rows]]
+    return out
+
+
+def run_sample(problem: Problem, kind: str, i: int, seed, theta0, n_imputations: int = 1):
     """Fit and impute one sample.
 
     Parameters
     ----------
-    kind : {"jackknife", "bootstrap", "approxbayes"}
+    kind : {"jackknife", "bootstrap", "approxbayes", "bmlmi"}
         Jackknife sample ``i`` leaves subject ``i`` out; bootstrap samples are stratified by arm.
-        ``"approxbayes"`` imputes the original data by draws from the bootstrap fit.
+        ``"approxbayes"`` imputes the original data by draws from the bootstrap fit;
+        ``"bmlmi"`` imputes the bootstrap sample itself ``n_imputations`` times by draws
+        (rbmi's ``method_bmlmi``, D = ``n_imputations``).
 
     Returns
     -------
     (idx, imputed, converged, message)
         The sample's subjects (analysed rows; all subjects for approxbayes), the imputed values
-        of the full data (see :func:`impute`), and the fit's convergence.
+        of the full data (see :func:`impute`), and the fit's convergence. For ``"bmlmi"``,
+        ``imputed`` is a tuple of ``n_imputations`` completed outcome matrices of the sample's
+        rows (:func:`impute_sample`).
     """
     idx, rng = sample_indices(problem, kind, i, seed)
     fit = fit_imputation_model(problem, idx, theta0)
-    if kind == "approxbayes":
+    if kind == "bmlmi":
+        values = tuple(impute_sample(problem, fit, idx, rng) for _ in range(n_imputations))
+    elif kind == "approxbayes":
         values = impute(problem, fit, rng)
         idx = np.arange(problem.n_subjects)
     else:

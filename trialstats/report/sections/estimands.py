@@ -254,6 +254,13 @@ def render(res: Results, labels: dict) -> Section:
     return parts.section(KEY, TITLE)
 
 
+def _strategy_text(ev) -> str:
+    if ev.strategy == "treatment policy" and ev.off_treatment == "missing":
+        return (f"values after the event were not collected and are imputed by "
+                f"{METHOD_NAMES[ev.imputation]} ({ev.imputation})")
+    return STRATEGY_TEXT[ev.strategy]
+
+
 def methods_paragraph(res: Results) -> str:
     """What ran, for Methods: one sentence per estimand that completed."""
     out = []
@@ -261,8 +268,7 @@ def methods_paragraph(res: Results) -> str:
         r = res.results.get(e.id)
         if r is None:
             continue
-        events = "; ".join(f"{ev.name} ({ev.strategy}: {STRATEGY_TEXT[ev.strategy]})"
-                           for ev in e.events)
+        events = "; ".join(f"{ev.name} ({ev.strategy}: {_strategy_text(ev)})" for ev in e.events)
         est = list(dict.fromkeys(r.estimates["estimator"]))
         sens = [s for s in est if s in METHOD_NAMES]
         text = (f"{e.id} ({e.role}): {e.summary} in the {_variable(e, res.names)}"
