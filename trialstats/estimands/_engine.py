@@ -71,6 +71,8 @@ class Problem:
         Strategy functions indexed by ``ImputationGroup.strategy``.
     builtin : tuple of bool
         Whether each strategy accepts stacked (k, m) means (the built-in ones do).
+    strata : ndarray (n,) of int or None
+        Bootstrap strata of the subjects (rbmi's ``vars$strata``); None = the arm.
     """
 
     y: np.ndarray
@@ -83,6 +85,7 @@ class Problem:
     groups: tuple
     strategies: tuple
     builtin: tuple
+    strata: np.ndarray | None = None
 
     @property
     def n_subjects(self) -> int:
@@ -255,7 +258,8 @@ def impute(problem: Problem, fit: ModelFit, rng=None) -> np.ndarray:
 
 
 def bootstrap_indices(arm: np.ndarray, rng) -> np.ndarray:
-    """A bootstrap sample of subjects, stratified by arm (as rbmi), in arm order."""
+    """A bootstrap sample of subjects, stratified by ``arm`` (the arm, or rbmi's ``strata``:
+    each stratum keeps its size, as rbmi's ``sample_ids``), in stratum order."""
     parts = []
     for a in np.unique(arm):
         members = np.flatnonzero(arm == a)
@@ -273,7 +277,8 @@ def sample_indices(problem: Problem, kind: str, i: int, seed) -> tuple[np.ndarra
     if kind == "jackknife":
         return np.delete(np.arange(n), i), None
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
-    return bootstrap_indices(problem.arm, rng), rng
+    strata = problem.arm if problem.strata is None else problem.strata
+    return bootstrap_indices(strata, rng), rng
 
 
 def impute_sample(problem: Problem, fit: ModelFit, idx: np.ndarray, rng) -> np.ndarray:

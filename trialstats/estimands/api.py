@@ -6,8 +6,7 @@ samples (:mod:`._parallel`), the analysis and the pooling (:mod:`._analysis`). R
 frozen :class:`.results.RBMIResult`.
 
 What is not here from rbmi 1.5.2: ``method_bayes`` (MCMC through Stan: needs rstan/cmdstan and
-is random by design); ``strata=`` other than the arm for the bootstrap; a user ``analysis=``
-function with ``method="bmlmi"``.
+is random by design); a user ``analysis=`` function with ``method="bmlmi"``.
 """
 
 from __future__ import annotations
@@ -185,9 +184,36 @@ def _imputation_groups(miss, arm_of, ref_idx, code, ice_visit) -> tuple:
                  for (a, r, c, k, _), members in sorted(keys.items()))
 
 
+def _strata(frame: pd.DataFrame, strata, subject: str, group: str, n: int):
+    """Stratum code of each subject (sorted subject order of ``frame``), or None for the arm."""
+    if strata is None or (not isinstance(strata, str) and list(strata) == [group]):
+        return None
+    cols = [strata] if isinstance(strata, str) else list(strata)
+    for c in cols:
+        if not isinstance(c, str) or c not in frame.columns:
+            raise ModelError(f"rbmi: strata must be column names of data; {c!r} is not; "
+                             f"columns: {inp.listed(frame.columns)}")
+        inp.check_constant(frame, subject, c)
+    inp.check_missing_covariates(frame, cols, subject)
+    if not cols:
+        return np.zeros(n, dtype=np.int64)  # unstratified
+    first = frame.groupby("_s", sort=True)[cols].first().astype(str)
+    key = first.apply(lambda r: "\x1f".join(r), axis=1)
+    levels = sorted(set(key))
+    if len(levels) > MAX_STRATA:
+        raise ModelError(f"rbmi: strata {', '.join(cols)} have {len(levels)} level "
+                         f"combinations; at most {MAX_STRATA} are allowed")
+    return pd.Categorical(key, categories=levels).codes.astype(np.int64)
+
+
+#: Most bootstrap strata (level combinations of ``strata=``).
+MAX_STRATA = 200
+
+
 def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
             strategy="MAR", covariance="us", same_cov=True, reml=True, delta=None,
-            covariates=None, lsm_weights="counterfactual", strategies=None) -> Prepared:
+            covariates=None, lsm_weights="counterfactual", strategies=None,
+            strata=None) -> Prepared:
     """Validate the inputs of :func:`rbmi` and build the engine's arrays (see :func:`rbmi`)."""
     where = "rbmi"
     covariance = _choice(covariance, COVARIANCE_TYPES, "covariance structure")
@@ -256,6 +282,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         reml=bool(reml), groups=groups,
         strategies=tuple(all_strategies[s] for s in names_order),
         builtin=tuple(s in BUILTIN_STRATEGIES for s in names_order),
+        strata=_strata(frame, strata, subject, group, n),
     )
     spec = AnalysisSpec(
         Z=Z, arm=problem.arm, n_arms=len(arms),
@@ -303,7 +330,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
          method="condmean", inference="jackknife", n_samples=None, covariance="us",
          same_cov=True, reml=True, delta=None, covariates=None, lsm_weights="counterfactual",
          strategies=None, analysis=None, pool_type=None, level=0.95, seed=None, engine=None,
-         workers=None, progress=None, n_imputations=None):
+         workers=None, progress=None, n_imputations=None, strata=None):
     """Reference-based multiple imputation of a longitudinal outcome, as R ``rbmi``.
 
     The imputation model is an MMRM (``ts.mmrm``'s engine) of ``formula``, fitted to the
@@ -368,6 +395,10 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
         Progress bar on stderr (default: when stderr is a terminal).
     n_imputations : int, optional
         bmlmi only: imputations per bootstrap sample (rbmi's D, default 2).
+    strata : list of str, optional
+        Subject-level columns whose level combinations stratify the bootstrap samples (rbmi's
+        ``set_vars(strata = ...)``): each stratum keeps its size. Default: the arm (``group``);
+        ``[]``: unstratified. Used by the bootstrap, approxbayes and bmlmi.
 
     Returns
     -------
@@ -414,7 +445,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     prep = prepare(data, formula, subject=subject, visit=visit, group=group,
                    reference=reference, ice=ice, strategy=strategy, covariance=covariance,
                    same_cov=same_cov, reml=reml, delta=delta, covariates=covariates,
-                   lsm_weights=lsm_weights, strategies=strategies)
+                   lsm_weights=lsm_weights, strategies=strategies, strata=strata)
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
                           progress=progress, n_imputations=n_imputations)
@@ -423,5 +454,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
             formula=formula, method=method,
             inference=inference if method == "condmean" else None, n_samples=n_samples,
             n_imputations=n_imputations if kind == "bmlmi" else None,
+            strata=None if strata is None else ([strata] if isinstance(strata, str)
+                                                else list(strata)),
             covariance=covariance, same_cov=bool(same_cov), reml=bool(reml), strategy=strategy,
             lsm_weights=lsm_weights, seed=draws.seed))
