@@ -146,3 +146,11 @@ def test_bundled_plan_declares_two_estimands():
     assert plan.skipped("estimands") is None
     assert [ev.strategy for e in plan.estimands for ev in e.events] == ["hypothetical",
                                                                          "treatment policy"]
+
+
+def test_sections_switch_turns_the_estimands_off_and_the_plan_stops_printing_them():
+    trial = ts.datasets.load("exo-hair-301")
+    plan = plan_for_trial(trial, {"estimands": [GOOD], "sections": {"estimands": False}})
+    assert plan.skipped("estimands").startswith("switched off in the analysis plan")
+    assert "[[estimands]]" not in plan.to_toml()
+    assert "[[estimands]]" in plan_for_trial(trial, {"estimands": [GOOD]}).to_toml()
