@@ -177,7 +177,8 @@ def run(name: str = "exo-hair-301", out=None, repeats: int = 3) -> dict:
     prev_t, prev_m = t0, 0.0
     rows = []
     for line, t, m in marks:
-        title = line.split("] ", 1)[1].split(":", 1)[0]
+        # "[ 5/13] EXO-HAIR-301: Primary endpoint (section 5): ok (1.2 s)" -> the title
+        title = line.split("] ", 1)[1].split(": ", 1)[-1].split(" (section ", 1)[0]
         rows.append((title, t - prev_t, m - prev_m, "ok" if ": ok (" in line else "FAILED"))
         prev_t, prev_m = t, m
     for title, dt, dm, status in sorted(rows, key=lambda r: -r[1]):
