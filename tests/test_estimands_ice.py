@@ -181,3 +181,22 @@ def test_missing_patterns_by_arm_on_a_hand_made_grid():
         {"arm": "T", "pattern": "X.X", "type": "intermittent", "n": 1},
         {"arm": "T", "pattern": "...", "type": "none observed", "n": 1},
     ]
+
+
+def test_rows_flagged_out_of_the_analysis_do_not_count_as_observed():
+    """An ANL01FL = "N" record (say an unscheduled or invalid visit) is not an observed value:
+    the event of a discontinued patient without a day moves to that visit."""
+    trial = ts.load_trial(REAL / "antidepressant")
+    est = ts.Estimand(id="E1", name="x", paramcd="HAMD17", visit="WEEK 6", events=(
+        ts.IntercurrentEvent(name="d", strategy="hypothetical", flag="EOSSTT",
+                             values=("DISCONTINUED",)),))
+    before = ts.intercurrent_events(trial, est).table.set_index("USUBJID")
+    subj = "AD-1513"  # leaves after WEEK 1 (vignette ICE at VISIT 5 = WEEK 2)
+    assert before.at[subj, "visit"] == "WEEK 2"
+    adeff = trial.adeff.copy()
+    adeff["ANL01FL"] = "Y"
+    adeff.loc[(adeff["USUBJID"] == subj) & (adeff["AVISIT"].astype(str) == "WEEK 1"),
+              "ANL01FL"] = "N"
+    after = ts.intercurrent_events(ts.Trial(trial.meta, trial.adsl, adeff), est).table
+    assert after.set_index("USUBJID").at[subj, "visit"] == "WEEK 1"
+    assert len(after) == len(before)

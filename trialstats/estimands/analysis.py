@@ -265,7 +265,7 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
     from .tipping import tipping_point
 
     covariance = (covariance,) if isinstance(covariance, str) else tuple(covariance)
-    events = intercurrent_events(trial, estimand)
+    events = intercurrent_events(trial, estimand, flag=flag)
     visits = list(events.visits)
     safe = parse_formula(formula, where="estimand formula", sides="two")
     outcome = safe.lhs_columns[0]

@@ -60,9 +60,11 @@ class IntercurrentEvents:
                 f"{len(self.visits)} visits>")
 
 
-def window_visits(trial, paramcd: str, visit: str) -> tuple[pd.DataFrame, tuple, dict]:
-    """ADEFF rows of ``paramcd`` (merged with ADSL), the post-baseline visits up to ``visit`` in
-    AVISITN order, and each visit's scheduled day (median ADY; NaN without ADY).
+def window_visits(trial, paramcd: str, visit: str,
+                  flag: str = "ANL01FL") -> tuple[pd.DataFrame, tuple, dict]:
+    """ADEFF rows of ``paramcd`` (merged with ADSL) kept by the analysis ``flag`` (when the
+    column exists), the post-baseline visits up to ``visit`` in AVISITN order, and each visit's
+    scheduled day (median ADY; NaN without ADY).
 
     Raises
     ------
@@ -76,6 +78,8 @@ def window_visits(trial, paramcd: str, visit: str) -> tuple[pd.DataFrame, tuple,
     if paramcd not in codes:
         raise TrialDataError(f"estimand: PARAMCD {paramcd!r} is not in ADEFF; valid: {listed(codes)}")
     frame = trial.analysis_frame("adeff", paramcd=paramcd)
+    if flag and flag in frame.columns:
+        frame = frame[frame[flag].astype(str) == "Y"]
     if "AVISITN" in frame.columns:
         frame = frame[frame["AVISITN"].notna()]
     base = (frame["ABLFL"].astype(str) == "Y") if "ABLFL" in frame.columns else frame["AVISITN"] <= 0
@@ -209,7 +213,8 @@ def _adeff_event(ev, frame, pop_ids, visits_all, problems, notes):
     return out
 
 
-def intercurrent_events(trial, estimand: Estimand, outcome: str = "CHG") -> IntercurrentEvents:
+def intercurrent_events(trial, estimand: Estimand, outcome: str = "CHG",
+                        flag: str = "ANL01FL") -> IntercurrentEvents:
     """Derive each subject's first intercurrent event of ``estimand`` from the trial's data.
 
     Parameters
@@ -219,6 +224,9 @@ def intercurrent_events(trial, estimand: Estimand, outcome: str = "CHG") -> Inte
         Its population, variable (PARAMCD and visit) and events are used.
     outcome : str, default "CHG"
         ADEFF column of the variable (a visit counts as observed when it is not missing).
+    flag : str, default "ANL01FL"
+        ADEFF analysis flag: rows whose flag is not "Y" are left out (when the column exists),
+        as in the analysis.
 
     Returns
     -------
@@ -231,7 +239,7 @@ def intercurrent_events(trial, estimand: Estimand, outcome: str = "CHG") -> Inte
         values, a flag value differing from the plan's only in case, a non-numeric day, an event
         after the last visit of the trial; no ADEFF, PARAMCD or visit.
     """
-    frame, visits, days = window_visits(trial, estimand.paramcd, estimand.visit)
+    frame, visits, days = window_visits(trial, estimand.paramcd, estimand.visit, flag)
     pop = _population(trial, estimand)
     pop_ids = set(pop["USUBJID"])
     every = list(days)  # every post-baseline visit in time order (events beyond the window)
