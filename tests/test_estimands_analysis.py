@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from rbmi_data import load_case
 from tolerances import (
     RBMI_TIGHT_EST,
@@ -168,3 +168,37 @@ def test_composite_and_while_on_treatment_run_end_to_end(strategy, extra):
     row = res.estimates.iloc[0]
     assert row["estimator"] == "MAR MMRM" and np.isfinite(row["estimate"])
     assert res.fits["MAR MMRM"].n_obs == len(d) - 1  # only patient 3618's gap is missing
+
+
+def test_shared_jackknife_fits_give_the_draws_of_separate_runs():
+    """Strategies of one estimand share the jackknife fits (results.run_draws_shared): every
+    imputed value must be bitwise that of a separate run of each strategy."""
+    import warnings
+
+    from rbmi_data import FORMULA, antidepressant
+
+    from trialstats.estimands.api import prepare
+    from trialstats.estimands.results import run_draws, run_draws_shared, same_model
+
+    ice = pd.DataFrame(load_case("ad_jk_us_JR")["call"]["data_ice"])
+    args = dict(subject="PATIENT", visit="VISIT", group="THERAPY",
+                reference={"DRUG": "PLACEBO"}, covariates=["BASVAL"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        preps = [prepare(antidepressant(), FORMULA, ice=ice.assign(strategy=s), **args)
+                 for s in ("JR", "CIR", "MAR")]
+    assert all(same_model(preps[0], p) for p in preps)
+    shared = run_draws_shared(preps, "jackknife", None, None, engine="sequential")
+    for prep, got in zip(preps, shared, strict=True):
+        alone = run_draws(prep, "jackknife", None, None, engine="sequential")
+        assert_array_equal(got.full_values, alone.full_values)
+        for a, b in zip(got.values, alone.values, strict=True):
+            assert_array_equal(a, b)
+    # observed values after a non-MAR event leave the fit: another model, so no sharing
+    data = antidepressant()
+    data.loc[(data["PATIENT"] == "1513") & (data["VISIT"] == "5"), "CHANGE"] = -10.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        jr = prepare(data, FORMULA, ice=ice.assign(strategy="JR"), **args)
+        mar = prepare(data, FORMULA, ice=ice.assign(strategy="MAR"), **args)
+    assert not same_model(jr, mar)

@@ -311,6 +311,10 @@ def run_sample(problem: Problem, kind: str, i: int, seed, theta0, n_imputations:
         ``"bmlmi"`` imputes the bootstrap sample itself ``n_imputations`` times by draws
         (rbmi's ``method_bmlmi``, D = ``n_imputations``).
 
+    A tuple of problems whose data and imputation model are the same (only the subjects'
+    strategies differ) is fitted once and imputed under each, for the deterministic schemes
+    (jackknife, condmean bootstrap): ``imputed`` is then a tuple, one per problem.
+
     Returns
     -------
     (idx, imputed, converged, message)
@@ -319,6 +323,10 @@ def run_sample(problem: Problem, kind: str, i: int, seed, theta0, n_imputations:
         ``imputed`` is a tuple of ``n_imputations`` completed outcome matrices of the sample's
         rows (:func:`impute_sample`).
     """
+    if isinstance(problem, tuple):  # problems that differ only in their strategies
+        idx, rng = sample_indices(problem[0], kind, i, seed)
+        fit = fit_imputation_model(problem[0], idx, theta0)
+        return idx, tuple(impute(p, fit) for p in problem), fit.converged, fit.message
     idx, rng = sample_indices(problem, kind, i, seed)
     fit = fit_imputation_model(problem, idx, theta0)
     if kind == "bmlmi":

@@ -218,6 +218,56 @@ def _policy_ice(data, visits, estimand) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["USUBJID", "AVISIT", "strategy"]) if rows else None
 
 
+def _imputation_runs(data, formula, wanted: dict, common: dict, cache: dict,
+                     fingerprint) -> dict:
+    """``ts.rbmi`` (conditional mean, jackknife) of each ice table of ``wanted``, from ``cache``
+    when run before; the others together: one set of jackknife fits imputed under each
+    strategy (:func:`.results.run_draws_shared`, the same numbers as separate runs)."""
+    from threadpoolctl import threadpool_limits
+
+    from .api import prepare
+    from .results import build_result, run_draws_shared
+
+    def key(ice):
+        return (fingerprint, None if ice is None else tuple(map(tuple, ice.astype(str)
+                                                                 .to_numpy())))
+
+    todo = {}
+    for ice in wanted.values():
+        if key(ice) not in cache:
+            todo.setdefault(key(ice), ice)
+    prep_kw = {k: v for k, v in common.items() if k not in ("level", "engine", "progress")}
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        warnings.simplefilter("ignore", UserWarning)  # non-monotone note: kept in .notes
+        preps = [prepare(data, formula, ice=ice, **prep_kw) for ice in todo.values()]
+        engine = common.get("engine")
+        local = engine in (None, "local", "sequential")
+        draws = (run_draws_shared(preps, "jackknife", None, None, engine=engine,
+                                  progress=False) if local and preps else
+                 [run_draws_shared([p], "jackknife", None, None, engine=engine,
+                                   progress=False)[0] for p in preps])
+        for k, prep, d in zip(todo, preps, draws, strict=True):
+            cache[k] = build_result(prep, d, pool_type=None, level=common["level"], settings=dict(
+                formula=formula, method="condmean", inference="jackknife", n_samples=None,
+                n_imputations=None, strata=None, covariance=common["covariance"],
+                same_cov=True, reml=True, strategy="MAR", lsm_weights="counterfactual",
+                seed=None))
+    return {name: cache[key(ice)] for name, ice in wanted.items()}
+
+
+def _tipping(mi, estimand: Estimand, visit: str, level: float, formula: str, covariance: str):
+    """The tipping-point table of ``estimand`` from the draws of the imputation run ``mi``."""
+    from threadpoolctl import threadpool_limits
+
+    from .tipping import _tipping_table
+
+    grid = np.unique(np.asarray(estimand.tipping_deltas, dtype=float))
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _tipping_table(mi._prep, mi._draws, "jackknife", grid, [estimand.tipping_arm],
+                              estimand.tipping_arm, visit, level, None, formula, "condmean",
+                              "jackknife", None, {"covariance": covariance})
+
+
 def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * AVISIT + BASE",
                      covariance=("us", "toeph", "ar1h", "cs"), df: str = "satterthwaite",
                      level: float = 0.95, flag: str = "ANL01FL", endpoint: str = "",
@@ -261,9 +311,6 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
         A formula column that is not in the data, no converging MMRM, a tipping-point arm that
         is not a non-reference arm; the errors of :func:`trialstats.rbmi`.
     """
-    from .api import rbmi
-    from .tipping import tipping_point
-
     covariance = (covariance,) if isinstance(covariance, str) else tuple(covariance)
     events = intercurrent_events(trial, estimand, flag=flag)
     visits = list(events.visits)
@@ -289,22 +336,26 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
                   covariates=covariates, covariance=used, level=level, engine=engine,
                   progress=False)
 
+    if estimand.tipping_arm and (estimand.tipping_arm not in arms or estimand.tipping_arm == ref):
+        raise ModelError(f"estimand {estimand.id}: tipping_point.arm {estimand.tipping_arm!r} "
+                         f"is not a non-reference arm; valid: "
+                         f"{', '.join(a for a in arms if a != ref)}")
     cache = {} if cache is None else cache
     fingerprint = (estimand.formula or formula, used, level, str(flag),
                    int(pd.util.hash_pandas_object(data.drop(columns=["ice_visit", "strategy"]),
                                                   index=False).sum()))
-
-    def run_rbmi(ice):
-        key = (fingerprint, None if ice is None else tuple(map(tuple, ice.astype(str).to_numpy())))
-        if key not in cache:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # non-monotone note: in .notes
-                cache[key] = rbmi(data, estimand.formula or formula, ice=ice, **common)
-        return cache[key]
-
+    wanted: dict = {}  # which imputation runs: key -> ice table
+    if policy_missing:
+        wanted["main"] = _policy_ice(data, visits, estimand)
+    for method in estimand.sensitivity:
+        wanted[method] = _ice_frame(data, visits, method)
+    if estimand.tipping_arm:
+        wanted["tipping"] = wanted.get("main", _ice_frame(data, visits, "MAR"))
+    runs = _imputation_runs(data, estimand.formula or formula, wanted, common, cache,
+                            fingerprint)
     if policy_missing:
         method = next(e.imputation for e in estimand.events if e.strategy == "treatment policy")
-        mi = run_rbmi(_policy_ice(data, visits, estimand))
+        mi = runs["main"]
         name = f"{method} (off-treatment values missing)"
         fits[name] = mi
         parts.append(_rows(mi.comparisons(), visit, name, "main", estimand, endpoint))
@@ -314,25 +365,14 @@ def analyse_estimand(trial, estimand: Estimand, *, formula: str = "CHG ~ ARM * A
         fits[name] = fit
         parts.append(_rows(fit.comparisons(), visit, name, "main", estimand, endpoint))
     for method in estimand.sensitivity:
-        mi = run_rbmi(_ice_frame(data, visits, method))
+        mi = runs[method]
         fits[method] = mi
         parts.append(_rows(mi.comparisons(), visit, method, "sensitivity", estimand, endpoint))
         notes += [n for n in mi.notes if n not in notes]
     tipping = None
     if estimand.tipping_arm:
-        if estimand.tipping_arm not in arms or estimand.tipping_arm == ref:
-            raise ModelError(f"estimand {estimand.id}: tipping_point.arm {estimand.tipping_arm!r} "
-                             f"is not a non-reference arm; valid: "
-                             f"{', '.join(a for a in arms if a != ref)}")
-        ice = (_policy_ice(data, visits, estimand) if policy_missing
-               else _ice_frame(data, visits, "MAR"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            tipping = tipping_point(
-                data, estimand.formula or formula, deltas=list(estimand.tipping_deltas),
-                visit="AVISIT", arm=estimand.tipping_arm, at_visit=visit,
-                compare=estimand.tipping_arm, ice=ice,
-                **{k: v for k, v in common.items() if k != "visit"})
+        tipping = _tipping(runs["tipping"], estimand, visit, level, estimand.formula or formula,
+                           used)
     estimates = pd.concat(parts, ignore_index=True)
     cols = [*_ESTIMATE_COLUMNS, "analysis", "endpoint", "param", "visit", "arm", "reference",
             "measure", "scale", "null", "estimate", "std_error", "df", "statistic", "p_value",

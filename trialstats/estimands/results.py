@@ -24,9 +24,11 @@ from ._analysis import (
     pool_jackknife,
     rubin_rules,
 )
+from ._engine import impute
 from ._parallel import map_samples
 
-__all__ = ["RBMIResult", "Draws", "run_draws", "analyse_draws", "pool_draws", "delta_template"]
+__all__ = ["RBMIResult", "Draws", "run_draws", "run_draws_shared", "same_model", "analyse_draws",
+           "pool_draws", "delta_template"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,43 @@ def run_draws(prep, kind, n_samples, seed, *, engine=None, workers=None, progres
             ConvergenceWarning, stacklevel=3)
     return Draws(kind, fit, values, tuple(r[0] for r in out), tuple(r[1] for r in out), conv,
                  seed, n_imputations if kind == "bmlmi" else 1)
+
+
+def same_model(a, b) -> bool:
+    """Whether two prepared problems fit the same imputation model (same outcomes, design,
+    fitted rows, covariance groups and structures): then they differ only in strategies."""
+    pa, pb = a.problem, b.problem
+    return (pa.y.shape == pb.y.shape and np.array_equal(pa.y, pb.y, equal_nan=True)
+            and np.array_equal(pa.X, pb.X) and np.array_equal(pa.fit_mask, pb.fit_mask)
+            and np.array_equal(pa.arm, pb.arm) and np.array_equal(pa.cov_group, pb.cov_group)
+            and pa.reml == pb.reml and [x.name for x in pa.structures] ==
+            [x.name for x in pb.structures])
+
+
+def run_draws_shared(preps, kind, n_samples, seed, *, engine=None, workers=None,
+                     progress=None) -> list[Draws]:
+    """:func:`run_draws` of several problems that differ only in strategies
+    (:func:`same_model`), fitting each sample's imputation model once: the draws are identical
+    to separate runs (the same fits), at the cost of one."""
+    from .api import full_fit
+
+    if kind not in ("jackknife", "bootstrap") or not all(same_model(preps[0], p)
+                                                         for p in preps[1:]):
+        return [run_draws(p, kind, n_samples, seed, engine=engine, workers=workers,
+                          progress=progress) for p in preps]
+    fit, _ = full_fit(preps[0])
+    full = [impute(p.problem, fit) for p in preps]
+    n = preps[0].problem.n_subjects if kind == "jackknife" else int(n_samples)
+    if kind != "jackknife" and seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    out = map_samples(tuple(p.problem for p in preps), kind, n, seed, fit.theta, engine=engine,
+                      workers=workers, progress=progress)
+    conv = np.array([r[2] for r in out])
+    if not conv.all():
+        warnings.warn(f"rbmi: the imputation MMRM did not converge in {int((~conv).sum())} of "
+                      f"{n} samples; their results are kept", ConvergenceWarning, stacklevel=3)
+    return [Draws(kind, fit, full[k], tuple(r[0] for r in out), tuple(r[1][k] for r in out),
+                  conv, seed) for k in range(len(preps))]
 
 
 def _completed(prep, values):
