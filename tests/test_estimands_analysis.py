@@ -202,3 +202,9 @@ def test_shared_jackknife_fits_give_the_draws_of_separate_runs():
         jr = prepare(data, FORMULA, ice=ice.assign(strategy="JR"), **args)
         mar = prepare(data, FORMULA, ice=ice.assign(strategy="MAR"), **args)
     assert not same_model(jr, mar)
+
+
+def test_rows_name_the_strategy_that_imputed_them(ad):
+    method = dict(zip(ad.estimates["estimator"], ad.estimates["method"], strict=True))
+    assert method["JR"] == "rbmi condmean jackknife, strategy JR after the events"
+    assert method["CIR"] == "rbmi condmean jackknife, strategy CIR after the events"

@@ -240,18 +240,16 @@ def _imputation_runs(data, formula, wanted: dict, common: dict, cache: dict,
     with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
         warnings.simplefilter("ignore", UserWarning)  # non-monotone note: kept in .notes
         preps = [prepare(data, formula, ice=ice, **prep_kw) for ice in todo.values()]
-        engine = common.get("engine")
-        local = engine in (None, "local", "sequential")
-        draws = (run_draws_shared(preps, "jackknife", None, None, engine=engine,
-                                  progress=False) if local and preps else
-                 [run_draws_shared([p], "jackknife", None, None, engine=engine,
-                                   progress=False)[0] for p in preps])
-        for k, prep, d in zip(todo, preps, draws, strict=True):
+        draws = (run_draws_shared(preps, "jackknife", None, None, engine=common.get("engine"),
+                                  progress=False) if preps else [])
+        for (k, ice), prep, d in zip(todo.items(), preps, draws, strict=True):
+            # the strategies after the events (MAR before them and for everyone else)
+            used = "MAR" if ice is None else "/".join(dict.fromkeys(ice["strategy"].astype(str)))
             cache[k] = build_result(prep, d, pool_type=None, level=common["level"], settings=dict(
                 formula=formula, method="condmean", inference="jackknife", n_samples=None,
                 n_imputations=None, strata=None, covariance=common["covariance"],
-                same_cov=True, reml=True, strategy="MAR", lsm_weights="counterfactual",
-                seed=None))
+                same_cov=True, reml=True, strategy=f"{used} after the events",
+                lsm_weights="counterfactual", seed=None))
     return {name: cache[key(ice)] for name, ice in wanted.items()}
 
 

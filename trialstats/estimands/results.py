@@ -91,8 +91,9 @@ def run_draws_shared(preps, kind, n_samples, seed, *, engine=None, workers=None,
     to separate runs (the same fits), at the cost of one."""
     from .api import full_fit
 
-    if kind not in ("jackknife", "bootstrap") or not all(same_model(preps[0], p)
-                                                         for p in preps[1:]):
+    local = engine is None or (isinstance(engine, str) and engine in ("local", "sequential"))
+    if len(preps) < 2 or not local or kind not in ("jackknife", "bootstrap") or not all(
+            same_model(preps[0], p) for p in preps[1:]):  # (Dask scatters tuples elementwise)
         return [run_draws(p, kind, n_samples, seed, engine=engine, workers=workers,
                           progress=progress) for p in preps]
     fit, _ = full_fit(preps[0])
