@@ -28,6 +28,7 @@ import trialstats as ts
 MODEL_FUNCTIONS = (
     "mmrm", "lmm", "count_model", "kaplan_meier", "logrank", "cox", "rmst", "turnbull",
     "interval_regression", "cumulative_incidence", "gray_test", "extrapolate",
+    "analyse_estimand",  # the estimands section: MMRM, rbmi jackknife runs, tipping point
 )
 TARGET_WALL = 30.0
 TARGET_OVERHEAD = 0.25
@@ -120,10 +121,12 @@ def _replay(calls: list[dict]) -> dict[str, list[float]]:
     from trialstats.errors import TrialstatsError
 
     per_fn: dict[str, list[float]] = {}
+    fresh: dict = {}  # analyse_estimand's imputation cache: empty at the start, as in a build
     for call in calls:
+        kwargs = {**call["kwargs"], "cache": fresh} if "cache" in call["kwargs"] else call["kwargs"]
         t0 = time.perf_counter()
         try:
-            res = call["fn"](*call["args"], **call["kwargs"])
+            res = call["fn"](*call["args"], **kwargs)
             for attr, args, kwargs in call["methods"]:
                 getattr(res, attr)(*args, **kwargs)
         except TrialstatsError:
@@ -174,7 +177,8 @@ def run(name: str = "exo-hair-301", out=None, repeats: int = 3) -> dict:
     prev_t, prev_m = t0, 0.0
     rows = []
     for line, t, m in marks:
-        title = line.split("] ", 1)[1].split(":", 1)[0]
+        # "[ 5/13] EXO-HAIR-301: Primary endpoint (section 5): ok (1.2 s)" -> the title
+        title = line.split("] ", 1)[1].split(": ", 1)[-1].split(" (section ", 1)[0]
         rows.append((title, t - prev_t, m - prev_m, "ok" if ": ok (" in line else "FAILED"))
         prev_t, prev_m = t, m
     for title, dt, dm, status in sorted(rows, key=lambda r: -r[1]):

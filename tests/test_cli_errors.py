@@ -74,9 +74,9 @@ def test_output_folder_input_file_and_foreign_file(folder, tmp_path, capsys):
     assert main(["report", str(folder), "-o", str(mine), "--force"]) == 0
     captured = capsys.readouterr()
     assert captured.out.strip() == str(mine)
-    # progress: build order, numbered 1..12, each line naming the trial
+    # progress: build order, numbered 1..13, each line naming the trial
     lines = [x for x in captured.err.splitlines() if x.startswith("[")]
-    assert [int(re.match(r"\[\s*(\d+)/12\]", x).group(1)) for x in lines] == list(range(1, 13))
+    assert [int(re.match(r"\[\s*(\d+)/13\]", x).group(1)) for x in lines] == list(range(1, 14))
     assert all(" SIM-HAIR: " in x for x in lines)
 
 

@@ -64,7 +64,8 @@ def test_colon_loads_without_adeff_and_reports(colon):
     res, _, _ = colon
     assert res.failed == ()
     assert set(res.not_applicable) == {"Primary endpoint", "Durability after treatment stops",
-                                       "Long-term extrapolation", "Subgroups", "Safety"}
+                                       "Long-term extrapolation", "Subgroups", "Safety",
+                                       "Estimands and missing data"}
 
 
 def test_antidepressant_report_has_no_failed_section(antidepressant):

@@ -22,6 +22,9 @@ from .errors import ConvergenceWarning, ModelError, TrialDataError, TrialstatsEr
 if TYPE_CHECKING:  # for IDEs and type checkers only: at run time the names load lazily (_LAZY)
     from . import data, datasets, longitudinal, plots, report, results, survival  # noqa: F401
     from .data.trial import Trial, load_trial  # noqa: F401
+    from .estimands.analysis import analyse_estimand, missing_patterns  # noqa: F401
+    from .estimands.definition import Estimand, IntercurrentEvent  # noqa: F401
+    from .estimands.ice import intercurrent_events  # noqa: F401
     from .formula import parse_formula  # noqa: F401
     from .longitudinal.counts import count_model  # noqa: F401
     from .longitudinal.lmm import lmm  # noqa: F401
@@ -81,6 +84,11 @@ _LAZY = {
     "subgroup_interaction": "trialstats.results",
     "rbmi": "trialstats.estimands.api",
     "tipping_point": "trialstats.estimands.tipping",
+    "Estimand": "trialstats.estimands.definition",
+    "IntercurrentEvent": "trialstats.estimands.definition",
+    "intercurrent_events": "trialstats.estimands.ice",
+    "analyse_estimand": "trialstats.estimands.analysis",
+    "missing_patterns": "trialstats.estimands.analysis",
 }
 _SUBMODULES = {"datasets", "plots", "report", "data", "longitudinal", "survival", "results",
                "estimands", "design"}

@@ -121,6 +121,11 @@ _PLAN_DOC = {
     "multiplicity.alpha": "two-sided family-wise alpha",
     "hypotheses": "array of tables `[[hypotheses]]` with endpoint and arm, in testing order "
                   "(default: primary for every non-reference arm, then RMST likewise)",
+    "estimands": "array of tables `[[estimands]]` (ICH E9(R1)): id, name, role, population "
+                 "(ADSL flag), paramcd, visit, summary, sensitivity (MAR, JR, CR, CIR, LMCF), "
+                 "tipping_point = { arm, deltas }, formula, better; each with `[[estimands.events]]`: "
+                 "name, strategy, table (adsl/adeff), flag, values, day, off_treatment, imputation, "
+                 "value or rule (default: none; section 12 is then not applicable)",
 }
 
 
@@ -133,7 +138,14 @@ def _plan_choices() -> dict:
         "durability.correlation": p.CORRELATIONS, "longterm.distributions": p.DISTRIBUTIONS,
         "safety.rd_method": p.RD_METHODS, "multiplicity.strategy": p.STRATEGIES,
         "hypotheses": tuple(f"endpoint = {e}" for e in p.HYPOTHESIS_ENDPOINTS) + ("endpoint = secondary:<name>",),
+        "estimands": tuple(f"strategy = {s}" for s in _estimand_strategies()),
     }
+
+
+def _estimand_strategies() -> tuple:
+    from trialstats.estimands.definition import STRATEGIES
+
+    return STRATEGIES
 
 
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, object]]:
@@ -159,6 +171,7 @@ def plan_defaults() -> dict:
 
     d = AnalysisPlan(primary=Endpoint(), relapse=RelapseSpec()).to_dict()
     d["relapse"].setdefault("tau", None)
+    d.setdefault("estimands", [])  # none by default: listed so the reference documents the key
     return d
 
 

@@ -9,6 +9,8 @@
 #                                    /work/shared/reference/rbmi/): HAMD-17 total score, change
 #                                    from baseline at weeks 1, 2, 4, 6 (VISIT 4-7), DRUG vs
 #                                    PLACEBO. ADSL + ADEFF (BDS, with baseline rows).
+#                                    Its sap.toml (an estimand, issue 9) is hand-written,
+#                                    not made here.
 # and writes tests/reference/real_trials.json with:
 #   colon: Kaplan-Meier medians (log-log intervals, as trialstats' default), log-rank (survdiff),
 #          Cox (Efron) hazard ratios of each arm vs Obs and of Lev+5FU vs Lev, per PARAMCD;

@@ -38,7 +38,7 @@ from scipy import stats
 from ..errors import ModelError
 
 __all__ = ["AnalysisSpec", "ancova", "pool_jackknife", "pool_bootstrap_normal",
-           "pool_bootstrap_percentile", "rubin_rules", "LSM_WEIGHTS"]
+           "pool_bootstrap_percentile", "pool_bmlmi", "rubin_rules", "LSM_WEIGHTS"]
 
 LSM_WEIGHTS = ("counterfactual", "proportional", "proportional_em", "equal")
 
@@ -72,8 +72,12 @@ class AnalysisSpec:
     weights: str = "counterfactual"
 
 
-def ancova(spec: AnalysisSpec, Y: np.ndarray, idx: np.ndarray, delta_scale: float = 1.0):
+def ancova(spec: AnalysisSpec, Y: np.ndarray, idx: np.ndarray, delta_scale: float = 1.0,
+           expanded: bool = False):
     """ANCOVA of the completed outcomes ``Y`` (n, m) on the subjects ``idx``.
+
+    With ``expanded``, ``Y`` holds one row per entry of ``idx`` already (a bootstrap sample whose
+    copies of a subject were imputed separately, :func:`._engine.impute_sample`).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def ancova(spec: AnalysisSpec, Y: np.ndarray, idx: np.ndarray, delta_scale: floa
     for j, v in enumerate(spec.visits):
         Zv = spec.Z[idx, v]
         D = np.hstack([np.ones((k, 1)), dummies, Zv])
-        y = Y[idx, v] + delta_scale * spec.delta[idx, v]
+        y = (Y[:, v] if expanded else Y[idx, v]) + delta_scale * spec.delta[idx, v]
         Q, R = np.linalg.qr(D)
         if np.min(np.abs(np.diag(R))) < 1e-10 * np.max(np.abs(np.diag(R))):
             raise ModelError(
@@ -187,6 +191,47 @@ def pool_bootstrap_percentile(est_full, est_samples, level):
         hi[j] = _quantile6(xs, 1 - alpha / 2)
         p[j] = _percentile_p(xs)
     return est_full, np.full(P, np.nan), np.full(P, np.inf), lo, hi, p
+
+
+def pool_bmlmi(ests, n_imputations: int, level):
+    """von Hippel and Bartlett (2021) pooling of bootstrapped ML multiple imputation (rbmi's
+    ``get_ests_bmlmi``), over the first axis.
+
+    ``ests`` (B * D, P) are ordered bootstrap sample by bootstrap sample, the D imputations of a
+    sample consecutive. With the one-way ANOVA of the B x D estimates,
+
+    .. math::
+
+        \\hat\\theta = \\bar\\theta_{..},\\quad
+        \\widehat{\\mathrm{Var}} = (1 + 1/B)\\,\\frac{MSB - MSW}{D} + \\frac{MSW}{BD},\\quad
+        \\nu = \\frac{\\widehat{\\mathrm{Var}}^2}{\\frac{((B+1)/(BD))^2 MSB^2}{B-1}
+              + \\frac{MSW^2}{B D^2 (D-1)}}
+
+    with :math:`\\nu` floored at 3, and a t interval and p-value on :math:`\\nu` df.
+
+    Returns
+    -------
+    (estimate, se, df, conf_low, conf_high, p_value)
+    """
+    ests = np.atleast_2d(ests)
+    D = int(n_imputations)
+    if D < 2 or ests.shape[0] % D:
+        raise ModelError(f"bmlmi pooling: {ests.shape[0]} estimates are not a multiple of "
+                         f"D = {D} >= 2")
+    B = ests.shape[0] // D
+    grid = ests.reshape(B, D, -1)
+    est = grid.mean(axis=(0, 1))
+    row = grid.mean(axis=1)
+    msw = np.sum((grid - row[:, None, :]) ** 2, axis=(0, 1)) / (B * (D - 1))
+    msb = D * np.sum((row - est) ** 2, axis=0) / (B - 1)
+    var = (1 + 1 / B) * (msb - msw) / D + msw / (B * D)
+    df = var**2 / (((B + 1) / (B * D)) ** 2 * msb**2 / (B - 1) + msw**2 / (B * D**2 * (D - 1)))
+    df = np.maximum(3.0, df)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(var)
+        crit = stats.t.ppf(0.5 + level / 2.0, df)
+        p = 2 * stats.t.sf(np.abs(est / se), df)
+    return est, se, df, est - crit * se, est + crit * se, p
 
 
 def rubin_rules(ests, ses, v_com, level):

@@ -71,6 +71,8 @@ class Problem:
         Strategy functions indexed by ``ImputationGroup.strategy``.
     builtin : tuple of bool
         Whether each strategy accepts stacked (k, m) means (the built-in ones do).
+    strata : ndarray (n,) of int or None
+        Bootstrap strata of the subjects (rbmi's ``vars$strata``); None = the arm.
     """
 
     y: np.ndarray
@@ -83,6 +85,7 @@ class Problem:
     groups: tuple
     strategies: tuple
     builtin: tuple
+    strata: np.ndarray | None = None
 
     @property
     def n_subjects(self) -> int:
@@ -255,7 +258,8 @@ def impute(problem: Problem, fit: ModelFit, rng=None) -> np.ndarray:
 
 
 def bootstrap_indices(arm: np.ndarray, rng) -> np.ndarray:
-    """A bootstrap sample of subjects, stratified by arm (as rbmi), in arm order."""
+    """A bootstrap sample of subjects, stratified by ``arm`` (the arm, or rbmi's ``strata``:
+    each stratum keeps its size, as rbmi's ``sample_ids``), in stratum order."""
     parts = []
     for a in np.unique(arm):
         members = np.flatnonzero(arm == a)
@@ -273,27 +277,61 @@ def sample_indices(problem: Problem, kind: str, i: int, seed) -> tuple[np.ndarra
     if kind == "jackknife":
         return np.delete(np.arange(n), i), None
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
-    return bootstrap_indices(problem.arm, rng), rng
+    strata = problem.arm if problem.strata is None else problem.strata
+    return bootstrap_indices(strata, rng), rng
 
 
-def run_sample(problem: Problem, kind: str, i: int, seed, theta0):
+def impute_sample(problem: Problem, fit: ModelFit, idx: np.ndarray, rng) -> np.ndarray:
+    """Completed outcomes (len(idx), m) of a bootstrap sample, by random draws in which every
+    copy of a subject drawn more than once gets its own independent draw (as rbmi imputes each
+    sampled id of ``method_bmlmi``): the k-th copy of each subject takes the k-th of
+    independent full-data draws."""
+    occurrence = np.zeros(len(idx), dtype=np.int64)
+    seen: dict = {}
+    for j, s in enumerate(idx):
+        occurrence[j] = seen.get(int(s), 0)
+        seen[int(s)] = occurrence[j] + 1
+    out = problem.y[idx].copy()
+    for k in range(int(occurrence.max()) + 1):
+        Y = problem.y.copy()
+        Y[problem.missing] = impute(problem, fit, rng)
+        rows = occurrence == k
+        out[rows] = Y[idx[rows]]
+    return out
+
+
+def run_sample(problem: Problem, kind: str, i: int, seed, theta0, n_imputations: int = 1):
     """Fit and impute one sample.
 
     Parameters
     ----------
-    kind : {"jackknife", "bootstrap", "approxbayes"}
+    kind : {"jackknife", "bootstrap", "approxbayes", "bmlmi"}
         Jackknife sample ``i`` leaves subject ``i`` out; bootstrap samples are stratified by arm.
-        ``"approxbayes"`` imputes the original data by draws from the bootstrap fit.
+        ``"approxbayes"`` imputes the original data by draws from the bootstrap fit;
+        ``"bmlmi"`` imputes the bootstrap sample itself ``n_imputations`` times by draws
+        (rbmi's ``method_bmlmi``, D = ``n_imputations``).
+
+    A tuple of problems whose data and imputation model are the same (only the subjects'
+    strategies differ) is fitted once and imputed under each, for the deterministic schemes
+    (jackknife, condmean bootstrap): ``imputed`` is then a tuple, one per problem.
 
     Returns
     -------
     (idx, imputed, converged, message)
         The sample's subjects (analysed rows; all subjects for approxbayes), the imputed values
-        of the full data (see :func:`impute`), and the fit's convergence.
+        of the full data (see :func:`impute`), and the fit's convergence. For ``"bmlmi"``,
+        ``imputed`` is a tuple of ``n_imputations`` completed outcome matrices of the sample's
+        rows (:func:`impute_sample`).
     """
+    if isinstance(problem, tuple):  # problems that differ only in their strategies
+        idx, rng = sample_indices(problem[0], kind, i, seed)
+        fit = fit_imputation_model(problem[0], idx, theta0)
+        return idx, tuple(impute(p, fit) for p in problem), fit.converged, fit.message
     idx, rng = sample_indices(problem, kind, i, seed)
     fit = fit_imputation_model(problem, idx, theta0)
-    if kind == "approxbayes":
+    if kind == "bmlmi":
+        values = tuple(impute_sample(problem, fit, idx, rng) for _ in range(n_imputations))
+    elif kind == "approxbayes":
         values = impute(problem, fit, rng)
         idx = np.arange(problem.n_subjects)
     else:

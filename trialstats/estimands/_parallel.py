@@ -35,16 +35,16 @@ class ClusterError(TrialstatsError, ConnectionError):
     """A Dask scheduler that cannot be reached or used (the message names its address)."""
 
 
-def _run_chunk(problem, kind, indices, seed, theta0):
+def _run_chunk(problem, kind, indices, seed, theta0, n_imputations=1):
     # The matrices of one sample are small (visits x coefficients): a multi-threaded BLAS only
     # adds synchronisation, which on a loaded machine costs more than the arithmetic (measured
     # 4x the CPU time on exo-hair-301); parallelism is across samples instead.
     with threadpool_limits(limits=1, user_api="blas"):
-        return [run_sample(problem, kind, i, seed, theta0) for i in indices]
+        return [run_sample(problem, kind, i, seed, theta0, n_imputations) for i in indices]
 
 
-def _run_chunk_forked(key, kind, indices, seed, theta0):
-    return _run_chunk(_PROBLEMS[key], kind, indices, seed, theta0)
+def _run_chunk_forked(key, kind, indices, seed, theta0, n_imputations=1):
+    return _run_chunk(_PROBLEMS[key], kind, indices, seed, theta0, n_imputations)
 
 
 def _chunks(n: int, n_chunks: int) -> list[list[int]]:
@@ -77,7 +77,7 @@ def _connect(engine):
 
 
 def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, workers=None,
-                progress=None) -> list:
+                progress=None, n_imputations: int = 1) -> list:
     """Results of :func:`._engine.run_sample` for samples ``0..n-1``, in that order."""
     desc = f"rbmi {kind}"
     if isinstance(engine, str) and engine not in ("sequential", "local"):
@@ -93,7 +93,7 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
         out = []
         with _progress(n, desc, progress) as bar:
             for chunk in _chunks(n, max(1, n // 8)):
-                out.extend(_run_chunk(problem, kind, chunk, seed, theta0))
+                out.extend(_run_chunk(problem, kind, chunk, seed, theta0, n_imputations))
                 bar.update(len(chunk))
         return out
     chunks = _chunks(n, 4 * n_workers)
@@ -105,7 +105,7 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool, \
                     _progress(n, desc, progress) as bar:
-                futs = {pool.submit(_run_chunk_forked, key, kind, c, seed, theta0): j
+                futs = {pool.submit(_run_chunk_forked, key, kind, c, seed, theta0, n_imputations): j
                         for j, c in enumerate(chunks)}
                 for f in as_completed(futs):
                     results[futs[f]] = f.result()
@@ -119,7 +119,8 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
 
             remote = client.scatter(problem, broadcast=True)
             futs = client.map(_run_chunk, [remote] * len(chunks), [kind] * len(chunks), chunks,
-                              [seed] * len(chunks), [theta0] * len(chunks), pure=False)
+                              [seed] * len(chunks), [theta0] * len(chunks),
+                              [n_imputations] * len(chunks), pure=False)
             index = {f.key: j for j, f in enumerate(futs)}
             with client.as_current(), _progress(n, desc, progress) as bar:
                 for f in dask_completed(futs):

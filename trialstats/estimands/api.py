@@ -6,9 +6,7 @@ samples (:mod:`._parallel`), the analysis and the pooling (:mod:`._analysis`). R
 frozen :class:`.results.RBMIResult`.
 
 What is not here from rbmi 1.5.2: ``method_bayes`` (MCMC through Stan: needs rstan/cmdstan and
-is random by design) and ``method_bmlmi`` (von Hippel and Bartlett's bootstrapped MI, with its
-own pooling); ``strata=`` other than the arm for the bootstrap; analysis functions other than the
-per-visit ANCOVA (a user analysis can be run on ``RBMIResult.imputed``).
+is random by design); a user ``analysis=`` function with ``method="bmlmi"``.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from .strategies import BUILTIN_STRATEGIES
 
 __all__ = ["rbmi", "prepare", "METHODS", "INFERENCES"]
 
-METHODS = ("condmean", "approxbayes")
+METHODS = ("condmean", "approxbayes", "bmlmi")
 INFERENCES = ("jackknife", "bootstrap")
 
 
@@ -186,9 +184,36 @@ def _imputation_groups(miss, arm_of, ref_idx, code, ice_visit) -> tuple:
                  for (a, r, c, k, _), members in sorted(keys.items()))
 
 
+def _strata(frame: pd.DataFrame, strata, subject: str, group: str, n: int):
+    """Stratum code of each subject (sorted subject order of ``frame``), or None for the arm."""
+    if strata is None or (not isinstance(strata, str) and list(strata) == [group]):
+        return None
+    cols = [strata] if isinstance(strata, str) else list(strata)
+    for c in cols:
+        if not isinstance(c, str) or c not in frame.columns:
+            raise ModelError(f"rbmi: strata must be column names of data; {c!r} is not; "
+                             f"columns: {inp.listed(frame.columns)}")
+        inp.check_constant(frame, subject, c)
+    inp.check_missing_covariates(frame, cols, subject)
+    if not cols:
+        return np.zeros(n, dtype=np.int64)  # unstratified
+    first = frame.groupby("_s", sort=True)[cols].first().astype(str)
+    key = first.apply(lambda r: "\x1f".join(r), axis=1)
+    levels = sorted(set(key))
+    if len(levels) > MAX_STRATA:
+        raise ModelError(f"rbmi: strata {', '.join(cols)} have {len(levels)} level "
+                         f"combinations; at most {MAX_STRATA} are allowed")
+    return pd.Categorical(key, categories=levels).codes.astype(np.int64)
+
+
+#: Most bootstrap strata (level combinations of ``strata=``).
+MAX_STRATA = 200
+
+
 def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
             strategy="MAR", covariance="us", same_cov=True, reml=True, delta=None,
-            covariates=None, lsm_weights="counterfactual", strategies=None) -> Prepared:
+            covariates=None, lsm_weights="counterfactual", strategies=None,
+            strata=None) -> Prepared:
     """Validate the inputs of :func:`rbmi` and build the engine's arrays (see :func:`rbmi`)."""
     where = "rbmi"
     covariance = _choice(covariance, COVARIANCE_TYPES, "covariance structure")
@@ -257,6 +282,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         reml=bool(reml), groups=groups,
         strategies=tuple(all_strategies[s] for s in names_order),
         builtin=tuple(s in BUILTIN_STRATEGIES for s in names_order),
+        strata=_strata(frame, strata, subject, group, n),
     )
     spec = AnalysisSpec(
         Z=Z, arm=problem.arm, n_arms=len(arms),
@@ -280,11 +306,31 @@ def full_fit(prep: Prepared):
     return fit, impute(prep.problem, fit)
 
 
+def _kind(method: str, inference: str) -> str:
+    """The sampling scheme of a method: jackknife, bootstrap, approxbayes or bmlmi."""
+    if method == "condmean":
+        return "jackknife" if inference == "jackknife" else "bootstrap"
+    return method
+
+
+def check_n_imputations(kind: str, n_imputations, where: str) -> int:
+    """D of bmlmi: an integer >= 2 (default 2); refused for the other methods."""
+    if kind != "bmlmi":
+        if n_imputations is not None:
+            raise ModelError(f"{where}: n_imputations applies to method='bmlmi' only")
+        return 1
+    d = 2 if n_imputations is None else n_imputations
+    if isinstance(d, bool) or not isinstance(d, int | np.integer) or not 2 <= d <= 1000:
+        raise ModelError(f"{where}: n_imputations (rbmi's D) must be an integer from 2 to 1000; "
+                         f"got {n_imputations!r}")
+    return int(d)
+
+
 def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, strategy="MAR",
          method="condmean", inference="jackknife", n_samples=None, covariance="us",
          same_cov=True, reml=True, delta=None, covariates=None, lsm_weights="counterfactual",
          strategies=None, analysis=None, pool_type=None, level=0.95, seed=None, engine=None,
-         workers=None, progress=None):
+         workers=None, progress=None, n_imputations=None, strata=None):
     """Reference-based multiple imputation of a longitudinal outcome, as R ``rbmi``.
 
     The imputation model is an MMRM (``ts.mmrm``'s engine) of ``formula``, fitted to the
@@ -311,11 +357,15 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     strategy : str, default "MAR"
         Strategy of subjects with missing data and no ICE row; a non-MAR default puts their ICE
         at the visit after their last observed outcome.
-    method : {"condmean", "approxbayes"}
+    method : {"condmean", "approxbayes", "bmlmi"}
+        ``"bmlmi"``: rbmi's ``method_bmlmi`` (von Hippel and Bartlett 2021): ``n_samples``
+        bootstrap samples (B, stratified by arm), each fitted by ML/REML and imputed
+        ``n_imputations`` times (D) by random draws, every copy of a resampled subject
+        separately; pooled by :func:`._analysis.pool_bmlmi` (t interval, df floored at 3).
     inference : {"jackknife", "bootstrap"}
         For ``condmean``.
     n_samples : int, optional
-        Bootstrap samples or imputations (required for bootstrap and approxbayes).
+        Bootstrap samples or imputations (required for bootstrap, approxbayes and bmlmi).
     covariance : str, default "us"
         Any ``ts.mmrm`` covariance structure.
     same_cov : bool, default True
@@ -343,6 +393,12 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
         Local processes (default: all cores).
     progress : bool, optional
         Progress bar on stderr (default: when stderr is a terminal).
+    n_imputations : int, optional
+        bmlmi only: imputations per bootstrap sample (rbmi's D, default 2).
+    strata : list of str, optional
+        Subject-level columns whose level combinations stratify the bootstrap samples (rbmi's
+        ``set_vars(strata = ...)``): each stratum keeps its size. Default: the arm (``group``);
+        ``[]``: unstratified. Used by the bootstrap, approxbayes and bmlmi.
 
     Returns
     -------
@@ -369,8 +425,11 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     method = _choice(method, METHODS, "method")
     inference = _choice(inference, INFERENCES, "inference")
     level = check_level(level)
-    kind = "jackknife" if method == "condmean" and inference == "jackknife" else (
-        "bootstrap" if method == "condmean" else "approxbayes")
+    kind = _kind(method, inference)
+    n_imputations = check_n_imputations(kind, n_imputations, "rbmi")
+    if kind == "bmlmi" and analysis is not None:
+        raise ModelError("rbmi: a user analysis function is not supported with method='bmlmi' "
+                         "(use the per-visit ANCOVA, or method='approxbayes')")
     if kind != "jackknife" and (not isinstance(n_samples, int | np.integer) or n_samples < 2):
         raise ModelError(f"rbmi: method={method!r}"
                          + (f", inference={inference!r}" if method == "condmean" else "")
@@ -386,13 +445,16 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
     prep = prepare(data, formula, subject=subject, visit=visit, group=group,
                    reference=reference, ice=ice, strategy=strategy, covariance=covariance,
                    same_cov=same_cov, reml=reml, delta=delta, covariates=covariates,
-                   lsm_weights=lsm_weights, strategies=strategies)
+                   lsm_weights=lsm_weights, strategies=strategies, strata=strata)
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
-                          progress=progress)
+                          progress=progress, n_imputations=n_imputations)
         return build_result(prep, draws, analysis=analysis, pool_type=pool_type or (
             "normal" if kind == "bootstrap" else None), level=level, settings=dict(
             formula=formula, method=method,
             inference=inference if method == "condmean" else None, n_samples=n_samples,
+            n_imputations=n_imputations if kind == "bmlmi" else None,
+            strata=None if strata is None else ([strata] if isinstance(strata, str)
+                                                else list(strata)),
             covariance=covariance, same_cov=bool(same_cov), reml=bool(reml), strategy=strategy,
             lsm_weights=lsm_weights, seed=draws.seed))

@@ -18,14 +18,17 @@ from .._summary import Summary
 from ..errors import ConvergenceWarning, ModelError
 from ._analysis import (
     ancova,
+    pool_bmlmi,
     pool_bootstrap_normal,
     pool_bootstrap_percentile,
     pool_jackknife,
     rubin_rules,
 )
+from ._engine import impute
 from ._parallel import map_samples
 
-__all__ = ["RBMIResult", "Draws", "run_draws", "analyse_draws", "pool_draws", "delta_template"]
+__all__ = ["RBMIResult", "Draws", "run_draws", "run_draws_shared", "same_model", "analyse_draws",
+           "pool_draws", "delta_template"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,14 @@ class Draws:
     values: tuple  # per sample: imputed values of the full data
     converged: np.ndarray
     seed: object
+    #: bmlmi: imputations per bootstrap sample (``values`` are then completed (len(idx), m)
+    #: matrices, D consecutive per sample)
+    n_imputations: int = 1
 
 
-def run_draws(prep, kind, n_samples, seed, *, engine=None, workers=None, progress=None) -> Draws:
-    """Fit the full data, then run the jackknife / bootstrap / MI samples."""
+def run_draws(prep, kind, n_samples, seed, *, engine=None, workers=None, progress=None,
+              n_imputations: int = 1) -> Draws:
+    """Fit the full data, then run the jackknife / bootstrap / MI / bmlmi samples."""
     from .api import full_fit
 
     fit, values = full_fit(prep)
@@ -50,8 +57,10 @@ def run_draws(prep, kind, n_samples, seed, *, engine=None, workers=None, progres
     if kind != "jackknife" and seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))
     out = map_samples(prep.problem, kind, n, seed, fit.theta, engine=engine, workers=workers,
-                      progress=progress)
-    conv = np.array([r[2] for r in out])
+                      progress=progress, n_imputations=n_imputations)
+    if kind == "bmlmi":  # one entry per imputed data set: D consecutive per bootstrap sample
+        out = [(r[0], v, r[2], r[3]) for r in out for v in r[1]]
+    conv = np.array([r[2] for r in out][::n_imputations if kind == "bmlmi" else 1])
     if not conv.all():
         bad = np.flatnonzero(~conv)
         what = ([prep.subjects[i] for i in bad] if kind == "jackknife" else list(bad))
@@ -61,7 +70,45 @@ def run_draws(prep, kind, n_samples, seed, *, engine=None, workers=None, progres
             f"{', '.join(map(str, what[:10]))}); their results are kept",
             ConvergenceWarning, stacklevel=3)
     return Draws(kind, fit, values, tuple(r[0] for r in out), tuple(r[1] for r in out), conv,
-                 seed)
+                 seed, n_imputations if kind == "bmlmi" else 1)
+
+
+def same_model(a, b) -> bool:
+    """Whether two prepared problems fit the same imputation model (same outcomes, design,
+    fitted rows, covariance groups and structures): then they differ only in strategies."""
+    pa, pb = a.problem, b.problem
+    return (pa.y.shape == pb.y.shape and np.array_equal(pa.y, pb.y, equal_nan=True)
+            and np.array_equal(pa.X, pb.X) and np.array_equal(pa.fit_mask, pb.fit_mask)
+            and np.array_equal(pa.arm, pb.arm) and np.array_equal(pa.cov_group, pb.cov_group)
+            and pa.reml == pb.reml and [x.name for x in pa.structures] ==
+            [x.name for x in pb.structures])
+
+
+def run_draws_shared(preps, kind, n_samples, seed, *, engine=None, workers=None,
+                     progress=None) -> list[Draws]:
+    """:func:`run_draws` of several problems that differ only in strategies
+    (:func:`same_model`), fitting each sample's imputation model once: the draws are identical
+    to separate runs (the same fits), at the cost of one."""
+    from .api import full_fit
+
+    local = engine is None or (isinstance(engine, str) and engine in ("local", "sequential"))
+    if len(preps) < 2 or not local or kind not in ("jackknife", "bootstrap") or not all(
+            same_model(preps[0], p) for p in preps[1:]):  # (Dask scatters tuples elementwise)
+        return [run_draws(p, kind, n_samples, seed, engine=engine, workers=workers,
+                          progress=progress) for p in preps]
+    fit, _ = full_fit(preps[0])
+    full = [impute(p.problem, fit) for p in preps]
+    n = preps[0].problem.n_subjects if kind == "jackknife" else int(n_samples)
+    if kind != "jackknife" and seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    out = map_samples(tuple(p.problem for p in preps), kind, n, seed, fit.theta, engine=engine,
+                      workers=workers, progress=progress)
+    conv = np.array([r[2] for r in out])
+    if not conv.all():
+        warnings.warn(f"rbmi: the imputation MMRM did not converge in {int((~conv).sum())} of "
+                      f"{n} samples; their results are kept", ConvergenceWarning, stacklevel=3)
+    return [Draws(kind, fit, full[k], tuple(r[0] for r in out), tuple(r[1][k] for r in out),
+                  conv, seed) for k in range(len(preps))]
 
 
 def _completed(prep, values):
@@ -81,10 +128,14 @@ def analyse_draws(prep, draws: Draws, delta=None):
     spec = prep.analysis if delta is None else _with_delta(prep.analysis, delta)
     n = prep.problem.n_subjects
     full = None
-    if draws.kind != "approxbayes":
+    if draws.kind not in ("approxbayes", "bmlmi"):
         full = ancova(spec, _completed(prep, draws.full_values), np.arange(n))
-    res = [ancova(spec, _completed(prep, v), idx) for idx, v in zip(draws.idx, draws.values,
+    if draws.kind == "bmlmi":
+        res = [ancova(spec, v, idx, expanded=True) for idx, v in zip(draws.idx, draws.values,
                                                                      strict=True)]
+    else:
+        res = [ancova(spec, _completed(prep, v), idx) for idx, v in zip(draws.idx, draws.values,
+                                                                         strict=True)]
     est = np.stack([r[0] for r in res])
     se = np.stack([r[1] for r in res])
     df = np.stack([r[2] for r in res])
@@ -97,12 +148,14 @@ def _with_delta(spec, delta):
     return replace(spec, delta=delta)
 
 
-def pool_draws(kind, full, samples, level, pool_type=None):
+def pool_draws(kind, full, samples, level, pool_type=None, n_imputations: int = 1):
     """Pool to arrays (estimate, se, df, conf_low, conf_high, p_value), each (V, P)."""
     est, se, df = samples
     S, V, P = est.shape
     flat = est.reshape(S, V * P)
-    if kind == "jackknife":
+    if kind == "bmlmi":
+        out = pool_bmlmi(flat, n_imputations, level)
+    elif kind == "jackknife":
         out = pool_jackknife(full[0].ravel(), flat, level)
     elif kind == "bootstrap":
         fn = pool_bootstrap_percentile if pool_type == "percentile" else pool_bootstrap_normal
@@ -191,7 +244,7 @@ class RBMIResult:
             return _user_result(self._prep, self._draws, self._analysis, pool_type, level)[0]
         full, samples = analyse_draws(self._prep, self._draws)
         return pooled_frame(self._prep, pool_draws(self._draws.kind, full, samples, level,
-                                                   pool_type))
+                                                   pool_type, self._draws.n_imputations))
 
     def comparisons(self, endpoint: str = "", analysis: str = "rbmi") -> pd.DataFrame:
         """Treatment comparisons as analysis-results rows (one per visit and arm).
@@ -314,7 +367,8 @@ def build_result(prep, draws: Draws, *, pool_type, level, settings,
         pooled, full_df, samp = _user_result(prep, draws, analysis, pool_type, level)
         return _assemble(prep, draws, pooled, full_df, samp, level, settings, analysis)
     full, samples = analyse_draws(prep, draws)
-    pooled = pooled_frame(prep, pool_draws(draws.kind, full, samples, level, pool_type))
+    pooled = pooled_frame(prep, pool_draws(draws.kind, full, samples, level, pool_type,
+                                           draws.n_imputations))
     params = _parameters(prep.arms)
     full_df = None
     if full is not None:
@@ -337,6 +391,8 @@ def build_result(prep, draws: Draws, *, pool_type, level, settings,
 def _assemble(prep, draws, pooled, full_df, samp, level, settings,
               analysis=None) -> RBMIResult:
     r, c = np.nonzero(prep.problem.missing)
+    # the conditional mean of the full-data fit (the first imputation for approxbayes; bmlmi
+    # imputes bootstrap samples, so its full-data values are the conditional means too)
     first = draws.full_values if draws.kind != "approxbayes" else draws.values[0]
     imputed = pd.DataFrame({
         "subject": [prep.subjects[i] for i in r], "visit": [prep.visits[j] for j in c],

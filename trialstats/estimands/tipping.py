@@ -20,7 +20,15 @@ from threadpoolctl import threadpool_limits
 from .._inference import check_level
 from .._summary import Summary
 from ..errors import ModelError
-from .api import INFERENCES, METHODS, _choice, check_n_samples, prepare
+from .api import (
+    INFERENCES,
+    METHODS,
+    _choice,
+    _kind,
+    check_n_imputations,
+    check_n_samples,
+    prepare,
+)
 from .results import analyse_draws, pool_draws, run_draws
 
 __all__ = ["tipping_point", "TippingPointResult"]
@@ -76,7 +84,7 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
                   level=0.95,
                   method="condmean", inference="jackknife", n_samples=None, delta=None,
                   seed=None, engine=None, workers=None, progress=None, pool_type=None,
-                  **model) -> TippingPointResult:
+                  n_imputations=None, **model) -> TippingPointResult:
     """Tipping-point analysis: the treatment comparison over a grid of deltas.
 
     Parameters
@@ -95,7 +103,7 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
         Arm whose difference from the first arm is reported; default the second arm.
     level : float, default 0.95
         Significance is ``p_value < 1 - level`` (two-sided).
-    method, inference, n_samples, seed, engine, workers, progress, pool_type
+    method, inference, n_samples, seed, engine, workers, progress, pool_type, n_imputations
         As :func:`trialstats.rbmi`.
     delta : pandas.DataFrame, optional
         A fixed delta table added before the grid's delta.
@@ -118,8 +126,8 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
         raise ModelError("tipping_point: deltas must be at least two finite numbers")
     method = _choice(method, METHODS, "method")
     inference = _choice(inference, INFERENCES, "inference")
-    kind = "jackknife" if method == "condmean" and inference == "jackknife" else (
-        "bootstrap" if method == "condmean" else "approxbayes")
+    kind = _kind(method, inference)
+    n_imputations = check_n_imputations(kind, n_imputations, "tipping_point")
     if kind != "jackknife" and (not isinstance(n_samples, int | np.integer) or n_samples < 2):
         raise ModelError(f"tipping_point: method {method!r} needs n_samples >= 2")
     check_n_samples(n_samples, "tipping_point")
@@ -141,7 +149,7 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
         raise ModelError(f"tipping_point: unknown visit {v!r}; valid: {', '.join(map(str, visits))}")
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
-                          progress=progress)
+                          progress=progress, n_imputations=n_imputations)
         return _tipping_table(prep, draws, kind, grid, shifted, compare, v, level, pool_type,
                               formula, method, inference, n_samples, model)
 
@@ -161,7 +169,7 @@ def _tipping_table(prep, draws, kind, grid, shifted, compare, v, level, pool_typ
 
     def at(d: float):
         full, samples = analyse_draws(prep1, draws, delta=base + d * unit)
-        out = pool_draws(kind, full, samples, level, ptype)
+        out = pool_draws(kind, full, samples, level, ptype, draws.n_imputations)
         return [float(a[0, col]) for a in out]
 
     rows = [at(d) for d in grid]

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..formula import parse_formula
+from ._plan_estimands import parse_plan_estimands
 from ._plan_limits import check_count, check_range
 from ._plan_resolve import ORIGINS
 from .plan import (
@@ -38,11 +39,11 @@ from .plan import (
 _TOP_KEYS = {
     "seed", "level", "sensitivity", "primary", "mmrm", "secondary", "durability", "relapse",
     "longterm", "subgroups", "safety", "multiplicity", "hypotheses", "version", "sections",
-    "baseline", "time_to_event",
+    "baseline", "time_to_event", "estimands",
 }
 #: sections that ``[sections] key = false`` can switch off
 SECTION_KEYS = ("disposition", "baseline", "primary", "durability", "relapse", "longterm",
-                "subgroups", "safety", "hypotheses")
+                "subgroups", "safety", "hypotheses", "estimands")
 
 
 def _parse(data: dict, source: str) -> AnalysisPlan:
@@ -200,6 +201,8 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
         check_count(list(v), "baseline.variables")
         kw["baseline"] = tuple((_subgroup_column(k), _string(lab, f"baseline.variables.{k}"))
                                for k, lab in v.items())
+    if "estimands" in data:
+        kw["estimands"] = parse_plan_estimands(data["estimands"])
     if "hypotheses" in data:
         hs = []
         for i, h in enumerate(check_count(_get(data, "hypotheses", list, ""), "hypotheses")):

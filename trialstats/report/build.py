@@ -37,6 +37,7 @@ from .sections import (
     baseline,
     disposition,
     durability,
+    estimands,
     hypotheses,
     longterm,
     methods,
@@ -51,9 +52,9 @@ from .sections._base import Context, NotApplicable, Section, _one_line
 __all__ = ["BuildResult", "build", "build_report", "render_report", "SECTIONS", "COMPUTE_ORDER",
            "OutputError"]
 
-#: Sections in reading order (numbered 1..12 in the report).
+#: Sections in reading order (numbered 1..13 in the report).
 SECTIONS = (summary, methods, disposition, baseline, primary, durability, relapse, longterm,
-            subgroups, safety, hypotheses, appendix)
+            subgroups, safety, hypotheses, estimands, appendix)
 #: Order of computation, derived from each section's ``NEEDS`` (see :mod:`.registry`): the
 #: summary, methods and appendix read what the others produced.
 COMPUTE_ORDER = compute_order(SECTIONS)

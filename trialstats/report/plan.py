@@ -69,6 +69,7 @@ from typing import Any
 
 from .._toml import TomlReadError, dump_toml_document, read_toml
 from ..errors import TrialstatsError
+from ._plan_estimands import check_estimands
 from ._plan_limits import check_columns, check_tau, follow_up_days
 from ._plan_resolve import (
     _absent_sections,
@@ -260,6 +261,8 @@ class AnalysisPlan:
     baseline: tuple[tuple[str, str], ...] = ()
     #: ADSL population flag of the safety analyses ("" = SAFFL when present)
     safety_population: str = ""
+    #: estimands of ICH E9(R1) ([[estimands]]; :class:`trialstats.estimands.Estimand`)
+    estimands: tuple = ()
 
     def skipped(self, key: str) -> str | None:
         """Why section ``key`` does not run ("switched off in the analysis plan", "no ADTTE ..."),
@@ -336,6 +339,7 @@ class AnalysisPlan:
                     f"plan; valid: {', '.join('secondary:' + n for n in sorted(names)) or '(none declared)'}"
                 )
             out.append(replace(h, id=h.id or f"H{i + 1}"))
+        absent = absent + check_estimands(trial, self.estimands, self.disabled, absent)
         return replace(self, primary=primary, relapse=relapse, subgroups=subgroups,
                        hypotheses=tuple(out), not_applicable=absent)
 
@@ -395,6 +399,8 @@ class AnalysisPlan:
             d["safety"] = {"rd_method": self.rd_method}
             if self.safety_population:
                 d["safety"]["population"] = self.safety_population
+        if self.estimands and self.skipped("estimands") is None:
+            d["estimands"] = [e.to_dict() for e in self.estimands]
         if self.disabled:
             d["sections"] = {k: False for k in self.disabled}
         d["multiplicity"] = {"strategy": self.strategy, "alpha": self.alpha}

@@ -9,7 +9,8 @@ from .safety import RD_METHOD_NAMES
 KEY = "methods"
 TITLE = "Methods"
 #: Sections whose results this one reads (the registry computes them first).
-NEEDS = ("primary", "durability", "relapse", "longterm", "subgroups", "safety", "hypotheses")
+NEEDS = ("primary", "durability", "relapse", "longterm", "subgroups", "safety", "hypotheses",
+         "estimands")
 
 
 def methods_text(plan, results: dict, reference_label: str, ran: dict | None = None,
@@ -121,6 +122,8 @@ def methods_text(plan, results: dict, reference_label: str, ran: dict | None = N
             + ", ".join(f"{h.id} {h.endpoint} {h.arm}" for h in plan.hypotheses)
             + f"), family-wise error rate controlled at two-sided alpha = {plan.alpha:g} by {strat}."
         )
+    if runs("estimands") and results.get("estimands_methods"):
+        paras.append(results["estimands_methods"])
     if failed:
         paras.append("Planned analyses that did not complete (see their sections): "
                      + ", ".join(failed) + ".")
