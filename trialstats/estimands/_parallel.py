@@ -21,8 +21,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from threadpoolctl import threadpool_limits
-
+from .._blas import one_blas_thread
 from ..errors import TrialstatsError
 from ._engine import run_sample
 
@@ -39,7 +38,7 @@ def _run_chunk(problem, kind, indices, seed, theta0):
     # The matrices of one sample are small (visits x coefficients): a multi-threaded BLAS only
     # adds synchronisation, which on a loaded machine costs more than the arithmetic (measured
     # 4x the CPU time on exo-hair-301); parallelism is across samples instead.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return [run_sample(problem, kind, i, seed, theta0) for i in indices]
 
 
