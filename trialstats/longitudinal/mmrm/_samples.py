@@ -47,12 +47,15 @@ class PatternIndex:
         ``s + rank[start[subject] + k]``.
     start : ndarray (n,) of int
         First position of each subject in that subject-by-subject row order.
+    visits : ndarray (P,) of int
+        Visits observed in each pattern.
     """
 
     pattern: np.ndarray
     position: np.ndarray
     rank: np.ndarray
     start: np.ndarray
+    visits: np.ndarray
 
     @classmethod
     def of(cls, data: MMRMData, order: np.ndarray, starts: np.ndarray) -> PatternIndex:
@@ -66,7 +69,8 @@ class PatternIndex:
         subj = data.subject[order]
         by_visit = np.lexsort((data.visit[order], subj))  # as MMRMData sorts the rows
         rank = by_visit - starts[subj[by_visit]]
-        return cls(pattern, position, rank, starts)
+        visits = np.array([pat.rows.shape[1] for pat in data.patterns], dtype=np.int64)
+        return cls(pattern, position, rank, starts, visits)
 
 
 def sample_data(data: MMRMData, index: PatternIndex, idx: np.ndarray, counts: np.ndarray,
@@ -107,15 +111,23 @@ def sample_data(data: MMRMData, index: PatternIndex, idx: np.ndarray, counts: np
     bounds = np.zeros(n_pat + 1, dtype=np.int64)
     np.cumsum(sizes, out=bounds[1:])
     first = np.cumsum(counts) - counts  # first row of each sample subject
+    # the visit-sorted rows of every subject, subjects in pattern order, in one pass
+    orig_all = idx[by_pattern]
+    c = counts[by_pattern]
+    at = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)  # k-th row of its subject
+    rows_all = (np.repeat(first[by_pattern], c)
+                + index.rank[np.repeat(index.start[orig_all], c) + at])
+    row_bounds = np.zeros(n_pat + 1, dtype=np.int64)
+    np.cumsum(sizes * index.visits, out=row_bounds[1:])
     present = np.flatnonzero(sizes)
     patterns, changed = [], []
     for j, k in enumerate(present):
         full = data.patterns[k]
         subs = by_pattern[bounds[k]:bounds[k + 1]]
-        orig = idx[subs]
-        mp = full.rows.shape[1]
-        rows = first[subs][:, None] + index.rank[index.start[orig][:, None] + np.arange(mp)]
-        if len(orig) == len(full.subjects) and np.array_equal(orig, full.subjects):
+        orig = orig_all[bounds[k]:bounds[k + 1]]
+        mp = int(index.visits[k])
+        rows = rows_all[row_bounds[k]:row_bounds[k + 1]].reshape(len(subs), mp)
+        if len(orig) == len(full.subjects) and bool((orig == full.subjects).all()):
             Xp, M = full.Xp, full.M  # the same rows in the same order: the same products
             if same_outcome:
                 patterns.append(Pattern(full.group, full.visits, subs, rows, M, full.T,

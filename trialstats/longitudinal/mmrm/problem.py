@@ -366,8 +366,10 @@ class MMRMProblem:
         self._check_counts(arrays)
         X, ys = self._X[rows], yy[rows]
         log_weight = 0.0
-        Xw, yw = data.X[rows], data.y[rows] if yy is self._y else scaled_outcome(ys, arrays)
-        if arrays.weights is not None:  # as make_data: rows scaled by sqrt(w), sum of log w
+        if arrays.weights is None:  # make_data's rows are these
+            Xw, yw = X, ys
+        else:  # as make_data: rows scaled by sqrt(w), sum of log w
+            Xw, yw = data.X[rows], data.y[rows] if yy is self._y else scaled_outcome(ys, arrays)
             log_weight = float(np.sum(np.log(arrays.weights)))
         sample = sample_data(data, self._index, idx, c, Xw, yw, arrays.group, arrays.subject,
                              arrays.visit, log_weight, same_outcome=yy is self._y)
