@@ -3,9 +3,12 @@
 ``engine`` is one of
 
 * ``"sequential"``: in this process;
-* ``None`` or ``"local"``: ``workers`` local processes (:class:`concurrent.futures.ProcessPoolExecutor`
-  with the ``fork`` start method, so the problem arrays are inherited rather than pickled per
-  task; one worker runs in this process);
+* ``None`` or ``"local"``: ``workers`` local processes: this one and ``workers - 1`` forked ones
+  (:class:`concurrent.futures.ProcessPoolExecutor` with the ``fork`` start method, so the problem
+  arrays, its prepared MMRM problem included, are inherited rather than pickled per task). The
+  samples are cut into ``4 * workers`` chunks; the forked workers take them from the start, this
+  process from the end (any chunk no worker has started), so no process waits while work is
+  left;
 * a :class:`distributed.Client`, or the address of a Dask scheduler (``"tcp://host:port"``).
 
 Every sample draws its random numbers from its own stream, spawned from the seed by sample index
@@ -102,13 +105,20 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
         _PROBLEMS[key] = problem
         try:
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool, \
+            with ProcessPoolExecutor(max_workers=n_workers - 1, mp_context=ctx) as pool, \
                     _progress(n, desc, progress) as bar:
-                futs = {pool.submit(_run_chunk_forked, key, kind, c, seed, theta0): j
-                        for j, c in enumerate(chunks)}
-                for f in as_completed(futs):
-                    results[futs[f]] = f.result()
-                    bar.update(len(chunks[futs[f]]))
+                futs = [pool.submit(_run_chunk_forked, key, kind, c, seed, theta0)
+                        for c in chunks]
+                # this process is the last worker: it takes chunks from the end that no
+                # forked worker has started (a future that can still be cancelled)
+                for j in range(len(chunks) - 1, -1, -1):
+                    if futs[j].cancel():
+                        results[j] = _run_chunk(problem, kind, chunks[j], seed, theta0)
+                        bar.update(len(chunks[j]))
+                index = {f: j for j, f in enumerate(futs) if not f.cancelled()}
+                for f in as_completed(index):
+                    results[index[f]] = f.result()
+                    bar.update(len(chunks[index[f]]))
         finally:
             _PROBLEMS.pop(key, None)
     else:
