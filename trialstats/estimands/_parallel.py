@@ -19,6 +19,7 @@ is a terminal (silent in CI and in notebooks' captured logs).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -103,7 +104,8 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
     if engine in (None, "local"):
         key = id(problem)
         _PROBLEMS[key] = problem
-        try:
+        gc.freeze()  # the forked workers' garbage collector then leaves the inherited objects
+        try:         # alone instead of writing to (and so copying) every page that holds them
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=n_workers - 1, mp_context=ctx) as pool, \
                     _progress(n, desc, progress) as bar:
@@ -120,6 +122,7 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
                     results[index[f]] = f.result()
                     bar.update(len(chunks[index[f]]))
         finally:
+            gc.unfreeze()
             _PROBLEMS.pop(key, None)
     else:
         client, own = _connect(engine)
