@@ -161,7 +161,10 @@ def _restack(s, patterns, changed, sizes, m: int):
     with the patterns in ``changed`` embedded anew (what :func:`._stacked.stack_patterns` does,
     without redoing the unchanged ones)."""
     if changed:
-        M, T, Y = s.M.copy(), s.T.copy(), s.Y.copy().reshape(len(patterns), m * m)
+        if len(changed) == len(patterns):  # nothing to keep (e.g. a bootstrap sample)
+            M, T, Y = np.zeros_like(s.M), np.zeros_like(s.T), np.zeros((len(patterns), m * m))
+        else:
+            M, T, Y = s.M.copy(), s.T.copy(), s.Y.reshape(len(patterns), m * m).copy()
         for j in changed:
             pat = patterns[j]
             v = pat.visits
