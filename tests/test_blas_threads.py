@@ -4,7 +4,9 @@ The BLAS thread count belongs to the process; the limit is reference-counted und
 thread leaving its fit must not restore the threads while another thread is still inside one.
 Checked with threadpoolctl's own ``threadpool_info`` (not the module's bookkeeping), with the
 order of entering and leaving forced by events, and with MMRM refits running in four threads at
-once (results bitwise equal to the same refits run one after another). Tolerance: exact.
+once (one BLAS thread inside each, in worker threads, where OpenBLAS ignores the setter that
+threadpoolctl calls; results bitwise equal to the same refits run one after another). Tolerance:
+exact.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (scipy's OpenBLAS loaded before the counts are read)
 from numpy.testing import assert_array_equal
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -87,6 +90,7 @@ def test_concurrent_refits_in_threads_equal_sequential_refits(problem):
     expected = [problem.fit(subjects=s) for s in samples]
     observed = []
 
+    @one_blas_thread  # as the fit itself: the count seen inside, in a worker thread
     def work(s):
         est = problem.fit(subjects=s)
         return est, blas_threads()
@@ -95,7 +99,31 @@ def test_concurrent_refits_in_threads_equal_sequential_refits(problem):
         with ThreadPoolExecutor(max_workers=4) as pool:
             got = list(pool.map(work, samples))
         observed = blas_threads()
-    for (est, _), ref in zip(got, expected, strict=True):
+    for (est, inside), ref in zip(got, expected, strict=True):
         assert_array_equal(est.beta, ref.beta)
         assert_array_equal(est.theta, ref.theta)
+        assert set(inside) == {1}  # threadpoolctl's setter is ignored in non-main threads
     assert set(observed) == {2}
+
+
+def test_first_limit_before_scipy_is_imported_covers_scipys_blas():
+    """numpy and scipy ship separate OpenBLAS libraries; `import trialstats` loads neither
+    scipy nor its BLAS, so a first limit taken before scipy is imported must still cover it
+    (a fresh interpreter, where nothing has imported scipy)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, sys\n"
+        "from threadpoolctl import threadpool_info, threadpool_limits\n"
+        "from trialstats._blas import one_blas_thread\n"
+        "assert 'scipy.linalg' not in sys.modules\n"
+        "with threadpool_limits(limits=2, user_api='blas'):\n"
+        "    with one_blas_thread():\n"
+        "        import scipy.linalg\n"
+        "        inside = [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "print(len(inside), sorted(set(inside)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out[0] == "2" and out[1:] == ["[1]"], out  # both libraries, one thread each

@@ -44,7 +44,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _setters() -> tuple:
-    """One function per BLAS library: set its thread count, return the previous count."""
+    """One function per BLAS library: set its thread count, return the previous count.
+
+    The libraries are found once, at the first limit; scipy.linalg is imported first so that
+    scipy's OpenBLAS (a separate library from numpy's) is loaded and found even when the first
+    limited call comes before anything imported scipy (``import trialstats`` is lazy).
+    """
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS)
     from threadpoolctl import ThreadpoolController
 
     out = []
