@@ -8,6 +8,8 @@ same arithmetic steps on the same rows in the same order). Tolerance: exact equa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,3 +210,54 @@ def test_fits_run_with_one_blas_thread_and_restore_it():
         nested, after_nested = outer()
         assert set(nested) == {1} and set(after_nested) == {1}
         assert blas_threads() == before
+
+
+def test_refits_start_and_optimise_as_the_fit(exo):
+    """A fit with start= and optimizer=: its refits use them, bitwise as fresh ts.mmrm fits
+    given the same start= and optimizer= (they were ignored before: refits used the defaults)."""
+    base = ts.mmrm(FORMULA, exo, subject="USUBJID", visit="AVISIT")
+    start = base.theta * 0.9  # a start the default (OLS residuals) would not give
+    opts = dict(covariance="us", start=start, optimizer="bfgs")
+    fit = ts.mmrm(FORMULA, exo, subject="USUBJID", visit="AVISIT", **opts)
+    assert fit.spec.optimizer == "bfgs" and fit.spec.start == tuple(start)
+    prob = fit.problem()
+    subjects = np.delete(np.arange(prob.n_subjects), 11)
+    fresh = _fresh(_sample_frame(fit, subjects), opts)
+    _assert_estimates(prob.fit(subjects=subjects), fresh)
+    _assert_same(fit.refit(subjects=subjects), fresh)
+    default = _fresh(_sample_frame(fit, subjects), dict(covariance="us"))
+    assert not np.array_equal(fresh.theta, default.theta)  # the options do change the bits
+
+
+def test_refit_start_vector_and_optimizer_arguments(exo):
+    fit = ts.mmrm(FORMULA, exo, subject="USUBJID", visit="AVISIT")
+    prob = fit.problem()
+    subjects = np.delete(np.arange(prob.n_subjects), 3)
+    frame = _sample_frame(fit, subjects)
+    start = fit.theta + 0.05
+    for kw in (dict(start=start), dict(optimizer="l-bfgs-b"), dict(start=start, optimizer="cg")):
+        fresh = _fresh(frame, dict(covariance="us", **kw))
+        _assert_estimates(prob.fit(subjects=subjects, **kw), fresh)
+    _assert_same(fit.refit(subjects=subjects, optimizer="l-bfgs-b"),
+                 _fresh(frame, dict(covariance="us", optimizer="l-bfgs-b")))
+    with pytest.raises(ts.ModelError, match="unknown optimizer 'nelder-mead'; valid: newton"):
+        prob.fit(optimizer="nelder-mead")
+    with pytest.raises(ts.ModelError, match=r"start must be 6 finite numbers"):
+        prob.fit(start=[1.0, 2.0])
+
+
+def test_problem_from_arrays_fits_but_has_no_result(fitted):
+    _, fit = fitted
+    a = fit.arrays
+    prob = MMRMProblem.from_arrays(fit.design.X, fit.design.y, a, fit.structures,
+                                   reml=fit.spec.method == "reml", terms=fit.terms)
+    subjects = np.delete(np.arange(prob.n_subjects), 2)
+    _assert_estimates(prob.fit(subjects=subjects),
+                      fit.problem().result(subjects=subjects))
+    with pytest.raises(ts.ModelError, match="made from arrays: use .fit"):
+        prob.result()
+    with pytest.raises(ts.ModelError, match="start='full' needs a problem made from a ts.mmrm"):
+        prob.fit(start="full")
+    with pytest.raises(ts.ModelError, match="every subject needs at least one row"):
+        MMRMProblem.from_arrays(fit.design.X, fit.design.y,  # one more subject, no rows
+                                replace(a, group=np.r_[a.group, 0]), fit.structures)

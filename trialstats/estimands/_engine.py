@@ -5,8 +5,9 @@ touches pandas, so that the hundreds of refits of a jackknife or bootstrap cost 
 engine itself: the design rows of every subject are built once, and a sample is a vector of
 subject indices into them.
 
-The imputation model is ``ts.mmrm``'s engine (:mod:`trialstats.longitudinal.mmrm._engine`), fitted
-by REML/ML to the observed outcomes that are not after an ICE with a non-MAR strategy. Given its
+The imputation model is ``ts.mmrm``'s, fitted through its refit path (one
+:class:`~trialstats.MMRMProblem` per call: the full data, each jackknife or bootstrap sample and
+each approximate-Bayes draw are refits of it), by REML/ML to the observed outcomes that are not after an ICE with a non-MAR strategy. Given its
 :math:`\\hat\\beta` and :math:`\\hat\\Sigma` (per arm when ``same_cov=False``), a subject's own-arm and
 reference-arm mean vectors are :math:`X_i^{(a)}\\hat\\beta` with the arm column of the design set to
 arm :math:`a`; the strategy (:mod:`.strategies`) turns them into a joint :math:`(\\mu, \\Sigma)`,
@@ -24,14 +25,20 @@ bootstrap sample of subjects (stratified by arm), as rbmi's ``method_approxbayes
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import linalg
+from scipy.linalg import lapack as _lapack
 
-from ..longitudinal.mmrm._engine import Engine, MMRMData
+from ..errors import ConvergenceWarning, ModelError
+from ..longitudinal.mmrm._fit import SubjectArrays
+from ..longitudinal.mmrm.problem import MMRMProblem
 
-__all__ = ["Problem", "ImputationGroup", "fit_imputation_model", "impute", "run_sample"]
+__all__ = ["Problem", "ImputationGroup", "fit_imputation_model", "impute", "refit_problem",
+           "run_sample"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,12 @@ class Problem:
     def missing(self) -> np.ndarray:
         return np.isnan(self.y)
 
+    @cached_property
+    def refit(self):
+        """``(MMRMProblem, subject index)`` of the imputation model (:func:`refit_problem`),
+        built once (before local workers fork, so they inherit it)."""
+        return refit_problem(self)
+
 
 @dataclass(frozen=True)
 class ModelFit:
@@ -107,114 +120,83 @@ class ModelFit:
     message: str
 
 
-def start_theta(problem: Problem, data: MMRMData) -> np.ndarray:
-    """Starting values as ``ts.mmrm``: per-visit residual SD of an OLS fit, no correlation."""
-    beta = np.linalg.lstsq(data.X, data.y, rcond=None)[0]
-    resid = data.y - data.X @ beta
-    out = []
-    m = problem.y.shape[1]
-    g_row = data.group[data.subject]
-    for g, st in enumerate(problem.structures):
-        sd = np.array([
-            np.sqrt(np.mean(resid[(g_row == g) & (data.visit == v)] ** 2))
-            if np.any((g_row == g) & (data.visit == v)) else np.std(resid) for v in range(m)
-        ])
-        sd = np.where(sd > 0, sd, max(np.std(resid), 1e-8))
-        out.append(st.start(sd))
-    return np.concatenate(out)
+def refit_problem(problem: Problem):
+    """The imputation model as an :class:`~trialstats.MMRMProblem` (the refit path of ts.mmrm).
+
+    Its rows are the outcomes used by the model (``fit_mask``), subject by subject and visit by
+    visit, with each subject's own-arm design row; its subjects are those with at least one such
+    row, in the order of ``problem`` (a subject without any adds nothing to the likelihood).
+
+    Returns
+    -------
+    (MMRMProblem, ndarray (n,) of int)
+        The problem, and the problem's subject index of each subject of ``problem`` (-1: no
+        rows).
+    """
+    n, m = problem.y.shape
+    rows_sub, rows_vis = np.nonzero(problem.fit_mask)
+    has = problem.fit_mask.any(axis=1)
+    index = np.full(n, -1, dtype=np.int64)
+    index[has] = np.arange(int(has.sum()))
+    n_groups = len(problem.structures)
+    arrays = SubjectArrays(
+        subject=index[rows_sub], visit=rows_vis.astype(np.int64),
+        group=problem.cov_group[problem.arm[has]].astype(np.int64),
+        subject_ids=np.flatnonzero(has), visit_levels=tuple(range(m)),
+        group_levels=tuple(range(n_groups)) if n_groups > 1 else ())
+    X = problem.X[problem.arm[rows_sub], rows_sub, rows_vis]
+    y = problem.y[rows_sub, rows_vis]
+    return MMRMProblem.from_arrays(X, y, arrays, problem.structures, reml=problem.reml), index
 
 
 def fit_imputation_model(problem: Problem, idx: np.ndarray, theta0=None) -> ModelFit:
     """Fit the imputation MMRM to the subjects ``idx`` (repeats allowed: bootstrap).
 
-    This is the one place where the imputation model is fitted. A repeated subject enters as a
-    separate subject. ``theta0`` (e.g. the full-data estimate) starts the optimiser; the optimum
-    it converges to does not depend on it when the likelihood has a single maximum.
+    This is the one place where the imputation model is fitted, by ``ts.mmrm``'s refit path
+    (:func:`refit_problem`, :meth:`~trialstats.MMRMProblem.fit`): a repeated subject enters as a
+    separate subject. Without ``theta0`` the fit starts as ``ts.mmrm`` does; ``theta0`` (e.g. the
+    full-data estimate) starts it from there (a warm start; the optimum does not depend on it
+    when the likelihood has a single maximum). Non-convergence is reported in the result, not
+    warned here (the caller counts it over samples).
     """
+    mmrm, index = problem.refit
     idx = np.asarray(idx, dtype=np.int64)
-    arm = problem.arm[idx]
-    sel = problem.fit_mask[idx]
-    rows_sub, rows_vis = np.nonzero(sel)
-    X = problem.X[arm[rows_sub], idx[rows_sub], rows_vis]
-    y = problem.y[idx[rows_sub], rows_vis]
-    data = MMRMData(
-        X=X, y=y, subject=rows_sub.astype(np.int64), visit=rows_vis.astype(np.int64),
-        group=problem.cov_group[arm].astype(np.int64), structures=list(problem.structures),
-        reml=problem.reml,
-    )
-    eng = Engine(data)
-    st = None
-    if theta0 is not None:
-        theta, st = _newton_from(eng, np.asarray(theta0, dtype=float))
-        converged, message = st is not None, "converged"
-    if st is None:
-        if theta0 is None or not np.isfinite(eng.objective(theta0)):
-            theta0 = start_theta(problem, data)
-        theta, converged, message = eng.fit(np.asarray(theta0, dtype=float))
-        st = eng.state(theta)
-    sigmas = tuple(s.sigma(theta[sl]) for s, sl in zip(problem.structures, data.theta_slices,
-                                                       strict=True))
-    return ModelFit(st.beta, sigmas, theta, bool(converged), message)
-
-
-def _newton_from(eng: Engine, theta: np.ndarray, max_iter: int = 30):
-    """Newton's method from a nearby start (a refit): (theta, state) or (theta, None).
-
-    Each step solves with the analytic Hessian, backtracking while the Newton decrement is
-    large; it stops once the decrement :math:`g^\top H^{-1} g` is below 1e-20 (or stops falling
-    below 1e-16), i.e. at the optimum to rounding. It gives up (None) at a Hessian that is not
-    positive definite or after ``max_iter`` steps; the caller then runs the engine's full fit.
-    """
-    prev = np.inf
-    f = None
-    for _ in range(max_iter):
+    sub = index[idx]
+    sub = sub[sub >= 0]
+    every = len(sub) == mmrm.n_subjects and bool(np.all(sub == np.arange(len(sub))))
+    subjects = None if every else sub
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            st = eng.state(theta, order=2)
-            g = eng.gradient_at(st)
-            c = linalg.cho_factor(eng.hessian_at(st), lower=True, check_finite=False)
-        except (linalg.LinAlgError, ValueError):
-            return theta, None
-        step = -linalg.cho_solve(c, g, check_finite=False)
-        dec = float(-(g @ step))
-        if not np.isfinite(dec):
-            return theta, None
-        if dec < 1e-20 or (dec < 1e-16 and dec > 0.25 * prev):
-            return theta, st
-        if dec < 1e-12:  # quadratic convergence: the step leaves an error of order dec
-            theta = theta + step
-            try:
-                return theta, eng.state(theta, order=0)
-            except (linalg.LinAlgError, ValueError):
-                return theta, None
-        prev = dec
-        if dec < 1e-4:
-            theta, f = theta + step, None
-            continue
-        f = eng.objective(theta) if f is None else f
-        t = 1.0
-        for _ in range(30):
-            f_new = eng.objective(theta + t * step)
-            if np.isfinite(f_new) and f_new <= f - 1e-4 * t * dec:
-                break
-            t *= 0.5
-        else:
-            return theta, None
-        theta, f = theta + t * step, f_new
-    return theta, None
+            est = mmrm.fit(subjects=subjects, start="fresh" if theta0 is None else theta0)
+        except ModelError:
+            if theta0 is None:
+                raise
+            est = mmrm.fit(subjects=subjects)  # the warm start could not be evaluated
+    return ModelFit(est.beta, est.sigmas, est.theta, est.converged, est.message)
 
 
 def _conditional(mu, S, y_obs, obs, miss, rng):
-    """Conditional mean (and a draw when ``rng``) of the missing visits, stacked over subjects."""
-    if obs.any():
-        Soo = S[np.ix_(obs, obs)]
-        Smo = S[np.ix_(miss, obs)]
-        c = linalg.cho_factor(Soo, lower=True, check_finite=False)
-        K = linalg.cho_solve(c, Smo.T, check_finite=False).T  # Smo Soo^-1
+    """Conditional mean (and a draw when ``rng``) of the missing visits, stacked over subjects.
+
+    ``obs`` and ``miss`` are visit indices. The Cholesky factor and solve are LAPACK's potrf
+    and potrs, called directly (what ``scipy.linalg.cho_factor`` / ``cho_solve`` call, without
+    their ~10 us of checks per call: this runs once per imputation group and sample).
+    """
+    Smm = S[miss][:, miss]
+    if len(obs):
+        Soo = S[obs][:, obs]
+        Smo = S[miss][:, obs]
+        c, info = _lapack.dpotrf(Soo, lower=1, clean=0)
+        if info != 0:
+            raise linalg.LinAlgError(f"{info}-th leading minor not positive definite")
+        Kt, info = _lapack.dpotrs(c, Smo.T, lower=1)  # Soo^-1 Smo'
+        K = Kt.T  # Smo Soo^-1
         out = mu[:, miss] + (y_obs - mu[:, obs]) @ K.T
-        cov = S[np.ix_(miss, miss)] - K @ Smo.T
+        cov = Smm - K @ Smo.T
     else:
         out = mu[:, miss].copy()
-        cov = S[np.ix_(miss, miss)]
+        cov = Smm
     if rng is not None:
         L = np.linalg.cholesky(0.5 * (cov + cov.T))
         out = out + rng.standard_normal(out.shape) @ L.T
@@ -239,21 +221,21 @@ def impute(problem: Problem, fit: ModelFit, rng=None) -> np.ndarray:
         ref = {"mu": mu_all[grp.ref, s], "sigma": fit.sigmas[problem.cov_group[grp.ref]]}
         index_mar = visits < grp.ice
         fn = problem.strategies[grp.strategy]
-        miss = grp.missing
-        obs = ~miss
-        y_obs = Y[np.ix_(s, obs)]
+        miss = np.flatnonzero(grp.missing)
+        obs = np.flatnonzero(~grp.missing)
+        y_obs = Y[s[:, None], obs]
         if problem.builtin[grp.strategy]:
             pars = fn(own, ref, index_mar)
             values = _conditional(np.asarray(pars["mu"]), np.asarray(pars["sigma"]), y_obs,
                                   obs, miss, rng)
         else:
-            values = np.empty((len(s), int(miss.sum())))
+            values = np.empty((len(s), len(miss)))
             for j in range(len(s)):
                 pars = fn({"mu": own["mu"][j], "sigma": own["sigma"]},
                           {"mu": ref["mu"][j], "sigma": ref["sigma"]}, index_mar.copy())
                 values[j] = _conditional(np.atleast_2d(pars["mu"]), np.asarray(pars["sigma"]),
                                          y_obs[j:j + 1], obs, miss, rng)[0]
-        Y[np.ix_(s, miss)] = values
+        Y[s[:, None], miss] = values
     return Y[problem.missing]
 
 
@@ -328,7 +310,10 @@ def run_sample(problem: Problem, kind: str, i: int, seed, theta0, n_imputations:
         fit = fit_imputation_model(problem[0], idx, theta0)
         return idx, tuple(impute(p, fit) for p in problem), fit.converged, fit.message
     idx, rng = sample_indices(problem, kind, i, seed)
-    fit = fit_imputation_model(problem, idx, theta0)
+    try:
+        fit = fit_imputation_model(problem, idx, theta0)
+    except ModelError as e:  # e.g. a bootstrap sample without any subject at a visit
+        raise ModelError(f"rbmi: {kind} sample {i}: {e}") from e
     if kind == "bmlmi":
         values = tuple(impute_sample(problem, fit, idx, rng) for _ in range(n_imputations))
     elif kind == "approxbayes":

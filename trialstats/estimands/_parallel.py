@@ -3,9 +3,12 @@
 ``engine`` is one of
 
 * ``"sequential"``: in this process;
-* ``None`` or ``"local"``: ``workers`` local processes (:class:`concurrent.futures.ProcessPoolExecutor`
-  with the ``fork`` start method, so the problem arrays are inherited rather than pickled per
-  task; one worker runs in this process);
+* ``None`` or ``"local"``: ``workers`` local processes: this one and ``workers - 1`` forked ones
+  (:class:`concurrent.futures.ProcessPoolExecutor` with the ``fork`` start method, so the problem
+  arrays, its prepared MMRM problem included, are inherited rather than pickled per task). The
+  samples are cut into ``4 * workers`` chunks; the forked workers take them from the start, this
+  process from the end (any chunk no worker has started), so no process waits while work is
+  left;
 * a :class:`distributed.Client`, or the address of a Dask scheduler (``"tcp://host:port"``).
 
 Every sample draws its random numbers from its own stream, spawned from the seed by sample index
@@ -16,13 +19,13 @@ is a terminal (silent in CI and in notebooks' captured logs).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from threadpoolctl import threadpool_limits
-
+from .._blas import one_blas_thread
 from ..errors import TrialstatsError
 from ._engine import run_sample
 
@@ -39,7 +42,7 @@ def _run_chunk(problem, kind, indices, seed, theta0, n_imputations=1):
     # The matrices of one sample are small (visits x coefficients): a multi-threaded BLAS only
     # adds synchronisation, which on a loaded machine costs more than the arithmetic (measured
     # 4x the CPU time on exo-hair-301); parallelism is across samples instead.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return [run_sample(problem, kind, i, seed, theta0, n_imputations) for i in indices]
 
 
@@ -101,16 +104,26 @@ def map_samples(problem, kind: str, n: int, seed, theta0, *, engine=None, worker
     if engine in (None, "local"):
         key = id(problem)
         _PROBLEMS[key] = problem
-        try:
+        gc.freeze()  # the forked workers' garbage collector then leaves the inherited objects
+        try:         # alone instead of writing to (and so copying) every page that holds them
             ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool, \
+            with ProcessPoolExecutor(max_workers=n_workers - 1, mp_context=ctx) as pool, \
                     _progress(n, desc, progress) as bar:
-                futs = {pool.submit(_run_chunk_forked, key, kind, c, seed, theta0, n_imputations): j
-                        for j, c in enumerate(chunks)}
-                for f in as_completed(futs):
-                    results[futs[f]] = f.result()
-                    bar.update(len(chunks[futs[f]]))
+                futs = [pool.submit(_run_chunk_forked, key, kind, c, seed, theta0, n_imputations)
+                        for c in chunks]
+                # this process is the last worker: it takes chunks from the end that no
+                # forked worker has started (a future that can still be cancelled)
+                for j in range(len(chunks) - 1, -1, -1):
+                    if futs[j].cancel():
+                        results[j] = _run_chunk(problem, kind, chunks[j], seed, theta0,
+                                                n_imputations)
+                        bar.update(len(chunks[j]))
+                index = {f: j for j, f in enumerate(futs) if not f.cancelled()}
+                for f in as_completed(index):
+                    results[index[f]] = f.result()
+                    bar.update(len(chunks[index[f]]))
         finally:
+            gc.unfreeze()
             _PROBLEMS.pop(key, None)
     else:
         client, own = _connect(engine)

@@ -223,8 +223,7 @@ def _imputation_runs(data, formula, wanted: dict, common: dict, cache: dict,
     """``ts.rbmi`` (conditional mean, jackknife) of each ice table of ``wanted``, from ``cache``
     when run before; the others together: one set of jackknife fits imputed under each
     strategy (:func:`.results.run_draws_shared`, the same numbers as separate runs)."""
-    from threadpoolctl import threadpool_limits
-
+    from .._blas import one_blas_thread
     from .api import prepare
     from .results import build_result, run_draws_shared
 
@@ -237,7 +236,7 @@ def _imputation_runs(data, formula, wanted: dict, common: dict, cache: dict,
         if key(ice) not in cache:
             todo.setdefault(key(ice), ice)
     prep_kw = {k: v for k, v in common.items() if k not in ("level", "engine", "progress")}
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore", UserWarning)  # non-monotone note: kept in .notes
         preps = [prepare(data, formula, ice=ice, **prep_kw) for ice in todo.values()]
         draws = (run_draws_shared(preps, "jackknife", None, None, engine=common.get("engine"),
@@ -255,12 +254,11 @@ def _imputation_runs(data, formula, wanted: dict, common: dict, cache: dict,
 
 def _tipping(mi, estimand: Estimand, visit: str, level: float, formula: str, covariance: str):
     """The tipping-point table of ``estimand`` from the draws of the imputation run ``mi``."""
-    from threadpoolctl import threadpool_limits
-
+    from .._blas import one_blas_thread
     from .tipping import _tipping_table
 
     grid = np.unique(np.asarray(estimand.tipping_deltas, dtype=float))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return _tipping_table(mi._prep, mi._draws, "jackknife", grid, [estimand.tipping_arm],
                               estimand.tipping_arm, visit, level, None, formula, "condmean",
                               "jackknife", None, {"covariance": covariance})

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from formulaic import model_matrix
-from threadpoolctl import threadpool_limits
 
+from .._blas import one_blas_thread
 from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
 from ..formula import formula_context, parse_formula
@@ -446,7 +446,7 @@ def rbmi(data, formula, *, subject, visit, group, reference=None, ice=None, stra
                    reference=reference, ice=ice, strategy=strategy, covariance=covariance,
                    same_cov=same_cov, reml=reml, delta=delta, covariates=covariates,
                    lsm_weights=lsm_weights, strategies=strategies, strata=strata)
-    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
+    with one_blas_thread():  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
                           progress=progress, n_imputations=n_imputations)
         return build_result(prep, draws, analysis=analysis, pool_type=pool_type or (

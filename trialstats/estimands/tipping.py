@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 from scipy.optimize import root_scalar
-from threadpoolctl import threadpool_limits
 
+from .._blas import one_blas_thread
 from .._inference import check_level
 from .._summary import Summary
 from ..errors import ModelError
@@ -147,7 +147,7 @@ def tipping_point(data, formula, *, deltas, visit, arm=None, at_visit=None, comp
     v = visits[-1] if at_visit is None else at_visit
     if v not in visits:
         raise ModelError(f"tipping_point: unknown visit {v!r}; valid: {', '.join(map(str, visits))}")
-    with threadpool_limits(limits=1, user_api="blas"):  # small matrices: see _parallel
+    with one_blas_thread():  # small matrices: see _parallel
         draws = run_draws(prep, kind, n_samples, seed, engine=engine, workers=workers,
                           progress=progress, n_imputations=n_imputations)
         return _tipping_table(prep, draws, kind, grid, shifted, compare, v, level, pool_type,

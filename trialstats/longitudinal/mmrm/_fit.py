@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lapack as _lapack
 
 from ..._blas import one_blas_thread
 from ...errors import ModelError
@@ -93,7 +94,11 @@ def start_theta_stacked(data: MMRMData) -> np.ndarray:
     p = data.n_beta
     diag = np.arange(m) * (m + 1)  # the (a, a) cells of the m x m grid
     XtX = s.M[:, diag].sum(axis=(0, 1)).reshape(p, p)
-    beta_ols = np.linalg.solve(XtX, s.T[:, diag].sum(axis=(0, 1)))
+    # LAPACK's Cholesky solve directly (X'X is positive definite once aliasing is ruled out):
+    # numpy.linalg's wrappers cost more than the p x p arithmetic in a refit
+    _, beta_ols, info = _lapack.dposv(XtX, s.T[:, diag].sum(axis=(0, 1)), lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("X'X is not positive definite")
     C = _stacked.residual_crossprods(s, beta_ols)  # (P, m, m)
     N = s.n[:, None, None] * s.mask  # observations of each visit pair, per pattern
     ii = np.arange(m)
@@ -122,9 +127,8 @@ def start_theta_stacked(data: MMRMData) -> np.ndarray:
 
 def _us_theta(S: np.ndarray, m: int):
     """theta (us parameterisation) of the covariance matrix S, or None if not PD."""
-    try:
-        L = np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
+    L, info = _lapack.dpotrf(S, lower=1, clean=1)  # lower factor, upper triangle zeroed
+    if info != 0:
         return None
     s = np.diag(L)
     if not np.all(np.isfinite(L)) or np.any(s <= 0):

@@ -183,7 +183,8 @@ def mmrm(
     optimizer : {"newton", "l-bfgs-b", "bfgs", "cg"}
         "newton" (default): damped Newton with the analytic Hessian. The others are scipy's
         (R mmrm's ``optim`` methods) with the analytic gradient and no Newton polish (see
-        :mod:`.optim`). Refits (``fit.refit``, ``fit.problem()``) use the defaults.
+        :mod:`.optim`). Refits (``fit.refit``, ``fit.problem()``) start and optimise as the
+        fit did (``start`` and ``optimizer`` are kept in ``fit.spec``).
 
     Returns
     -------
@@ -242,6 +243,7 @@ def mmrm(
         method=method, group=group, vcov=vcov, level=level, weights=weights,
         allow_nonconverged=bool(allow_nonconverged), coords=coords, aliasing=aliasing,
         contrasts=coding,
+        start=None if theta0 is None else tuple(float(t) for t in theta0), optimizer=optimizer,
     )
     excl = design.exclusions
     counts = (excl.groupby("reason", sort=True).size().rename("n_rows").reset_index()

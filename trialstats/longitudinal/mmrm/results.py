@@ -43,6 +43,8 @@ class MMRMSpec:
     coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
     aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
     contrasts: tuple = ()  # ((factor, "contr.sum"), ...): non-default codings (contrasts=)
+    start: tuple | None = None  # start= theta of the fit (None: data-driven); refits reuse it
+    optimizer: str = "newton"  # optimizer= of the fit; refits reuse it
 
     @property
     def versions(self) -> dict:
@@ -139,7 +141,7 @@ class MMRMResult:
 
         return MMRMProblem(self)
 
-    def refit(self, y=None, *, subjects=None) -> MMRMResult:
+    def refit(self, y=None, *, subjects=None, start="fresh", optimizer=None) -> MMRMResult:
         """The same model refitted on new outcomes and/or a sample of subjects.
 
         Identical to calling :func:`trialstats.mmrm` on the corresponding data (see
@@ -152,12 +154,15 @@ class MMRMResult:
         subjects : array_like of int, optional
             Subject indices (0..n_subjects-1, order of first appearance in the rows used);
             repeated indices are distinct subjects (bootstrap).
+        start, optimizer
+            As :meth:`.problem.MMRMProblem.fit`: by default the fit's own ``start=`` and
+            ``optimizer=``.
 
         Returns
         -------
         MMRMResult
         """
-        return self.problem().result(y, subjects=subjects)
+        return self.problem().result(y, subjects=subjects, start=start, optimizer=optimizer)
 
     # ------------------------------------------------------------------ numbers
     @property
