@@ -137,3 +137,27 @@ def test_refit_of_a_spatial_fit_is_a_fresh_fit():
     est = fit.problem().fit(y)
     assert_allclose(est.theta, fresh.theta, rtol=0, atol=0)
     assert_allclose(est.sigmas[0], fresh.covariance.to_numpy(), rtol=0, atol=0)
+
+
+def test_bootstrap_refit_of_a_spatial_fit_is_the_fit_of_the_sample():
+    """A bootstrap sample of a spatial fit rarely holds every distinct day of the data; the
+    spatial covariance depends only on each subject's own distances, so the sample is the same
+    model and refits (it raised "the sample has no observation at DAY ..." before). Compared with
+    ts.mmrm on the sample's rows, resampled subjects renamed: the start values differ (they use
+    the distinct days of the data), so the two Newton paths stop at WARM_START of each other."""
+    from tolerances import WARM_START
+
+    d = _jittered()
+    opts = dict(subject="USUBJID", coords="DAY", covariance="sp_exp")
+    fit = ts.mmrm("Y ~ ARM + AVISIT + BASE", d, **opts)
+    prob = fit.problem()
+    ids = prob.subject_ids
+    rng = np.random.default_rng(11)
+    idx = rng.integers(0, len(ids), len(ids))
+    boot = pd.concat([d[d["USUBJID"] == ids[i]].assign(USUBJID=f"B{j:03d}")
+                      for j, i in enumerate(idx)], ignore_index=True)
+    assert boot["DAY"].nunique() < d["DAY"].nunique()  # the case that failed
+    fresh = ts.mmrm("Y ~ ARM + AVISIT + BASE", boot, **opts)
+    est = prob.fit(subjects=idx)
+    assert_allclose(est.theta, fresh.theta, **WARM_START)
+    assert_allclose(est.beta, fresh.inference.beta, **WARM_START)

@@ -34,6 +34,7 @@ from ._fit import SubjectArrays, fit_arrays, make_data, one_blas_thread, scaled_
 from ._samples import PatternIndex, sample_data
 from .optim import OPTIMIZERS, check_start
 from .results import MMRMResult, make_result
+from .spatial import SpatialStructure
 
 __all__ = ["MMRMProblem", "MMRMEstimates"]
 
@@ -365,6 +366,10 @@ class MMRMProblem:
             group_levels=a.group_levels, weights=None if a.weights is None else a.weights[rows])
         self._check_counts(arrays)
         X, ys = self._X[rows], yy[rows]
+        if data.batches is not None:  # spatial: each subject's block at its own times
+            sample = make_data(X, ys, arrays, self._structures, reml=self._reml)
+            self._check_estimable(sample, X)
+            return X, ys, arrays, sample
         log_weight = 0.0
         if arrays.weights is None:  # make_data's rows are these
             Xw, yw = X, ys
@@ -380,7 +385,11 @@ class MMRMProblem:
         """Every visit observed and enough subjects per covariance group (else ModelError)."""
         m = len(arrays.visit_levels)
         seen = np.bincount(arrays.visit, minlength=m)
-        if np.any(seen == 0):
+        # a spatial covariance is a function of the distances between a subject's own times, so
+        # a sample without some of the distinct times is the same model (ts.mmrm on the sample
+        # fits the same parameters over fewer distinct times)
+        spatial = isinstance(self._structures[0], SpatialStructure)
+        if np.any(seen == 0) and not spatial:
             missing = [str(arrays.visit_levels[v]) for v in np.flatnonzero(seen == 0)]
             raise ModelError(f"refit: the sample has no observation at {self._visit_name} "
                              f"{', '.join(missing)}; ts.mmrm would fit a different model")
