@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
             module.run()
             continue
         print(f"## {heading}\n")
-        print(module.to_markdown(module.run()))
+        extra = (module.run_exo(),) if hasattr(module, "run_exo") else ()  # mmrm: exo-hair-301, refits
+        print(module.to_markdown(module.run(), *extra))
     return 0
 
 
