@@ -106,6 +106,8 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Section] = field(default_factory=dict)
     estimates: Estimates = field(default_factory=lambda: Estimates())
+    #: section key -> its Analysis (the frames of the ARD), filled by the build
+    analyses: dict[str, Any] = field(default_factory=dict)
 
     def sections_ok(self) -> set[str]:
         """Keys of the sections that completed without any failure (their estimates may be

@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
+from ._analysis import Results, section_of, table
 from ._base import (
     EventWords,
     Figure,
     NotApplicable,
-    Parts,
-    Table,
     legend_safe,
     new_figure,
     pct_level,
@@ -72,34 +71,36 @@ def _group_col(frame: pd.DataFrame) -> str:
     return "ARM" if "ARM" in frame.columns else frame.columns[0]
 
 
-def compute(ctx):
+def analyse(ctx):
+    """The analysis frames of the time-to-event endpoint (see the module docstring).
+
+    Returns
+    -------
+    Analysis
+        Frames ``<pre>_counts`` (subjects, events, strata used, interval bounds present),
+        ``<pre>_at_risk``, ``<pre>_median``, ``<pre>_landmarks``, ``<pre>_logrank``,
+        ``<pre>_cox``, ``<pre>_ph_test``, ``<pre>_rmst``, ``<pre>_rmst_difference`` and, when
+        coded, ``<pre>_causes``, ``<pre>_cif_landmarks``, ``<pre>_gray``, ``<pre>_turnbull``,
+        ``<pre>_weibull_interval``, ``<pre>_weibull_fit``; ``<pre>`` from :func:`table_prefix`.
+    """
     import trialstats as ts
 
     plan, trial = ctx.plan, ctx.trial
     spec = plan.relapse
-    arms, ref = ctx.arms, ctx.reference
-    labels = {a: ctx.label(a) for a in arms}
+    labels = {a: ctx.label(a) for a in ctx.arms}
     lvl = pct_level(plan.level)
     data = relapse_frame(trial, spec.paramcd)
     data, stratum, strata_cols = strata_column(data, spec.strata)
-    p = Parts()
+    p = Results()
     w = EventWords.of(plan)
     pre = table_prefix(w)
-    n_ev = int((data["CNSR"] == 0).sum())
-    entered = ("entered the off-treatment period" if w.origin == "end of treatment"
-               else "were followed")
-    p.paragraphs.append(
-        f"Time to {w.event} is measured in days {w.from_origin}; {len(data)} subjects "
-        f"{entered} and {n_ev} {w.events} were observed."
-        + (f" {w.Event} is detected at visits, so the event time is the visit at which it was seen "
-           f"(right-censored analyses) or the interval since the last {w.free} visit "
-           "(interval-censored sensitivity)." if {"TLOWER", "TUPPER"} <= set(data.columns) else "")
-    )
+    p.add(f"{pre}_counts", pd.DataFrame({
+        "paramcd": [spec.paramcd], "subjects": [len(data)], "events": [int((data["CNSR"] == 0).sum())],
+        "strata": [", ".join(strata_cols)], "interval_bounds": [{"TLOWER", "TUPPER"} <= set(data.columns)]}))
 
     km = ts.kaplan_meier(data, time="AVAL", censor="CNSR", by="ARM", level=plan.level)
     ctx.results["km"] = km
-    horizon = float(data["AVAL"].max())
-    ticks = time_grid(horizon)
+    ticks = time_grid(float(data["AVAL"].max()))
 
     def km_plot():
         from ...plots.survival import plot_km
@@ -118,145 +119,242 @@ def compute(ctx):
         plot_loglog(km, ax=ax, labels=legend_safe(labels), title=f"log(-log) {w.free} survival: parallel curves support proportional hazards")
         p.figures.append(Figure(f"{pre}_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
 
-    def risk():
-        rt = km.risk_table(ticks).rename(columns={km.group: "ARM"})
-        wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
-        disp = pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in wide.index],
-                             **{f"Day {t:g}": [fmt_int(v) for v in wide[t]] for t in wide.columns}}, dtype=object)
-        p.tables.append(Table(f"{pre}_at_risk", f"Number at risk by day {w.since}", rt, disp))
-
-    p.attempt("Number-at-risk table", risk)
+    p.attempt("Number-at-risk table", lambda: p.add(f"{pre}_at_risk", km.risk_table(ticks).rename(columns={km.group: "ARM"})))
 
     def medians():
         med = km.median().rename(columns={km.group: "ARM"})
         med["n"] = [km.n_obs.get(a) for a in med["ARM"]]
         med["events"] = [km.n_events.get(a) for a in med["ARM"]]
-        ctx.results["relapse_medians"] = med
-        disp = pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in med["ARM"]],
-                             "n": [fmt_int(v) for v in med["n"]], w.Event + "s": [fmt_int(v) for v in med["events"]],
-                             f"Median days ({lvl} CI)": [fmt_estimate_ci(m, lo, hi, 0) for m, lo, hi in zip(med["median"], med["conf_low"], med["conf_high"])]}, dtype=object)
-        p.tables.append(Table(f"{pre}_median", f"Median time to {w.event} (Brookmeyer-Crowley interval; NE = not reached / not estimable)", med, disp))
+        ctx.results["relapse_medians"] = p.add(f"{pre}_median", med)
 
     p.attempt(f"Median time to {w.event}", medians)
 
     def landmarks():
         lm = km.survival_at(list(spec.landmarks)).rename(columns={km.group: "ARM"})
-        ctx.results["relapse_landmarks"] = lm
-        disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in lm["time"]], "Arm": [labels.get(str(a), str(a)) for a in lm["ARM"]],
-                             "At risk": [fmt_int(v) for v in lm["n_risk"]],
-                             f"{w.free_pct} ({lvl} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(lm["survival"], lm["conf_low"], lm["conf_high"])]}, dtype=object)
-        p.tables.append(Table(f"{pre}_landmarks", f"Landmark {w.free} rates (Kaplan-Meier)", lm, disp))
+        ctx.results["relapse_landmarks"] = p.add(f"{pre}_landmarks", lm)
 
     p.attempt("Landmark rates", landmarks)
-
-    def tests():
-        rows = []
-        lr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM")
-        rows.append({"test": "Log-rank (unstratified)", "statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value})
-        if stratum:
-            slr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM", strata=stratum)
-            rows.append({"test": f"Log-rank stratified by {', '.join(strata_cols)}", "statistic": slr.statistic, "df": slr.df, "p_value": slr.p_value})
-            pw = slr.pairwise.copy()
-            for _, r in pw.iterrows():
-                rows.append({"test": f"  {r['contrast']} (stratified, Holm-adjusted p)", "statistic": r["statistic"], "df": r["df"], "p_value": r.get("p_adjusted", r["p_value"])})
-        t = pd.DataFrame(rows)
-        ctx.results["logrank"] = t
-        disp = pd.DataFrame({"Test": t["test"], "Chi-square": [fmt_number(s, 2) for s in t["statistic"]], "df": [fmt_int(d) for d in t["df"]], "p-value": [fmt_pvalue(v) for v in t["p_value"]]}, dtype=object)
-        p.tables.append(Table(f"{pre}_logrank", f"Log-rank tests of {w.free} survival", t, disp))
-
-    p.attempt("Log-rank tests", tests)
-
-    def cox():
-        fit = ts.cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum)
-        cmp = fit.comparisons(reference=ref)  # one row per arm vs the reference, in arm order
-        coef = fit.coef.reset_index(drop=True)
-        if len(coef) != len(cmp):  # pragma: no cover - the model is ARM only
-            raise ValueError("the Cox model has terms other than the arm")
-        coef.insert(0, "ARM", cmp["arm"].to_numpy())
-        coef.insert(1, "reference", cmp["reference"].to_numpy())
-        ctx.estimates.add("cox", fit.comparisons(reference=ref, pairs="all", endpoint=spec.paramcd),
-                          f"hazard ratio of {w.event}", KEY)
-        disp = pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(r, r)}" for a, r in zip(coef["ARM"], coef["reference"])],
-                             f"Hazard ratio ({lvl} CI)": [fmt_estimate_ci(h, lo, hi, 2) for h, lo, hi in zip(coef["hazard_ratio"], coef["conf_low"], coef["conf_high"])],
-                             "p-value": [fmt_pvalue(v) for v in coef["p_value"]]}, dtype=object)
-        p.tables.append(Table(f"{pre}_cox", f"Cox proportional-hazards model of {w.event}" + (f", stratified by {', '.join(strata_cols)}" if stratum else "") + " (Efron ties)", coef, disp))
-        ph = fit.ph_test().reset_index(drop=True)
-        pdisp = pd.DataFrame({"Term": ph["term"].astype(str), "Chi-square": [fmt_number(s, 2) for s in ph["statistic"]], "df": [fmt_number(d, 0) for d in ph["df"]], "p-value": [fmt_pvalue(v) for v in ph["p_value"]]}, dtype=object)
-        p.tables.append(Table(f"{pre}_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", ph, pdisp))
-
-    p.attempt("Cox model", cox)
+    p.attempt("Log-rank tests", lambda: _logrank(ctx, p, data, stratum, strata_cols, pre))
+    p.attempt("Cox model", lambda: _cox(ctx, p, data, stratum, pre, w))
     p.attempt("log(-log) plot", loglog_plot)
 
     def rmst():
         res = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
-        per = res.per_arm.reset_index(drop=True)
-        diff = res.comparisons(measures=("difference",)).rename(columns={"arm": "ARM"})
         ctx.estimates.add("rmst", res.comparisons(pairs="all", measures=("difference",), endpoint=spec.paramcd),
                           f"RMST difference to day {spec.tau:g} ({w.days_free})", KEY)
-        g = _group_col(per)
-        p.tables.append(Table(f"{pre}_rmst", f"Restricted mean {w.free_time} up to day {spec.tau:g}", per,
-                              pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per[g]], f"RMST, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(per["rmst"], per["conf_low"], per["conf_high"])]}, dtype=object)))
-        p.tables.append(Table(f"{pre}_rmst_difference", f"RMST difference vs {labels.get(ref, ref)} up to day {spec.tau:g}", diff,
-                              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(diff["ARM"], diff["reference"])], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)))
+        p.add(f"{pre}_rmst", res.per_arm)
+        p.add(f"{pre}_rmst_difference", res.comparisons(measures=("difference",)).rename(columns={"arm": "ARM"}))
 
     p.attempt("RMST", rmst)
-
     causes = _cause_names(data, w)
     if "EVENTCD" in data.columns and len(causes) > 1:  # a competing event is coded
-        other = "; ".join(v for k, v in causes.items() if k != 1)
-        ctx.results["competing_events"] = f"a competing event ({other})"
-
-        def competing():
-            ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
-            ctx.results["cif"] = ci
-            at = ci.at(list(spec.landmarks)).rename(columns={ci.group: "ARM"})
-            p.tables.append(Table(f"{pre}_cif_landmarks", f"Cumulative incidence of {w.event} at the landmark days (competing event: {other}; Aalen-Johansen)", at,
-                                  pd.DataFrame({"Day": [fmt_number(t, 0) for t in at["time"]], "Arm": [labels.get(str(a), str(a)) for a in at["ARM"]],
-                                                "At risk": [fmt_int(v) for v in at["n_risk"]],
-                                                f"Cumulative incidence % ({lvl} CI)": [fmt_estimate_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in zip(at["estimate"], at["conf_low"], at["conf_high"])]}, dtype=object)))
-            gt = ts.gray_test(data, time="AVAL", event_code="EVENTCD", by="ARM")
-            gtab = gt.table.reset_index(drop=True)
-            names = causes
-            p.tables.append(Table(f"{pre}_gray", "Gray's test of equal cumulative incidence across arms, per cause", gtab,
-                                  pd.DataFrame({"Cause": [f"{int(c)} ({names.get(int(c), 'other')})" for c in gtab["cause"]],
-                                                "Chi-square": [fmt_number(v, 2) for v in gtab["statistic"]], "df": [fmt_number(v, 0) for v in gtab["df"]],
-                                                "p-value": [fmt_pvalue(v) for v in gtab["p_value"]]}, dtype=object)))
-
-        p.attempt("Cumulative incidence (competing risks)", competing)
-
-        def cif_plot():
-            from ...plots.survival import plot_cumulative_incidence
-
-            ci = ctx.results["cif"]
-            fig, ax = new_figure(figsize=(7.5, 4.5))
-            plot_cumulative_incidence(ci, ax=ax, labels=legend_safe(labels))
-            ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
-            p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig))
-
-        if "cif" in ctx.results:
-            p.attempt("Cumulative incidence plot", cif_plot)
-
+        _competing(ctx, p, data, causes, pre, w, labels)
     if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
         ctx.results["interval_censored"] = True
+        p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", lambda: _interval(ctx, p, data, pre))
+    return p.analysis(KEY)
 
-        def interval():
-            tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
-            sa = tb.survival_at(list(spec.landmarks)).rename(columns={tb.group: "ARM"})
-            p.tables.append(Table(f"{pre}_turnbull", f"{w.Free} proportion at the landmark days, Turnbull NPMLE (interval-censored; mass at interval midpoints)", sa,
-                                  pd.DataFrame({"Day": [fmt_number(t, 0) for t in sa["time"]], "Arm": [labels.get(str(a), str(a)) for a in sa["ARM"]],
-                                                w.free_pct: [fmt_number(100 * v, 1) for v in sa["survival"]]}, dtype=object)))
-            ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull", level=plan.level)
-            coef = ir.coef.reset_index(drop=True)
-            coef.insert(0, "ARM", [term_arm(t, arms) for t in coef["term"]])
-            arm_rows = coef[coef["ARM"].notna()]
-            p.tables.append(Table(f"{pre}_weibull_interval", f"Weibull AFT regression of interval-censored {w.event} times: time ratios vs {labels.get(ref, ref)} (> 1 = {w.event} later)", coef,
-                                  pd.DataFrame({"Comparison": [f"{labels.get(a, a)} vs {labels.get(ref, ref)}" for a in arm_rows["ARM"]],
-                                                f"Time ratio ({lvl} CI)": [fmt_estimate_ci(np.exp(e), np.exp(lo), np.exp(hi), 2) for e, lo, hi in zip(arm_rows["estimate"], arm_rows["conf_low"], arm_rows["conf_high"])],
-                                                "p-value": [fmt_pvalue(v) for v in arm_rows["p_value"]]}, dtype=object),
-                                  note=f"Weibull scale {ir.scale:.3g}; {ir.n_obs} subjects; {'converged' if ir.converged else 'NOT converged'}."))
 
-        p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", interval)
-    return p.section(KEY, w.title)
+def _logrank(ctx, p, data, stratum, strata_cols, pre) -> None:
+    import trialstats as ts
+
+    rows = []
+    lr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM")
+    rows.append({"test": "Log-rank (unstratified)", "statistic": lr.statistic, "df": lr.df, "p_value": lr.p_value})
+    if stratum:
+        slr = ts.logrank(data, time="AVAL", censor="CNSR", by="ARM", strata=stratum)
+        rows.append({"test": f"Log-rank stratified by {', '.join(strata_cols)}", "statistic": slr.statistic, "df": slr.df, "p_value": slr.p_value})
+        for _, r in slr.pairwise.iterrows():
+            rows.append({"test": f"  {r['contrast']} (stratified, Holm-adjusted p)", "statistic": r["statistic"], "df": r["df"], "p_value": r.get("p_adjusted", r["p_value"])})
+    ctx.results["logrank"] = p.add(f"{pre}_logrank", pd.DataFrame(rows))
+
+
+def _cox(ctx, p, data, stratum, pre, w) -> None:
+    import trialstats as ts
+
+    spec, ref = ctx.plan.relapse, ctx.reference
+    fit = ts.cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum)
+    cmp = fit.comparisons(reference=ref)  # one row per arm vs the reference, in arm order
+    coef = fit.coef.reset_index(drop=True)
+    if len(coef) != len(cmp):  # pragma: no cover - the model is ARM only
+        raise ValueError("the Cox model has terms other than the arm")
+    coef.insert(0, "ARM", cmp["arm"].to_numpy())
+    coef.insert(1, "reference", cmp["reference"].to_numpy())
+    ctx.estimates.add("cox", fit.comparisons(reference=ref, pairs="all", endpoint=spec.paramcd),
+                      f"hazard ratio of {w.event}", KEY)
+    p.add(f"{pre}_cox", coef)
+    p.add(f"{pre}_ph_test", fit.ph_test())
+
+
+def _competing(ctx, p, data, causes, pre, w, labels) -> None:
+    import trialstats as ts
+
+    plan = ctx.plan
+    other = "; ".join(v for k, v in causes.items() if k != 1)
+    ctx.results["competing_events"] = f"a competing event ({other})"
+    p.add(f"{pre}_causes", pd.DataFrame({"cause": list(causes), "name": list(causes.values())}))
+
+    def competing():
+        ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
+        ctx.results["cif"] = ci
+        p.add(f"{pre}_cif_landmarks", ci.at(list(plan.relapse.landmarks)).rename(columns={ci.group: "ARM"}))
+        p.add(f"{pre}_gray", ts.gray_test(data, time="AVAL", event_code="EVENTCD", by="ARM").table)
+
+    p.attempt("Cumulative incidence (competing risks)", competing)
+
+    def cif_plot():
+        from ...plots.survival import plot_cumulative_incidence
+
+        fig, ax = new_figure(figsize=(7.5, 4.5))
+        plot_cumulative_incidence(ctx.results["cif"], ax=ax, labels=legend_safe(labels))
+        ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
+        p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig))
+
+    if "cif" in ctx.results:
+        p.attempt("Cumulative incidence plot", cif_plot)
+
+
+def _interval(ctx, p, data, pre) -> None:
+    import trialstats as ts
+
+    tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
+    p.add(f"{pre}_turnbull", tb.survival_at(list(ctx.plan.relapse.landmarks)).rename(columns={tb.group: "ARM"}))
+    ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull", level=ctx.plan.level)
+    coef = ir.coef.reset_index(drop=True)
+    coef.insert(0, "ARM", [term_arm(t, ctx.arms) for t in coef["term"]])
+    p.add(f"{pre}_weibull_interval", coef)
+    p.add(f"{pre}_weibull_fit", pd.DataFrame({"scale": [ir.scale], "n_obs": [ir.n_obs], "converged": [bool(ir.converged)]}))
+
+
+# ----------------------------------------------------------------------------------------------
+# render: tables and sentences from the frames only
+# ----------------------------------------------------------------------------------------------
+def render(a, view):
+    """The section from the analysis frames of :func:`analyse` (or read back from the ARD)."""
+    plan = view.plan
+    w = EventWords.of(plan)
+    pre = table_prefix(w)
+    counts = a.frame(f"{pre}_counts").iloc[0]
+    entered = ("entered the off-treatment period" if w.origin == "end of treatment"
+               else "were followed")
+    para = (f"Time to {w.event} is measured in days {w.from_origin}; {int(counts['subjects'])} subjects "
+            f"{entered} and {int(counts['events'])} {w.events} were observed."
+            + (f" {w.Event} is detected at visits, so the event time is the visit at which it was seen "
+               f"(right-censored analyses) or the interval since the last {w.free} visit "
+               "(interval-censored sensitivity)." if bool(counts["interval_bounds"]) else ""))
+    tables = []
+    for name, fn in _RENDERERS:
+        if a.frame(f"{pre}_{name}") is not None:
+            tables.append(fn(a, view, w, pre, str(counts["strata"] or "")))
+    return section_of(a, w.title, paragraphs=[para], tables=tables)
+
+
+def _arm_names(view, arms) -> list[str]:
+    return [view.label(str(x)) for x in arms]
+
+
+def _t_at_risk(a, view, w, pre, strata):
+    rt = a.frame(f"{pre}_at_risk")
+    wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
+    disp = pd.DataFrame({"Arm": _arm_names(view, wide.index),
+                         **{f"Day {t:g}": [fmt_int(v) for v in wide[t]] for t in wide.columns}}, dtype=object)
+    return table(f"{pre}_at_risk", f"Number at risk by day {w.since}", a, disp)
+
+
+def _t_median(a, view, w, pre, strata):
+    med, lvl = a.frame(f"{pre}_median"), pct_level(view.plan.level)
+    disp = pd.DataFrame({"Arm": _arm_names(view, med["ARM"]),
+                         "n": [fmt_int(v) for v in med["n"]], w.Event + "s": [fmt_int(v) for v in med["events"]],
+                         f"Median days ({lvl} CI)": [fmt_estimate_ci(m, lo, hi, 0) for m, lo, hi in zip(med["median"], med["conf_low"], med["conf_high"])]}, dtype=object)
+    return table(f"{pre}_median", f"Median time to {w.event} (Brookmeyer-Crowley interval; NE = not reached / not estimable)", a, disp)
+
+
+def _t_landmarks(a, view, w, pre, strata):
+    lm, lvl = a.frame(f"{pre}_landmarks"), pct_level(view.plan.level)
+    disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in lm["time"]], "Arm": _arm_names(view, lm["ARM"]),
+                         "At risk": [fmt_int(v) for v in lm["n_risk"]],
+                         f"{w.free_pct} ({lvl} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(lm["survival"], lm["conf_low"], lm["conf_high"])]}, dtype=object)
+    return table(f"{pre}_landmarks", f"Landmark {w.free} rates (Kaplan-Meier)", a, disp)
+
+
+def _t_logrank(a, view, w, pre, strata):
+    t = a.frame(f"{pre}_logrank")
+    disp = pd.DataFrame({"Test": t["test"], "Chi-square": [fmt_number(s, 2) for s in t["statistic"]], "df": [fmt_int(d) for d in t["df"]], "p-value": [fmt_pvalue(v) for v in t["p_value"]]}, dtype=object)
+    return table(f"{pre}_logrank", f"Log-rank tests of {w.free} survival", a, disp)
+
+
+def _t_cox(a, view, w, pre, strata):
+    coef, lvl = a.frame(f"{pre}_cox"), pct_level(view.plan.level)
+    disp = pd.DataFrame({"Comparison": [f"{view.label(x)} vs {view.label(r)}" for x, r in zip(coef["ARM"], coef["reference"])],
+                         f"Hazard ratio ({lvl} CI)": [fmt_estimate_ci(h, lo, hi, 2) for h, lo, hi in zip(coef["hazard_ratio"], coef["conf_low"], coef["conf_high"])],
+                         "p-value": [fmt_pvalue(v) for v in coef["p_value"]]}, dtype=object)
+    return table(f"{pre}_cox", f"Cox proportional-hazards model of {w.event}" + (f", stratified by {strata}" if strata else "") + " (Efron ties)", a, disp)
+
+
+def _t_ph_test(a, view, w, pre, strata):
+    ph = a.frame(f"{pre}_ph_test")
+    disp = pd.DataFrame({"Term": ph["term"].astype(str), "Chi-square": [fmt_number(s, 2) for s in ph["statistic"]], "df": [fmt_number(d, 0) for d in ph["df"]], "p-value": [fmt_pvalue(v) for v in ph["p_value"]]}, dtype=object)
+    return table(f"{pre}_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", a, disp)
+
+
+def _t_rmst(a, view, w, pre, strata):
+    per, lvl, tau = a.frame(f"{pre}_rmst"), pct_level(view.plan.level), view.plan.relapse.tau
+    disp = pd.DataFrame({"Arm": _arm_names(view, per[_group_col(per)]), f"RMST, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(per["rmst"], per["conf_low"], per["conf_high"])]}, dtype=object)
+    return table(f"{pre}_rmst", f"Restricted mean {w.free_time} up to day {tau:g}", a, disp)
+
+
+def _t_rmst_difference(a, view, w, pre, strata):
+    diff, lvl, tau = a.frame(f"{pre}_rmst_difference"), pct_level(view.plan.level), view.plan.relapse.tau
+    disp = pd.DataFrame({"Comparison": [f"{view.label(x)} - {view.label(r)}" for x, r in zip(diff["ARM"], diff["reference"])], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)
+    return table(f"{pre}_rmst_difference", f"RMST difference vs {view.label(view.reference)} up to day {tau:g}", a, disp)
+
+
+def _other(a, pre) -> str:
+    causes = a.frame(f"{pre}_causes")
+    return "; ".join(str(n) for c, n in zip(causes["cause"], causes["name"]) if int(c) != 1)
+
+
+def _t_cif_landmarks(a, view, w, pre, strata):
+    at, lvl = a.frame(f"{pre}_cif_landmarks"), pct_level(view.plan.level)
+    disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in at["time"]], "Arm": _arm_names(view, at["ARM"]),
+                         "At risk": [fmt_int(v) for v in at["n_risk"]],
+                         f"Cumulative incidence % ({lvl} CI)": [fmt_estimate_ci(100 * e, 100 * lo, 100 * hi, 1) for e, lo, hi in zip(at["estimate"], at["conf_low"], at["conf_high"])]}, dtype=object)
+    return table(f"{pre}_cif_landmarks", f"Cumulative incidence of {w.event} at the landmark days (competing event: {_other(a, pre)}; Aalen-Johansen)", a, disp)
+
+
+def _t_gray(a, view, w, pre, strata):
+    gtab = a.frame(f"{pre}_gray")
+    causes = a.frame(f"{pre}_causes")
+    names = {int(c): str(n) for c, n in zip(causes["cause"], causes["name"])}
+    disp = pd.DataFrame({"Cause": [f"{int(c)} ({names.get(int(c), 'other')})" for c in gtab["cause"]],
+                         "Chi-square": [fmt_number(v, 2) for v in gtab["statistic"]], "df": [fmt_number(v, 0) for v in gtab["df"]],
+                         "p-value": [fmt_pvalue(v) for v in gtab["p_value"]]}, dtype=object)
+    return table(f"{pre}_gray", "Gray's test of equal cumulative incidence across arms, per cause", a, disp)
+
+
+def _t_turnbull(a, view, w, pre, strata):
+    sa = a.frame(f"{pre}_turnbull")
+    disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in sa["time"]], "Arm": _arm_names(view, sa["ARM"]),
+                         w.free_pct: [fmt_number(100 * v, 1) for v in sa["survival"]]}, dtype=object)
+    return table(f"{pre}_turnbull", f"{w.Free} proportion at the landmark days, Turnbull NPMLE (interval-censored; mass at interval midpoints)", a, disp)
+
+
+def _t_weibull_interval(a, view, w, pre, strata):
+    coef, lvl, ref = a.frame(f"{pre}_weibull_interval"), pct_level(view.plan.level), view.reference
+    fit = a.frame(f"{pre}_weibull_fit").iloc[0]
+    arm_rows = coef[coef["ARM"].notna()]
+    disp = pd.DataFrame({"Comparison": [f"{view.label(x)} vs {view.label(ref)}" for x in arm_rows["ARM"]],
+                         f"Time ratio ({lvl} CI)": [fmt_estimate_ci(np.exp(e), np.exp(lo), np.exp(hi), 2) for e, lo, hi in zip(arm_rows["estimate"], arm_rows["conf_low"], arm_rows["conf_high"])],
+                         "p-value": [fmt_pvalue(v) for v in arm_rows["p_value"]]}, dtype=object)
+    return table(f"{pre}_weibull_interval", f"Weibull AFT regression of interval-censored {w.event} times: time ratios vs {view.label(ref)} (> 1 = {w.event} later)", a, disp,
+                 note=f"Weibull scale {fit['scale']:.3g}; {int(fit['n_obs'])} subjects; {'converged' if bool(fit['converged']) else 'NOT converged'}.")
+
+
+#: display tables in reading order: frame name (after the prefix) -> renderer
+_RENDERERS = (("at_risk", _t_at_risk), ("median", _t_median), ("landmarks", _t_landmarks),
+              ("logrank", _t_logrank), ("cox", _t_cox), ("ph_test", _t_ph_test), ("rmst", _t_rmst),
+              ("rmst_difference", _t_rmst_difference), ("cif_landmarks", _t_cif_landmarks),
+              ("gray", _t_gray), ("turnbull", _t_turnbull), ("weibull_interval", _t_weibull_interval))
 
 
 def _cause_names(data: pd.DataFrame, w: EventWords) -> dict:
