@@ -11,7 +11,8 @@
 #                                    PLACEBO. ADSL + ADEFF (BDS, with baseline rows).
 # and writes tests/reference/real_trials.json with:
 #   colon: Kaplan-Meier medians (log-log intervals, as trialstats' default), log-rank (survdiff),
-#          Cox (Efron) hazard ratios of each arm vs Obs and of Lev+5FU vs Lev, per PARAMCD;
+#          Cox (Efron) hazard ratios of each arm vs Obs and of Lev+5FU vs Lev, RMST per arm up
+#          to day 1825 and to the report's default horizon (rmst_tau), per PARAMCD;
 #   antidepressant: MMRM (unstructured covariance, REML) via nlme::gls(corSymm + varIdent), the
 #          LS-mean difference DRUG - PLACEBO at each visit (emmeans), with the fixed effects.
 #
@@ -78,6 +79,10 @@ km_block <- function(d) {
   cx2 <- coxph(Surv(AVAL, 1 - CNSR) ~ ARM, data = d2, ties = "efron")
   sc <- summary(cx); sc2 <- summary(cx2)
   rm <- summary(fit, rmean = 1825)$table
+  # the report's default RMST horizon: the last day every arm is still followed (the minimum
+  # over arms of the largest time, rounded down), see trialstats.report._plan_limits
+  tau <- floor(min(tapply(d$AVAL, d$ARM, max)))
+  rm_tau <- summary(fit, rmean = tau)$table
   list(
     n_events = unname(tab[, "events"]),
     km = list(arm = arms, median = unname(tab[, "median"]),
@@ -96,7 +101,9 @@ km_block <- function(d) {
                       conf_low = unname(sc2$conf.int[, "lower .95"]),
                       conf_high = unname(sc2$conf.int[, "upper .95"]),
                       p_value = unname(sc2$coefficients[, "Pr(>|z|)"])),
-    rmst_1825 = list(arm = arms, rmst = unname(rm[, "rmean"]), std_error = unname(rm[, "se(rmean)"]))
+    rmst_1825 = list(arm = arms, rmst = unname(rm[, "rmean"]), std_error = unname(rm[, "se(rmean)"])),
+    rmst_tau = list(tau = tau, arm = arms, rmst = unname(rm_tau[, "rmean"]),
+                    std_error = unname(rm_tau[, "se(rmean)"]))
   )
 }
 adtte_c$ARM <- factor(adsl_c$ARM[match(adtte_c$USUBJID, adsl_c$USUBJID)],

@@ -121,7 +121,7 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
     tte = "time_to_event" if "time_to_event" in data else "relapse"
     if tte in data:
         r = _table(data, tte, "")
-        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event"}, tte + ".")
+        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event", "more"}, tte + ".")
         rk: dict[str, Any] = {}
         if "origin" in r:
             rk["origin"] = _choice(r["origin"], ORIGINS, "relapse.origin")
@@ -144,6 +144,10 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
                 for i, v in enumerate(check_count(_get(r, "strata", list, "relapse."), "relapse.strata"))
             )
         kw["relapse"] = RelapseSpec(**rk)
+        if "more" in r:  # further ADTTE parameters, each analysed the same way
+            more = check_count(_get(r, "more", list, tte + "."), "relapse.strata")
+            kw["more_events"] = tuple(RelapseSpec(paramcd=_string(v, f"{tte}.more[{i}]"))
+                                      for i, v in enumerate(more))
     if "longterm" in data:
         lt = _table(data, "longterm", "")
         _no_unknown(lt, {"horizon_years", "distributions"}, "longterm.")

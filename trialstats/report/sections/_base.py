@@ -275,7 +275,12 @@ class EventWords:
 
     @classmethod
     def of(cls, plan) -> EventWords:
-        r = plan.relapse
+        """The words of the plan's (first) time-to-event endpoint."""
+        return cls.of_spec(plan.relapse)
+
+    @classmethod
+    def of_spec(cls, r) -> EventWords:
+        """The words of one time-to-event endpoint of the plan (a resolved RelapseSpec)."""
         return cls(event=(r.event or "event").lower(), origin=r.origin or "randomisation")
 
     @property

@@ -96,6 +96,14 @@ def methods_text(plan, results: dict, reference_label: str, ran: dict | None = N
             + (f", and the cumulative incidence of {w.event} with {competing} "
                "(Aalen-Johansen, Gray's test)." if competing else ".")
         )
+    if runs("relapse"):
+        for spec in plan.more_events or ():
+            w2 = EventWords.of_spec(spec)
+            paras.append(
+                f"{w2.title} ({spec.paramcd}, days {w2.from_origin}): the same analyses (Kaplan-Meier, "
+                f"medians, landmark rates, log-rank tests, Cox regression, the restricted mean survival "
+                f"time up to day {'(not resolved)' if spec.tau is None else f'{spec.tau:g}'})."
+            )
     if runs("longterm"):
         paras.append(
             f"Long-term: parametric models ({', '.join(lt.distributions)}) extrapolated to {lt.horizon_years:g} years "

@@ -1,4 +1,5 @@
-"""Section 7 — Relapse after treatment stops (time-to-event).
+"""Section 7 — Time to event: every ADTTE parameter the plan names (``[time_to_event]`` and its
+``more`` list; by default those trial.toml [endpoints] names), each analysed the same way.
 
 Kaplan-Meier curves per arm with the number at risk, median time to relapse, landmark
 relapse-free rates, log-rank tests (unstratified and stratified by the plan's strata), Cox
@@ -9,6 +10,10 @@ relapse is only seen at visits.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,8 +45,13 @@ def relapse_frame(trial, paramcd: str) -> pd.DataFrame:
 
 
 def title(plan) -> str:
-    """The section title for this plan ("Relapse", "Time to recurrence", "Time to event")."""
-    return EventWords.of(plan).title if plan.relapse is not None else TITLE
+    """The section title for this plan ("Relapse", "Time to recurrence", "Time to event"; "Time
+    to recurrence and time to death" with a further endpoint)."""
+    if plan.relapse is None:
+        return TITLE
+    more = [EventWords.of_spec(s).title for s in plan.more_events or ()]
+    head = EventWords.of(plan).title
+    return head + "".join(f" and {t[:1].lower() + t[1:]}" for t in more)
 
 
 def table_prefix(w: EventWords) -> str:
@@ -71,35 +81,67 @@ def _group_col(frame: pd.DataFrame) -> str:
     return "ARM" if "ARM" in frame.columns else frame.columns[0]
 
 
+@dataclass(frozen=True)
+class Event:
+    """One time-to-event endpoint of the section: its plan entry, its words, the name prefix of
+    its frames (``tte`` / ``relapse`` for the plan's first, ``tte_<paramcd>`` for the others) and
+    the keys of its estimates (``rmst``, ``cox``; ``rmst:<PARAMCD>`` for the others)."""
+
+    spec: Any
+    w: EventWords
+    pre: str
+    main: bool
+
+    def key(self, name: str) -> str:
+        return name if self.main else f"{name}:{self.spec.paramcd}"
+
+
+def events(plan) -> list[Event]:
+    """The time-to-event endpoints of ``plan``: ``relapse`` first, then ``more_events``."""
+    w = EventWords.of(plan)
+    out = [Event(plan.relapse, w, table_prefix(w), True)]
+    for spec in plan.more_events or ():
+        pre = "tte_" + (re.sub(r"[^a-z0-9]+", "_", spec.paramcd.lower()).strip("_") or "endpoint")
+        while pre in {e.pre for e in out}:
+            pre += "_"
+        out.append(Event(spec, EventWords.of_spec(spec), pre, False))
+    return out
+
+
 def analyse(ctx):
-    """The analysis frames of the time-to-event endpoint (see the module docstring).
+    """The analysis frames of every time-to-event endpoint (see the module docstring).
 
     Returns
     -------
     Analysis
-        Frames ``<pre>_counts`` (subjects, events, strata used, interval bounds present),
-        ``<pre>_at_risk``, ``<pre>_median``, ``<pre>_landmarks``, ``<pre>_logrank``,
+        Per endpoint, frames ``<pre>_counts`` (subjects, events, strata used, interval bounds
+        present), ``<pre>_at_risk``, ``<pre>_median``, ``<pre>_landmarks``, ``<pre>_logrank``,
         ``<pre>_cox``, ``<pre>_ph_test``, ``<pre>_rmst``, ``<pre>_rmst_difference`` and, when
         coded, ``<pre>_causes``, ``<pre>_cif_landmarks``, ``<pre>_gray``, ``<pre>_turnbull``,
-        ``<pre>_weibull_interval``, ``<pre>_weibull_fit``; ``<pre>`` from :func:`table_prefix`.
+        ``<pre>_weibull_interval``, ``<pre>_weibull_fit``; ``<pre>`` from :func:`events`.
     """
+    p = Results()
+    for ep in events(ctx.plan):
+        # the first endpoint's results are read by later sections (long-term, methods, summary)
+        _analyse_event(ctx, p, ep, ctx.results if ep.main else {})
+    return p.analysis(KEY)
+
+
+def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
     import trialstats as ts
 
     plan, trial = ctx.plan, ctx.trial
-    spec = plan.relapse
+    spec, w, pre = ep.spec, ep.w, ep.pre
     labels = {a: ctx.label(a) for a in ctx.arms}
     lvl = pct_level(plan.level)
     data = relapse_frame(trial, spec.paramcd)
     data, stratum, strata_cols = strata_column(data, spec.strata)
-    p = Results()
-    w = EventWords.of(plan)
-    pre = table_prefix(w)
     p.add(f"{pre}_counts", pd.DataFrame({
         "paramcd": [spec.paramcd], "subjects": [len(data)], "events": [int((data["CNSR"] == 0).sum())],
         "strata": [", ".join(strata_cols)], "interval_bounds": [{"TLOWER", "TUPPER"} <= set(data.columns)]}))
 
     km = ts.kaplan_meier(data, time="AVAL", censor="CNSR", by="ARM", level=plan.level)
-    ctx.results["km"] = km
+    res["km"] = km
     ticks = time_grid(float(data["AVAL"].max()))
 
     def km_plot():
@@ -110,7 +152,7 @@ def analyse(ctx):
         ax.set_title(f"{w.Free} survival {w.after} (Kaplan-Meier)")
         p.figures.append(Figure(f"{pre}_km", f"Kaplan-Meier estimate of {w.free} survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
 
-    p.attempt("Kaplan-Meier plot", km_plot)
+    p.attempt(_what("Kaplan-Meier plot", ep), km_plot)
 
     def loglog_plot():
         from ...plots.survival import plot_loglog
@@ -119,43 +161,47 @@ def analyse(ctx):
         plot_loglog(km, ax=ax, labels=legend_safe(labels), title=f"log(-log) {w.free} survival: parallel curves support proportional hazards")
         p.figures.append(Figure(f"{pre}_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
 
-    p.attempt("Number-at-risk table", lambda: p.add(f"{pre}_at_risk", km.risk_table(ticks).rename(columns={km.group: "ARM"})))
+    p.attempt(_what("Number-at-risk table", ep), lambda: p.add(f"{pre}_at_risk", km.risk_table(ticks).rename(columns={km.group: "ARM"})))
 
     def medians():
         med = km.median().rename(columns={km.group: "ARM"})
         med["n"] = [km.n_obs.get(a) for a in med["ARM"]]
         med["events"] = [km.n_events.get(a) for a in med["ARM"]]
-        ctx.results["relapse_medians"] = p.add(f"{pre}_median", med)
+        res["relapse_medians"] = p.add(f"{pre}_median", med)
 
-    p.attempt(f"Median time to {w.event}", medians)
+    p.attempt(_what(f"Median time to {w.event}", ep), medians)
 
     def landmarks():
         lm = km.survival_at(list(spec.landmarks)).rename(columns={km.group: "ARM"})
-        ctx.results["relapse_landmarks"] = p.add(f"{pre}_landmarks", lm)
+        res["relapse_landmarks"] = p.add(f"{pre}_landmarks", lm)
 
-    p.attempt("Landmark rates", landmarks)
-    p.attempt("Log-rank tests", lambda: _logrank(ctx, p, data, stratum, strata_cols, pre))
-    p.attempt("Cox model", lambda: _cox(ctx, p, data, stratum, pre, w))
-    p.attempt("log(-log) plot", loglog_plot)
+    p.attempt(_what("Landmark rates", ep), landmarks)
+    p.attempt(_what("Log-rank tests", ep), lambda: _logrank(p, data, stratum, strata_cols, pre, res))
+    p.attempt(_what("Cox model", ep), lambda: _cox(ctx, p, data, stratum, ep))
+    p.attempt(_what("log(-log) plot", ep), loglog_plot)
 
     def rmst():
-        res = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
-        ctx.estimates.add("rmst", res.comparisons(pairs="all", measures=("difference",), endpoint=spec.paramcd),
+        fit = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
+        ctx.estimates.add(ep.key("rmst"), fit.comparisons(pairs="all", measures=("difference",), endpoint=spec.paramcd),
                           f"RMST difference to day {spec.tau:g} ({w.days_free})", KEY)
-        p.add(f"{pre}_rmst", res.per_arm)
-        p.add(f"{pre}_rmst_difference", res.comparisons(measures=("difference",)).rename(columns={"arm": "ARM"}))
+        p.add(f"{pre}_rmst", fit.per_arm)
+        p.add(f"{pre}_rmst_difference", fit.comparisons(measures=("difference",)).rename(columns={"arm": "ARM"}))
 
-    p.attempt("RMST", rmst)
+    p.attempt(_what("RMST", ep), rmst)
     causes = _cause_names(data, w)
     if "EVENTCD" in data.columns and len(causes) > 1:  # a competing event is coded
-        _competing(ctx, p, data, causes, pre, w, labels)
+        _competing(ctx, p, data, causes, ep, labels, res)
     if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
-        ctx.results["interval_censored"] = True
-        p.attempt("Interval-censored sensitivity (Turnbull / Weibull)", lambda: _interval(ctx, p, data, pre))
-    return p.analysis(KEY)
+        res["interval_censored"] = True
+        p.attempt(_what("Interval-censored sensitivity (Turnbull / Weibull)", ep), lambda: _interval(ctx, p, data, ep))
 
 
-def _logrank(ctx, p, data, stratum, strata_cols, pre) -> None:
+def _what(analysis: str, ep: Event) -> str:
+    """Name of an analysis in a failure line: the endpoint is named for all but the first."""
+    return analysis if ep.main else f"{analysis} ({ep.spec.paramcd})"
+
+
+def _logrank(p, data, stratum, strata_cols, pre, res) -> None:
     import trialstats as ts
 
     rows = []
@@ -166,13 +212,13 @@ def _logrank(ctx, p, data, stratum, strata_cols, pre) -> None:
         rows.append({"test": f"Log-rank stratified by {', '.join(strata_cols)}", "statistic": slr.statistic, "df": slr.df, "p_value": slr.p_value})
         for _, r in slr.pairwise.iterrows():
             rows.append({"test": f"  {r['contrast']} (stratified, Holm-adjusted p)", "statistic": r["statistic"], "df": r["df"], "p_value": r.get("p_adjusted", r["p_value"])})
-    ctx.results["logrank"] = p.add(f"{pre}_logrank", pd.DataFrame(rows))
+    res["logrank"] = p.add(f"{pre}_logrank", pd.DataFrame(rows))
 
 
-def _cox(ctx, p, data, stratum, pre, w) -> None:
+def _cox(ctx, p, data, stratum, ep: Event) -> None:
     import trialstats as ts
 
-    spec, ref = ctx.plan.relapse, ctx.reference
+    spec, ref, w, pre = ep.spec, ctx.reference, ep.w, ep.pre
     fit = ts.cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum)
     cmp = fit.comparisons(reference=ref)  # one row per arm vs the reference, in arm order
     coef = fit.coef.reset_index(drop=True)
@@ -180,45 +226,46 @@ def _cox(ctx, p, data, stratum, pre, w) -> None:
         raise ValueError("the Cox model has terms other than the arm")
     coef.insert(0, "ARM", cmp["arm"].to_numpy())
     coef.insert(1, "reference", cmp["reference"].to_numpy())
-    ctx.estimates.add("cox", fit.comparisons(reference=ref, pairs="all", endpoint=spec.paramcd),
+    ctx.estimates.add(ep.key("cox"), fit.comparisons(reference=ref, pairs="all", endpoint=spec.paramcd),
                       f"hazard ratio of {w.event}", KEY)
     p.add(f"{pre}_cox", coef)
     p.add(f"{pre}_ph_test", fit.ph_test())
 
 
-def _competing(ctx, p, data, causes, pre, w, labels) -> None:
+def _competing(ctx, p, data, causes, ep: Event, labels, res) -> None:
     import trialstats as ts
 
-    plan = ctx.plan
+    plan, pre, w = ctx.plan, ep.pre, ep.w
     other = "; ".join(v for k, v in causes.items() if k != 1)
-    ctx.results["competing_events"] = f"a competing event ({other})"
+    res["competing_events"] = f"a competing event ({other})"
     p.add(f"{pre}_causes", pd.DataFrame({"cause": list(causes), "name": list(causes.values())}))
 
     def competing():
         ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
-        ctx.results["cif"] = ci
-        p.add(f"{pre}_cif_landmarks", ci.at(list(plan.relapse.landmarks)).rename(columns={ci.group: "ARM"}))
+        res["cif"] = ci
+        p.add(f"{pre}_cif_landmarks", ci.at(list(ep.spec.landmarks)).rename(columns={ci.group: "ARM"}))
         p.add(f"{pre}_gray", ts.gray_test(data, time="AVAL", event_code="EVENTCD", by="ARM").table)
 
-    p.attempt("Cumulative incidence (competing risks)", competing)
+    p.attempt(_what("Cumulative incidence (competing risks)", ep), competing)
 
     def cif_plot():
         from ...plots.survival import plot_cumulative_incidence
 
         fig, ax = new_figure(figsize=(7.5, 4.5))
-        plot_cumulative_incidence(ctx.results["cif"], ax=ax, labels=legend_safe(labels))
+        plot_cumulative_incidence(res["cif"], ax=ax, labels=legend_safe(labels))
         ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
         p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig))
 
-    if "cif" in ctx.results:
-        p.attempt("Cumulative incidence plot", cif_plot)
+    if "cif" in res:
+        p.attempt(_what("Cumulative incidence plot", ep), cif_plot)
 
 
-def _interval(ctx, p, data, pre) -> None:
+def _interval(ctx, p, data, ep: Event) -> None:
     import trialstats as ts
 
+    pre = ep.pre
     tb = ts.turnbull(data, left="TLOWER", right="TUPPER", by="ARM")
-    p.add(f"{pre}_turnbull", tb.survival_at(list(ctx.plan.relapse.landmarks)).rename(columns={tb.group: "ARM"}))
+    p.add(f"{pre}_turnbull", tb.survival_at(list(ep.spec.landmarks)).rename(columns={tb.group: "ARM"}))
     ir = ts.interval_regression("ARM", data, left="TLOWER", right="TUPPER", dist="weibull", level=ctx.plan.level)
     coef = ir.coef.reset_index(drop=True)
     coef.insert(0, "ARM", [term_arm(t, ctx.arms) for t in coef["term"]])
@@ -231,29 +278,36 @@ def _interval(ctx, p, data, pre) -> None:
 # ----------------------------------------------------------------------------------------------
 def render(a, view):
     """The section from the analysis frames of :func:`analyse` (or read back from the ARD)."""
-    plan = view.plan
-    w = EventWords.of(plan)
-    pre = table_prefix(w)
-    counts = a.frame(f"{pre}_counts").iloc[0]
+    paragraphs, tables = [], []
+    for ep in events(view.plan):
+        counts = a.frame(f"{ep.pre}_counts")
+        if counts is None:  # pragma: no cover - analyse always makes it
+            continue
+        paragraphs.append(_intro(ep, counts.iloc[0]))
+        strata = str(counts["strata"].iloc[0] or "")
+        for name, fn in _RENDERERS:
+            if a.frame(f"{ep.pre}_{name}") is not None:
+                tables.append(fn(a, view, ep, strata))
+    return section_of(a, title(view.plan), paragraphs=paragraphs, tables=tables)
+
+
+def _intro(ep: Event, counts) -> str:
+    w = ep.w
     entered = ("entered the off-treatment period" if w.origin == "end of treatment"
                else "were followed")
-    para = (f"Time to {w.event} is measured in days {w.from_origin}; {int(counts['subjects'])} subjects "
+    return (f"Time to {w.event} is measured in days {w.from_origin}; {int(counts['subjects'])} subjects "
             f"{entered} and {int(counts['events'])} {w.events} were observed."
             + (f" {w.Event} is detected at visits, so the event time is the visit at which it was seen "
                f"(right-censored analyses) or the interval since the last {w.free} visit "
                "(interval-censored sensitivity)." if bool(counts["interval_bounds"]) else ""))
-    tables = []
-    for name, fn in _RENDERERS:
-        if a.frame(f"{pre}_{name}") is not None:
-            tables.append(fn(a, view, w, pre, str(counts["strata"] or "")))
-    return section_of(a, w.title, paragraphs=[para], tables=tables)
 
 
 def _arm_names(view, arms) -> list[str]:
     return [view.label(str(x)) for x in arms]
 
 
-def _t_at_risk(a, view, w, pre, strata):
+def _t_at_risk(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     rt = a.frame(f"{pre}_at_risk")
     wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
     disp = pd.DataFrame({"Arm": _arm_names(view, wide.index),
@@ -261,7 +315,8 @@ def _t_at_risk(a, view, w, pre, strata):
     return table(f"{pre}_at_risk", f"Number at risk by day {w.since}", a, disp)
 
 
-def _t_median(a, view, w, pre, strata):
+def _t_median(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     med, lvl = a.frame(f"{pre}_median"), pct_level(view.plan.level)
     disp = pd.DataFrame({"Arm": _arm_names(view, med["ARM"]),
                          "n": [fmt_int(v) for v in med["n"]], w.Event + "s": [fmt_int(v) for v in med["events"]],
@@ -269,7 +324,8 @@ def _t_median(a, view, w, pre, strata):
     return table(f"{pre}_median", f"Median time to {w.event} (Brookmeyer-Crowley interval; NE = not reached / not estimable)", a, disp)
 
 
-def _t_landmarks(a, view, w, pre, strata):
+def _t_landmarks(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     lm, lvl = a.frame(f"{pre}_landmarks"), pct_level(view.plan.level)
     disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in lm["time"]], "Arm": _arm_names(view, lm["ARM"]),
                          "At risk": [fmt_int(v) for v in lm["n_risk"]],
@@ -277,13 +333,15 @@ def _t_landmarks(a, view, w, pre, strata):
     return table(f"{pre}_landmarks", f"Landmark {w.free} rates (Kaplan-Meier)", a, disp)
 
 
-def _t_logrank(a, view, w, pre, strata):
+def _t_logrank(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     t = a.frame(f"{pre}_logrank")
     disp = pd.DataFrame({"Test": t["test"], "Chi-square": [fmt_number(s, 2) for s in t["statistic"]], "df": [fmt_int(d) for d in t["df"]], "p-value": [fmt_pvalue(v) for v in t["p_value"]]}, dtype=object)
     return table(f"{pre}_logrank", f"Log-rank tests of {w.free} survival", a, disp)
 
 
-def _t_cox(a, view, w, pre, strata):
+def _t_cox(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     coef, lvl = a.frame(f"{pre}_cox"), pct_level(view.plan.level)
     disp = pd.DataFrame({"Comparison": [f"{view.label(x)} vs {view.label(r)}" for x, r in zip(coef["ARM"], coef["reference"])],
                          f"Hazard ratio ({lvl} CI)": [fmt_estimate_ci(h, lo, hi, 2) for h, lo, hi in zip(coef["hazard_ratio"], coef["conf_low"], coef["conf_high"])],
@@ -291,20 +349,23 @@ def _t_cox(a, view, w, pre, strata):
     return table(f"{pre}_cox", f"Cox proportional-hazards model of {w.event}" + (f", stratified by {strata}" if strata else "") + " (Efron ties)", a, disp)
 
 
-def _t_ph_test(a, view, w, pre, strata):
+def _t_ph_test(a, view, ep, strata):
+    pre = ep.pre
     ph = a.frame(f"{pre}_ph_test")
     disp = pd.DataFrame({"Term": ph["term"].astype(str), "Chi-square": [fmt_number(s, 2) for s in ph["statistic"]], "df": [fmt_number(d, 0) for d in ph["df"]], "p-value": [fmt_pvalue(v) for v in ph["p_value"]]}, dtype=object)
     return table(f"{pre}_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", a, disp)
 
 
-def _t_rmst(a, view, w, pre, strata):
-    per, lvl, tau = a.frame(f"{pre}_rmst"), pct_level(view.plan.level), view.plan.relapse.tau
+def _t_rmst(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
+    per, lvl, tau = a.frame(f"{pre}_rmst"), pct_level(view.plan.level), ep.spec.tau
     disp = pd.DataFrame({"Arm": _arm_names(view, per[_group_col(per)]), f"RMST, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(per["rmst"], per["conf_low"], per["conf_high"])]}, dtype=object)
     return table(f"{pre}_rmst", f"Restricted mean {w.free_time} up to day {tau:g}", a, disp)
 
 
-def _t_rmst_difference(a, view, w, pre, strata):
-    diff, lvl, tau = a.frame(f"{pre}_rmst_difference"), pct_level(view.plan.level), view.plan.relapse.tau
+def _t_rmst_difference(a, view, ep, strata):
+    pre = ep.pre
+    diff, lvl, tau = a.frame(f"{pre}_rmst_difference"), pct_level(view.plan.level), ep.spec.tau
     disp = pd.DataFrame({"Comparison": [f"{view.label(x)} - {view.label(r)}" for x, r in zip(diff["ARM"], diff["reference"])], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)
     return table(f"{pre}_rmst_difference", f"RMST difference vs {view.label(view.reference)} up to day {tau:g}", a, disp)
 
@@ -314,7 +375,8 @@ def _other(a, pre) -> str:
     return "; ".join(str(n) for c, n in zip(causes["cause"], causes["name"]) if int(c) != 1)
 
 
-def _t_cif_landmarks(a, view, w, pre, strata):
+def _t_cif_landmarks(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     at, lvl = a.frame(f"{pre}_cif_landmarks"), pct_level(view.plan.level)
     disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in at["time"]], "Arm": _arm_names(view, at["ARM"]),
                          "At risk": [fmt_int(v) for v in at["n_risk"]],
@@ -322,7 +384,8 @@ def _t_cif_landmarks(a, view, w, pre, strata):
     return table(f"{pre}_cif_landmarks", f"Cumulative incidence of {w.event} at the landmark days (competing event: {_other(a, pre)}; Aalen-Johansen)", a, disp)
 
 
-def _t_gray(a, view, w, pre, strata):
+def _t_gray(a, view, ep, strata):
+    pre = ep.pre
     gtab = a.frame(f"{pre}_gray")
     causes = a.frame(f"{pre}_causes")
     names = {int(c): str(n) for c, n in zip(causes["cause"], causes["name"])}
@@ -332,14 +395,16 @@ def _t_gray(a, view, w, pre, strata):
     return table(f"{pre}_gray", "Gray's test of equal cumulative incidence across arms, per cause", a, disp)
 
 
-def _t_turnbull(a, view, w, pre, strata):
+def _t_turnbull(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     sa = a.frame(f"{pre}_turnbull")
     disp = pd.DataFrame({"Day": [fmt_number(t, 0) for t in sa["time"]], "Arm": _arm_names(view, sa["ARM"]),
                          w.free_pct: [fmt_number(100 * v, 1) for v in sa["survival"]]}, dtype=object)
     return table(f"{pre}_turnbull", f"{w.Free} proportion at the landmark days, Turnbull NPMLE (interval-censored; mass at interval midpoints)", a, disp)
 
 
-def _t_weibull_interval(a, view, w, pre, strata):
+def _t_weibull_interval(a, view, ep, strata):
+    w, pre = ep.w, ep.pre
     coef, lvl, ref = a.frame(f"{pre}_weibull_interval"), pct_level(view.plan.level), view.reference
     fit = a.frame(f"{pre}_weibull_fit").iloc[0]
     arm_rows = coef[coef["ARM"].notna()]

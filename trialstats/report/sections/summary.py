@@ -47,6 +47,13 @@ def key_results(ctx) -> pd.DataFrame:
             if len(hit):
                 e = hit.iloc[0]
                 rows.append(row(template.format(label=e["label"], event=event), e))
+    for spec in ctx.plan.more_events or ():  # further time-to-event endpoints, in plan order
+        title = EventWords.of_spec(spec).title
+        for endpoint in (f"rmst:{spec.paramcd}", f"cox:{spec.paramcd}"):
+            for a in others:
+                hit = est[(est["key"] == endpoint) & (est["arm"] == a)]
+                if len(hit):
+                    rows.append(row(f"{title}: {hit.iloc[0]['label']}", hit.iloc[0]))
     sec = est[est["key"].str.startswith("secondary:")]
     for key in sorted(set(sec["key"])):
         for a in others:
