@@ -138,3 +138,17 @@ def test_old_compute_style_still_runs_and_feeds_the_ard():
     assert old_sec.paragraphs == new_sec.paragraphs
     assert_frame_equal(old_sec.tables[0].display, new_sec.tables[0].display)
     assert_frame_equal(long_ard([old_a]), long_ard([new_a]))
+
+
+def test_km_figure_number_at_risk_uses_the_table_grid(colon_built):
+    _, _, ctx = colon_built
+    a = ctx.analyses["relapse"]
+    for pre in ("tte", "tte_death"):
+        table = a.frames[f"{pre}_at_risk"]
+        fig = next(f.figure for f in a.figures if f.name == f"{pre}_km")
+        ax = fig.axes[0]
+        grid = sorted(table["time"].unique())
+        assert list(ax.get_xticks()) == grid  # yearly: 0, 365, ..., 3285 days
+        # the numbers drawn under the axis, arm by arm, are the table's n_risk
+        drawn = [int(t.get_text()) for t in ax.texts if t.get_text().isdigit()]
+        assert drawn == [int(v) for v in table["n_risk"]]

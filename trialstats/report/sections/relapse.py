@@ -148,7 +148,8 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
         from ...plots.survival import plot_km
 
         fig, ax = new_figure(figsize=(7.5, 5.0))
-        plot_km(km, ax=ax, at_risk=True, labels=legend_safe(labels))
+        # the number-at-risk row under the axis at the times of the at-risk table
+        plot_km(km, ax=ax, at_risk=True, times=ticks, labels=legend_safe(labels))
         ax.set_title(f"{w.Free} survival {w.after} (Kaplan-Meier)")
         p.figures.append(Figure(f"{pre}_km", f"Kaplan-Meier estimate of {w.free} survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
 
