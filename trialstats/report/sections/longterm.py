@@ -11,12 +11,11 @@ from __future__ import annotations
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number
+from ._analysis import Results, section_of, table
 from ._base import (
     EventWords,
     Figure,
     NotApplicable,
-    Parts,
-    Table,
     legend_safe,
     new_figure,
     pct_level,
@@ -48,14 +47,17 @@ def _require_subjects_per_arm(data, labels) -> None:
                          f"subjects per arm: {', '.join(few)}")
 
 
-def compute(ctx):
+def analyse(ctx):
+    """Frames ``longterm_model_comparison`` (fit of each distribution per arm),
+    ``longterm_survival`` (extrapolated proportions at whole years) and ``longterm_followup``
+    (last observed day, horizon day). Not applicable when the horizon lies within follow-up."""
     import trialstats as ts
 
     plan, trial = ctx.plan, ctx.trial
     spec = plan.longterm
     labels = {a: ctx.label(a) for a in ctx.arms}
     data = relapse_frame(trial, plan.relapse.paramcd)
-    p = Parts()
+    p = Results()
     w = EventWords.of(plan)
     horizon = spec.horizon_years * 365.25
     follow = float(data["AVAL"].max())
@@ -65,29 +67,13 @@ def compute(ctx):
             f"follow-up (day {follow:g}, {follow / 365.25:.1f} years), so there is nothing to "
             "extrapolate: the observed Kaplan-Meier estimates are in the previous section "
             f"([longterm] horizon_years must exceed {follow / 365.25:.1f})")
-    p.paragraphs.append(NOT_EVIDENCE.format(years=spec.horizon_years, event=w.event))
-    p.paragraphs.append(
-        f"Observed follow-up {w.since} reaches day {follow:g} "
-        f"({follow / 365.25:.1f} years); the curves are extended to {spec.horizon_years:g} years "
-        f"(day {horizon:g}). Distributions compared: {', '.join(spec.distributions)}."
-    )
+    p.add("longterm_followup", pd.DataFrame({"follow_up_day": [follow], "horizon_day": [horizon]}))
     _require_subjects_per_arm(data, labels)
     years = sorted({float(y) for y in range(1, int(spec.horizon_years) + 1)} | {float(spec.horizon_years)})
     ex = ts.extrapolate(data, time="AVAL", censor="CNSR", by="ARM", distributions=list(spec.distributions),
                         times_years=years, level=plan.level)
-    fits = ex.fits.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
-    p.tables.append(Table("longterm_model_comparison", f"Parametric models of {w.free} survival per arm: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", fits,
-                          pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in fits["ARM"]], "Distribution": fits["distribution"].astype(str),
-                                        "Parameters": [f"{int(k)}" for k in fits["n_params"]], "Log-likelihood": [fmt_number(v, 2) for v in fits["loglik"]],
-                                        "AIC": [fmt_number(v, 2) for v in fits["aic"]], "BIC": [fmt_number(v, 2) for v in fits["bic"]],
-                                        "Delta AIC": [fmt_number(v, 2) for v in fits["delta_aic"]],
-                                        "Converged": ["yes" if c else "NO" for c in fits["converged"]]}, dtype=object)))
-    surv = ex.survival.rename(columns={ex.group: "ARM"}).reset_index(drop=True)
-    p.tables.append(Table("longterm_survival", f"Extrapolated {w.free} proportion at whole years (model assumptions, not evidence)", surv,
-                          pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in surv["ARM"]], "Distribution": surv["distribution"].astype(str),
-                                        "Year": [fmt_number(y, 0) for y in surv["years"]],
-                                        f"{w.free_pct} ({pct_level(plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
-                          note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
+    p.add("longterm_model_comparison", ex.fits.rename(columns={ex.group: "ARM"}))
+    p.add("longterm_survival", ex.survival.rename(columns={ex.group: "ARM"}))
 
     def plot():
         from ...plots.survival import plot_extrapolation
@@ -102,4 +88,32 @@ def compute(ctx):
         p.figures.append(Figure("longterm_extrapolation", f"Per arm: Kaplan-Meier (observed, black) and the fitted parametric curves extended to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}). Beyond it the curves are model assumptions.", fig))
 
     p.attempt("Extrapolation plot", plot)
-    return p.section(KEY, TITLE)
+    return p.analysis(KEY)
+
+
+def render(a, view):
+    """The section from the frames of :func:`analyse` (or read back from the ARD)."""
+    spec, w = view.plan.longterm, EventWords.of(view.plan)
+    fu = a.frame("longterm_followup").iloc[0]
+    follow, horizon = float(fu["follow_up_day"]), float(fu["horizon_day"])
+    paras = [NOT_EVIDENCE.format(years=spec.horizon_years, event=w.event),
+             f"Observed follow-up {w.since} reaches day {follow:g} "
+             f"({follow / 365.25:.1f} years); the curves are extended to {spec.horizon_years:g} years "
+             f"(day {horizon:g}). Distributions compared: {', '.join(spec.distributions)}."]
+    tables = []
+    fits = a.frame("longterm_model_comparison")
+    if fits is not None:
+        tables.append(table("longterm_model_comparison", f"Parametric models of {w.free} survival per arm: fit to the observed data (lower AIC / BIC = better fit within follow-up only)", a,
+                            pd.DataFrame({"Arm": [view.label(str(x)) for x in fits["ARM"]], "Distribution": fits["distribution"].astype(str),
+                                          "Parameters": [f"{int(k)}" for k in fits["n_params"]], "Log-likelihood": [fmt_number(v, 2) for v in fits["loglik"]],
+                                          "AIC": [fmt_number(v, 2) for v in fits["aic"]], "BIC": [fmt_number(v, 2) for v in fits["bic"]],
+                                          "Delta AIC": [fmt_number(v, 2) for v in fits["delta_aic"]],
+                                          "Converged": ["yes" if c else "NO" for c in fits["converged"]]}, dtype=object)))
+    surv = a.frame("longterm_survival")
+    if surv is not None:
+        tables.append(table("longterm_survival", f"Extrapolated {w.free} proportion at whole years (model assumptions, not evidence)", a,
+                            pd.DataFrame({"Arm": [view.label(str(x)) for x in surv["ARM"]], "Distribution": surv["distribution"].astype(str),
+                                          "Year": [fmt_number(y, 0) for y in surv["years"]],
+                                          f"{w.free_pct} ({pct_level(view.plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
+                            note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
+    return section_of(a, TITLE, paragraphs=paras, tables=tables)
