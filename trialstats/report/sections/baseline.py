@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_int, fmt_mean_sd, fmt_median_iqr, fmt_n_pct, fmt_number
-from ._analysis import Analysis, section_of, table
+from ._analysis import Analysis, section_of, single_step, table
 from ._base import Section
 
 KEY = "baseline"
@@ -190,3 +190,7 @@ def render(a: Analysis, view) -> Section:
     )
     return section_of(a, TITLE, paragraphs=(text,),
                       tables=(table("baseline", "Baseline characteristics by arm (Table 1)", a, display),))
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

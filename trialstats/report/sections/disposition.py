@@ -11,7 +11,7 @@ from dataclasses import replace
 import pandas as pd
 
 from ..tables import fmt_n_pct
-from ._analysis import Analysis, section_of, table
+from ._analysis import Analysis, section_of, single_step, table
 from ._base import Section
 
 KEY = "disposition"
@@ -120,3 +120,7 @@ def _header(view, arm: str, flow: pd.DataFrame) -> str:
     n = int(flow[(flow["stage"] == "Randomised") & (flow["ARM"] == arm)]["n"].iloc[0])
     name = "Total" if arm == "Total" else view.label(arm)
     return f"{name} (N={n})"
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

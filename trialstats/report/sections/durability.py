@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number, fmt_pvalue
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     Figure,
     Section,
@@ -155,3 +155,7 @@ def _count_term(term: str, arms: list[str], ref: str, labels: dict) -> str:
     if term == "LOGBASE":
         return "log baseline count (per unit)"
     return term
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

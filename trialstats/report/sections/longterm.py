@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     EventWords,
     Figure,
@@ -117,3 +117,7 @@ def render(a, view):
                                           f"{w.free_pct} ({pct_level(view.plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
                             note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
     return section_of(a, TITLE, paragraphs=paras, tables=tables)
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from ..ard_long import SECTION_NAMES
+from ._analysis import Analysis, single_step
 from ._base import EventWords, Section, endpoint_name, pct_level
 from .longterm import NOT_EVIDENCE
 from .safety import RD_METHOD_NAMES
@@ -135,13 +139,34 @@ def methods_text(plan, results: dict, reference_label: str, ran: dict | None = N
     return paras
 
 
-def compute(ctx) -> Section:
-    plan = ctx.plan
-    ran = {}
-    for k, sec in ctx.sections.items():
-        ran[k] = ("not applicable" if sec.not_applicable else
-                  "failed" if sec.error else "ok")
-    names = {"primary": endpoint_name(ctx.trial, plan.primary.paramcd)} if plan.primary else {}
-    paras = methods_text(plan, ctx.results, ctx.label(ctx.reference), ran=ran, names=names)
+#: What the other sections recorded that the methods text reads (``ctx.results`` keys).
+FACTS = ("primary_covariance", "primary_flags", "completers_rule", "interval_censored",
+         "competing_events", "safety_population")
+
+
+def analyse(ctx):
+    """Frames ``methods_facts`` (what the fits did: :data:`FACTS`, missing when not recorded)
+    and ``methods_ran`` (each section computed before this one: ok, failed or not applicable)."""
+    # sections by their ARD names (the time-to-event section is "time_to_event", not "relapse")
+    ran = [(SECTION_NAMES.get(k, k), "not applicable" if sec.not_applicable else "failed" if sec.error else "ok")
+           for k, sec in ctx.sections.items()]
+    facts = pd.DataFrame({k: pd.Series([ctx.results.get(k)], dtype=object) for k in FACTS})
+    return Analysis(KEY, {"methods_facts": facts,
+                          "methods_ran": pd.DataFrame(ran, columns=["section", "status"])})
+
+
+def render(a, view) -> Section:
+    """The methods paragraphs from the plan and the frames of :func:`analyse`."""
+    plan = view.plan
+    facts = {k: v for k, v in a.frame("methods_facts").iloc[0].items() if v is not None}
+    keys = {v: k for k, v in SECTION_NAMES.items()}
+    ran = {keys.get(k, k): v for k, v in zip(a.frame("methods_ran")["section"], a.frame("methods_ran")["status"])}
+    names = {"primary": endpoint_name(view.trial, plan.primary.paramcd)} if plan.primary else {}
+    paras = methods_text(plan, facts, view.label(view.reference), ran=ran, names=names)
     paras.append("The plan executed, as TOML (a sap.toml in the trial folder with this content reproduces it):")
-    return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), preformatted=plan.to_toml())
+    return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), preformatted=plan.to_toml(),
+                   notes=a.notes, failures=a.failures)
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ...errors import ModelError
 from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     Figure,
     Section,
@@ -414,3 +414,7 @@ def _with_cov(spec, cov):
     from dataclasses import replace
 
     return replace(spec, covariance=(cov,))
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     EventWords,
     Figure,
@@ -436,3 +436,6 @@ def _cause_names(data: pd.DataFrame, w: EventWords) -> dict:
         out[code] = w.event if code == 1 else (desc or f"event code {code}")
     return out
 
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_n_pct
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import NotApplicable, pct_level
 
 KEY = "safety"
@@ -189,3 +189,7 @@ def render(a, view):
         + f"Each subject is counted once per system organ class and once per preferred term. {rd_text}"
     )
     return section_of(a, TITLE, paragraphs=paras, tables=tables)
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

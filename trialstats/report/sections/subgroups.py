@@ -22,7 +22,7 @@ from ...errors import ModelError
 from ...formula import quote_name
 from ...results.interaction import subgroup_interaction
 from ..tables import fmt_estimate_ci, fmt_pvalue
-from ._analysis import Results, section_of, table
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     Figure,
     _one_line,
@@ -199,3 +199,7 @@ def render(a, view):
         "exploratory: no adjustment for multiplicity, and small subgroups give wide intervals."
     )
     return section_of(a, TITLE, paragraphs=[para], tables=tables)
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)
