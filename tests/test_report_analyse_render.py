@@ -154,3 +154,30 @@ def test_km_figure_number_at_risk_uses_the_table_grid(colon_built):
         # the numbers drawn under the axis, arm by arm, are the table's n_risk
         drawn = [int(t.get_text()) for t in ax.texts if t.get_text().isdigit()]
         assert drawn == [int(v) for v in table["n_risk"]]
+
+
+class _AnalyseRenderInsideCompute:
+    """The style of sections/estimands.py on h/estimands: analyse(trial, plan) and
+    render(results, labels) of its own signatures, run by its own compute(ctx)."""
+
+    KEY = "old"
+    TITLE = "Old style"
+    NEEDS = ()
+
+    @staticmethod
+    def analyse(trial, plan):
+        return {"estimate": 1.25}
+
+    @staticmethod
+    def render(results, labels):
+        return _OldStyle.compute(None)
+
+    @classmethod
+    def compute(cls, ctx):
+        return cls.render(cls.analyse(ctx.trial, ctx.plan), {})
+
+
+def test_a_compute_of_its_own_runs_even_beside_analyse_and_render():
+    ctx = type("Ctx", (), {"trial": None, "plan": None})()
+    sec, a = run_section(_AnalyseRenderInsideCompute, ctx)
+    assert sec.paragraphs == ("text",) and list(a.frames) == ["old_t"]
