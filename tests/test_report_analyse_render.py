@@ -181,3 +181,18 @@ def test_a_compute_of_its_own_runs_even_beside_analyse_and_render():
     ctx = type("Ctx", (), {"trial": None, "plan": None})()
     sec, a = run_section(_AnalyseRenderInsideCompute, ctx)
     assert sec.paragraphs == ("text",) and list(a.frames) == ["old_t"]
+
+
+def test_appendix_lists_the_ard_files_with_their_rows(tmp_path):
+    from trialstats.report.build import build
+
+    out = tmp_path / "colon.html"
+    build(ts.load_trial(REAL / "colon"), out)
+    folder = tmp_path / "colon_ard"
+    rows = pd.read_csv(folder / "appendix_output_rows.csv")
+    ard_rows = rows[rows["table"] == "ard"]
+    assert list(ard_rows["csv"]) == ["colon_ard/ard.csv", "colon_ard/ard.parquet"]
+    n = len(pd.read_parquet(folder / "ard.parquet"))
+    assert len(pd.read_csv(folder / "ard.csv", keep_default_na=False)) == n
+    assert set(ard_rows["rows"]) == {n}
+    assert "colon_ard/ard.parquet" in out.read_text(encoding="utf-8")

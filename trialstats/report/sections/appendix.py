@@ -27,20 +27,30 @@ def analyse(ctx):
     out = [{"section": sec.title, "table": t.name, "rows": len(t.data), "csv": f"{folder}/{t.name}.csv"}
            for sec in ctx.sections.values() for t in sec.tables]
     out.append({"section": TITLE, "table": "appendix_*", "rows": len(hashes), "csv": f"{folder}/appendix_*.csv"})
+    for name in ("ard.csv", "ard.parquet"):  # rows filled below, once this section's frames exist
+        out.append({"section": "Analysis results data: every table above as one long table", "table": "ard",
+                    "rows": None, "csv": f"{folder}/{name}"})
     gen = (getattr(trial.meta, "extra", {}) or {}).get("generator")
     seeds = [{"what": "analysis plan seed", "seed": str(plan.seed)}]
     if isinstance(gen, dict) and "seed" in gen:
         seeds.append({"what": f"data generator ({gen.get('function', 'simulator')})", "seed": str(gen["seed"])})
     elif "seed" in (getattr(trial.meta, "extra", {}) or {}):
         seeds.append({"what": "trial.toml seed", "seed": str(trial.meta.extra["seed"])})
-    return Analysis(KEY, {
+    frames = {
         "appendix_inputs": hashes,
         "appendix_input_rows": table_rows(trial),
         "appendix_output_rows": pd.DataFrame(out, columns=["section", "table", "rows", "csv"]),
         "appendix_versions": dependency_versions(),
         "appendix_seeds": pd.DataFrame(seeds),
         "appendix_command": pd.DataFrame({"command": [rebuild_command(trial, ctx.results["out_path"])]}),
-    })
+    }
+    # rows of ard.csv / ard.parquet: one per cell of every frame (a frame without rows: one per
+    # column), this section's included; the count does not change the shape it counts
+    every = [f for an in ctx.analyses.values() for f in an.frames.values()] + list(frames.values())
+    n_ard = sum(len(f.columns) * max(len(f), 1) for f in every if f is not None and len(f.columns))
+    rows = frames["appendix_output_rows"]
+    rows["rows"] = rows["rows"].where(rows["table"] != "ard", n_ard).astype("int64")
+    return Analysis(KEY, frames)
 
 
 def render(a, view):
@@ -51,8 +61,8 @@ def render(a, view):
         table("appendix_inputs", "Input files and their SHA-256", a, hashes.astype(str)),
         table("appendix_input_rows", "Rows per input table", a,
               pd.DataFrame({"Table": rows["table"], "Rows": [fmt_int(v) for v in rows["rows"]], "Columns": [fmt_int(v) for v in rows["columns"]]}, dtype=object)),
-        table("appendix_output_rows", "Rows per report table (each also written as CSV, the analysis results data)", a,
-              pd.DataFrame({"Section": ot["section"], "Table": ot["table"], "Rows": [fmt_int(v) for v in ot["rows"]], "CSV": ot["csv"]}, dtype=object)),
+        table("appendix_output_rows", "Rows per report table (each also written as CSV), and of the long analysis results data (ard.csv, ard.parquet)", a,
+              pd.DataFrame({"Section": ot["section"], "Table": ot["table"], "Rows": [fmt_int(v) for v in ot["rows"]], "File": ot["csv"]}, dtype=object)),
         table("appendix_versions", "Software versions (trialstats, Python and every dependency)", a, vers.astype(str)),
         table("appendix_seeds", "Seeds", a, sd.astype(str)),
     ]
