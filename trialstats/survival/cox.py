@@ -9,8 +9,9 @@ with Efron (R's default), Breslow or exact (:mod:`._cox_exact`) handling of tied
 optional case weights and counting-process ``(start, stop]`` rows (time-dependent covariates,
 recurrent events). Times equal up to rounding are tied first, as R ``aeqSurv``
 (:func:`._input.tie_times`). Standard errors come from the
-inverse information, or with ``robust=True`` / ``cluster=`` from the sandwich :math:`D^T D` of
-dfbeta residuals summed within clusters (R ``robust=TRUE`` / ``cluster=``). Intervals are Wald
+inverse information, or with ``robust=True`` / ``subject=`` from the sandwich :math:`D^T D` of
+dfbeta residuals summed within subjects (R ``robust=TRUE`` / ``cluster()``; ``cluster=`` is the
+deprecated alias of ``subject=``). Intervals are Wald
 intervals on the log scale, exponentiated.
 
 The formula (formulaic syntax, right-hand side only) uses treatment coding; term names follow R:
@@ -63,6 +64,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._compat import subject_alias
 from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
 from ..formula import formula_context
@@ -345,6 +347,7 @@ def cox(
     *,
     strata: str | None = None,
     robust: bool | None = None,
+    subject: str | None = None,
     cluster: str | None = None,
     ties: str = "efron",
     level: float = 0.95,
@@ -362,7 +365,7 @@ def cox(
         Right-hand side in formulaic syntax, e.g. ``"ARM + AGE"`` (``C(x)`` makes a numeric
         column a factor). Treatment coding; the first level is the reference.
     data : DataFrame
-        ADTTE-like table, one row per subject (or per record with ``cluster=``).
+        ADTTE-like table, one row per subject (or per record with ``subject=``).
     time : str, default "AVAL"
         Follow-up time.
     event, censor : str
@@ -370,10 +373,13 @@ def cox(
     strata : str, optional
         Column whose levels get separate baseline hazards (R ``strata()``).
     robust : bool, optional
-        Sandwich standard errors. Default as R: True with ``cluster=`` or with non-integer
+        Sandwich standard errors. Default as R: True with ``subject=`` or with non-integer
         case weights, else False.
+    subject : str, optional
+        Subject (cluster) column for the sandwich variance: the rows of one subject are summed
+        (R ``cluster()``). The keyword of the subject column across the library.
     cluster : str, optional
-        Cluster column for the sandwich variance (R ``cluster()``).
+        Deprecated alias of ``subject`` (FutureWarning).
     ties : {"efron", "breslow", "exact"}
         Handling of tied event times; "exact" is R's exact partial likelihood (the discrete
         / conditional logistic model).
@@ -390,7 +396,7 @@ def cox(
     start, stop : str, optional
         Counting-process data, R ``Surv(start, stop, event)``: each row is at risk on
         ``(start, stop]``, so covariates can change over time (one row per interval) and
-        recurrent events are rows of one subject (use ``cluster=`` for Andersen-Gill robust
+        recurrent events are rows of one subject (use ``subject=`` for Andersen-Gill robust
         SEs). ``stop=`` names the stop column (default: ``time=``).
 
     Returns
@@ -403,6 +409,7 @@ def cox(
         Invalid input or options, a constant covariate, a factor level without events, or a
         covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
+    cluster = subject_alias(subject, cluster, "cluster", "cox", default=None)
     check_choice("ties", ties, TIES)
     if ties == "exact" and weights is not None:
         raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
@@ -416,7 +423,7 @@ def cox(
     w_all = None if weights is None else case_weights(frame, weights)
     if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
-    for special, arg in (("strata(", "strata"), ("cluster(", "cluster")):
+    for special, arg in (("strata(", "strata"), ("cluster(", "subject")):
         if special in formula.split("~", 1)[-1]:
             raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
                              f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
@@ -518,7 +525,7 @@ def cox(
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
         if ties == "exact":
-            raise ModelError("robust=/cluster= standard errors are not available with "
+            raise ModelError("robust=/subject= standard errors are not available with "
                              "ties=\"exact\" (R has no score residuals for it); use "
                              "ties=\"efron\" or \"breslow\"")
         var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
