@@ -17,7 +17,7 @@ def test_numpy_error_state_and_warnings_stay_inside():
         warnings.simplefilter("always")
         with quiet_lifelines() as caught:
             np.seterr(all="raise")  # what lifelines does globally
-            warnings.warn("from lifelines", UserWarning)
+            warnings.warn("from lifelines", UserWarning, stacklevel=1)
         assert caught is None
     assert np.geterr() == before
     assert outside == []
@@ -25,8 +25,8 @@ def test_numpy_error_state_and_warnings_stay_inside():
 
 def test_record_collects_every_warning():
     with quiet_lifelines(record=True) as caught:
-        warnings.warn("again", UserWarning)
-        warnings.warn("again", UserWarning)
+        warnings.warn("again", UserWarning, stacklevel=1)
+        warnings.warn("again", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["again", "again"]
 
 
