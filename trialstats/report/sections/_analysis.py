@@ -117,9 +117,9 @@ def single_step(analyse, render):
     of a converted section (``module.compute(ctx)`` keeps working for one release)."""
 
     def compute(ctx) -> Section:
+        """``analyse`` then ``render`` in one step (the older contract, kept for one release)."""
         return render(analyse(ctx), View.of(ctx))
 
-    compute.__doc__ = "``analyse`` then ``render`` in one step (the older contract, kept for one release)."
     compute.single_step = True  # run_section calls analyse and render itself
     return compute
 

@@ -17,17 +17,6 @@ NEEDS = ("disposition", "primary", "durability", "relapse", "safety", "hypothese
 
 _ORDER = (("primary", "Primary: {label}"), ("primary-kr", "Sensitivity: {label}"), ("slope", "Durability: {label}"),
           ("rmst", "{event}: {label}"), ("cox", "{event}: {label}"))
-#: The section that produces each estimate: an estimate of a section that failed (even in part)
-#: or did not apply never reaches the summary.
-SOURCE = {"primary": "primary", "primary-kr": "primary", "slope": "durability", "rmst": "relapse",
-          "cox": "relapse"}
-
-
-def source_section(endpoint: str) -> str:
-    """Key of the section that makes the estimates of ``endpoint`` ("secondary:x" -> primary)."""
-    return "primary" if endpoint.startswith("secondary:") else SOURCE.get(endpoint, endpoint)
-
-
 def key_results(ctx) -> pd.DataFrame:
     """Tidy key results: one row per (result, arm) against the reference arm, with estimate,
     interval and p-value; only from the sections that completed without a failure."""
