@@ -303,3 +303,39 @@ def test_plan_more_events_names_or_drops_further_endpoints():
     assert plan.relapse.paramcd == "DEATH" and [s.paramcd for s in plan.more_events] == ["RECURR"]
     with pytest.raises(PlanError, match=r"time_to_event.more\[0\]: PARAMCD 'OS' is not in ADTTE; valid: DEATH"):
         plan_for_trial(trial, {"time_to_event": {"paramcd": "RECURR", "more": ["OS"]}})
+
+
+# --- a third real trial: survival::pbc (a STAGE column, a competing event) -------------------------
+@pytest.fixture(scope="module")
+def pbc(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pbc") / "pbc.html"
+    res = build(ts.load_trial(REAL / "pbc"), out)
+    return res, out.read_text(encoding="utf-8"), out.parent / "pbc_ard"
+
+
+def test_pbc_stage_is_its_own_not_the_hair_stages(pbc):
+    res, html, ard = pbc
+    assert not res.failed
+    text = _text(html)
+    assert HAIR.findall(text) == []  # Table 1 had said "Norwood-Hamilton / Ludwig" for STAGE
+    t1 = pd.read_csv(ard / "baseline.csv", keep_default_na=False)
+    stage = t1[(t1["variable"] == "STAGE") & (t1["ARM"] == "Total")]
+    assert stage["label"].unique().tolist() == ["STAGE"] and set(stage["type"]) == {"categorical"}
+    assert stage["level"].astype(str).tolist() == ["1", "2", "3", "4"]
+    # death with liver transplant as the competing event, named from EVNTDESC
+    assert "Cumulative incidence of death at the landmark days (competing event: liver transplant" in text
+
+
+def test_pbc_headline_numbers_equal_r(pbc):
+    _, _, ard_dir = pbc
+    ard = pd.read_parquet(ard_dir / "ard.parquet")
+    ref = REF["pbc"]
+    # survival::coxph(Surv(AVAL, 1 - CNSR) ~ ARM, ties = "efron"), survdiff, survfit (log-log)
+    assert_allclose(_stat(ard, "tte_cox", "hazard_ratio", "DPCA"), ref["cox"]["hazard_ratio"], **SAME_ALGORITHM)
+    assert_allclose(_stat(ard, "tte_cox", "std_error", "DPCA"), ref["cox"]["std_error"], **SAME_ALGORITHM_SE)
+    assert_allclose(_stat(ard, "tte_cox", "p_value", "DPCA"), ref["cox"]["p_value"], **SAME_ALGORITHM_SE)
+    lr = ard[(ard["table"] == "tte_logrank") & (ard["row"] == 0)].set_index("stat_name")["stat"]
+    assert_allclose(lr["statistic"], ref["logrank"]["statistic"], **SAME_ALGORITHM)
+    for i, arm in enumerate(ref["km"]["arm"]):  # event times: exact
+        for col in ("median", "conf_low", "conf_high"):
+            assert _stat(ard, "tte_median", col, arm) == ref["km"][col][i]

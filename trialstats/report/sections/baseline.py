@@ -44,13 +44,14 @@ _NOT_BASELINE = frozenset({"EOSSTT", "DCSREAS", "DCDECOD", "TRTDURD", "TRTSDT", 
 
 def default_variables(adsl: pd.DataFrame, plan_variables=()) -> tuple[tuple[str, str], ...]:
     """Table 1 variables: the plan's ``[baseline] variables``; else, when the bundled trials'
-    columns are there (STAGE or BASETAHC), their labelled list :data:`VARIABLES`; else every
+    own column is there (BASETAHC, the baseline hair count), their labelled list
+    :data:`VARIABLES`; else every
     ADSL column that describes a subject (not identifiers, dates, flags ``*FL``, disposition
     columns, constant columns or free text with a value per subject), in ADSL order, labelled by
     its name. Typing (continuous / categorical) is by content: see :func:`variable_types`."""
     if plan_variables:
         return tuple(plan_variables)
-    if {"STAGE", "BASETAHC"} & set(adsl.columns):
+    if "BASETAHC" in adsl.columns:  # a STAGE column alone is any trial's stage (survival::pbc)
         return VARIABLES
     from ...results.describe import _default_variables
 
