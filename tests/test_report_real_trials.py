@@ -249,6 +249,9 @@ def test_colon_death_is_reported_beside_recurrence(colon):
     assert "7. Time to recurrence and time to death" in text
     assert "Time to death is measured in days from randomisation; 929 subjects were followed and " \
            "452 deaths were observed." in text
+    # captions that would not say which endpoint name it when there are two
+    assert "Number at risk (time to death) by day" in text and "Number at risk (time to recurrence)" in text
+    assert "RMST difference (time to death) vs Observation up to day 3214" in text
     for words in ("Median time to death", "Landmark overall rates", "Log-rank tests of overall survival",
                   "Cox proportional-hazards model of death", "Restricted mean survival time up to day 3214",
                   "Kaplan-Meier estimate of overall survival"):

@@ -303,6 +303,14 @@ def _intro(ep: Event, counts) -> str:
                "(interval-censored sensitivity)." if bool(counts["interval_bounds"]) else ""))
 
 
+def _which(view, ep: Event) -> str:
+    """`` (time to death)`` in the captions that do not name the event, when the section has
+    more than one endpoint; "" otherwise."""
+    if not view.plan.more_events:
+        return ""
+    return f" ({ep.w.title[:1].lower() + ep.w.title[1:]})"
+
+
 def _arm_names(view, arms) -> list[str]:
     return [view.label(str(x)) for x in arms]
 
@@ -313,7 +321,7 @@ def _t_at_risk(a, view, ep, strata):
     wide = rt.pivot_table(index="ARM", columns="time", values="n_risk", observed=True, sort=False)
     disp = pd.DataFrame({"Arm": _arm_names(view, wide.index),
                          **{f"Day {t:g}": [fmt_int(v) for v in wide[t]] for t in wide.columns}}, dtype=object)
-    return table(f"{pre}_at_risk", f"Number at risk by day {w.since}", a, disp)
+    return table(f"{pre}_at_risk", f"Number at risk{_which(view, ep)} by day {w.since}", a, disp)
 
 
 def _t_median(a, view, ep, strata):
@@ -354,7 +362,7 @@ def _t_ph_test(a, view, ep, strata):
     pre = ep.pre
     ph = a.frame(f"{pre}_ph_test")
     disp = pd.DataFrame({"Term": ph["term"].astype(str), "Chi-square": [fmt_number(s, 2) for s in ph["statistic"]], "df": [fmt_number(d, 0) for d in ph["df"]], "p-value": [fmt_pvalue(v) for v in ph["p_value"]]}, dtype=object)
-    return table(f"{pre}_ph_test", "Proportional-hazards check (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", a, disp)
+    return table(f"{pre}_ph_test", f"Proportional-hazards check{_which(view, ep)} (scaled Schoenfeld residuals, as R cox.zph); a small p-value questions the single hazard ratio", a, disp)
 
 
 def _t_rmst(a, view, ep, strata):
@@ -368,7 +376,7 @@ def _t_rmst_difference(a, view, ep, strata):
     pre = ep.pre
     diff, lvl, tau = a.frame(f"{pre}_rmst_difference"), pct_level(view.plan.level), ep.spec.tau
     disp = pd.DataFrame({"Comparison": [f"{view.label(x)} - {view.label(r)}" for x, r in zip(diff["ARM"], diff["reference"])], f"Difference, days ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 1) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])], "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)
-    return table(f"{pre}_rmst_difference", f"RMST difference vs {view.label(view.reference)} up to day {tau:g}", a, disp)
+    return table(f"{pre}_rmst_difference", f"RMST difference{_which(view, ep)} vs {view.label(view.reference)} up to day {tau:g}", a, disp)
 
 
 def _other(a, pre) -> str:
