@@ -249,6 +249,10 @@ def test_colon_death_is_reported_beside_recurrence(colon):
     assert "7. Time to recurrence and time to death" in text
     assert "Time to death is measured in days from randomisation; 929 subjects were followed and " \
            "452 deaths were observed." in text
+    # one part per endpoint: its sub-heading and sentence above its first table
+    assert re.search(r"<h3>Time to death</h3>\s*<p>Time to death is measured in days from "
+                     r"randomisation; 929 subjects.*?</p>\s*<div class=\"table-wrap\">\s*"
+                     r"<table id=\"tbl-tte_death_at_risk\">", html, flags=re.S)
     # captions that would not say which endpoint name it when there are two
     assert "Number at risk (time to death) by day" in text and "Number at risk (time to recurrence)" in text
     assert "RMST difference (time to death) vs Observation up to day 3214" in text

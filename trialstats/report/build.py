@@ -345,7 +345,7 @@ def _render_html(trial, plan, rendered: list[dict], ctx) -> str:
             f["svg"] = Markup(f["svg"])  # matplotlib's own escaped SVG, not data text
         sec = r["section"]
         r["tables"] = [
-            {"name": t.name, "caption": t.caption, "note": t.note,
+            {"name": t.name, "caption": t.caption, "note": t.note, "heading": t.heading, "lead": t.lead,
              "header": [str(c) for c in t.display.columns],
              "numeric": [_numeric_column(t.display[c]) for c in t.display.columns],
              "rows": [[("" if v is None else str(v)) for v in row] for row in t.display.itertuples(index=False, name=None)]}

@@ -29,13 +29,18 @@ class NotApplicable(Exception):  # noqa: N818 - a state, not an error
 
 @dataclass(frozen=True)
 class Table:
-    """One table: ``data`` is the tidy numeric frame (CSV), ``display`` its strings (HTML)."""
+    """One table: ``data`` is the tidy numeric frame (CSV), ``display`` its strings (HTML).
+
+    ``heading`` (a sub-heading) and ``lead`` (a paragraph) are shown before the table, for a
+    section in parts (one per time-to-event endpoint)."""
 
     name: str
     caption: str
     data: pd.DataFrame
     display: pd.DataFrame
     note: str = ""
+    heading: str = ""
+    lead: str = ""
 
 
 @dataclass(frozen=True)

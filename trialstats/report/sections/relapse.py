@@ -12,7 +12,7 @@ relapse is only seen at visits.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -280,15 +280,19 @@ def _interval(ctx, p, data, ep: Event) -> None:
 def render(a, view):
     """The section from the analysis frames of :func:`analyse` (or read back from the ARD)."""
     paragraphs, tables = [], []
+    several = bool(view.plan.more_events)
     for ep in events(view.plan):
         counts = a.frame(f"{ep.pre}_counts")
         if counts is None:  # pragma: no cover - analyse always makes it
             continue
-        paragraphs.append(_intro(ep, counts.iloc[0]))
+        intro = _intro(ep, counts.iloc[0])
         strata = str(counts["strata"].iloc[0] or "")
-        for name, fn in _RENDERERS:
-            if a.frame(f"{ep.pre}_{name}") is not None:
-                tables.append(fn(a, view, ep, strata))
+        mine = [fn(a, view, ep, strata) for name, fn in _RENDERERS if a.frame(f"{ep.pre}_{name}") is not None]
+        if several and mine:  # one part per endpoint: its heading and sentence above its tables
+            mine[0] = replace(mine[0], heading=ep.w.title, lead=intro)
+        else:
+            paragraphs.append(intro)
+        tables += mine
     return section_of(a, title(view.plan), paragraphs=paragraphs, tables=tables)
 
 
