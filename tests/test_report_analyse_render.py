@@ -42,16 +42,17 @@ def _rerender_from_parquet(trial, ctx) -> tuple[str, list[str]]:
     ard = pd.read_parquet(io.BytesIO(parquet_bytes(ard)))
     view = View.of(ctx)
     sections, rerendered = [], []
-    for mod in build_mod.SECTIONS:
-        sec = ctx.sections[mod.KEY]
-        if hasattr(mod, "analyse") and mod.KEY in ctx.analyses and not (sec.not_applicable or sec.error):
-            a = ctx.analyses[mod.KEY]
-            back = Analysis(mod.KEY, frames_from_ard(ard, mod.KEY), a.figures, a.failures, a.notes)
-            # the build adds the warnings raised while the section ran as notes
-            sec = replace(mod.render(back, view), notes=sec.notes)
-            rerendered.append(mod.KEY)
-        sections.append(sec)
-    with matplotlib.rc_context(build_mod.RC):
+    with matplotlib.rc_context(build_mod.RC):  # render draws the figures made from frames
+        for mod in build_mod.SECTIONS:
+            sec = ctx.sections[mod.KEY]
+            if hasattr(mod, "analyse") and mod.KEY in ctx.analyses and not (sec.not_applicable or sec.error):
+                a = ctx.analyses[mod.KEY]
+                # figures analyse drew from result objects go along; render draws the others
+                back = Analysis(mod.KEY, frames_from_ard(ard, mod.KEY), a.figures, a.failures, a.notes)
+                # the build adds the warnings raised while the section ran as notes
+                sec = replace(mod.render(back, view), notes=sec.notes)
+                rerendered.append(mod.KEY)
+            sections.append(sec)
         rendered = [build_mod._render_figures(s, i + 1) for i, s in enumerate(sections)]
     return build_mod._render_html(trial, ctx.plan, rendered, ctx), rerendered
 
@@ -69,6 +70,8 @@ def test_render_from_ard_of_a_trial_with_every_section(tmp_path):
     # the simulated trial has interval bounds and a competing event: every frame kind is read back
     trial = ts.simulate_trial(n_per_arm=40, seed=5)
     html, ctx, _ = build_mod.render_report(trial, tmp_path / "sim.html")
+    # the primary section's figures are drawn by render from its frames, not passed along
+    assert ctx.analyses["primary"].figures == () and html.count('id="fig-primary_lsmeans"') == 1
     again, rerendered = _rerender_from_parquet(trial, ctx)
     assert sorted(rerendered) == sorted(m.KEY for m in build_mod.SECTIONS)  # all twelve ran
     assert "tte_gray" in ctx.analyses["relapse"].frames or "relapse_gray" in ctx.analyses["relapse"].frames

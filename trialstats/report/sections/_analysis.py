@@ -105,11 +105,14 @@ def table(name: str, caption: str, analysis: Analysis, display: pd.DataFrame, no
     return Table(name, caption, analysis.frames[name], display, note)
 
 
-def section_of(analysis: Analysis, title: str, *, paragraphs=(), tables=(), preformatted: str = "") -> Section:
-    """The Section of a rendered analysis (its figures, failures and notes carried over)."""
+def section_of(analysis: Analysis, title: str, *, paragraphs=(), tables=(), preformatted: str = "",
+               figures=()) -> Section:
+    """The Section of a rendered analysis: its failures and notes carried over; its figures are
+    those ``analyse`` drew (from result objects) followed by ``figures`` drawn by ``render``
+    from the frames."""
     return Section(key=analysis.key, title=title, paragraphs=tuple(paragraphs), tables=tuple(tables),
-                   figures=analysis.figures, notes=analysis.notes, failures=analysis.failures,
-                   preformatted=preformatted)
+                   figures=tuple(analysis.figures) + tuple(figures), notes=analysis.notes,
+                   failures=analysis.failures, preformatted=preformatted)
 
 
 def single_step(analyse, render):

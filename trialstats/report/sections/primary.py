@@ -203,7 +203,7 @@ def analyse(ctx):
     ctx.results["primary_fit"] = fit
     ctx.results["primary_covariance"] = used
     ctx.results["primary_attempts"] = attempts
-    lsm = p.add("primary_lsmeans", fit.lsmeans("ARM", by="AVISIT"))
+    p.add("primary_lsmeans", fit.lsmeans("ARM", by="AVISIT"))
     con = p.add("primary_contrasts", arm_contrasts(fit))
     _sensitivity(ctx, p, data, fit, used, con)
     _secondary(ctx, p, fit, used, con)
@@ -215,13 +215,15 @@ def analyse(ctx):
         p.add("primary_exclusions", excl)
     elif excl is not None and not isinstance(excl, pd.DataFrame):
         p.notes.append(f"Rows excluded from the MMRM: {excl}.")
-    obs = p.add("primary_observed_means", observed_means(data, "CHG", plan.level, ctx.arms))
+    p.add("primary_observed_means", observed_means(data, "CHG", plan.level, ctx.arms))
     if excluded:
         p.add("primary_flag_exclusions", pd.DataFrame(excluded))
-    pattern = p.add("missing_pattern", missing_pattern(trial, ep.paramcd, ctx.arms, ep.flag))
+    p.add("missing_pattern", missing_pattern(trial, ep.paramcd, ctx.arms, ep.flag))
     p.add("primary_fit", pd.DataFrame({"covariance": [used], "n_obs": [int(fit.n_obs)],
-                                       "n_subjects": [int(fit.n_subjects)]}))
-    _figures(ctx, p, data, lsm, obs, pattern, used)
+                                       "n_subjects": [int(fit.n_subjects)],
+                                       "units": pd.Series([outcome_units(data)], dtype=object)}))
+    times = visit_times(data)  # where each visit sits on the figures' time axis
+    p.add("primary_visits", pd.DataFrame({"AVISIT": [str(v) for v in times], "AVISITN": list(times.values())}))
     return p.analysis(KEY)
 
 
@@ -276,25 +278,31 @@ def _secondary(ctx, p, fit, used, con) -> None:
         p.add("secondary_endpoints", pd.DataFrame(rows))
 
 
-def _figures(ctx, p, data, lsm, obs, pattern, used) -> None:
+def _figures(a, view, used: str) -> list:
+    """The LS-mean profile, the observed means and the missing-data pattern, drawn from the
+    frames (visit times and units from ``primary_visits`` / ``primary_fit``)."""
     from ...plots.longitudinal import plot_lsmeans, plot_missing_pattern, plot_observed_means
 
-    plan = ctx.plan
-    labels = legend_safe({a: ctx.label(a) for a in ctx.arms})
+    plan = view.plan
+    labels = legend_safe(view.labels)
     lvl = pct_level(plan.level)
-    name = endpoint_name(ctx.trial, plan.primary.paramcd)
+    name = endpoint_name(view.trial, plan.primary.paramcd)
+    visits = a.frame("primary_visits")
+    units = a.frame("primary_fit")["units"].iloc[0]
+    times = dict(zip(visits["AVISIT"], visits["AVISITN"].astype(float)))
+    figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    units, times = outcome_units(data), visit_times(data)
-    plot_lsmeans(lsm, ax=ax, labels=labels, ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)",
+    plot_lsmeans(a.frame("primary_lsmeans"), ax=ax, labels=labels, ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)",
                  units=units, time=times)
-    p.figures.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
+    figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=labels, ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)",
+    plot_observed_means(a.frame("primary_observed_means"), ax=ax, labels=labels, ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)",
                         units=units, time=times)
-    p.figures.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
+    figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
-    plot_missing_pattern(pattern, ax=ax, labels=labels, title="Missing outcome by arm and visit")
-    p.figures.append(Figure("missing_pattern", f"Share of randomised subjects without a {name} value, by arm and visit (cells: % and missing/randomised).", fig))
+    plot_missing_pattern(a.frame("missing_pattern"), ax=ax, labels=labels, title="Missing outcome by arm and visit")
+    figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {name} value, by arm and visit (cells: % and missing/randomised).", fig))
+    return figs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,7 +338,8 @@ def render(a, view) -> Section:
                             pd.DataFrame({"Rule": ex["rule"], "Rows": [fmt_int(v) for v in ex["rows"]],
                                           "Subjects": [fmt_int(v) for v in ex["subjects"]]}, dtype=object)))
     tables.append(_t_missing(a, view))
-    return section_of(a, TITLE, paragraphs=_paragraphs(a, view, name, used, att, ex, lvl), tables=tables)
+    return section_of(a, TITLE, paragraphs=_paragraphs(a, view, name, used, att, ex, lvl), tables=tables,
+                      figures=_figures(a, view, used))
 
 
 def _paragraphs(a, view, name, used, att, ex, lvl) -> list[str]:
