@@ -59,13 +59,11 @@ def analyse(ctx):
     and ``durability_data`` (end-of-treatment week, observations, subjects, last week, unit,
     and the count model's size, dispersion and convergence)."""
     from ... import count_model, lmm
-    from ...plots.longitudinal import plot_observed_means
 
     plan, trial = ctx.plan, ctx.trial
     spec = plan.durability
     arms, ref = ctx.arms, ctx.reference
     labels = {a: ctx.label(a) for a in arms}
-    lvl = pct_level(plan.level)
     data, stop = off_treatment_frame(trial, spec.paramcd, plan.primary.visit)
     p = Results()
     fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, subject="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
@@ -86,12 +84,26 @@ def analyse(ctx):
         "last_week": [float(data["AVISITN"].max())], "unit": [unit], "count_n_obs": [int(cm.n_obs)],
         "count_n_subjects": [int(cm.n_subjects)], "count_dispersion": [float(cm.dispersion)],
         "count_converged": [bool(cm.converged)]}))
-    obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
-    fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd}", title=f"{name} after treatment stops",
-                        units=unit or outcome_units(data), time=visit_times(data))
-    p.figures.append(Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig))
+    p.add("durability_observed_means", observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms))
+    times = visit_times(data)  # where each visit sits on the figure's time axis
+    p.add("durability_visits", pd.DataFrame({"AVISIT": [str(v) for v in times], "AVISITN": list(times.values()),
+                                             "units": pd.Series([unit or outcome_units(data)] * len(times), dtype=object)}))
     return p.analysis(KEY)
+
+
+def _figure(a, view) -> Figure:
+    """Observed means from the end of treatment on, drawn from the frames."""
+    from ...plots.longitudinal import plot_observed_means
+
+    spec = view.plan.durability
+    visits = a.frame("durability_visits")
+    stop = float(a.frame("durability_data")["stop_week"].iloc[0])
+    fig, ax = new_figure(figsize=(7.5, 4.2))
+    plot_observed_means(a.frame("durability_observed_means"), ax=ax, labels=legend_safe(view.labels),
+                        ylabel=f"Observed mean {spec.paramcd}", title=f"{endpoint_name(view.trial, spec.paramcd)} after treatment stops",
+                        units=visits["units"].iloc[0] if len(visits) else None,
+                        time=dict(zip(visits["AVISIT"], visits["AVISITN"].astype(float))))
+    return Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({pct_level(view.plan.level)} CI).", fig)
 
 
 def render(a, view) -> Section:
@@ -126,7 +138,7 @@ def render(a, view) -> Section:
         f"{d['unit']} per week off treatment; a negative slope is a decline after treatment stops. The GEE count model "
         "(log link, robust sandwich standard errors) gives the same comparison on the ratio scale.",
     )
-    return section_of(a, TITLE, paragraphs=paras, tables=tables)
+    return section_of(a, TITLE, paragraphs=paras, tables=tables, figures=[_figure(a, view)])
 
 
 def spec_unit(trial, paramcd: str) -> str:

@@ -110,7 +110,7 @@ def analyse(ctx):
     if inter_rows:
         p.add("subgroup_interactions", pd.DataFrame(inter_rows))
     p.add("subgroups_model", pd.DataFrame({"covariance": [used], "order": [", ".join(order)]}))
-    _forest_plot(ctx, p, forest)
+    p.add("subgroups_forest", forest)  # the forest plot's rows: headings (no ARM) and estimates
     if p.failures:
         p.notes.append("Some subgroup fits failed; their rows show NE: " + "; ".join(_one_line(Exception(f)) for f in p.failures[:3]))
     return p.analysis(KEY)
@@ -152,17 +152,18 @@ def _one_factor(ctx, p, data, spec, used, column, sublabel) -> tuple[dict, list[
     return inter, rows
 
 
-def _forest_plot(ctx, p, forest) -> None:
+def _forest_plot(a, view) -> Figure:
+    """The forest plot, drawn from the frame ``subgroups_forest``."""
     from ...plots.longitudinal import plot_forest
 
-    plan, ep, ref = ctx.plan, ctx.plan.primary, ctx.reference
-    others = [a for a in ctx.arms if a != ref]
-    labels = {a: ctx.label(a) for a in ctx.arms}
+    plan, ep, ref = view.plan, view.plan.primary, view.reference
+    others = [x for x in view.arms if x != ref]
+    forest = a.frame("subgroups_forest")
     lvl = pct_level(plan.level)
     fig, ax = new_figure(figsize=(8.0, 0.42 * forest["label"].nunique() * max(1, len(others) * 0.6) + 1.6))
-    plot_forest(forest, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=legend_safe(labels),
-                xlabel=f"Difference vs {labels.get(ref, ref)} in {endpoint_name(ctx.trial, ep.paramcd)} change at {ep.visit} ({lvl} CI)")
-    p.figures.append(Figure("subgroups_forest", f"Treatment effect at {ep.visit} by subgroup, with {lvl} intervals and interaction p-values in the headings.", fig))
+    plot_forest(forest, ax=ax, label="label", group="ARM" if len(others) > 1 else None, labels=legend_safe(view.labels),
+                xlabel=f"Difference vs {view.label(ref)} in {endpoint_name(view.trial, ep.paramcd)} change at {ep.visit} ({lvl} CI)")
+    return Figure("subgroups_forest", f"Treatment effect at {ep.visit} by subgroup, with {lvl} intervals and interaction p-values in the headings.", fig)
 
 
 def render(a, view):
@@ -198,7 +199,7 @@ def render(a, view):
         "level (trialstats.subgroup_interaction; the table lists each test's df and contrasts). Subgroup analyses are "
         "exploratory: no adjustment for multiplicity, and small subgroups give wide intervals."
     )
-    return section_of(a, TITLE, paragraphs=[para], tables=tables)
+    return section_of(a, TITLE, paragraphs=[para], tables=tables, figures=[_forest_plot(a, view)])
 
 
 #: the older single-step contract (``compute(ctx) -> Section``), kept for one release
