@@ -24,6 +24,7 @@ from ._base import (
     EventWords,
     Figure,
     NotApplicable,
+    _one_line,
     legend_safe,
     new_figure,
     pct_level,
@@ -132,8 +133,6 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
 
     plan, trial = ctx.plan, ctx.trial
     spec, w, pre = ep.spec, ep.w, ep.pre
-    labels = {a: ctx.label(a) for a in ctx.arms}
-    lvl = pct_level(plan.level)
     data = relapse_frame(trial, spec.paramcd)
     data, stratum, strata_cols = strata_column(data, spec.strata)
     p.add(f"{pre}_counts", pd.DataFrame({
@@ -143,25 +142,9 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
     km = ts.kaplan_meier(data, time="AVAL", censor="CNSR", by="ARM", level=plan.level)
     res["km"] = km
     ticks = time_grid(float(data["AVAL"].max()))
-
-    def km_plot():
-        from ...plots.survival import plot_km
-
-        fig, ax = new_figure(figsize=(7.5, 5.0))
-        # the number-at-risk row under the axis at the times of the at-risk table
-        plot_km(km, ax=ax, at_risk=True, times=ticks, labels=legend_safe(labels))
-        ax.set_title(f"{w.Free} survival {w.after} (Kaplan-Meier)")
-        p.figures.append(Figure(f"{pre}_km", f"Kaplan-Meier estimate of {w.free} survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig))
-
-    p.attempt(_what("Kaplan-Meier plot", ep), km_plot)
-
-    def loglog_plot():
-        from ...plots.survival import plot_loglog
-
-        fig, ax = new_figure(figsize=(6.5, 4.0))
-        plot_loglog(km, ax=ax, labels=legend_safe(labels), title=f"log(-log) {w.free} survival: parallel curves support proportional hazards")
-        p.figures.append(Figure(f"{pre}_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig))
-
+    # the curves of the figures (drawn by render): every step of each arm, the arms in order
+    p.add(f"{pre}_km", km.table)
+    p.add(f"{pre}_km_levels", pd.DataFrame({km.group: list(km.levels), "time_unit": km.time_unit}))
     p.attempt(_what("Number-at-risk table", ep), lambda: p.add(f"{pre}_at_risk", km.risk_table(ticks).rename(columns={km.group: "ARM"})))
 
     def medians():
@@ -179,7 +162,6 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
     p.attempt(_what("Landmark rates", ep), landmarks)
     p.attempt(_what("Log-rank tests", ep), lambda: _logrank(p, data, stratum, strata_cols, pre, res))
     p.attempt(_what("Cox model", ep), lambda: _cox(ctx, p, data, stratum, ep))
-    p.attempt(_what("log(-log) plot", ep), loglog_plot)
 
     def rmst():
         fit = ts.rmst(data, time="AVAL", censor="CNSR", by="ARM", tau=spec.tau, level=plan.level)
@@ -191,7 +173,7 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
     p.attempt(_what("RMST", ep), rmst)
     causes = _cause_names(data, w)
     if "EVENTCD" in data.columns and len(causes) > 1:  # a competing event is coded
-        _competing(ctx, p, data, causes, ep, labels, res)
+        _competing(ctx, p, data, causes, ep, res)
     if "interval-censored" in plan.sensitivity and {"TLOWER", "TUPPER"} <= set(data.columns):
         res["interval_censored"] = True
         p.attempt(_what("Interval-censored sensitivity (Turnbull / Weibull)", ep), lambda: _interval(ctx, p, data, ep))
@@ -233,10 +215,10 @@ def _cox(ctx, p, data, stratum, ep: Event) -> None:
     p.add(f"{pre}_ph_test", fit.ph_test())
 
 
-def _competing(ctx, p, data, causes, ep: Event, labels, res) -> None:
+def _competing(ctx, p, data, causes, ep: Event, res) -> None:
     import trialstats as ts
 
-    plan, pre, w = ctx.plan, ep.pre, ep.w
+    plan, pre = ctx.plan, ep.pre
     other = "; ".join(v for k, v in causes.items() if k != 1)
     res["competing_events"] = f"a competing event ({other})"
     p.add(f"{pre}_causes", pd.DataFrame({"cause": list(causes), "name": list(causes.values())}))
@@ -244,22 +226,13 @@ def _competing(ctx, p, data, causes, ep: Event, labels, res) -> None:
     def competing():
         ci = ts.cumulative_incidence(data, time="AVAL", event_code="EVENTCD", by="ARM", cause=1, level=plan.level)
         res["cif"] = ci
+        p.add(f"{pre}_cif_curve", ci.table)
+        p.add(f"{pre}_cif_levels", pd.DataFrame({ci.group: list(ci.levels), "time_unit": ci.time_unit,
+                                                 "cause": int(ci.cause)}))
         p.add(f"{pre}_cif_landmarks", ci.at(list(ep.spec.landmarks)).rename(columns={ci.group: "ARM"}))
         p.add(f"{pre}_gray", ts.gray_test(data, time="AVAL", event_code="EVENTCD", by="ARM").table)
 
     p.attempt(_what("Cumulative incidence (competing risks)", ep), competing)
-
-    def cif_plot():
-        from ...plots.survival import plot_cumulative_incidence
-
-        fig, ax = new_figure(figsize=(7.5, 4.5))
-        plot_cumulative_incidence(res["cif"], ax=ax, labels=legend_safe(labels))
-        ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
-        p.figures.append(Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig))
-
-    if "cif" in res:
-        p.attempt(_what("Cumulative incidence plot", ep), cif_plot)
-
 
 def _interval(ctx, p, data, ep: Event) -> None:
     import trialstats as ts
@@ -279,7 +252,7 @@ def _interval(ctx, p, data, ep: Event) -> None:
 # ----------------------------------------------------------------------------------------------
 def render(a, view):
     """The section from the analysis frames of :func:`analyse` (or read back from the ARD)."""
-    paragraphs, tables = [], []
+    paragraphs, tables, figures, failures = [], [], [], []
     several = bool(view.plan.more_events)
     for ep in events(view.plan):
         counts = a.frame(f"{ep.pre}_counts")
@@ -293,7 +266,78 @@ def render(a, view):
         else:
             paragraphs.append(intro)
         tables += mine
-    return section_of(a, title(view.plan), paragraphs=paragraphs, tables=tables)
+        _figures(a, view, ep, figures, failures)
+    sec = section_of(a, title(view.plan), paragraphs=paragraphs, tables=tables, figures=figures)
+    return replace(sec, failures=sec.failures + tuple(failures))
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A survival-curve result as the plots read it (``table``, ``group``, ``levels``,
+    ``time_unit``, ``cause``, ``risk_table(times)``), rebuilt from the ARD frames."""
+
+    table: pd.DataFrame
+    group: str
+    levels: tuple
+    time_unit: str
+    cause: int = 1
+    at_risk: pd.DataFrame | None = None
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, levels: pd.DataFrame, at_risk: pd.DataFrame | None = None) -> Curves:
+        group = str(levels.columns[0])
+        return cls(table, group, tuple(levels[group]), str(levels["time_unit"].iloc[0]),
+                   int(levels["cause"].iloc[0]) if "cause" in levels.columns else 1, at_risk)
+
+    def risk_table(self, times) -> pd.DataFrame:
+        """The at-risk frame, which was made at ``times``."""
+        if self.at_risk is None or [float(t) for t in pd.unique(self.at_risk["time"])] != [float(t) for t in times]:
+            raise ValueError("the number-at-risk frame was not made at these times")
+        return self.at_risk.rename(columns={"ARM": self.group})
+
+
+def _figures(a, view, ep: Event, figures: list, failures: list) -> None:
+    """The Kaplan-Meier (with the number at risk), log(-log) and cumulative-incidence figures of
+    one endpoint, drawn from its frames; a figure that cannot be drawn is a failure line."""
+    from ...plots.survival import plot_cumulative_incidence, plot_km, plot_loglog
+
+    w, pre = ep.w, ep.pre
+    labels = legend_safe(view.labels)
+    lvl = pct_level(view.plan.level)
+
+    def draw(what: str, fn) -> None:
+        try:
+            figures.append(fn())
+        except Exception as e:  # noqa: BLE001 - shown in the section, never swallowed
+            failures.append(f"{_what(what, ep)} failed: {type(e).__name__}: {_one_line(e)}")
+
+    def km_plot():
+        at_risk = a.frame(f"{pre}_at_risk")
+        km = Curves.of(a.frame(f"{pre}_km"), a.frame(f"{pre}_km_levels"), at_risk)
+        fig, ax = new_figure(figsize=(7.5, 5.0))
+        # the number-at-risk row under the axis at the times of the at-risk table
+        plot_km(km, ax=ax, at_risk=True, times=list(pd.unique(at_risk["time"])), labels=labels)
+        ax.set_title(f"{w.Free} survival {w.after} (Kaplan-Meier)")
+        return Figure(f"{pre}_km", f"Kaplan-Meier estimate of {w.free} survival by arm with {lvl} pointwise intervals (log-log) and the number at risk.", fig)
+
+    def loglog_plot():
+        fig, ax = new_figure(figsize=(6.5, 4.0))
+        plot_loglog(Curves.of(a.frame(f"{pre}_km"), a.frame(f"{pre}_km_levels")), ax=ax, labels=labels,
+                    title=f"log(-log) {w.free} survival: parallel curves support proportional hazards")
+        return Figure(f"{pre}_loglog", "Complementary log-log plot of the Kaplan-Meier curves by arm (a visual check of proportional hazards, next to the Schoenfeld-residual test).", fig)
+
+    def cif_plot():
+        other = _other(a, pre)
+        fig, ax = new_figure(figsize=(7.5, 4.5))
+        plot_cumulative_incidence(Curves.of(a.frame(f"{pre}_cif_curve"), a.frame(f"{pre}_cif_levels")), ax=ax, labels=labels)
+        ax.set_title(f"Cumulative incidence of {w.event} (competing: {other})")
+        return Figure(f"{pre}_cif", f"Cumulative incidence of {w.event} with a competing event ({other}; Aalen-Johansen).", fig)
+
+    if a.frame(f"{pre}_km") is not None:
+        draw("Kaplan-Meier plot", km_plot)
+        draw("log(-log) plot", loglog_plot)
+    if a.frame(f"{pre}_cif_curve") is not None:
+        draw("Cumulative incidence plot", cif_plot)
 
 
 def _intro(ep: Event, counts) -> str:
