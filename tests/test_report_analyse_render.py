@@ -71,7 +71,7 @@ def test_render_from_ard_of_a_trial_with_every_section(tmp_path):
     trial = ts.simulate_trial(n_per_arm=40, seed=5)
     html, ctx, _ = build_mod.render_report(trial, tmp_path / "sim.html")
     # these sections' figures are drawn by render from their frames, not passed along
-    for key in ("primary", "durability", "relapse", "subgroups"):
+    for key in ("primary", "durability", "relapse", "longterm", "subgroups"):
         assert ctx.analyses[key].figures == () and ctx.sections[key].figures, key
     assert [f.name for f in ctx.sections["relapse"].figures] == ["relapse_km", "relapse_loglog", "relapse_cif"]
     again, rerendered = _rerender_from_parquet(trial, ctx)

@@ -346,3 +346,18 @@ def test_pbc_headline_numbers_equal_r(pbc):
     for i, arm in enumerate(ref["km"]["arm"]):  # event times: exact
         for col in ("median", "conf_low", "conf_high"):
             assert _stat(ard, "tte_median", col, arm) == ref["km"][col][i]
+
+
+def test_colon_extrapolation_figure_names_its_event(tmp_path):
+    # a 10-year horizon lies beyond colon's 9.1 years of follow-up: the section runs, and its
+    # figure's axis says "Recurrence-free proportion" (it said "Relapse-free" for any trial)
+    from trialstats.report.build import render_report
+    from trialstats.report.sections import longterm, relapse
+
+    trial = ts.load_trial(REAL / "colon")
+    html, ctx, _ = render_report(trial, tmp_path / "c.html", sections=(relapse, longterm),
+                                 plan={"longterm": {"horizon_years": 10, "distributions": ["weibull"]}})
+    sec = ctx.sections["longterm"]
+    assert not (sec.error or sec.failures or sec.not_applicable)
+    svg = html.split('id="sec-longterm"')[1]
+    assert "Recurrence-free proportion" in svg and not HAIR.search(_text(html))

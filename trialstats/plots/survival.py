@@ -144,7 +144,8 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
 
 
 def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points: int = 200,
-                       title: str | None = None, labels: dict | None = None):
+                       title: str | None = None, labels: dict | None = None,
+                       ylabel: str = "Survival proportion"):
     """Kaplan-Meier (steps) against the fitted parametric curves (lines), per arm.
 
     Parameters
@@ -162,6 +163,8 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     title : str, optional
     labels : dict, optional
         Display name of each arm; default the arm values.
+    ylabel : str, default "Survival proportion"
+        The y-axis label (the report names the event: "Relapse-free proportion").
 
     Returns
     -------
@@ -192,7 +195,7 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     ax.set_xlim(0, max_years)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("Time (years)")
-    ax.set_ylabel("Relapse-free proportion")
+    ax.set_ylabel(_text(ylabel))
     if title:
         ax.set_title(_text(title))
     ax.legend(frameon=False, fontsize=7, ncol=2 if arm is None else 1)

@@ -8,6 +8,10 @@ assumption, not evidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number
@@ -16,6 +20,7 @@ from ._base import (
     EventWords,
     Figure,
     NotApplicable,
+    _one_line,
     legend_safe,
     new_figure,
     pct_level,
@@ -58,7 +63,6 @@ def analyse(ctx):
     labels = {a: ctx.label(a) for a in ctx.arms}
     data = relapse_frame(trial, plan.relapse.paramcd)
     p = Results()
-    w = EventWords.of(plan)
     horizon = spec.horizon_years * 365.25
     follow = float(data["AVAL"].max())
     if horizon <= follow:
@@ -75,20 +79,57 @@ def analyse(ctx):
     p.add("longterm_model_comparison", ex.fits.rename(columns={ex.group: "ARM"}))
     p.add("longterm_survival", ex.survival.rename(columns={ex.group: "ARM"}))
 
-    def plot():
-        from ...plots.survival import plot_extrapolation
-
-        arms = list(ex.levels)
-        fig, axes = new_figure(figsize=(4.2 * len(arms), 4.4), ncols=len(arms), squeeze=False, sharey=True)
-        for ax, arm in zip(axes[0], arms):
-            plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, labels=legend_safe(labels))
-            ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
-            ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
-        fig.suptitle(f"Extrapolated {w.free} survival to {spec.horizon_years:g} years (assumption, not evidence)")
-        p.figures.append(Figure("longterm_extrapolation", f"Per arm: Kaplan-Meier (observed, black) and the fitted parametric curves extended to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}). Beyond it the curves are model assumptions.", fig))
-
-    p.attempt("Extrapolation plot", plot)
+    # the figure's curves (drawn by render): each model's prediction on the plot's grid
+    grid = np.linspace(0.0, spec.horizon_years * 365.25, _N_POINTS)
+    p.add("longterm_curves", ex.predict(grid).rename(columns={ex.group: "ARM"}))
+    p.add("longterm_km", ex.km.table.rename(columns={ex.km.group: "ARM"}))
+    p.add("longterm_levels", pd.DataFrame({"ARM": list(ex.levels)}))
     return p.analysis(KEY)
+
+
+#: points per fitted curve in the figure (plot_extrapolation's default)
+_N_POINTS = 200
+
+
+@dataclass(frozen=True)
+class _Extrapolation:
+    """An extrapolation result as :func:`~trialstats.plots.plot_extrapolation` reads it,
+    rebuilt from the ARD frames (``predict`` returns the curves made on the plot's grid)."""
+
+    curves: pd.DataFrame
+    km: Any
+    levels: tuple
+    distributions: tuple
+    group: str = "ARM"
+
+    def predict(self, grid) -> pd.DataFrame:
+        times = np.unique(self.curves["time"].to_numpy(float))
+        grid = np.asarray(grid, dtype=float)
+        if not np.array_equal(times, np.unique(np.where(grid <= 0, 1e-12, grid))):  # as predict()
+            raise ValueError("the extrapolated curves were not made on this grid")
+        return self.curves
+
+
+def _figure(a, view) -> Figure:
+    """Per arm: Kaplan-Meier and every fitted curve to the horizon, from the frames."""
+    from ...plots.survival import plot_extrapolation
+    from .relapse import Curves
+
+    spec, w = view.plan.longterm, EventWords.of(view.plan)
+    labels = legend_safe(view.labels)
+    follow = float(a.frame("longterm_followup")["follow_up_day"].iloc[0])
+    levels = tuple(a.frame("longterm_levels")["ARM"])
+    curves = a.frame("longterm_curves")
+    km = Curves(a.frame("longterm_km"), "ARM", levels, "days")
+    ex = _Extrapolation(curves, km, levels, tuple(pd.unique(curves["distribution"])))
+    fig, axes = new_figure(figsize=(4.2 * len(levels), 4.4), ncols=len(levels), squeeze=False, sharey=True)
+    for ax, arm in zip(axes[0], levels):
+        plot_extrapolation(ex, ax=ax, arm=arm, max_years=spec.horizon_years, n_points=_N_POINTS, labels=labels,
+                           ylabel="Proportion alive" if w.death else f"{w.Free} proportion")
+        ax.axvline(follow / 365.25, color="0.3", linestyle=":", linewidth=1)
+        ax.set_title(labels.get(str(arm), str(arm)).replace("$", r"\$"))
+    fig.suptitle(f"Extrapolated {w.free} survival to {spec.horizon_years:g} years (assumption, not evidence)")
+    return Figure("longterm_extrapolation", f"Per arm: Kaplan-Meier (observed, black) and the fitted parametric curves extended to {spec.horizon_years:g} years; the dotted line marks the end of observed follow-up (day {fmt_number(follow, 0)}). Beyond it the curves are model assumptions.", fig)
 
 
 def render(a, view):
@@ -116,7 +157,14 @@ def render(a, view):
                                           "Year": [fmt_number(y, 0) for y in surv["years"]],
                                           f"{w.free_pct} ({pct_level(view.plan.level)} CI)": [fmt_estimate_ci(100 * s, 100 * lo, 100 * hi, 1) for s, lo, hi in zip(surv["survival"], surv["conf_low"], surv["conf_high"])]}, dtype=object),
                             note="Intervals (delta method) reflect the sampling error of each model only, not the uncertainty in the choice of model."))
-    return section_of(a, TITLE, paragraphs=paras, tables=tables)
+    figures, failures = [], []
+    if a.frame("longterm_curves") is not None:
+        try:
+            figures.append(_figure(a, view))
+        except Exception as e:  # noqa: BLE001 - shown in the section, never swallowed
+            failures.append(f"Extrapolation plot failed: {type(e).__name__}: {_one_line(e)}")
+    sec = section_of(a, TITLE, paragraphs=paras, tables=tables, figures=figures)
+    return replace(sec, failures=sec.failures + tuple(failures))
 
 
 #: the older single-step contract (``compute(ctx) -> Section``), kept for one release
