@@ -47,8 +47,9 @@ def _rerender_from_parquet(trial, ctx) -> tuple[str, list[str]]:
             sec = ctx.sections[mod.KEY]
             if hasattr(mod, "analyse") and mod.KEY in ctx.analyses and not (sec.not_applicable or sec.error):
                 a = ctx.analyses[mod.KEY]
-                # figures analyse drew from result objects go along; render draws the others
-                back = Analysis(mod.KEY, frames_from_ard(ard, mod.KEY), a.figures, a.failures, a.notes)
+                # only the frames read back, the failures and the notes: render draws every figure
+                assert a.figures == (), mod.KEY
+                back = Analysis(mod.KEY, frames_from_ard(ard, mod.KEY), (), a.failures, a.notes)
                 # the build adds the warnings raised while the section ran as notes
                 sec = replace(mod.render(back, view), notes=sec.notes)
                 rerendered.append(mod.KEY)
