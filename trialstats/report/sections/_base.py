@@ -1,9 +1,10 @@
 """What a report section returns, and the context sections share.
 
-A section module exposes ``KEY``, ``TITLE`` and ``compute(ctx) -> Section``. ``compute`` asks the
-model modules for results, turns them into tidy numeric frames (written as CSV: the analysis
-results data) plus display frames of strings (:mod:`trialstats.report.tables`), and draws figures
-with :mod:`trialstats.plots`. It never writes HTML; :mod:`trialstats.report.build` renders.
+A section module exposes ``KEY``, ``TITLE``, ``NEEDS`` and ``analyse(ctx) -> Analysis`` (the
+results as named tidy frames: the analysis results data) with ``render(analysis, view) ->
+Section`` (tables, sentences and figures from those frames only); see
+:mod:`trialstats.report.sections._analysis`. The older single ``compute(ctx) -> Section`` still
+runs for one release. Neither writes HTML; :mod:`trialstats.report.build` renders.
 """
 
 from __future__ import annotations
