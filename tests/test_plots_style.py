@@ -88,3 +88,18 @@ def test_figures_are_deterministic(tmp_path):
         return buf.getvalue()
 
     assert render() == render()
+
+
+def test_shared_plot_helpers():
+    # one copy of each, used by every plot module (they were repeated in three of them)
+    from matplotlib.figure import Figure
+
+    from trialstats.plots import _style, estimands, longitudinal, survival
+
+    assert _style.text_safe("a $5 fee") == r"a \$5 fee"
+    assert _style.display_name("EXO", {"EXO": "Exo $"}) == r"Exo \$"
+    assert _style.display_name("EXO", None) == "EXO"
+    ax = Figure().subplots()
+    assert _style.new_axes(ax) is ax
+    assert longitudinal._text is _style.text_safe and survival._name is _style.display_name
+    assert estimands._text is _style.text_safe and longitudinal._new_ax is _style.new_axes

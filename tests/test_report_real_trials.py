@@ -156,7 +156,10 @@ def test_colon_ard_headline_numbers_equal_r(colon):
     _, _, ard_dir = colon
     ard = pd.read_parquet(ard_dir / "ard.parquet")
     # the Parquet file and the CSV carry the same numbers
-    csv = pd.read_csv(ard_dir / "ard.csv", keep_default_na=False, na_values=[""])
+    # round_trip: pandas' default float parser is not correctly rounded for 20-digit reprs
+    # (0.0019783231425783716 read as ...5783, 5.6e-14 relative); the file holds Python's repr
+    csv = pd.read_csv(ard_dir / "ard.csv", keep_default_na=False, na_values=[""],
+                      float_precision="round_trip")
     assert_allclose(csv["stat"].to_numpy(float), ard["stat"].to_numpy(float), equal_nan=True,
                     **CSV_ROUND_TRIP)
     ref = REF["colon"]["RECURR"]
@@ -237,3 +240,125 @@ def test_plan_switches_sections_off_and_renames_the_event(tmp_path):
     again = load_plan(tmp_path / "sap.toml") if (tmp_path / "sap.toml").write_text(
         plan.to_toml()) else None
     assert again.relapse.event == "death" and again.disabled == ("baseline",)
+
+
+# --- every time-to-event endpoint the plan names ------------------------------------------------
+def test_colon_death_is_reported_beside_recurrence(colon):
+    res, html, ard_dir = colon
+    assert not res.failed
+    text = _text(html)
+    assert "7. Time to recurrence and time to death" in text
+    assert "Time to death is measured in days from randomisation; 929 subjects were followed and " \
+           "452 deaths were observed." in text
+    # one part per endpoint: its sub-heading and sentence above its first table
+    assert re.search(r"<h3>Time to death</h3>\s*<p>Time to death is measured in days from "
+                     r"randomisation; 929 subjects.*?</p>\s*<div class=\"table-wrap\">\s*"
+                     r"<table id=\"tbl-tte_death_at_risk\">", html, flags=re.S)
+    # captions that would not say which endpoint name it when there are two
+    assert "Number at risk (time to death) by day" in text and "Number at risk (time to recurrence)" in text
+    assert "RMST difference (time to death) vs Observation up to day 3214" in text
+    for words in ("Median time to death", "Landmark overall rates", "Log-rank tests of overall survival",
+                  "Cox proportional-hazards model of death", "Restricted mean survival time up to day 3214",
+                  "Kaplan-Meier estimate of overall survival"):
+        assert words in text, words
+    # the key results carry the death comparisons too; the methods describe what ran
+    key = pd.read_csv(ard_dir / "summary_key_results.csv")
+    assert {"rmst:DEATH", "cox:DEATH"} <= set(key["endpoint"])
+    assert "Time to death (DEATH, days from randomisation): the same analyses" in text
+    assert (ard_dir / "tte_death_cox.csv").is_file()
+
+
+def test_colon_death_headline_numbers_equal_r(colon):
+    _, _, ard_dir = colon
+    ard = pd.read_parquet(ard_dir / "ard.parquet")
+    ref = REF["colon"]["DEATH"]
+    for i, arm in enumerate(["LEV", "LEV5FU"]):
+        # survival::coxph(Surv(time, status) ~ rx, ties = "efron") on the death rows
+        assert_allclose(_stat(ard, "tte_death_cox", "hazard_ratio", arm), ref["cox"]["hazard_ratio"][i],
+                        **SAME_ALGORITHM)
+        assert_allclose(_stat(ard, "tte_death_cox", "std_error", arm), ref["cox"]["std_error"][i],
+                        **SAME_ALGORITHM_SE)
+        assert_allclose(_stat(ard, "tte_death_cox", "p_value", arm), ref["cox"]["p_value"][i],
+                        **SAME_ALGORITHM_SE)
+    for i, arm in enumerate(["OBS", "LEV"]):  # survfit medians: event times, exact
+        assert _stat(ard, "tte_death_median", "median", arm) == ref["km"]["median"][i]
+    assert _stat(ard, "tte_death_median", "conf_low", "LEV5FU") == ref["km"]["conf_low"][2]
+    lr = ard[(ard["table"] == "tte_death_logrank") & (ard["row"] == 0)].set_index("stat_name")["stat"]
+    assert_allclose(lr["statistic"], ref["logrank"]["statistic"], **SAME_ALGORITHM)
+    assert_allclose(lr["p_value"], ref["logrank"]["p_value"], **SAME_ALGORITHM)
+    # RMST up to the report's default horizon: summary(survfit, rmean = tau) per arm
+    rm = ref["rmst_tau"]
+    assert rm["tau"] == 3214
+    for i, arm in enumerate(rm["arm"]):
+        assert_allclose(_stat(ard, "tte_death_rmst", "rmst", arm), rm["rmst"][i], **SAME_ALGORITHM)
+        assert_allclose(_stat(ard, "tte_death_rmst", "std_error", arm), rm["std_error"][i],
+                        **SAME_ALGORITHM_SE)
+    # the difference: R's per-arm values, independent arms (variances add)
+    diff = _stat(ard, "tte_death_rmst_difference", "estimate", "LEV5FU")
+    assert_allclose(diff, rm["rmst"][2] - rm["rmst"][0], **SAME_ALGORITHM)
+    assert_allclose(_stat(ard, "tte_death_rmst_difference", "std_error", "LEV5FU"),
+                    np.hypot(rm["std_error"][2], rm["std_error"][0]), **SAME_ALGORITHM_SE)
+
+
+def test_plan_more_events_names_or_drops_further_endpoints():
+    from trialstats.report.plan import PlanError, plan_for_trial
+
+    trial = ts.load_trial(REAL / "colon")
+    assert [s.paramcd for s in plan_for_trial(trial).more_events] == ["DEATH"]  # from trial.toml
+    plan = plan_for_trial(trial, {"time_to_event": {"paramcd": "RECURR", "more": []}})
+    assert plan.more_events == ()
+    plan = plan_for_trial(trial, {"time_to_event": {"paramcd": "DEATH"}})
+    assert plan.relapse.paramcd == "DEATH" and [s.paramcd for s in plan.more_events] == ["RECURR"]
+    with pytest.raises(PlanError, match=r"time_to_event.more\[0\]: PARAMCD 'OS' is not in ADTTE; valid: DEATH"):
+        plan_for_trial(trial, {"time_to_event": {"paramcd": "RECURR", "more": ["OS"]}})
+
+
+# --- a third real trial: survival::pbc (a STAGE column, a competing event) -------------------------
+@pytest.fixture(scope="module")
+def pbc(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pbc") / "pbc.html"
+    res = build(ts.load_trial(REAL / "pbc"), out)
+    return res, out.read_text(encoding="utf-8"), out.parent / "pbc_ard"
+
+
+def test_pbc_stage_is_its_own_not_the_hair_stages(pbc):
+    res, html, ard = pbc
+    assert not res.failed
+    text = _text(html)
+    assert HAIR.findall(text) == []  # Table 1 had said "Norwood-Hamilton / Ludwig" for STAGE
+    t1 = pd.read_csv(ard / "baseline.csv", keep_default_na=False)
+    stage = t1[(t1["variable"] == "STAGE") & (t1["ARM"] == "Total")]
+    assert stage["label"].unique().tolist() == ["STAGE"] and set(stage["type"]) == {"categorical"}
+    assert stage["level"].astype(str).tolist() == ["1", "2", "3", "4"]
+    # death with liver transplant as the competing event, named from EVNTDESC
+    assert "Cumulative incidence of death at the landmark days (competing event: liver transplant" in text
+
+
+def test_pbc_headline_numbers_equal_r(pbc):
+    _, _, ard_dir = pbc
+    ard = pd.read_parquet(ard_dir / "ard.parquet")
+    ref = REF["pbc"]
+    # survival::coxph(Surv(AVAL, 1 - CNSR) ~ ARM, ties = "efron"), survdiff, survfit (log-log)
+    assert_allclose(_stat(ard, "tte_cox", "hazard_ratio", "DPCA"), ref["cox"]["hazard_ratio"], **SAME_ALGORITHM)
+    assert_allclose(_stat(ard, "tte_cox", "std_error", "DPCA"), ref["cox"]["std_error"], **SAME_ALGORITHM_SE)
+    assert_allclose(_stat(ard, "tte_cox", "p_value", "DPCA"), ref["cox"]["p_value"], **SAME_ALGORITHM_SE)
+    lr = ard[(ard["table"] == "tte_logrank") & (ard["row"] == 0)].set_index("stat_name")["stat"]
+    assert_allclose(lr["statistic"], ref["logrank"]["statistic"], **SAME_ALGORITHM)
+    for i, arm in enumerate(ref["km"]["arm"]):  # event times: exact
+        for col in ("median", "conf_low", "conf_high"):
+            assert _stat(ard, "tte_median", col, arm) == ref["km"][col][i]
+
+
+def test_colon_extrapolation_figure_names_its_event(tmp_path):
+    # a 10-year horizon lies beyond colon's 9.1 years of follow-up: the section runs, and its
+    # figure's axis says "Recurrence-free proportion" (it said "Relapse-free" for any trial)
+    from trialstats.report.build import render_report
+    from trialstats.report.sections import longterm, relapse
+
+    trial = ts.load_trial(REAL / "colon")
+    html, ctx, _ = render_report(trial, tmp_path / "c.html", sections=(relapse, longterm),
+                                 plan={"longterm": {"horizon_years": 10, "distributions": ["weibull"]}})
+    sec = ctx.sections["longterm"]
+    assert not (sec.error or sec.failures or sec.not_applicable)
+    svg = html.split('id="sec-longterm"')[1]
+    assert "Recurrence-free proportion" in svg and not HAIR.search(_text(html))

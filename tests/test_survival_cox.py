@@ -42,7 +42,7 @@ def _case(name):
                                  time="time", event="event", strata="ph.ecog"),
         "lung_robust": dict(formula="age + C(sex)", robust=True, **lung_ev),
         "colon_cluster": dict(formula="rx + age", data=colon, time="time", event="status",
-                              cluster="id"),
+                              subject="id"),
         "veteran_celltype": dict(formula="celltype + karno", data=vet, time="time",
                                  event="status"),
         "sim_arm_age": dict(formula="ARM + AGE", data=sim, censor="CNSR"),
@@ -176,3 +176,19 @@ def test_cox_monotone_likelihood_warns_not_converged():
     with pytest.warns(ConvergenceWarning, match="did not converge"):
         fit = ts.cox("X", d, event="EVENT")
     assert not fit.converged
+
+
+def test_cox_subject_keyword_and_its_deprecated_cluster_alias():
+    # one keyword for the subject column across the library: cluster= still works, with a
+    # FutureWarning, and gives the very same fit as subject=
+    colon = pd.read_csv(REF / "survival_colon.csv")
+    colon["rx"] = pd.Categorical(colon["rx"], ["Obs", "Lev", "Lev+5FU"])
+    new = ts.cox("rx + age", colon, time="time", event="status", subject="id")
+    with pytest.warns(FutureWarning, match=r"cox: cluster= is deprecated.*use subject='id'"):
+        old = ts.cox("rx + age", colon, time="time", event="status", cluster="id")
+    pd.testing.assert_frame_equal(new.coef, old.coef)
+    assert new.robust and new.cluster == "id"
+    with pytest.raises(ModelError, match="subject='id' and cluster='rx' name different columns"):
+        ts.cox("age", colon, time="time", event="status", subject="id", cluster="rx")
+    with pytest.raises(ModelError, match=r'as the subject= argument, not in the formula'):
+        ts.cox("rx + cluster(id)", colon, time="time", event="status")

@@ -158,14 +158,14 @@ def test_exact_equals_breslow_without_ties():
 def _ag(name):
     if name.startswith("ag_bladder"):
         return ts.cox("rx + number + size", _data("bladder2"), start="start", stop="stop",
-                      event="event", cluster="id",
+                      event="event", subject="id",
                       ties="breslow" if name.endswith("breslow") else "efron")
     if name == "ag_cgd":
         return ts.cox("treat + inherit + steroids", _data("cgd"), start="tstart", stop="tstop",
-                      event="status", cluster="id")
+                      event="status", subject="id")
     if name == "ag_cgd_strata":
         return ts.cox("treat + inherit + age", _data("cgd"), start="tstart", stop="tstop",
-                      event="status", cluster="id", strata="steroids")
+                      event="status", subject="id", strata="steroids")
     return ts.cox("age + year + surgery + transplant", _data("heart"), start="start",
                   stop="stop", event="event")
 
@@ -197,7 +197,7 @@ def test_counting_process_errors():
         ts.cox("rx", bl.assign(w=1.0), start="start", stop="stop", event="event", weights="w",
                ties="exact")
     with pytest.raises(ModelError, match="not available with ties=\"exact\""):
-        ts.cox("rx", bl, start="start", stop="stop", event="event", cluster="id",
+        ts.cox("rx", bl, start="start", stop="stop", event="event", subject="id",
                ties="exact")
 
 

@@ -1,7 +1,8 @@
 """Deprecated keyword aliases: one keyword for one concept across the library.
 
 The subject (cluster) column is ``subject=`` everywhere; the older spellings (``groups=`` of
-:func:`trialstats.lmm` and :func:`trialstats.count_model`) keep working for now with a
+:func:`trialstats.lmm` and :func:`trialstats.count_model`, ``cluster=`` of
+:func:`trialstats.cox` and :func:`trialstats.fine_gray`) keep working for now with a
 :class:`FutureWarning`.
 """
 
@@ -15,7 +16,7 @@ __all__ = ["subject_alias"]
 
 
 def subject_alias(subject: str | None, old: str | None, old_name: str, where: str,
-                  default: str = "USUBJID") -> str:
+                  default: str | None = "USUBJID") -> str | None:
     """The subject column from ``subject=`` or its deprecated alias ``<old_name>=``.
 
     Parameters
@@ -28,11 +29,12 @@ def subject_alias(subject: str | None, old: str | None, old_name: str, where: st
         Its name (``"groups"``), for the messages.
     where : str
         The function (``"lmm"``), for the messages.
-    default : str, default "USUBJID"
+    default : str or None, default "USUBJID"
+        When neither keyword is given (None: no subject column, as ``cox`` without clusters).
 
     Returns
     -------
-    str
+    str or None
 
     Raises
     ------

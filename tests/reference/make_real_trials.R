@@ -5,6 +5,8 @@
 #                                    cancer (Moertel et al. 1990), arms Obs / Lev / Lev+5FU;
 #                                    recurrence and death, time in days from randomisation.
 #                                    ADSL + ADTTE (no ADEFF, no ADAE: the trial has none).
+#   tests/data/real/pbc/             survival::pbc (Mayo Clinic PBC trial, 312 randomised):
+#                                    death, liver transplant as a competing event. ADSL + ADTTE.
 #   tests/data/real/antidepressant/  rbmi::antidepressant_data (the shared CSV in
 #                                    /work/shared/reference/rbmi/): HAMD-17 total score, change
 #                                    from baseline at weeks 1, 2, 4, 6 (VISIT 4-7), DRUG vs
@@ -13,7 +15,9 @@
 #                                    not made here.
 # and writes tests/reference/real_trials.json with:
 #   colon: Kaplan-Meier medians (log-log intervals, as trialstats' default), log-rank (survdiff),
-#          Cox (Efron) hazard ratios of each arm vs Obs and of Lev+5FU vs Lev, per PARAMCD;
+#          Cox (Efron) hazard ratios of each arm vs Obs and of Lev+5FU vs Lev, RMST per arm up
+#          to day 1825 and to the report's default horizon (rmst_tau), per PARAMCD;
+#   pbc: Kaplan-Meier medians, log-rank and the Cox hazard ratio of death;
 #   antidepressant: MMRM (unstructured covariance, REML) via nlme::gls(corSymm + varIdent), the
 #          LS-mean difference DRUG - PLACEBO at each visit (emmeans), with the fixed effects.
 #
@@ -80,6 +84,10 @@ km_block <- function(d) {
   cx2 <- coxph(Surv(AVAL, 1 - CNSR) ~ ARM, data = d2, ties = "efron")
   sc <- summary(cx); sc2 <- summary(cx2)
   rm <- summary(fit, rmean = 1825)$table
+  # the report's default RMST horizon: the last day every arm is still followed (the minimum
+  # over arms of the largest time, rounded down), see trialstats.report._plan_limits
+  tau <- floor(min(tapply(d$AVAL, d$ARM, max)))
+  rm_tau <- summary(fit, rmean = tau)$table
   list(
     n_events = unname(tab[, "events"]),
     km = list(arm = arms, median = unname(tab[, "median"]),
@@ -98,7 +106,9 @@ km_block <- function(d) {
                       conf_low = unname(sc2$conf.int[, "lower .95"]),
                       conf_high = unname(sc2$conf.int[, "upper .95"]),
                       p_value = unname(sc2$coefficients[, "Pr(>|z|)"])),
-    rmst_1825 = list(arm = arms, rmst = unname(rm[, "rmean"]), std_error = unname(rm[, "se(rmean)"]))
+    rmst_1825 = list(arm = arms, rmst = unname(rm[, "rmean"]), std_error = unname(rm[, "se(rmean)"])),
+    rmst_tau = list(tau = tau, arm = arms, rmst = unname(rm_tau[, "rmean"]),
+                    std_error = unname(rm_tau[, "se(rmean)"]))
   )
 }
 adtte_c$ARM <- factor(adsl_c$ARM[match(adtte_c$USUBJID, adsl_c$USUBJID)],
@@ -106,6 +116,54 @@ adtte_c$ARM <- factor(adsl_c$ARM[match(adtte_c$USUBJID, adsl_c$USUBJID)],
 colon_out <- list(
   RECURR = km_block(adtte_c[adtte_c$PARAMCD == "RECURR", ]),
   DEATH = km_block(adtte_c[adtte_c$PARAMCD == "DEATH", ]))
+
+# ------------------------------------------------------------------ pbc
+# survival::pbc, the 312 randomised subjects (Mayo Clinic trial of D-penicillamine vs placebo):
+# death with liver transplant as a competing event (EVENTCD 2). Added because its ADSL has a
+# STAGE column (histologic stage 1-4), which Table 1 had labelled with the bundled trials' hair
+# stages.
+dir.create(file.path(out_data, "pbc"), recursive = TRUE, showWarnings = FALSE)
+pb <- survival::pbc[!is.na(survival::pbc$trt), ]
+pb <- pb[order(pb$id), ]
+adsl_p <- data.frame(
+  STUDYID = "PBC", USUBJID = sprintf("PBC-%03d", pb$id), ARM = ifelse(pb$trt == 1, "DPCA", "PLACEBO"),
+  AGE = round(pb$age, 1), SEX = toupper(as.character(pb$sex)), STAGE = pb$stage, EDEMA = pb$edema,
+  BILI = pb$bili, ALBUMIN = pb$albumin, ITTFL = "Y", stringsAsFactors = FALSE)
+write_tbl(adsl_p, file.path(out_data, "pbc", "adsl.csv"))
+adtte_p <- data.frame(
+  STUDYID = "PBC", USUBJID = adsl_p$USUBJID, PARAMCD = "DEATH", PARAM = "Time to death (days)",
+  AVAL = pb$time, CNSR = as.integer(pb$status != 2),
+  EVENTCD = ifelse(pb$status == 2, 1L, ifelse(pb$status == 1, 2L, 0L)),
+  EVNTDESC = ifelse(pb$status == 2, "DEATH", ifelse(pb$status == 1, "LIVER TRANSPLANT", "CENSORED: ALIVE")),
+  stringsAsFactors = FALSE)
+write_tbl(adtte_p, file.path(out_data, "pbc", "adtte.csv"))
+writeLines(c(
+  'id = "PBC"',
+  'title = "Primary biliary cirrhosis: D-penicillamine vs placebo (survival::pbc, Mayo Clinic)"',
+  'simulated = false',
+  '',
+  '[arms]',
+  'reference = "PLACEBO"',
+  'codes = { PLACEBO = "Placebo", DPCA = "D-penicillamine" }',
+  '',
+  '[tables]',
+  'adsl = "adsl.csv"',
+  'adtte = "adtte.csv"',
+  '',
+  '[endpoints]',
+  'death = { paramcd = "DEATH" }'), file.path(out_data, "pbc", "trial.toml"))
+adtte_p$ARM <- factor(adsl_p$ARM, levels = c("PLACEBO", "DPCA"))
+fit_p <- survfit(Surv(AVAL, 1 - CNSR) ~ ARM, data = adtte_p, conf.type = "log-log")
+tab_p <- summary(fit_p)$table
+cx_p <- summary(coxph(Surv(AVAL, 1 - CNSR) ~ ARM, data = adtte_p, ties = "efron"))
+lr_p <- survdiff(Surv(AVAL, 1 - CNSR) ~ ARM, data = adtte_p)
+pbc_out <- list(
+  km = list(arm = sub("^ARM=", "", rownames(tab_p)), median = unname(tab_p[, "median"]),
+            conf_low = unname(tab_p[, "0.95LCL"]), conf_high = unname(tab_p[, "0.95UCL"])),
+  logrank = list(statistic = lr_p$chisq, df = length(lr_p$n) - 1),
+  cox = list(hazard_ratio = unname(cx_p$conf.int[, "exp(coef)"]),
+             std_error = unname(cx_p$coefficients[, "se(coef)"]),
+             p_value = unname(cx_p$coefficients[, "Pr(>|z|)"])))
 
 # ------------------------------------------------------------------ antidepressant
 dir.create(file.path(out_data, "antidepressant"), recursive = TRUE, showWarnings = FALSE)
@@ -173,6 +231,6 @@ write_json(list(
   versions = list(R = R.version.string, survival = as.character(packageVersion("survival")),
                   nlme = as.character(packageVersion("nlme")),
                   emmeans = as.character(packageVersion("emmeans"))),
-  colon = colon_out, antidepressant = ad_out),
+  colon = colon_out, antidepressant = ad_out, pbc = pbc_out),
   out_json, auto_unbox = TRUE, digits = NA, pretty = TRUE)
 cat("wrote", out_json, "\n")

@@ -539,7 +539,7 @@ def _check_finite(X: np.ndarray, names, formula: str, where: str) -> None:
         )
 
 
-def reference_grid_matrix(design: Design, fixed: dict, *, average_over: Sequence[str] = ()):
+def reference_grid_matrix(design: Design, fixed: dict):
     """Design rows averaged over a reference grid, as emmeans builds it.
 
     Numeric covariates not in ``fixed`` are set to their mean over the rows used; factors not in

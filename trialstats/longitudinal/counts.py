@@ -236,6 +236,87 @@ def _estimate_alpha(y: np.ndarray, X: np.ndarray) -> float:
     return alpha
 
 
+def _check_counts(design, data, formula: str, groups: str, time: str | None, where: str) -> int:
+    """Checks of a count model's rows before the fit; returns the number of subjects.
+
+    Raises
+    ------
+    ModelError
+        No term; negative or non-integer counts (rows named); a factor level whose counts are
+        all zero; a non-numeric time or repeated times within a subject; fewer than 2 subjects.
+    """
+    frame = design.frame
+    y = design.y
+    if design.X.shape[1] == 0:
+        raise ModelError(f"{where}: formula {formula!r} has no terms (not even an intercept)")
+    bad_neg = frame.index[y < 0]
+    bad_int = frame.index[(y >= 0) & (y != np.round(y))]
+    problems = []
+    if len(bad_neg):
+        problems.append(f"negative in rows {_rows_text(bad_neg, data, groups)}")
+    if len(bad_int):
+        problems.append(f"not whole numbers in rows {_rows_text(bad_int, data, groups)}")
+    if problems:
+        raise ModelError(
+            f"{where}: outcome {design.outcome!r} must be counts (0, 1, 2, ...); values are "
+            + "; ".join(problems)
+        )
+    for col in design.levels:  # a level with only zeros: log rate -> -inf
+        totals = pd.Series(y, index=frame.index).groupby(frame[col], observed=True).sum()
+        empty = [str(k) for k, v in totals.items() if v == 0]
+        if empty:
+            raise ModelError(
+                f"{where}: every count of {design.outcome!r} is 0 where {col} is "
+                f"{', '.join(empty)}: its rate ratio is not estimable (zero rate, infinite log "
+                "rate ratio); combine or drop that level"
+            )
+    if time is not None:
+        t = frame[time]
+        if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
+            raise ModelError(
+                f"{where}: time={time!r} must be a numeric column (e.g. AVISITN); it is {t.dtype}"
+            )
+        dup = frame.duplicated([groups, time], keep=False)
+        if dup.any():
+            rows = frame.index[dup]
+            raise ModelError(
+                f"{where}: time points must be unique per subject; duplicates of {groups}/{time} "
+                f"in rows {_rows_text(rows, data, groups)}"
+            )
+    subjects = frame[groups].to_numpy()
+    n_subjects = len(pd.unique(subjects))
+    if n_subjects < 2:
+        raise ModelError(
+            f"{where}: GEE needs at least 2 levels of groups={groups!r} for the robust "
+            f"covariance; the rows used have {n_subjects}"
+        )
+    return n_subjects
+
+
+def _family(family: str, alpha, y, X):
+    """The statsmodels family: Poisson, or negative binomial with ``alpha`` given or estimated.
+
+    Returns
+    -------
+    (family, alpha, alpha_source) : alpha None for Poisson; its source in words
+    """
+    from statsmodels.genmod import families
+
+    alpha_source = ""
+    if family == "negative-binomial":
+        if alpha is None:
+            alpha = _estimate_alpha(y, X)
+            alpha_source = "maximum likelihood, negative-binomial GLM ignoring clustering"
+        else:
+            alpha = float(alpha)
+            alpha_source = "given"
+        fam = families.NegativeBinomial(alpha=alpha)
+    else:
+        alpha = None
+        fam = families.Poisson()
+    return fam, alpha, alpha_source
+
+
 def count_model(
     formula: str,
     data: pd.DataFrame,
@@ -310,7 +391,6 @@ def count_model(
     """
     groups = subject_alias(subject, groups, "groups", "count_model")
     import statsmodels
-    from statsmodels.genmod import families
     from statsmodels.genmod.cov_struct import Exchangeable, Independence
     from statsmodels.genmod.generalized_estimating_equations import GEE
 
@@ -334,51 +414,9 @@ def count_model(
     design = build_design(
         formula, data, cluster=groups, extra_columns=[time] if time else [], where=where
     )
-    frame = design.frame
-    y = design.y
-    if design.X.shape[1] == 0:
-        raise ModelError(f"{where}: formula {formula!r} has no terms (not even an intercept)")
-    bad_neg = frame.index[y < 0]
-    bad_int = frame.index[(y >= 0) & (y != np.round(y))]
-    problems = []
-    if len(bad_neg):
-        problems.append(f"negative in rows {_rows_text(bad_neg, data, groups)}")
-    if len(bad_int):
-        problems.append(f"not whole numbers in rows {_rows_text(bad_int, data, groups)}")
-    if problems:
-        raise ModelError(
-            f"{where}: outcome {design.outcome!r} must be counts (0, 1, 2, ...); values are "
-            + "; ".join(problems)
-        )
-    for col in design.levels:  # a level with only zeros: log rate -> -inf
-        totals = pd.Series(y, index=frame.index).groupby(frame[col], observed=True).sum()
-        empty = [str(k) for k, v in totals.items() if v == 0]
-        if empty:
-            raise ModelError(
-                f"{where}: every count of {design.outcome!r} is 0 where {col} is "
-                f"{', '.join(empty)}: its rate ratio is not estimable (zero rate, infinite log "
-                "rate ratio); combine or drop that level"
-            )
-    if time is not None:
-        t = frame[time]
-        if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t):
-            raise ModelError(
-                f"{where}: time={time!r} must be a numeric column (e.g. AVISITN); it is {t.dtype}"
-            )
-        dup = frame.duplicated([groups, time], keep=False)
-        if dup.any():
-            rows = frame.index[dup]
-            raise ModelError(
-                f"{where}: time points must be unique per subject; duplicates of {groups}/{time} "
-                f"in rows {_rows_text(rows, data, groups)}"
-            )
+    frame, y = design.frame, design.y
+    n_subjects = _check_counts(design, data, formula, groups, time, where)
     subjects = frame[groups].to_numpy()
-    n_subjects = len(pd.unique(subjects))
-    if n_subjects < 2:
-        raise ModelError(
-            f"{where}: GEE needs at least 2 levels of groups={groups!r} for the robust "
-            f"covariance; the rows used have {n_subjects}"
-        )
 
     # order rows by subject and time (statsmodels keeps the within-subject row order)
     order = np.lexsort(
@@ -389,19 +427,7 @@ def count_model(
     X, y, subjects = design.X[order], y[order], subjects[order]
     time_arr = frame[time].to_numpy(dtype=float)[order] if time else None
 
-    alpha_source = ""
-    if family == "negative-binomial":
-        if alpha is None:
-            alpha = _estimate_alpha(y, X)
-            alpha_source = "maximum likelihood, negative-binomial GLM ignoring clustering"
-        else:
-            alpha = float(alpha)
-            alpha_source = "given"
-        fam = families.NegativeBinomial(alpha=alpha)
-    else:
-        alpha = None
-        fam = families.Poisson()
-
+    fam, alpha, alpha_source = _family(family, alpha, y, X)
     cov = {
         "independence": Independence,
         "exchangeable": Exchangeable,

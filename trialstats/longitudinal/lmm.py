@@ -356,6 +356,81 @@ def _model_vcov(X, Z, groups, cov_re, scale) -> np.ndarray:
     return np.linalg.inv(info)
 
 
+def _fit_attempts(model, method: str, formula: str, where: str):
+    """MixedLM fitted by the first optimiser, then the fallbacks when it fails, does not
+    converge or ends singular; the converged attempt with the highest likelihood is kept.
+    Returns (optimizer, statsmodels result, warning messages)."""
+
+    def run(name: str, kwargs: dict):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                fitted = model.fit(reml=(method == "reml"), method=[name], **kwargs)
+            except (np.linalg.LinAlgError, ValueError) as e:
+                return name, None, (f"{name}: {e}",)
+        return name, fitted, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+    def usable(attempt) -> bool:
+        return attempt[1] is not None and np.isfinite(float(attempt[1].llf))
+
+    first = run(*_FIRST)
+    attempts = [first]
+    if (
+        not usable(first)
+        or not first[1].converged
+        or _is_singular(np.asarray(first[1].cov_re, dtype=float), float(first[1].scale))
+    ):
+        attempts += [run(*fb) for fb in _FALLBACKS[:2]]
+        if not any(usable(a) and a[1].converged for a in attempts):
+            attempts.append(run(*_FALLBACKS[2]))
+    candidates = [a for a in attempts if usable(a)]
+    if not candidates:
+        errors = "; ".join(m for a in attempts for m in a[2])
+        raise ModelError(f"{where}: statsmodels MixedLM could not fit {formula!r}: {errors}")
+    pool = [a for a in candidates if a[1].converged] or candidates
+    optimizer, res, messages = max(pool, key=lambda a: float(a[1].llf))
+    return optimizer, res, messages
+
+
+def _fixed_effects(res, design, Z, subjects, cov_re, scale, vcov: str, level: float, formula: str,
+                   where: str):
+    """(beta, vcov, coef frame) of the fixed effects; ``vcov`` "model" or "hessian"."""
+    beta = np.asarray(res.fe_params, dtype=float)
+    try:
+        if vcov == "model":
+            V = _model_vcov(design.X, Z, subjects, cov_re, scale)
+        else:
+            p = len(beta)
+            V = np.asarray(res.cov_params(), dtype=float)[:p, :p]
+    except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+        raise ModelError(f"{where}: the covariance of the fixed effects of {formula!r} cannot be "
+                         f"computed ({e}); check for extreme values or a simpler re_formula") from e
+    se = np.sqrt(np.diag(V))
+    df = np.full(len(beta), np.inf)
+    coef = pd.concat(
+        [
+            pd.DataFrame({"term": list(design.terms), "estimate": beta, "std_error": se, "df": df}),
+            t_inference(beta, se, df, level=level),
+        ],
+        axis=1,
+    )[_COEF_COLUMNS]
+    return beta, V, coef
+
+
+def _re_cov_frame(cov_re, z_names, groups: str) -> pd.DataFrame:
+    """The random-effects covariance as rows: group, term1, term2, covariance, correlation."""
+    q = len(z_names)
+    pairs = [(i, i) for i in range(q)] + [(i, j) for j in range(q) for i in range(j + 1, q)]
+    sd = np.sqrt(np.clip(np.diag(cov_re), 0, None))
+    re_rows = []
+    for i, j in pairs:
+        denom = sd[i] * sd[j]
+        corr = 1.0 if i == j else (cov_re[i, j] / denom if denom > 0 else np.nan)
+        re_rows.append({"group": groups, "term1": z_names[j] if i != j else z_names[i],
+                        "term2": z_names[i], "covariance": cov_re[i, j], "correlation": corr})
+    return pd.DataFrame(re_rows)
+
+
 def lmm(
     formula: str,
     data: pd.DataFrame,
@@ -470,34 +545,7 @@ def lmm(
         exog_re=pd.DataFrame(Z, columns=list(z_names)),
     )
 
-    def run(name: str, kwargs: dict):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                fitted = model.fit(reml=(method == "reml"), method=[name], **kwargs)
-            except (np.linalg.LinAlgError, ValueError) as e:
-                return name, None, (f"{name}: {e}",)
-        return name, fitted, tuple(dict.fromkeys(str(w.message) for w in caught))
-
-    def usable(attempt) -> bool:
-        return attempt[1] is not None and np.isfinite(float(attempt[1].llf))
-
-    first = run(*_FIRST)
-    attempts = [first]
-    if (
-        not usable(first)
-        or not first[1].converged
-        or _is_singular(np.asarray(first[1].cov_re, dtype=float), float(first[1].scale))
-    ):
-        attempts += [run(*fb) for fb in _FALLBACKS[:2]]
-        if not any(usable(a) and a[1].converged for a in attempts):
-            attempts.append(run(*_FALLBACKS[2]))
-    candidates = [a for a in attempts if usable(a)]
-    if not candidates:
-        errors = "; ".join(m for a in attempts for m in a[2])
-        raise ModelError(f"{where}: statsmodels MixedLM could not fit {formula!r}: {errors}")
-    pool = [a for a in candidates if a[1].converged] or candidates
-    optimizer, res, messages = max(pool, key=lambda a: float(a[1].llf))
+    optimizer, res, messages = _fit_attempts(model, method, formula, where)
     converged = bool(res.converged)
     cov_re = np.asarray(res.cov_re, dtype=float)
     scale = float(res.scale)
@@ -521,44 +569,12 @@ def lmm(
             stacklevel=2,
         )
 
-    beta = np.asarray(res.fe_params, dtype=float)
-    try:
-        if vcov == "model":
-            V = _model_vcov(design.X, Z, subjects, cov_re, scale)
-        else:
-            p = len(beta)
-            V = np.asarray(res.cov_params(), dtype=float)[:p, :p]
-    except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
-        raise ModelError(f"{where}: the covariance of the fixed effects of {formula!r} cannot be "
-                         f"computed ({e}); check for extreme values or a simpler re_formula") from e
-    se = np.sqrt(np.diag(V))
-    df = np.full(len(beta), np.inf)
-    coef = pd.concat(
-        [
-            pd.DataFrame({"term": list(design.terms), "estimate": beta, "std_error": se, "df": df}),
-            t_inference(beta, se, df, level=level),
-        ],
-        axis=1,
-    )[_COEF_COLUMNS]
+    beta, V, coef = _fixed_effects(res, design, Z, subjects, cov_re, scale, vcov, level, formula,
+                                   where)
     coef = without_inference(coef, converged, allow_nonconverged)
 
     q = len(z_names)
-    pairs = [(i, i) for i in range(q)] + [(i, j) for j in range(q) for i in range(j + 1, q)]
-    sd = np.sqrt(np.clip(np.diag(cov_re), 0, None))
-    re_rows = []
-    for i, j in pairs:
-        denom = sd[i] * sd[j]
-        corr = 1.0 if i == j else (cov_re[i, j] / denom if denom > 0 else np.nan)
-        re_rows.append(
-            {
-                "group": groups,
-                "term1": z_names[j] if i != j else z_names[i],
-                "term2": z_names[i],
-                "covariance": cov_re[i, j],
-                "correlation": corr,
-            }
-        )
-    random_effects_cov = pd.DataFrame(re_rows)
+    random_effects_cov = _re_cov_frame(cov_re, z_names, groups)
 
     n_obs = len(design.y)
     loglik = float(res.llf)

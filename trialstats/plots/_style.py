@@ -1,4 +1,5 @@
-"""One look for every figure: the arm palette, the colour of each arm, units on axis labels.
+"""One look for every figure: the arm palette, the colour of each arm, units on axis labels, and
+the small helpers every plot module shares (safe data text, an arm's display name, a new Axes).
 
 The arm palette is Okabe & Ito's colour-blind-safe set ("Color Universal Design", 2008), the one
 recommended by Wong, *Nature Methods* 8:441 (2011). An arm keeps its colour in every figure: the
@@ -53,3 +54,23 @@ def group_markers(groups: Sequence, labels: Mapping | None = None, series: pd.Se
 def with_units(label: str, units: str | None) -> str:
     """``"LS mean change (hairs/cm²)"``: the axis label with its units in brackets, if given."""
     return f"{label} ({units})" if units else label
+
+
+def text_safe(s) -> str:
+    """Data text safe for matplotlib: a literal ``$`` must not start mathtext."""
+    return str(s).replace("$", r"\$")
+
+
+def display_name(group, labels: Mapping | None) -> str:
+    """The display name of a group (its label when ``labels`` has one, else the value), safe
+    for matplotlib."""
+    return text_safe(labels.get(group, group) if labels else group)
+
+
+def new_axes(ax, figsize=(7.0, 4.0)):
+    """``ax`` itself, or the Axes of a new pyplot figure of ``figsize`` when ``ax`` is None."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=figsize)
+    return ax

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._style import new_axes
+
 __all__ = ["plot_power_curve"]
 
 
@@ -24,14 +26,13 @@ def plot_power_curve(result, hypothesis: str, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
+    import matplotlib
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.0, 3.6))
+    ax = new_axes(ax, figsize=(6.0, 3.6))
     nulls = {s.name for s in result.spec.scenarios if s.null}
     summ = result.summary[(result.summary["hypothesis"] == hypothesis)
                           & ~result.summary["scenario"].isin(nulls)]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (name, g) in enumerate(summ.groupby("scenario", sort=False)):
         c = colours[k % len(colours)]
         yerr = [(g["rejection_rate"] - g["conf_low"]).clip(lower=0),   # Wilson limits can

@@ -6,14 +6,10 @@ calls ``plt.show()`` and computes no statistics: it draws the numbers it is give
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from ._style import new_axes
+from ._style import text_safe as _text
 
 __all__ = ["plot_tipping_point"]
-
-
-def _text(s) -> str:
-    """Data text safe for matplotlib: a literal ``$`` must not start mathtext."""
-    return str(s).replace("$", r"\$")
 
 
 def plot_tipping_point(tp, ax=None, title: str | None = None, xlabel: str | None = None,
@@ -37,8 +33,7 @@ def plot_tipping_point(tp, ax=None, title: str | None = None, xlabel: str | None
     """
     import seaborn as sns
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 4.2))
+    ax = new_axes(ax, figsize=(7.0, 4.2))
     t = tp.table
     color = sns.color_palette("colorblind", 3)
     x = t["delta"].to_numpy(float)

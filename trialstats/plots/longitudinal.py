@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ._style import group_colors, group_markers, with_units
+from ._style import new_axes as _new_ax
+from ._style import text_safe as _text
 
 __all__ = ["plot_forest", "plot_lsmeans", "plot_missing_pattern", "plot_observed_means"]
-
-
-def _text(s) -> str:
-    """Data text safe for matplotlib: a literal ``$`` must not start mathtext."""
-    return str(s).replace("$", r"\$")
 
 
 def _levels(series: pd.Series) -> list:
@@ -28,12 +24,6 @@ def _levels(series: pd.Series) -> list:
         present = set(series.dropna().unique())
         return [c for c in series.cat.categories if c in present]
     return list(dict.fromkeys(series.dropna().tolist()))
-
-
-def _new_ax(ax, figsize=(7.0, 4.0)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _visit_times(frame, x: str, xs: list, time) -> dict:

@@ -8,11 +8,12 @@ it draws the numbers the result gives (``table``, ``risk_table()``, ``predict()`
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import transforms
 
-from ._style import group_colors, palette
+from ._style import display_name as _name
+from ._style import group_colors, new_axes, palette
+from ._style import text_safe as _text
 
 __all__ = ["plot_km", "plot_cumulative_incidence", "plot_extrapolation", "plot_loglog"]
 
@@ -21,20 +22,8 @@ _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)))
 
 
 
-def _text(s) -> str:
-    """Data text safe for matplotlib: a literal ``$`` must not start mathtext."""
-    return str(s).replace("$", r"\$")
-
-
-def _name(group, labels: dict | None) -> str:
-    """The display name of a group: its label when one is given, else the value itself."""
-    return _text(labels.get(group, group) if labels else group)
-
-
 def _new_ax(ax, figsize=(7.5, 4.5)):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
+    return new_axes(ax, figsize)
 
 
 def _steps(times, values, start_value):
@@ -155,7 +144,8 @@ def plot_cumulative_incidence(ci, ax=None, conf_int: bool = True, title: str | N
 
 
 def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points: int = 200,
-                       title: str | None = None, labels: dict | None = None):
+                       title: str | None = None, labels: dict | None = None,
+                       ylabel: str = "Survival proportion"):
     """Kaplan-Meier (steps) against the fitted parametric curves (lines), per arm.
 
     Parameters
@@ -173,6 +163,8 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     title : str, optional
     labels : dict, optional
         Display name of each arm; default the arm values.
+    ylabel : str, default "Survival proportion"
+        The y-axis label (the report names the event: "Relapse-free proportion").
 
     Returns
     -------
@@ -203,7 +195,7 @@ def plot_extrapolation(ext, ax=None, arm=None, max_years: float = 5.0, n_points:
     ax.set_xlim(0, max_years)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("Time (years)")
-    ax.set_ylabel("Relapse-free proportion")
+    ax.set_ylabel(_text(ylabel))
     if title:
         ax.set_title(_text(title))
     ax.legend(frameon=False, fontsize=7, ncol=2 if arm is None else 1)

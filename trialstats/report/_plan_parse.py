@@ -68,98 +68,14 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
     if "primary" in data:
         kw["primary"] = _endpoint(_table(data, "primary", ""), "primary", need_name=False)
     if "mmrm" in data:
-        m = _table(data, "mmrm", "")
-        _no_unknown(m, {"formula", "covariance", "df", "method"}, "mmrm.")
-        mk: dict[str, Any] = {}
-        if "formula" in m:
-            formula = _get(m, "formula", str, "mmrm.")
-            if "~" not in formula:
-                raise PlanError(f"mmrm.formula: a formula needs '~' (e.g. 'CHG ~ ARM * AVISIT + BASE'); got {formula!r}")
-            mk["formula"] = _safe_formula(formula, "mmrm.formula")
-        if "covariance" in m:
-            cov = m["covariance"]
-            covs = [cov] if isinstance(cov, str) else cov
-            if not isinstance(covs, list) or not covs:
-                raise PlanError(
-                    f"mmrm.covariance: must be a string or a non-empty list of strings; got {cov!r}"
-                )
-            check_count(covs, "mmrm.covariance")
-            mk["covariance"] = tuple(
-                _choice(c, COVARIANCES, f"mmrm.covariance[{i}]" if isinstance(cov, list) else "mmrm.covariance")
-                for i, c in enumerate(covs)
-            )
-        if "df" in m:
-            mk["df"] = _choice(m["df"], DF_METHODS, "mmrm.df")
-        if "method" in m:
-            mk["method"] = _choice(m["method"], METHODS, "mmrm.method")
-        kw["mmrm"] = MMRMSpec(**mk)
+        kw["mmrm"] = _mmrm_spec(_table(data, "mmrm", ""))
     if "secondary" in data:
-        items = check_count(_get(data, "secondary", list, ""), "secondary")
-        sec = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise PlanError(f"secondary[{i}]: must be a table (use [[secondary]]); got {item!r}")
-            sec.append(_endpoint(item, f"secondary[{i}]", need_name=True))
-        names = [s.name for s in sec]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise PlanError(f"secondary: duplicate names {', '.join(dup)}; each name must be unique")
-        kw["secondary"] = tuple(sec)
+        kw["secondary"] = _secondary(check_count(_get(data, "secondary", list, ""), "secondary"))
     if "durability" in data:
-        d = _table(data, "durability", "")
-        _no_unknown(d, {"paramcd", "family", "correlation"}, "durability.")
-        dk: dict[str, Any] = {}
-        if "paramcd" in d:
-            dk["paramcd"] = _get(d, "paramcd", str, "durability.")
-        if "family" in d:
-            dk["family"] = _choice(d["family"], FAMILIES, "durability.family")
-        if "correlation" in d:
-            dk["correlation"] = _choice(d["correlation"], CORRELATIONS, "durability.correlation")
-        kw["durability"] = DurabilitySpec(**dk)
-    if "relapse" in data and "time_to_event" in data:
-        raise PlanError("relapse, time_to_event: give one of the two tables (they are the same "
-                        "table; [relapse] is its older name)")
-    tte = "time_to_event" if "time_to_event" in data else "relapse"
-    if tte in data:
-        r = _table(data, tte, "")
-        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event"}, tte + ".")
-        rk: dict[str, Any] = {}
-        if "origin" in r:
-            rk["origin"] = _choice(r["origin"], ORIGINS, "relapse.origin")
-        if "event" in r:
-            rk["event"] = _string(r["event"], "relapse.event")[:80]
-        if "paramcd" in r:
-            rk["paramcd"] = _get(r, "paramcd", str, "relapse.")
-        if "tau" in r:
-            rk["tau"] = check_range(_positive(_get(r, "tau", float, "relapse."), "relapse.tau"), "relapse.tau")
-        if "landmarks" in r:
-            lm = check_count(_get(r, "landmarks", list, "relapse."), "relapse.landmarks")
-            rk["landmarks"] = tuple(
-                check_range(_positive(_number(v, f"relapse.landmarks[{i}]"), f"relapse.landmarks[{i}]"),
-                            "relapse.landmarks", f"relapse.landmarks[{i}]")
-                for i, v in enumerate(lm)
-            )
-        if "strata" in r:
-            rk["strata"] = tuple(
-                _string(v, f"relapse.strata[{i}]")
-                for i, v in enumerate(check_count(_get(r, "strata", list, "relapse."), "relapse.strata"))
-            )
-        kw["relapse"] = RelapseSpec(**rk)
+        kw["durability"] = _durability_spec(_table(data, "durability", ""))
+    kw.update(_time_to_event(data))
     if "longterm" in data:
-        lt = _table(data, "longterm", "")
-        _no_unknown(lt, {"horizon_years", "distributions"}, "longterm.")
-        lk: dict[str, Any] = {}
-        if "horizon_years" in lt:
-            lk["horizon_years"] = check_range(_positive(_get(lt, "horizon_years", float, "longterm."), "longterm.horizon_years"),
-                                              "longterm.horizon_years")
-        if "distributions" in lt:
-            ds = check_count(_get(lt, "distributions", list, "longterm."), "longterm.distributions")
-            if not ds:
-                raise PlanError("longterm.distributions: must name at least one distribution")
-            lk["distributions"] = tuple(
-                _choice(v, DISTRIBUTIONS, f"longterm.distributions[{i}]") for i, v in enumerate(ds)
-            )
-        kw["longterm"] = LongTermSpec(**lk)
+        kw["longterm"] = _longterm_spec(_table(data, "longterm", ""))
     if "subgroups" in data:
         sg = _table(data, "subgroups", "")
         check_count(list(sg), "subgroups")
@@ -206,39 +122,154 @@ def _parse(data: dict, source: str) -> AnalysisPlan:
     if "hypotheses" in data:
         hs = []
         for i, h in enumerate(check_count(_get(data, "hypotheses", list, ""), "hypotheses")):
-            key = f"hypotheses[{i}]"
-            if not isinstance(h, dict):
-                raise PlanError(f"{key}: must be a table (use [[hypotheses]]); got {h!r}")
-            _no_unknown(h, {"id", "endpoint", "arm", "reference", "test", "margin", "better"}, key + ".")
-            for req in ("endpoint", "arm"):
-                if req not in h:
-                    raise PlanError(f"{key}.{req}: required")
-            endpoint = _string(h["endpoint"], f"{key}.endpoint")
-            if endpoint not in HYPOTHESIS_ENDPOINTS and not endpoint.startswith("secondary:"):
-                raise PlanError(
-                    f"{key}.endpoint: unknown endpoint {endpoint!r}; valid: "
-                    f"{', '.join(HYPOTHESIS_ENDPOINTS)}, secondary:<name>"
-                )
-            test = _choice(h.get("test", "superiority"), TESTS, f"{key}.test")
-            margin = None
-            if "margin" in h:
-                margin = check_range(_number(h["margin"], f"{key}.margin"), "hypotheses.margin",
-                                     f"{key}.margin")
-            if test == "non-inferiority" and margin is None:
-                raise PlanError(f"{key}.margin: required for a non-inferiority test (the estimate's "
-                                "value at the margin, e.g. -5 for a difference, 1.3 for a hazard ratio)")
-            hs.append(
-                Hypothesis(
-                    endpoint=endpoint,
-                    arm=_string(h["arm"], f"{key}.arm"),
-                    id=_string(h.get("id", ""), f"{key}.id"),
-                    reference=_string(h.get("reference", ""), f"{key}.reference"),
-                    test=test, margin=margin,
-                    better=_choice(h["better"], BETTER, f"{key}.better") if "better" in h else "",
-                )
-            )
+            hs.append(_hypothesis(h, i))
         kw["hypotheses"] = tuple(hs)
     return AnalysisPlan(**kw)
+
+
+def _secondary(items: list) -> tuple[Endpoint, ...]:
+    """``[[secondary]]``: endpoints with unique names."""
+    sec = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise PlanError(f"secondary[{i}]: must be a table (use [[secondary]]); got {item!r}")
+        sec.append(_endpoint(item, f"secondary[{i}]", need_name=True))
+    names = [s.name for s in sec]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise PlanError(f"secondary: duplicate names {', '.join(dup)}; each name must be unique")
+    return tuple(sec)
+
+
+def _durability_spec(d: dict) -> DurabilitySpec:
+    """``[durability]``: PARAMCD, count family and working correlation."""
+    _no_unknown(d, {"paramcd", "family", "correlation"}, "durability.")
+    dk: dict[str, Any] = {}
+    if "paramcd" in d:
+        dk["paramcd"] = _get(d, "paramcd", str, "durability.")
+    if "family" in d:
+        dk["family"] = _choice(d["family"], FAMILIES, "durability.family")
+    if "correlation" in d:
+        dk["correlation"] = _choice(d["correlation"], CORRELATIONS, "durability.correlation")
+    return DurabilitySpec(**dk)
+
+
+def _longterm_spec(lt: dict) -> LongTermSpec:
+    """``[longterm]``: extrapolation horizon and distributions."""
+    _no_unknown(lt, {"horizon_years", "distributions"}, "longterm.")
+    lk: dict[str, Any] = {}
+    if "horizon_years" in lt:
+        lk["horizon_years"] = check_range(_positive(_get(lt, "horizon_years", float, "longterm."), "longterm.horizon_years"),
+                                          "longterm.horizon_years")
+    if "distributions" in lt:
+        ds = check_count(_get(lt, "distributions", list, "longterm."), "longterm.distributions")
+        if not ds:
+            raise PlanError("longterm.distributions: must name at least one distribution")
+        lk["distributions"] = tuple(
+            _choice(v, DISTRIBUTIONS, f"longterm.distributions[{i}]") for i, v in enumerate(ds)
+        )
+    return LongTermSpec(**lk)
+
+
+def _mmrm_spec(m: dict) -> MMRMSpec:
+    """``[mmrm]``: formula (checked), covariance order, df and estimation method."""
+    _no_unknown(m, {"formula", "covariance", "df", "method"}, "mmrm.")
+    mk: dict[str, Any] = {}
+    if "formula" in m:
+        formula = _get(m, "formula", str, "mmrm.")
+        if "~" not in formula:
+            raise PlanError(f"mmrm.formula: a formula needs '~' (e.g. 'CHG ~ ARM * AVISIT + BASE'); got {formula!r}")
+        mk["formula"] = _safe_formula(formula, "mmrm.formula")
+    if "covariance" in m:
+        cov = m["covariance"]
+        covs = [cov] if isinstance(cov, str) else cov
+        if not isinstance(covs, list) or not covs:
+            raise PlanError(
+                f"mmrm.covariance: must be a string or a non-empty list of strings; got {cov!r}"
+            )
+        check_count(covs, "mmrm.covariance")
+        mk["covariance"] = tuple(
+            _choice(c, COVARIANCES, f"mmrm.covariance[{i}]" if isinstance(cov, list) else "mmrm.covariance")
+            for i, c in enumerate(covs)
+        )
+    if "df" in m:
+        mk["df"] = _choice(m["df"], DF_METHODS, "mmrm.df")
+    if "method" in m:
+        mk["method"] = _choice(m["method"], METHODS, "mmrm.method")
+    return MMRMSpec(**mk)
+
+
+def _time_to_event(data: dict) -> dict:
+    """``[time_to_event]`` (or its older name ``[relapse]``): the RelapseSpec and the further
+    endpoints of ``more``, as AnalysisPlan keywords."""
+    kw: dict[str, Any] = {}
+    if "relapse" in data and "time_to_event" in data:
+        raise PlanError("relapse, time_to_event: give one of the two tables (they are the same "
+                        "table; [relapse] is its older name)")
+    tte = "time_to_event" if "time_to_event" in data else "relapse"
+    if tte in data:
+        r = _table(data, tte, "")
+        _no_unknown(r, {"paramcd", "tau", "landmarks", "strata", "origin", "event", "more"}, tte + ".")
+        rk: dict[str, Any] = {}
+        if "origin" in r:
+            rk["origin"] = _choice(r["origin"], ORIGINS, "relapse.origin")
+        if "event" in r:
+            rk["event"] = _string(r["event"], "relapse.event")[:80]
+        if "paramcd" in r:
+            rk["paramcd"] = _get(r, "paramcd", str, "relapse.")
+        if "tau" in r:
+            rk["tau"] = check_range(_positive(_get(r, "tau", float, "relapse."), "relapse.tau"), "relapse.tau")
+        if "landmarks" in r:
+            lm = check_count(_get(r, "landmarks", list, "relapse."), "relapse.landmarks")
+            rk["landmarks"] = tuple(
+                check_range(_positive(_number(v, f"relapse.landmarks[{i}]"), f"relapse.landmarks[{i}]"),
+                            "relapse.landmarks", f"relapse.landmarks[{i}]")
+                for i, v in enumerate(lm)
+            )
+        if "strata" in r:
+            rk["strata"] = tuple(
+                _string(v, f"relapse.strata[{i}]")
+                for i, v in enumerate(check_count(_get(r, "strata", list, "relapse."), "relapse.strata"))
+            )
+        kw["relapse"] = RelapseSpec(**rk)
+        if "more" in r:  # further ADTTE parameters, each analysed the same way
+            more = check_count(_get(r, "more", list, tte + "."), "relapse.strata")
+            kw["more_events"] = tuple(RelapseSpec(paramcd=_string(v, f"{tte}.more[{i}]"))
+                                      for i, v in enumerate(more))
+    return kw
+
+
+def _hypothesis(h, i: int) -> Hypothesis:
+    """One ``[[hypotheses]]`` entry (the ``i``-th)."""
+    key = f"hypotheses[{i}]"
+    if not isinstance(h, dict):
+        raise PlanError(f"{key}: must be a table (use [[hypotheses]]); got {h!r}")
+    _no_unknown(h, {"id", "endpoint", "arm", "reference", "test", "margin", "better"}, key + ".")
+    for req in ("endpoint", "arm"):
+        if req not in h:
+            raise PlanError(f"{key}.{req}: required")
+    endpoint = _string(h["endpoint"], f"{key}.endpoint")
+    if endpoint not in HYPOTHESIS_ENDPOINTS and not endpoint.startswith("secondary:"):
+        raise PlanError(
+            f"{key}.endpoint: unknown endpoint {endpoint!r}; valid: "
+            f"{', '.join(HYPOTHESIS_ENDPOINTS)}, secondary:<name>"
+        )
+    test = _choice(h.get("test", "superiority"), TESTS, f"{key}.test")
+    margin = None
+    if "margin" in h:
+        margin = check_range(_number(h["margin"], f"{key}.margin"), "hypotheses.margin",
+                             f"{key}.margin")
+    if test == "non-inferiority" and margin is None:
+        raise PlanError(f"{key}.margin: required for a non-inferiority test (the estimate's "
+                        "value at the margin, e.g. -5 for a difference, 1.3 for a hazard ratio)")
+    return Hypothesis(
+        endpoint=endpoint,
+        arm=_string(h["arm"], f"{key}.arm"),
+        id=_string(h.get("id", ""), f"{key}.id"),
+        reference=_string(h.get("reference", ""), f"{key}.reference"),
+        test=test, margin=margin,
+        better=_choice(h["better"], BETTER, f"{key}.better") if "better" in h else "",
+    )
 
 
 def _no_unknown(d: dict, known: set, prefix: str) -> None:

@@ -47,6 +47,7 @@ from .sections import (
     subgroups,
     summary,
 )
+from .sections._analysis import run_section
 from .sections._base import Context, NotApplicable, Section, _one_line
 
 __all__ = ["BuildResult", "build", "build_report", "render_report", "SECTIONS", "COMPUTE_ORDER",
@@ -159,7 +160,8 @@ def build(trial, out_path, *, plan=None, progress=None, force: bool = False) -> 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tables = {t.name: t.data for sec in ctx.sections.values() for t in sec.tables}
     ordered = [ctx.sections[m.KEY] for m in SECTIONS if m.KEY in ctx.sections]
-    ard = long_ard(ordered)  # every number of the report, one long table (CSV and Parquet)
+    # every number and word of the report, one long table (CSV and Parquet)
+    ard = long_ard(ctx.analyses[m.KEY] for m in SECTIONS if m.KEY in ctx.analyses)
     tables["ard"] = ard
     write_outputs(tables, html.encode("utf-8"), out_path, version=trialstats.__version__, force=force,
                   files={"ard.parquet": parquet_bytes(ard)})
@@ -210,7 +212,8 @@ def render_report(trial, out_path, *, plan=None, progress=None, sections=None):
                     why = resolved.skipped(mod.KEY)
                     if why is not None:  # switched off in the plan, or its data is absent
                         raise NotApplicable(why)
-                    sec = mod.compute(ctx)
+                    sec, analysis = run_section(mod, ctx)
+                    ctx.analyses[mod.KEY] = analysis
                     ok = sec.error is None
                 except NotApplicable as e:
                     sec = Section(key=mod.KEY, title=_title(mod, resolved), not_applicable=_one_line(e))
@@ -343,7 +346,7 @@ def _render_html(trial, plan, rendered: list[dict], ctx) -> str:
             f["svg"] = Markup(f["svg"])  # matplotlib's own escaped SVG, not data text
         sec = r["section"]
         r["tables"] = [
-            {"name": t.name, "caption": t.caption, "note": t.note,
+            {"name": t.name, "caption": t.caption, "note": t.note, "heading": t.heading, "lead": t.lead,
              "header": [str(c) for c in t.display.columns],
              "numeric": [_numeric_column(t.display[c]) for c in t.display.columns],
              "rows": [[("" if v is None else str(v)) for v in row] for row in t.display.itertuples(index=False, name=None)]}

@@ -263,6 +263,10 @@ class AnalysisPlan:
     safety_population: str = ""
     #: estimands of ICH E9(R1) ([[estimands]]; :class:`trialstats.estimands.Estimand`)
     estimands: tuple = ()
+    #: further time-to-event endpoints (ADTTE PARAMCDs) analysed like ``relapse`` in the same
+    #: section (``[time_to_event] more = ["DEATH"]``); None = every other ADTTE PARAMCD that
+    #: trial.toml [endpoints] names
+    more_events: tuple[RelapseSpec, ...] | None = None
 
     def skipped(self, key: str) -> str | None:
         """Why section ``key`` does not run ("switched off in the analysis plan", "no ADTTE ..."),
@@ -310,6 +314,7 @@ class AnalysisPlan:
             strata_given=relapse.strata != RelapseSpec().strata,
             subgroups_given=self.subgroups != _DEFAULT_SUBGROUPS)
         relapse = replace(relapse, strata=strata)
+        more_events = _resolve_more_events(trial, self.more_events, relapse, endpoints)
         if not subgroups and "subgroups" not in {k for k, _ in absent}:
             absent = absent + (("subgroups", "no subgroup column of the plan is in ADSL (the "
                                 "defaults are SEX, AGEGR1 and STAGEGR; name others in [subgroups])"),)
@@ -341,7 +346,7 @@ class AnalysisPlan:
             out.append(replace(h, id=h.id or f"H{i + 1}"))
         absent = absent + check_estimands(trial, self.estimands, self.disabled, absent)
         return replace(self, primary=primary, relapse=relapse, subgroups=subgroups,
-                       hypotheses=tuple(out), not_applicable=absent)
+                       hypotheses=tuple(out), not_applicable=absent, more_events=more_events)
 
     # -- printing ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -386,6 +391,8 @@ class AnalysisPlan:
             if key != "relapse":
                 d[key]["origin"] = self.relapse.origin
                 d[key]["event"] = self.relapse.event
+            if self.more_events:
+                d[key]["more"] = [s.paramcd for s in self.more_events]
         if runs["longterm"] and runs["relapse"]:
             d["longterm"] = {
                 "horizon_years": self.longterm.horizon_years,
@@ -416,6 +423,37 @@ class AnalysisPlan:
     def to_toml(self) -> str:
         """The plan as TOML text (round-trips through :func:`load_plan`)."""
         return dump_toml_document(self.to_dict())
+
+
+def _resolve_more_events(trial, more, relapse: RelapseSpec, endpoints: dict) -> tuple[RelapseSpec, ...]:
+    """The further time-to-event endpoints, resolved like ``relapse`` (event, origin, landmarks,
+    tau = follow-up; the strata of ``relapse``).
+
+    Raises
+    ------
+    PlanError
+        A PARAMCD the plan names in ``more`` is not in ADTTE.
+    """
+    adtte = getattr(trial, "adtte", None)
+    codes = [] if adtte is None or "PARAMCD" not in adtte.columns else list(dict.fromkeys(adtte["PARAMCD"].astype(str)))
+    if more is None:  # the defaults: what trial.toml names
+        named = [str(v.get("paramcd")) for k, v in endpoints.items()
+                 if k != "primary" and isinstance(v, dict) and v.get("paramcd")]
+        more = tuple(RelapseSpec(paramcd=c) for c in dict.fromkeys(named) if c in codes and c != relapse.paramcd)
+    out = []
+    for i, spec in enumerate(more):
+        if spec.paramcd not in codes:
+            raise PlanError(f"time_to_event.more[{i}]: PARAMCD {spec.paramcd!r} is not in ADTTE; "
+                            f"valid: {', '.join(c for c in codes if c != relapse.paramcd) or '(none)'}")
+        if spec.paramcd == relapse.paramcd or spec.paramcd in {s.paramcd for s in out}:
+            continue
+        spec = _resolve_event(trial, spec, endpoints)
+        follow_up = follow_up_days(trial, spec.paramcd)
+        landmarks = relapse.landmarks
+        if follow_up and follow_up > 3 * 365 and relapse.landmarks == RelapseSpec().landmarks:
+            landmarks = tuple(365.0 * k for k in range(1, min(5, int(follow_up // 365)) + 1))
+        out.append(replace(spec, tau=follow_up, landmarks=landmarks, strata=relapse.strata))
+    return tuple(out)
 
 
 # ----------------------------------------------------------------------------------------------

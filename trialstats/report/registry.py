@@ -1,7 +1,7 @@
 """The report's sections and the order they are computed in, derived from what each declares.
 
 Each section module has ``KEY``, ``TITLE``, ``NEEDS`` (keys of the sections whose results it
-reads: estimates, fits, tables) and ``compute(ctx)``. :func:`compute_order` sorts the modules
+reads: estimates, fits, tables) and ``analyse``/``render`` (or the older ``compute(ctx)``). :func:`compute_order` sorts the modules
 so that every section comes after the sections it needs (Kahn's algorithm; among the sections
 ready at a step, the first in reading order goes first), so a new section only declares its
 needs; nobody edits a hand-written order.

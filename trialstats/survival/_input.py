@@ -310,11 +310,6 @@ def prepare(
     return SurvivalInput(t, ev, codes, levels, by, time_unit, data)
 
 
-def time_scale(time_unit: str) -> float:
-    """Days per reporting unit."""
-    return TIME_UNITS[check_choice("time_unit", time_unit, tuple(TIME_UNITS))]
-
-
 def checked_rhs(formula, frame: pd.DataFrame, where: str) -> str:
     """The covariate side of a survival model's formula, checked (formulas are data, never code).
 

@@ -38,14 +38,6 @@ def _w_logsf(dist, z):
     return -np.logaddexp(0.0, z)
 
 
-def _w_logcdf(dist, z):
-    if dist in ("weibull", "exponential"):
-        return np.log(-np.expm1(-np.exp(z)))
-    if dist == "lognormal":
-        return stats.norm.logcdf(z)
-    return -np.logaddexp(0.0, -z)
-
-
 def _w_logpdf(dist, z):
     if dist in ("weibull", "exponential"):
         return z - np.exp(z)

@@ -41,7 +41,6 @@ What is lifelines and what is ours
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +49,7 @@ from scipy import stats
 
 from ..errors import ModelError
 from ._input import group_codes, prepare
+from ._lifelines import quiet_lifelines
 from ._summary import Summary, summary_html
 
 __all__ = ["LogrankResult", "logrank", "logrank_arrays", "holm"]
@@ -152,9 +152,7 @@ def _lifelines_statistic(time, event, group) -> float:
     """Unstratified log-rank chi-square from lifelines ``multivariate_logrank_test``."""
     from lifelines.statistics import multivariate_logrank_test  # heavy import, used here only
 
-    # lifelines calls np.seterr globally and may warn: keep both local
-    with np.errstate(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_lifelines():
         return float(multivariate_logrank_test(time, group, event).test_statistic)
 
 

@@ -9,8 +9,9 @@ with Efron (R's default), Breslow or exact (:mod:`._cox_exact`) handling of tied
 optional case weights and counting-process ``(start, stop]`` rows (time-dependent covariates,
 recurrent events). Times equal up to rounding are tied first, as R ``aeqSurv``
 (:func:`._input.tie_times`). Standard errors come from the
-inverse information, or with ``robust=True`` / ``cluster=`` from the sandwich :math:`D^T D` of
-dfbeta residuals summed within clusters (R ``robust=TRUE`` / ``cluster=``). Intervals are Wald
+inverse information, or with ``robust=True`` / ``subject=`` from the sandwich :math:`D^T D` of
+dfbeta residuals summed within subjects (R ``robust=TRUE`` / ``cluster()``; ``cluster=`` is the
+deprecated alias of ``subject=``). Intervals are Wald
 intervals on the log scale, exponentiated.
 
 The formula (formulaic syntax, right-hand side only) uses treatment coding; term names follow R:
@@ -54,7 +55,6 @@ estimate.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -63,14 +63,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._compat import subject_alias
 from .._inference import check_level, t_inference, without_inference
 from ..errors import ConvergenceWarning, ModelError
-from ..formula import formula_context
 from . import _cox_engine as engine
 from . import _cox_exact as exact
 from . import cox_predict
 from ._cox_checks import _check_estimable, _inverse, _monotone_message
-from ._cox_lifelines import _fit_efron_lifelines
+from ._cox_fit import _design, _fit
 from ._input import (
     case_weights,
     check_choice,
@@ -89,11 +89,6 @@ PH_TRANSFORMS = ("km", "identity", "log", "rank")
 _MAX_SE_PER_SD = 100.0
 
 __all__ = ["CoxResult", "cox"]
-
-
-def _r_name(column: str) -> str:
-    """formulaic's ``ARM[T.EXOSOME]:AGE`` -> R's ``ARMEXOSOME:AGE``."""
-    return re.sub(r"\[T\.([^\]]*)\]", r"\1", column)
 
 
 @dataclass(frozen=True)
@@ -345,6 +340,7 @@ def cox(
     *,
     strata: str | None = None,
     robust: bool | None = None,
+    subject: str | None = None,
     cluster: str | None = None,
     ties: str = "efron",
     level: float = 0.95,
@@ -362,7 +358,7 @@ def cox(
         Right-hand side in formulaic syntax, e.g. ``"ARM + AGE"`` (``C(x)`` makes a numeric
         column a factor). Treatment coding; the first level is the reference.
     data : DataFrame
-        ADTTE-like table, one row per subject (or per record with ``cluster=``).
+        ADTTE-like table, one row per subject (or per record with ``subject=``).
     time : str, default "AVAL"
         Follow-up time.
     event, censor : str
@@ -370,10 +366,13 @@ def cox(
     strata : str, optional
         Column whose levels get separate baseline hazards (R ``strata()``).
     robust : bool, optional
-        Sandwich standard errors. Default as R: True with ``cluster=`` or with non-integer
+        Sandwich standard errors. Default as R: True with ``subject=`` or with non-integer
         case weights, else False.
+    subject : str, optional
+        Subject (cluster) column for the sandwich variance: the rows of one subject are summed
+        (R ``cluster()``). The keyword of the subject column across the library.
     cluster : str, optional
-        Cluster column for the sandwich variance (R ``cluster()``).
+        Deprecated alias of ``subject`` (FutureWarning).
     ties : {"efron", "breslow", "exact"}
         Handling of tied event times; "exact" is R's exact partial likelihood (the discrete
         / conditional logistic model).
@@ -390,7 +389,7 @@ def cox(
     start, stop : str, optional
         Counting-process data, R ``Surv(start, stop, event)``: each row is at risk on
         ``(start, stop]``, so covariates can change over time (one row per interval) and
-        recurrent events are rows of one subject (use ``cluster=`` for Andersen-Gill robust
+        recurrent events are rows of one subject (use ``subject=`` for Andersen-Gill robust
         SEs). ``stop=`` names the stop column (default: ``time=``).
 
     Returns
@@ -403,6 +402,7 @@ def cox(
         Invalid input or options, a constant covariate, a factor level without events, or a
         covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
+    cluster = subject_alias(subject, cluster, "cluster", "cox", default=None)
     check_choice("ties", ties, TIES)
     if ties == "exact" and weights is not None:
         raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
@@ -416,54 +416,14 @@ def cox(
     w_all = None if weights is None else case_weights(frame, weights)
     if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
         raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
-    for special, arg in (("strata(", "strata"), ("cluster(", "cluster")):
+    for special, arg in (("strata(", "strata"), ("cluster(", "subject")):
         if special in formula.split("~", 1)[-1]:
             raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
                              f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
     rhs = checked_rhs(formula, frame, "cox")  # formulas are data, never code
-    import formulaic  # imported here: formula parsing is only needed by cox()
-
-    work = frame.reset_index(drop=True)
-    for col in work.columns:
-        if isinstance(work[col].dtype, pd.CategoricalDtype):
-            codes = work[col].cat.codes.to_numpy()
-            used = np.bincount(codes[codes >= 0], minlength=len(work[col].cat.categories))
-            if (used == 0).any():  # copying a 1e6-row column costs 5 % of a fit: only if needed
-                work[col] = work[col].cat.remove_unused_categories()
-    try:
-        mm = formulaic.model_matrix(rhs, work, na_action="drop", context=formula_context())
-    except Exception as e:  # formulaic raises many types; report them as a model error
-        raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
-    excluded = {}
-    if len(mm) < len(work):
-        excluded["missing covariate"] = len(work) - len(mm)
-    keep = np.zeros(len(work), dtype=bool)
-    keep[mm.index.to_numpy()] = True
-    for col, what in ((strata, "strata"), (cluster, "cluster")):
-        if col is not None:
-            miss = work[col].isna().to_numpy() & keep
-            if miss.any():
-                excluded[f"missing {col} ({what})"] = int(miss.sum())
-                keep &= ~miss
+    work, mm, keep, excluded, x, names, columns, term_names, term_columns = _design(
+        rhs, frame, strata, cluster)
     spec = mm.model_spec
-    columns = [c for c in mm.columns if c != "Intercept"]
-    if not columns:
-        raise ModelError(f"formula '{rhs}' has no covariates")
-    x_full = pd.DataFrame(mm, index=mm.index)[columns]
-    if not keep.all():
-        x_full = x_full.reindex(np.flatnonzero(keep))
-    x = x_full.to_numpy(dtype=float)
-    names = [_r_name(c) for c in columns]
-    nonfinite = [n for n, ok in zip(names, np.isfinite(x).all(axis=0)) if not ok]
-    if nonfinite:
-        raise ModelError(f"covariates {', '.join(nonfinite)} of '{rhs}' have infinite values "
-                         "(a transform such as log(0) or x / 0); change the transform or the data")
-    term_names, term_columns = [], []
-    for term, idx in spec.term_indices.items():
-        cols = [columns.index(mm.columns[i]) for i in idx if mm.columns[i] != "Intercept"]
-        if cols:
-            term_names.append(str(term).replace("C(", "C(", 1))
-            term_columns.append(cols)
     t = t_all[keep]
     ev = ev_all[keep].astype(float)
     w = None if w_all is None else w_all[keep]
@@ -491,34 +451,12 @@ def cox(
     # centre the covariates (as R does); the partial likelihood is unchanged
     # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
-    cox_data = None
-    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
-        if monotone:  # the fit runs off to infinity: say why once, not how
-            warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            cox_data = engine.prepare(t, ev, xc, strata_codes,
-                                      "breslow" if ties == "exact" else ties, w, t0)
-            if ties == "exact":
-                res = exact.fit(cox_data)
-            elif ties == "efron" and w is None and t0 is None:
-                res = _fit_efron_lifelines(t, ev, xc, strata_codes)
-                # lifelines stops one Newton step short of the root: finish with our engine
-                res.update(engine.finish_newton(cox_data, res["beta"], _inverse(res["vcov"])))
-            else:  # Breslow, case weights or (start, stop]: our engine (see the module docstring)
-                res = engine.fit(cox_data)
-            var = _inverse(res["information"])
-        except (ModelError, np.linalg.LinAlgError) as e:  # e.g. the information vanished
-            if monotone:
-                raise ModelError(f"the Cox model cannot be fitted: {monotone}") from e
-            if isinstance(e, ModelError):
-                raise
-            raise ModelError(f"the Cox model failed in linear algebra ({e}): a covariate is "
-                             "constant, collinear with others or extreme") from e
+    res, var, cox_data = _fit(t, ev, xc, strata_codes, ties, w, t0, monotone)
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
         if ties == "exact":
-            raise ModelError("robust=/cluster= standard errors are not available with "
+            raise ModelError("robust=/subject= standard errors are not available with "
                              "ties=\"exact\" (R has no score residuals for it); use "
                              "ties=\"efron\" or \"breslow\"")
         var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)

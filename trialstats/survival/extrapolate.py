@@ -40,6 +40,7 @@ from .._inference import check_level
 from ..errors import ConvergenceWarning, ModelError
 from . import _parametric
 from ._input import prepare
+from ._lifelines import quiet_lifelines
 from ._summary import Summary, summary_html
 from .km import KaplanMeierResult, kaplan_meier
 
@@ -142,9 +143,7 @@ def _fit_lifelines(dist, time, event) -> dict | None:
     from lifelines.exceptions import ConvergenceError
 
     name, names = _LIFELINES_FITTERS[dist]
-    # lifelines calls np.seterr globally and warns through its own classes: keep both local
-    with np.errstate(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_lifelines():
         try:
             fitter = getattr(lifelines, name)()
             options = _LIFELINES_FIT_OPTIONS["SLSQP" if dist == "gengamma" else "L-BFGS-B"]

@@ -14,7 +14,7 @@ where :math:`G` is the Kaplan-Meier curve of the censoring times (censorings at 
 count as after the events) and :math:`c_j` its jump times, closed by the largest follow-up
 time. The Cox fit then uses ``start=``/``stop=``/``weights=`` of :func:`~trialstats.survival.cox`
 (Efron ties by default). As in R, the non-integer weights make the robust (sandwich) standard
-error the default, each expanded row its own cluster unless ``cluster=`` names a subject
+error the default, each expanded row its own cluster unless ``subject=`` names a subject
 column.
 
 ``method="crr"`` gives cmprsk ``crr`` instead. It solves the same weighted score equation but
@@ -37,6 +37,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from .._compat import subject_alias
 from .._inference import check_level, t_inference
 from ..errors import ModelError
 from ._crr_variance import crr_variance
@@ -131,6 +132,7 @@ def fine_gray(
     method: str = "finegray",
     ties: str | None = None,
     robust: bool | None = None,
+    subject: str | None = None,
     cluster: str | None = None,
     level: float = 0.95,
     paramcd: str | None = None,
@@ -157,9 +159,11 @@ def fine_gray(
         Ties of the weighted Cox fit: default Efron (R's) for "finegray"; "crr" is Breslow.
     robust : bool, optional
         "finegray" only: sandwich SEs, default True as R with non-integer weights.
-    cluster : str, optional
+    subject : str, optional
         "finegray" only: subject column for the sandwich (default: each expanded row, as R
         without ``id``).
+    cluster : str, optional
+        Deprecated alias of ``subject`` (FutureWarning).
     level : float, default 0.95
         Confidence level.
     paramcd : str, optional
@@ -177,6 +181,7 @@ def fine_gray(
         Invalid codes or times (rows named), a cause not in the data, no competing event,
         or ``ties="exact"``.
     """
+    cluster = subject_alias(subject, cluster, "cluster", "fine_gray", default=None)
     check_choice("method", method, ("finegray", "crr"))
     crr = method == "crr"
     ties = ties or ("breslow" if crr else "efron")
@@ -197,7 +202,7 @@ def fine_gray(
                          "a Fine-Gray model equals a Cox model then: use cox()")
     (t,) = tie_times(numeric_times(frame, time))
     fit, subjects = _fit(formula, frame, t, code, cause, crr, ties=ties,
-                         robust=False if crr else robust, cluster=cluster, level=level)
+                         robust=False if crr else robust, subject=cluster, level=level)
     if not crr:
         return fit
     if len(subjects) < len(frame):  # crr drops incomplete subjects before everything else

@@ -29,7 +29,6 @@ What is lifelines and what is ours
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +36,7 @@ import pandas as pd
 
 from ..errors import ModelError
 from ._input import case_weights, check_choice, prepare
+from ._lifelines import quiet_lifelines
 from ._summary import Summary
 from .km import _counts, ij_variance
 
@@ -70,8 +70,7 @@ def nelson_aalen_arrays(time: np.ndarray, event: np.ndarray,
     from lifelines import NelsonAalenFitter  # heavy import, only when a curve is fitted
 
     fh = method == "fleming-harrington"
-    with np.errstate(), warnings.catch_warnings():  # lifelines calls np.seterr globally
-        warnings.simplefilter("ignore")
+    with quiet_lifelines():
         fitter = NelsonAalenFitter(nelson_aalen_smoothing=fh).fit(
             np.asarray(time, dtype=float), np.asarray(event), weights=weights)
     tab = fitter.event_table

@@ -54,6 +54,7 @@ from ._input import (
     numeric_times,
     require_columns,
 )
+from ._lifelines import quiet_lifelines
 from ._summary import Summary, summary_html
 
 __all__ = ["TurnbullResult", "IntervalRegressionResult", "turnbull", "interval_regression",
@@ -280,9 +281,7 @@ def _fit_lifelines_aft(dist, lower, upper, x, intercept: int) -> dict | None:
     frame = pd.DataFrame({n: x[:, j] for j, n in enumerate(names) if n is not None})
     frame["_lower"] = lower
     frame["_upper"] = upper
-    # lifelines calls np.seterr globally and warns through its own classes: keep both local
-    with np.errstate(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_lifelines():
         try:
             fitter = getattr(lifelines, fitter_name)().fit_interval_censoring(
                 frame, "_lower", "_upper", fit_options=dict(_LIFELINES_FIT_OPTIONS))

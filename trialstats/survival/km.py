@@ -32,7 +32,6 @@ What is lifelines and what is ours
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +41,7 @@ from scipy import stats
 from .._inference import check_level
 from ..errors import ModelError
 from ._input import case_weights, check_choice, prepare
+from ._lifelines import quiet_lifelines
 from ._summary import Summary, summary_html
 
 CONF_TYPES = ("log-log", "log", "plain")
@@ -75,9 +75,7 @@ def km_arrays(time: np.ndarray, event: np.ndarray, weights: np.ndarray | None = 
     time = np.asarray(time, dtype=float)
     event = np.asarray(event)
     w = None if weights is None else np.asarray(weights, dtype=float)
-    # lifelines calls np.seterr globally (and warns on non-integer weights): keep both local
-    with np.errstate(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet_lifelines():
         fitter = KaplanMeierFitter().fit(time, event, weights=w)
     tab = fitter.event_table
     surv = fitter.survival_function_.to_numpy()[:, 0]

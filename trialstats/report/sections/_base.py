@@ -1,9 +1,10 @@
 """What a report section returns, and the context sections share.
 
-A section module exposes ``KEY``, ``TITLE`` and ``compute(ctx) -> Section``. ``compute`` asks the
-model modules for results, turns them into tidy numeric frames (written as CSV: the analysis
-results data) plus display frames of strings (:mod:`trialstats.report.tables`), and draws figures
-with :mod:`trialstats.plots`. It never writes HTML; :mod:`trialstats.report.build` renders.
+A section module exposes ``KEY``, ``TITLE``, ``NEEDS`` and ``analyse(ctx) -> Analysis`` (the
+results as named tidy frames: the analysis results data) with ``render(analysis, view) ->
+Section`` (tables, sentences and figures from those frames only); see
+:mod:`trialstats.report.sections._analysis`. The older single ``compute(ctx) -> Section`` still
+runs for one release. Neither writes HTML; :mod:`trialstats.report.build` renders.
 """
 
 from __future__ import annotations
@@ -29,13 +30,18 @@ class NotApplicable(Exception):  # noqa: N818 - a state, not an error
 
 @dataclass(frozen=True)
 class Table:
-    """One table: ``data`` is the tidy numeric frame (CSV), ``display`` its strings (HTML)."""
+    """One table: ``data`` is the tidy numeric frame (CSV), ``display`` its strings (HTML).
+
+    ``heading`` (a sub-heading) and ``lead`` (a paragraph) are shown before the table, for a
+    section in parts (one per time-to-event endpoint)."""
 
     name: str
     caption: str
     data: pd.DataFrame
     display: pd.DataFrame
     note: str = ""
+    heading: str = ""
+    lead: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class Context:
     results: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Section] = field(default_factory=dict)
     estimates: Estimates = field(default_factory=lambda: Estimates())
+    #: section key -> its Analysis (the frames of the ARD), filled by the build
+    analyses: dict[str, Any] = field(default_factory=dict)
 
     def sections_ok(self) -> set[str]:
         """Keys of the sections that completed without any failure (their estimates may be
@@ -276,7 +284,12 @@ class EventWords:
 
     @classmethod
     def of(cls, plan) -> EventWords:
-        r = plan.relapse
+        """The words of the plan's (first) time-to-event endpoint."""
+        return cls.of_spec(plan.relapse)
+
+    @classmethod
+    def of_spec(cls, r) -> EventWords:
+        """The words of one time-to-event endpoint of the plan (a resolved RelapseSpec)."""
         return cls(event=(r.event or "event").lower(), origin=r.origin or "randomisation")
 
     @property

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_int, fmt_mean_sd, fmt_median_iqr, fmt_n_pct, fmt_number
-from ._base import Section, Table
+from ._analysis import Analysis, section_of, single_step, table
+from ._base import Section
 
 KEY = "baseline"
 TITLE = "Baseline characteristics"
@@ -43,13 +44,14 @@ _NOT_BASELINE = frozenset({"EOSSTT", "DCSREAS", "DCDECOD", "TRTDURD", "TRTSDT", 
 
 def default_variables(adsl: pd.DataFrame, plan_variables=()) -> tuple[tuple[str, str], ...]:
     """Table 1 variables: the plan's ``[baseline] variables``; else, when the bundled trials'
-    columns are there (STAGE or BASETAHC), their labelled list :data:`VARIABLES`; else every
+    own column is there (BASETAHC, the baseline hair count), their labelled list
+    :data:`VARIABLES`; else every
     ADSL column that describes a subject (not identifiers, dates, flags ``*FL``, disposition
     columns, constant columns or free text with a value per subject), in ADSL order, labelled by
     its name. Typing (continuous / categorical) is by content: see :func:`variable_types`."""
     if plan_variables:
         return tuple(plan_variables)
-    if {"STAGE", "BASETAHC"} & set(adsl.columns):
+    if "BASETAHC" in adsl.columns:  # a STAGE column alone is any trial's stage (survival::pbc)
         return VARIABLES
     from ...results.describe import _default_variables
 
@@ -159,20 +161,27 @@ def display_table_one(t1: pd.DataFrame, columns: list[tuple[str, str]]) -> pd.Da
     return pd.DataFrame(out, dtype=object)
 
 
-def compute(ctx) -> Section:
+def analyse(ctx) -> Analysis:
+    """Frame ``baseline``: the tidy Table 1 (:func:`table_one`) of the plan's variables."""
     adsl = ctx.trial.adsl
-    arms = ctx.arms
     variables = default_variables(adsl, ctx.plan.baseline)
     missing = [v for v, _ in variables if v not in adsl.columns]
     if missing and ctx.plan.baseline:
         raise ValueError(f"[baseline] variables {', '.join(missing)} are not columns of ADSL; "
                          f"columns: {', '.join(map(str, adsl.columns))}")
     types = None if variables is VARIABLES else variable_types(adsl, variables)
-    t1 = table_one(adsl, arms, variables, types)
-    columns = [
-        (a, f"{'Total' if a == 'Total' else ctx.label(a)} (N={int((adsl['ARM'] == a).sum()) if a != 'Total' else len(adsl)})")
-        for a in [*arms, "Total"]
-    ]
+    return Analysis(KEY, {"baseline": table_one(adsl, ctx.arms, variables, types)})
+
+
+def render(a: Analysis, view) -> Section:
+    """Table 1 with a column per arm and overall (N from the frame)."""
+    t1 = a.frame("baseline")
+
+    def n_of(arm: str) -> int:
+        hit = t1.loc[t1["ARM"] == arm, "N"]
+        return int(hit.iloc[0]) if len(hit) else 0
+
+    columns = [(x, f"{'Total' if x == 'Total' else view.label(x)} (N={n_of(x)})") for x in [*view.arms, "Total"]]
     display = display_table_one(t1, columns)
     text = (
         "All randomised subjects, by randomised arm and overall. Continuous variables: n, "
@@ -180,9 +189,9 @@ def compute(ctx) -> Section:
         "n (%) of subjects with a non-missing value. Missing values are counted, never imputed. "
         "No p-values are given for baseline differences in a randomised trial."
     )
-    return Section(
-        key=KEY,
-        title=TITLE,
-        paragraphs=(text,),
-        tables=(Table("baseline", "Baseline characteristics by arm (Table 1)", t1, display),),
-    )
+    return section_of(a, TITLE, paragraphs=(text,),
+                      tables=(table("baseline", "Baseline characteristics by arm (Table 1)", a, display),))
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

@@ -6,10 +6,13 @@ discontinued (EOSSTT = "DISCONTINUED") by reason (DCSREAS). Percentages are of t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from ..tables import fmt_n_pct
-from ._base import Section, Table
+from ._analysis import Analysis, section_of, single_step, table
+from ._base import Section
 
 KEY = "disposition"
 TITLE = "Disposition"
@@ -69,10 +72,22 @@ def flow_boxes(flow: pd.DataFrame, arms: list[str], labels: dict) -> tuple:
     return tuple(cols)
 
 
-def compute(ctx) -> Section:
-    trial = ctx.trial
-    arms = ctx.arms
-    flow = flow_frame(trial.adsl, arms)
+def analyse(ctx) -> Analysis:
+    """Frames ``disposition`` (:func:`flow_frame`) and ``disposition_columns`` (which of SAFFL,
+    EOSSTT, DCSREAS ADSL has: what the flow can show)."""
+    adsl = ctx.trial.adsl
+    cols = set(adsl.columns)
+    return Analysis(KEY, {
+        "disposition": flow_frame(adsl, ctx.arms),
+        "disposition_columns": pd.DataFrame({c: [c in cols] for c in ("SAFFL", "EOSSTT", "DCSREAS")}),
+    })
+
+
+def render(a: Analysis, view) -> Section:
+    """The flow table, the CONSORT-style boxes and the sentence, from the frames."""
+    arms = view.arms
+    flow = a.frame("disposition")
+    has = a.frame("disposition_columns").iloc[0]
     order = list(dict.fromkeys(zip(flow["stage"], flow["reason"])))
     display_rows = []
     for stage, reason in order:
@@ -80,32 +95,32 @@ def compute(ctx) -> Section:
         row = {"": f"\u2003{reason}" if reason else stage}
         for arm in [*arms, "Total"]:
             n, d = sub.loc[arm, "n"], sub.loc[arm, "denominator"]
-            row[_header(ctx, arm, flow)] = (
+            row[_header(view, arm, flow)] = (
                 str(int(n)) if stage == "Randomised" else fmt_n_pct(n, d)
             )
         display_rows.append(row)
     display = pd.DataFrame(display_rows, dtype=object)
-    n_total = len(trial.adsl)
-    cols = set(trial.adsl.columns)
+    n_total = int(flow[(flow["stage"] == "Randomised") & (flow["ARM"] == "Total")]["n"].iloc[0])
     parts = []
-    if "SAFFL" in cols:
+    if has["SAFFL"]:
         parts.append("Treated = safety population (SAFFL = Y)")
-    if "EOSSTT" in cols:
+    if has["EOSSTT"]:
         parts.append("completed / discontinued from the end-of-study status (EOSSTT)"
-                     + (", with the reason for discontinuation (DCSREAS)" if "DCSREAS" in cols else ""))
+                     + (", with the reason for discontinuation (DCSREAS)" if has["DCSREAS"] else ""))
     text = (f"{n_total} subjects were randomised. Percentages are of the subjects randomised to each arm."
             + (" " + "; ".join(parts) + "." if parts else
                " ADSL has no end-of-study status (EOSSTT) or safety flag (SAFFL): only randomisation is shown."))
-    return Section(
-        key=KEY,
-        title=TITLE,
-        paragraphs=(text,),
-        flow=flow_boxes(flow, arms, {a: ctx.label(a) for a in arms}),
-        tables=(Table("disposition", "Subject disposition (CONSORT-style flow) by arm", flow, display),),
-    )
+    return replace(
+        section_of(a, TITLE, paragraphs=(text,),
+                   tables=(table("disposition", "Subject disposition (CONSORT-style flow) by arm", a, display),)),
+        flow=flow_boxes(flow, arms, view.labels))
 
 
-def _header(ctx, arm: str, flow: pd.DataFrame) -> str:
+def _header(view, arm: str, flow: pd.DataFrame) -> str:
     n = int(flow[(flow["stage"] == "Randomised") & (flow["ARM"] == arm)]["n"].iloc[0])
-    name = "Total" if arm == "Total" else ctx.label(arm)
+    name = "Total" if arm == "Total" else view.label(arm)
     return f"{name} (N={n})"
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

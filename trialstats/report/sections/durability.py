@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_number, fmt_pvalue
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     Figure,
     Section,
-    Table,
     endpoint_name,
     endpoint_unit,
     legend_safe,
@@ -54,64 +54,91 @@ def off_treatment_frame(trial, paramcd: str, primary_visit: str) -> tuple[pd.Dat
     return frame, stop
 
 
-def compute(ctx) -> Section:
+def analyse(ctx):
+    """Frames ``durability_slopes``, ``durability_slope_differences``, ``durability_rate_ratios``
+    and ``durability_data`` (end-of-treatment week, observations, subjects, last week, unit,
+    and the count model's size, dispersion and convergence)."""
     from ... import count_model, lmm
-    from ...plots.longitudinal import plot_observed_means
 
     plan, trial = ctx.plan, ctx.trial
     spec = plan.durability
     arms, ref = ctx.arms, ctx.reference
     labels = {a: ctx.label(a) for a in arms}
-    lvl = pct_level(plan.level)
     data, stop = off_treatment_frame(trial, spec.paramcd, plan.primary.visit)
-
+    p = Results()
     fit = lmm("AVAL ~ ARM * WEEK_OFF + BASE", data, subject="USUBJID", re_formula="~WEEK_OFF", level=plan.level)
     sl = fit.slopes(arm="ARM", time="WEEK_OFF")
-    per_arm = sl.per_arm.rename(columns={sl.arm: "ARM"}).reset_index(drop=True)
-    diff = fit.comparisons(time="WEEK_OFF").rename(columns={"arm": "ARM"})
+    p.add("durability_slopes", sl.per_arm.rename(columns={sl.arm: "ARM"}))
+    p.add("durability_slope_differences", fit.comparisons(time="WEEK_OFF").rename(columns={"arm": "ARM"}))
     unit = spec_unit(trial, spec.paramcd)
     name = endpoint_name(trial, spec.paramcd)
-    tables = [
-        Table("durability_slopes", f"Slope of {name} per week after treatment stops (random-slope LMM)", per_arm,
-              pd.DataFrame({"Arm": [labels.get(str(a), str(a)) for a in per_arm["ARM"]],
-                            f"Slope per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(per_arm["estimate"], per_arm["conf_low"], per_arm["conf_high"])],
-                            "SE": [fmt_number(s, 3) for s in per_arm["std_error"]]}, dtype=object)),
-        Table("durability_slope_differences", f"Difference in slope vs {labels.get(ref, ref)}", diff,
-              pd.DataFrame({"Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(diff["ARM"], diff["reference"])],
-                            f"Difference per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])],
-                            "p-value": [fmt_pvalue(p) for p in diff["p_value"]]}, dtype=object)),
-    ]
     ctx.estimates.add("slope", fit.comparisons(time="WEEK_OFF", pairs="all", endpoint=spec.paramcd, param=name),
                       f"off-treatment slope difference ({unit} per week)", KEY)
-
     cm = count_model("AVAL ~ ARM * YEARS_OFF + LOGBASE", data, subject="USUBJID", family=spec.family,
                      correlation=spec.correlation, level=plan.level)
     rr = cm.rate_ratios.merge(cm.coef[["term", "p_value"]], on="term", how="left").reset_index(drop=True)
     rr.insert(1, "description", [_count_term(t, arms, ref, labels) for t in rr["term"]])
-    tables.append(Table(
-        "durability_rate_ratios",
-        f"Count model ({spec.family} GEE, {spec.correlation} working correlation, robust SEs): rate ratios, time in years off treatment",
-        rr,
-        pd.DataFrame({"Term": rr["description"],
-                      f"Rate ratio ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(rr["rate_ratio"], rr["conf_low"], rr["conf_high"])],
-                      "p-value": [fmt_pvalue(v) for v in rr["p_value"]]}, dtype=object),
-        note=f"{cm.n_obs} observations of {cm.n_subjects} subjects; Pearson dispersion {cm.dispersion:.2f}"
-             + ("" if cm.converged else "; NOT converged") + ".",
-    ))
+    p.add("durability_rate_ratios", rr)
+    p.add("durability_data", pd.DataFrame({
+        "stop_week": [float(stop)], "n_obs": [len(data)], "n_subjects": [int(data["USUBJID"].nunique())],
+        "last_week": [float(data["AVISITN"].max())], "unit": [unit], "count_n_obs": [int(cm.n_obs)],
+        "count_n_subjects": [int(cm.n_subjects)], "count_dispersion": [float(cm.dispersion)],
+        "count_converged": [bool(cm.converged)]}))
+    p.add("durability_observed_means", observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms))
+    times = visit_times(data)  # where each visit sits on the figure's time axis
+    p.add("durability_visits", pd.DataFrame({"AVISIT": [str(v) for v in times], "AVISITN": list(times.values()),
+                                             "units": pd.Series([unit or outcome_units(data)] * len(times), dtype=object)}))
+    return p.analysis(KEY)
 
-    obs = observed_means(data.assign(AVISIT=data["AVISIT"]), "AVAL", plan.level, arms)
+
+def _figure(a, view) -> Figure:
+    """Observed means from the end of treatment on, drawn from the frames."""
+    from ...plots.longitudinal import plot_observed_means
+
+    spec = view.plan.durability
+    visits = a.frame("durability_visits")
+    stop = float(a.frame("durability_data")["stop_week"].iloc[0])
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean {spec.paramcd}", title=f"{name} after treatment stops",
-                        units=unit or outcome_units(data), time=visit_times(data))
-    figs = (Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({lvl} CI).", fig),)
+    plot_observed_means(a.frame("durability_observed_means"), ax=ax, labels=legend_safe(view.labels),
+                        ylabel=f"Observed mean {spec.paramcd}", title=f"{endpoint_name(view.trial, spec.paramcd)} after treatment stops",
+                        units=visits["units"].iloc[0] if len(visits) else None,
+                        time=dict(zip(visits["AVISIT"], visits["AVISITN"].astype(float))))
+    return Figure("durability_observed", f"Observed mean {spec.paramcd} from the end of treatment (week {stop:g}) onwards, by arm ({pct_level(view.plan.level)} CI).", fig)
+
+
+def render(a, view) -> Section:
+    """The section from the frames of :func:`analyse` (or read back from the ARD)."""
+    spec, ref = view.plan.durability, view.reference
+    lvl = pct_level(view.plan.level)
+    name = endpoint_name(view.trial, spec.paramcd)
+    d = a.frame("durability_data").iloc[0]
+    per_arm, diff, rr = a.frame("durability_slopes"), a.frame("durability_slope_differences"), a.frame("durability_rate_ratios")
+    tables = [
+        table("durability_slopes", f"Slope of {name} per week after treatment stops (random-slope LMM)", a,
+              pd.DataFrame({"Arm": [view.label(str(x)) for x in per_arm["ARM"]],
+                            f"Slope per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(per_arm["estimate"], per_arm["conf_low"], per_arm["conf_high"])],
+                            "SE": [fmt_number(s, 3) for s in per_arm["std_error"]]}, dtype=object)),
+        table("durability_slope_differences", f"Difference in slope vs {view.label(ref)}", a,
+              pd.DataFrame({"Comparison": [f"{view.label(x)} - {view.label(r)}" for x, r in zip(diff["ARM"], diff["reference"])],
+                            f"Difference per week ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(diff["estimate"], diff["conf_low"], diff["conf_high"])],
+                            "p-value": [fmt_pvalue(v) for v in diff["p_value"]]}, dtype=object)),
+        table("durability_rate_ratios",
+              f"Count model ({spec.family} GEE, {spec.correlation} working correlation, robust SEs): rate ratios, time in years off treatment", a,
+              pd.DataFrame({"Term": rr["description"],
+                            f"Rate ratio ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 3) for e, lo, hi in zip(rr["rate_ratio"], rr["conf_low"], rr["conf_high"])],
+                            "p-value": [fmt_pvalue(v) for v in rr["p_value"]]}, dtype=object),
+              note=f"{int(d['count_n_obs'])} observations of {int(d['count_n_subjects'])} subjects; Pearson dispersion {d['count_dispersion']:.2f}"
+                   + ("" if bool(d["count_converged"]) else "; NOT converged") + "."),
+    ]
+    stop = float(d["stop_week"])
     paras = (
-        f"Treatment ended at week {stop:g}. Off-treatment data: {len(data)} observations of "
-        f"{data['USUBJID'].nunique()} subjects from week {stop:g} to week {data['AVISITN'].max():g}. "
+        f"Treatment ended at week {stop:g}. Off-treatment data: {int(d['n_obs'])} observations of "
+        f"{int(d['n_subjects'])} subjects from week {stop:g} to week {float(d['last_week']):g}. "
         "The random-slope model (REML, statsmodels MixedLM; Wald z intervals) gives each arm's mean change in "
-        f"{unit} per week off treatment; a negative slope is a decline after treatment stops. The GEE count model "
+        f"{d['unit']} per week off treatment; a negative slope is a decline after treatment stops. The GEE count model "
         "(log link, robust sandwich standard errors) gives the same comparison on the ratio scale.",
     )
-    return Section(key=KEY, title=TITLE, paragraphs=paras, tables=tuple(tables), figures=figs)
+    return section_of(a, TITLE, paragraphs=paras, tables=tables, figures=[_figure(a, view)])
 
 
 def spec_unit(trial, paramcd: str) -> str:
@@ -140,3 +167,7 @@ def _count_term(term: str, arms: list[str], ref: str, labels: dict) -> str:
     if term == "LOGBASE":
         return "log baseline count (per unit)"
     return term
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

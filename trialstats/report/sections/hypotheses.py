@@ -20,7 +20,8 @@ import pandas as pd
 from ...results.multiplicity import adjust_p, multiplicity
 from ..plan import DEFAULT_BETTER
 from ..tables import fmt_estimate_ci, fmt_pvalue
-from ._base import EventWords, Parts, Table, pct_level
+from ._analysis import Results, section_of, single_step, table
+from ._base import EventWords, pct_level
 
 KEY = "hypotheses"
 TITLE = "Hypotheses and multiplicity"
@@ -102,10 +103,11 @@ def test_hypothesis(ctx, h, ok) -> dict:
             "conf_high": r["conf_high"], "p_value": p, "null": r["null"], "test": what}
 
 
-def compute(ctx):
+def analyse(ctx):
+    """Frame ``hypotheses``: one row per hypothesis of the plan, in testing order, with the
+    estimate, raw and adjusted p-values and the conclusion (strategy of the plan)."""
     plan = ctx.plan
     ref = ctx.reference
-    lvl = pct_level(plan.level)
     ok = ctx.sections_ok()
     names = endpoint_names(plan)
     rows = []
@@ -125,10 +127,22 @@ def compute(ctx):
     t["conclusion"] = conclusions(t["p_value"].to_numpy(float), t["p_adjusted"].to_numpy(float), plan.strategy, plan.alpha)
     t["strategy"] = plan.strategy
     ctx.results["hypotheses"] = t
+    p = Results()
+    p.add("hypotheses", t)
+    for _, r in t[t["p_value"].isna()].iterrows():
+        p.notes.append(f"{r['id']} ({r['endpoint']}, {r['ARM']}): no estimate because its analysis did not produce one (see its section).")
+    return p.analysis(KEY)
+
+
+def render(a, view):
+    """The section from the frame of :func:`analyse` (or read back from the ARD)."""
+    plan, ref = view.plan, view.reference
+    lvl = pct_level(plan.level)
+    t = a.frame("hypotheses")
     head_to_head = (t["reference"] != ref).any() or (t["test"] != "superiority (two-sided)").any()
     disp = pd.DataFrame({
         "#": t["id"],
-        "Hypothesis": [f"{n}: {ctx.label(a)} vs {ctx.label(r)}" for n, a, r in zip(t["name"], t["ARM"], t["reference"])],
+        "Hypothesis": [f"{n}: {view.label(x)} vs {view.label(r)}" for n, x, r in zip(t["name"], t["ARM"], t["reference"])],
         **({"Test": t["test"]} if head_to_head else {}),
         "Measure": t["measure"].replace("", "-"),
         f"Estimate ({lvl} CI)": [fmt_estimate_ci(e, lo, hi) for e, lo, hi in zip(t["estimate"], t["conf_low"], t["conf_high"])],
@@ -136,12 +150,11 @@ def compute(ctx):
         "Adjusted p": [fmt_pvalue(v) for v in t["p_adjusted"]],
         "Conclusion": t["conclusion"],
     }, dtype=object)
-    p = Parts()
     strategy_text = (
         "fixed-sequence testing: each hypothesis is tested at the full alpha only if every earlier one was rejected"
         if plan.strategy == "fixed-sequence" else "Holm's step-down procedure over all hypotheses"
     )
-    p.paragraphs.append(
+    para = (
         f"{len(t)} hypotheses in the plan's order, controlled for the family-wise error rate at two-sided "
         f"alpha = {plan.alpha:g} by {strategy_text} (trialstats.multiplicity). Each is tested by "
         "trialstats.compare on the comparison its section stored"
@@ -151,8 +164,9 @@ def compute(ctx):
         + f". Intervals are unadjusted {lvl} confidence intervals"
         + (" (non-inferiority: one-sided)." if head_to_head else ".")
     )
-    missing = t[t["p_value"].isna()]
-    for _, r in missing.iterrows():
-        p.notes.append(f"{r['id']} ({r['endpoint']}, {r['ARM']}): no estimate because its analysis did not produce one (see its section).")
-    p.tables.append(Table("hypotheses", f"Hypotheses in testing order ({plan.strategy})", t, disp))
-    return p.section(KEY, TITLE)
+    return section_of(a, TITLE, paragraphs=[para],
+                      tables=[table("hypotheses", f"Hypotheses in testing order ({plan.strategy})", a, disp)])
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

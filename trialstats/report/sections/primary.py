@@ -14,10 +14,10 @@ import pandas as pd
 
 from ...errors import ModelError
 from ..tables import MISSING, fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
+from ._analysis import Results, section_of, single_step, table
 from ._base import (
     Figure,
     Section,
-    Table,
     endpoint_name,
     fit_mmrm_with_fallback,
     legend_safe,
@@ -185,163 +185,221 @@ def store(ctx, key: str, fit, visit: str, label: str, paramcd: str, name: str) -
     ctx.estimates.add(key, c[c["visit"].astype(str) == visit], label, KEY)
 
 
-def compute(ctx) -> Section:
-    from ...plots.longitudinal import plot_lsmeans, plot_missing_pattern, plot_observed_means
-
+def analyse(ctx):
+    """The primary MMRM and its companions as frames: ``primary_lsmeans``, ``primary_contrasts``,
+    ``primary_sensitivity``, ``secondary_endpoints`` (when the plan has any),
+    ``primary_covariance_attempts``, ``primary_exclusions`` (rows the model dropped),
+    ``primary_observed_means``, ``primary_flag_exclusions`` (rows the plan's flags dropped),
+    ``missing_pattern`` and ``primary_fit`` (covariance used, observations, subjects)."""
     plan, trial = ctx.plan, ctx.trial
     ep = plan.primary
-    arms, ref = ctx.arms, ctx.reference
-    labels = {a: ctx.label(a) for a in arms}
-    lvl = pct_level(plan.level)
-    name = endpoint_name(trial, ep.paramcd)
+    p = Results()
     data = mmrm_frame(trial, ep.paramcd, ep.visit, ep.flag, ep.population)
     _, excluded = analysis_rows(trial, ep.paramcd, ep.flag, ep.population)
     if excluded:
-        ctx.results["primary_flags"] = " (" + "; ".join(
-            f"excluding {e['rows']} rows of {e['subjects']} subjects with {e['rule'].rsplit(' (', 1)[0]}"
-            for e in excluded) + ")"
+        ctx.results["primary_flags"] = _flags_text(pd.DataFrame(excluded))
     _require_outcome_at_visit(data, plan.mmrm.formula, ep)
     fit, used, attempts = fit_mmrm_with_fallback(data, plan.mmrm, level=plan.level)
     ctx.results["primary_fit"] = fit
     ctx.results["primary_covariance"] = used
     ctx.results["primary_attempts"] = attempts
+    p.add("primary_lsmeans", fit.lsmeans("ARM", by="AVISIT"))
+    con = p.add("primary_contrasts", arm_contrasts(fit))
+    _sensitivity(ctx, p, data, fit, used, con)
+    _secondary(ctx, p, fit, used, con)
+    p.add("primary_covariance_attempts", pd.DataFrame({
+        "order": range(1, len(attempts) + 1), "covariance": [a.split(":")[0] for a in attempts],
+        "outcome": [a.split(": ", 1)[1] for a in attempts]}))
+    excl = getattr(fit, "exclusions", None)
+    if isinstance(excl, pd.DataFrame) and len(excl):
+        p.add("primary_exclusions", excl)
+    elif excl is not None and not isinstance(excl, pd.DataFrame):
+        p.notes.append(f"Rows excluded from the MMRM: {excl}.")
+    p.add("primary_observed_means", observed_means(data, "CHG", plan.level, ctx.arms))
+    if excluded:
+        p.add("primary_flag_exclusions", pd.DataFrame(excluded))
+    p.add("missing_pattern", missing_pattern(trial, ep.paramcd, ctx.arms, ep.flag))
+    p.add("primary_fit", pd.DataFrame({"covariance": [used], "n_obs": [int(fit.n_obs)],
+                                       "n_subjects": [int(fit.n_subjects)],
+                                       "units": pd.Series([outcome_units(data)], dtype=object)}))
+    times = visit_times(data)  # where each visit sits on the figures' time axis
+    p.add("primary_visits", pd.DataFrame({"AVISIT": [str(v) for v in times], "AVISITN": list(times.values())}))
+    return p.analysis(KEY)
 
-    lsm = fit.lsmeans("ARM", by="AVISIT").reset_index(drop=True)
-    con = arm_contrasts(fit)
-    tables = []
-    lsm_disp = pd.DataFrame({
-        "Visit": lsm["AVISIT"].astype(str),
-        "Arm": [labels.get(str(a), str(a)) for a in lsm["ARM"]],
-        "LS mean (SE)": [f"{fmt_number(e, 2)} ({fmt_number(s, 2)})" for e, s in zip(lsm["estimate"], lsm["std_error"])],
-        f"{lvl} CI": [fmt_estimate_ci(e, lo, hi).split(" ", 1)[1] for e, lo, hi in zip(lsm["estimate"], lsm["conf_low"], lsm["conf_high"])],
-        "df": [fmt_number(d, 1) for d in lsm["df"]],
-    }, dtype=object)
-    tables.append(Table("primary_lsmeans", f"LS means of {name} change from baseline by visit and arm (MMRM, {used} covariance, {plan.mmrm.df} df)", lsm, lsm_disp))
-    con_disp = pd.DataFrame({
-        "Visit": con["AVISIT"].astype(str),
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(con["ARM"], con["reference"])],
-        f"Difference ({lvl} CI)": _est_rows(con)["Estimate (CI)"],
-        "SE": [fmt_number(s, 2) for s in con["std_error"]],
-        "df": [fmt_number(d, 1) for d in con["df"]],
-        "p-value": [fmt_pvalue(p) for p in con["p_value"]],
-    }, dtype=object)
-    tables.append(Table("primary_contrasts", f"Difference in LS means vs {labels.get(ref, ref)} by visit", con, con_disp))
 
-    # primary estimate per arm + sensitivity analyses
-    prim = at_visit(con, ep.visit)
-    sens_rows = []
+def _flags_text(excluded: pd.DataFrame) -> str:
+    """`` (excluding 12 rows of 9 subjects with ANL01FL not Y)`` for the methods and the text."""
+    return " (" + "; ".join(
+        f"excluding {int(e['rows'])} rows of {int(e['subjects'])} subjects with {str(e['rule']).rsplit(' (', 1)[0]}"
+        for _, e in excluded.iterrows()) + ")"
+
+
+def _sensitivity(ctx, p, data, fit, used, con) -> None:
+    """Frame ``primary_sensitivity``: the primary comparison, then Kenward-Roger df and the
+    completers as the plan asks; the estimates table gets ``primary`` and ``primary-kr``."""
+    plan, ep = ctx.plan, ctx.plan.primary
+    name = endpoint_name(ctx.trial, ep.paramcd)
     store(ctx, "primary", fit, ep.visit, f"{name} change at {ep.visit}", ep.paramcd, name)
-    for _, r in prim.iterrows():
-        sens_rows.append({"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)})
-    notes = []
+    rows = [{"analysis": f"Primary: MMRM, {used}, {plan.mmrm.df}", **_pick(r)} for _, r in at_visit(con, ep.visit).iterrows()]
     if "kenward-roger" in plan.sensitivity and plan.mmrm.df != "kenward-roger":
         kr, _, _ = fit_mmrm_with_fallback(data, _with_cov(plan.mmrm, used), df="kenward-roger", level=plan.level)
-        kc = arm_contrasts(kr)
         store(ctx, "primary-kr", kr, ep.visit, f"{name} change at {ep.visit} (Kenward-Roger)", ep.paramcd, name)
-        for _, r in at_visit(kc, ep.visit).iterrows():
-            sens_rows.append({"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)})
+        rows += [{"analysis": f"Sensitivity: Kenward-Roger df ({used})", **_pick(r)}
+                 for _, r in at_visit(arm_contrasts(kr), ep.visit).iterrows()]
     comp, rule = completers(data)
     if "completers" in plan.sensitivity and comp is None:
-        notes.append("Completers sensitivity analysis not done: the data has neither COMPLFL nor EOSSTT.")
+        p.notes.append("Completers sensitivity analysis not done: the data has neither COMPLFL nor EOSSTT.")
     if "completers" in plan.sensitivity and comp is not None:
         how = rule.split("(", 1)[1].rstrip(")")
         ctx.results["completers_rule"] = rule
         cf, cused, _ = fit_mmrm_with_fallback(comp, plan.mmrm, level=plan.level)
-        cc = arm_contrasts(cf)
-        for _, r in at_visit(cc, ep.visit).iterrows():
-            sens_rows.append({"analysis": f"Sensitivity: completers of treatment ({how}; {cused}, {cf.n_subjects} subjects)", **_pick(r)})
-    sens = pd.DataFrame(sens_rows)
-    sens_disp = pd.DataFrame({
-        "Analysis": sens["analysis"],
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sens["ARM"], sens["reference"])],
-        f"Difference ({lvl} CI)": _est_rows(sens)["Estimate (CI)"],
-        "df": [fmt_number(d, 1) for d in sens["df"]],
-        "p-value": [fmt_pvalue(p) for p in sens["p_value"]],
-    }, dtype=object)
-    tables.append(Table("primary_sensitivity", f"Primary comparison at {ep.visit}: primary and sensitivity analyses", sens, sens_disp))
+        rows += [{"analysis": f"Sensitivity: completers of treatment ({how}; {cused}, {cf.n_subjects} subjects)", **_pick(r)}
+                 for _, r in at_visit(arm_contrasts(cf), ep.visit).iterrows()]
+    p.add("primary_sensitivity", pd.DataFrame(rows))
 
-    # secondary endpoints
-    sec_rows = []
+
+def _secondary(ctx, p, fit, used, con) -> None:
+    """Frame ``secondary_endpoints`` (when the plan names any), from the primary fit when the
+    endpoint is the primary PARAMCD at one of its visits, else from a fit of its own."""
+    plan, trial, ep = ctx.plan, ctx.trial, ctx.plan.primary
+    rows = []
     for s in plan.secondary:
         if s.paramcd == ep.paramcd and s.visit in set(con["AVISIT"].astype(str)):
-            sc = at_visit(con, s.visit)
-            how = f"primary MMRM ({used})"
-            sfit = fit
+            sc, how, sfit = at_visit(con, s.visit), f"primary MMRM ({used})", fit
         else:
             sd = mmrm_frame(trial, s.paramcd, s.visit, s.flag, s.population)
-            sf, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
-            sc = arm_contrasts(sf)
-            sc = at_visit(sc, s.visit)
-            how = f"MMRM ({sused})"
-            sfit = sf
+            sfit, sused, _ = fit_mmrm_with_fallback(sd, plan.mmrm, level=plan.level)
+            sc, how = at_visit(arm_contrasts(sfit), s.visit), f"MMRM ({sused})"
         store(ctx, f"secondary:{s.name or s.label}", sfit, s.visit, s.label, s.paramcd,
               endpoint_name(trial, s.paramcd))
-        for _, r in sc.iterrows():
-            sec_rows.append({"endpoint": s.label, "paramcd": s.paramcd, "visit": s.visit, "model": how, **_pick(r)})
-    if sec_rows:
-        sec = pd.DataFrame(sec_rows)
-        sec_disp = pd.DataFrame({
-            "Endpoint": sec["endpoint"],
-            "Comparison": [f"{labels.get(a, a)} - {labels.get(r, r)}" for a, r in zip(sec["ARM"], sec["reference"])],
-            f"Difference ({lvl} CI)": _est_rows(sec)["Estimate (CI)"],
-            "p-value": [fmt_pvalue(p) for p in sec["p_value"]],
-            "Model": sec["model"],
-        }, dtype=object)
-        tables.append(Table("secondary_endpoints", "Secondary endpoints (unadjusted p-values)", sec, sec_disp))
+        rows += [{"endpoint": s.label, "paramcd": s.paramcd, "visit": s.visit, "model": how, **_pick(r)}
+                 for _, r in sc.iterrows()]
+    if rows:
+        p.add("secondary_endpoints", pd.DataFrame(rows))
 
-    # covariance attempts, exclusions
-    att = pd.DataFrame({"order": range(1, len(attempts) + 1), "covariance": [a.split(":")[0] for a in attempts], "outcome": [a.split(": ", 1)[1] for a in attempts]})
-    tables.append(Table("primary_covariance_attempts", "Covariance structures tried, in the plan's order", att, pd.DataFrame({"#": [fmt_int(i) for i in att["order"]], "Covariance": att["covariance"], "Outcome": att["outcome"]}, dtype=object)))
-    excl = getattr(fit, "exclusions", None)
-    if isinstance(excl, pd.DataFrame) and len(excl):
-        tables.append(Table("primary_exclusions", "Rows excluded from the MMRM, with the reason", excl.reset_index(drop=True), excl.reset_index(drop=True).astype(str)))
-    elif excl is not None and not isinstance(excl, pd.DataFrame):
-        notes.append(f"Rows excluded from the MMRM: {excl}.")
 
-    # figures
-    obs = observed_means(data, "CHG", plan.level, arms)
-    tables.append(Table("primary_observed_means", f"Observed mean change from baseline ({lvl} t interval) by visit and arm", obs,
-                        pd.DataFrame({"Visit": obs["AVISIT"].astype(str), "Arm": [labels[a] for a in obs["ARM"].astype(str)], "n": [fmt_int(n) for n in obs["n"]],
-                                      "Mean (SD)": [f"{fmt_number(m, 2)} ({fmt_number(s, 2)})" for m, s in zip(obs["mean"], obs["sd"])],
-                                      f"{lvl} CI": [f"({fmt_number(lo, 2)}, {fmt_number(hi, 2)})" for lo, hi in zip(obs["conf_low"], obs["conf_high"])]}, dtype=object)))
-    if excluded:
-        ex = pd.DataFrame(excluded)
-        tables.append(Table("primary_flag_exclusions", "Records excluded from the primary analysis by the plan's flags", ex,
-                            pd.DataFrame({"Rule": ex["rule"], "Rows": [fmt_int(v) for v in ex["rows"]],
-                                          "Subjects": [fmt_int(v) for v in ex["subjects"]]}, dtype=object)))
-    pattern = missing_pattern(trial, ep.paramcd, arms, ep.flag)
-    tables.append(Table("missing_pattern", "Subjects with a missing outcome by arm and visit", pattern,
-                        pd.DataFrame({"Arm": [labels[a] for a in pattern["ARM"].astype(str)], "Visit": pattern["AVISIT"].astype(str),
-                                      "Randomised": [fmt_int(n) for n in pattern["n_expected"]], "Observed": [fmt_int(n) for n in pattern["n_observed"]],
-                                      "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)))
+def _figures(a, view, used: str) -> list:
+    """The LS-mean profile, the observed means and the missing-data pattern, drawn from the
+    frames (visit times and units from ``primary_visits`` / ``primary_fit``)."""
+    from ...plots.longitudinal import plot_lsmeans, plot_missing_pattern, plot_observed_means
+
+    plan = view.plan
+    labels = legend_safe(view.labels)
+    lvl = pct_level(plan.level)
+    name = endpoint_name(view.trial, plan.primary.paramcd)
+    visits = a.frame("primary_visits")
+    units = a.frame("primary_fit")["units"].iloc[0]
+    times = dict(zip(visits["AVISIT"], visits["AVISITN"].astype(float)))
     figs = []
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    units, times = outcome_units(data), visit_times(data)
-    plot_lsmeans(lsm, ax=ax, labels=legend_safe(labels), ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)",
+    plot_lsmeans(a.frame("primary_lsmeans"), ax=ax, labels=labels, ylabel=f"LS mean change in {_short(name)}", title=f"MMRM LS means ({lvl} CI)",
                  units=units, time=times)
     figs.append(Figure("primary_lsmeans", f"LS-mean change from baseline by visit and arm with {lvl} confidence intervals (MMRM, {used} covariance).", fig))
     fig, ax = new_figure(figsize=(7.5, 4.2))
-    plot_observed_means(obs, ax=ax, labels=legend_safe(labels), ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)",
+    plot_observed_means(a.frame("primary_observed_means"), ax=ax, labels=labels, ylabel=f"Observed mean change in {_short(name)}", title=f"Observed means ({lvl} CI)",
                         units=units, time=times)
     figs.append(Figure("primary_observed", "Observed mean change from baseline by visit and arm (subjects observed at each visit).", fig))
     fig, ax = new_figure(figsize=(9.0, 3.0))
-    plot_missing_pattern(pattern, ax=ax, labels=legend_safe(labels), title="Missing outcome by arm and visit")
+    plot_missing_pattern(a.frame("missing_pattern"), ax=ax, labels=labels, title="Missing outcome by arm and visit")
     figs.append(Figure("missing_pattern", f"Share of randomised subjects without a {name} value, by arm and visit (cells: % and missing/randomised).", fig))
+    return figs
 
+
+# ----------------------------------------------------------------------------------------------
+# render: tables and sentences from the frames only
+# ----------------------------------------------------------------------------------------------
+def render(a, view) -> Section:
+    """The section from the frames of :func:`analyse` (or read back from the ARD)."""
+    plan, ep, ref = view.plan, view.plan.primary, view.reference
+    lvl = pct_level(plan.level)
+    name = endpoint_name(view.trial, ep.paramcd)
+    fitted = a.frame("primary_fit").iloc[0]
+    used = str(fitted["covariance"])
+    tables = [_t_lsmeans(a, view, name, used, lvl),
+              table("primary_contrasts", f"Difference in LS means vs {view.label(ref)} by visit", a, _comparisons(
+                  a.frame("primary_contrasts"), view, lvl, {"Visit": a.frame("primary_contrasts")["AVISIT"].astype(str)},
+                  se=True)),
+              table("primary_sensitivity", f"Primary comparison at {ep.visit}: primary and sensitivity analyses", a,
+                    _comparisons(a.frame("primary_sensitivity"), view, lvl, {"Analysis": a.frame("primary_sensitivity")["analysis"]}))]
+    sec = a.frame("secondary_endpoints")
+    if sec is not None:
+        disp = _comparisons(sec, view, lvl, {"Endpoint": sec["endpoint"]}, df=False)
+        disp["Model"] = list(sec["model"])
+        tables.append(table("secondary_endpoints", "Secondary endpoints (unadjusted p-values)", a, disp))
+    att = a.frame("primary_covariance_attempts")
+    tables.append(table("primary_covariance_attempts", "Covariance structures tried, in the plan's order", a,
+                        pd.DataFrame({"#": [fmt_int(i) for i in att["order"]], "Covariance": att["covariance"], "Outcome": att["outcome"]}, dtype=object)))
+    if a.frame("primary_exclusions") is not None:
+        tables.append(table("primary_exclusions", "Rows excluded from the MMRM, with the reason", a, a.frame("primary_exclusions").astype(str)))
+    tables.append(_t_observed(a, view, lvl))
+    ex = a.frame("primary_flag_exclusions")
+    if ex is not None:
+        tables.append(table("primary_flag_exclusions", "Records excluded from the primary analysis by the plan's flags", a,
+                            pd.DataFrame({"Rule": ex["rule"], "Rows": [fmt_int(v) for v in ex["rows"]],
+                                          "Subjects": [fmt_int(v) for v in ex["subjects"]]}, dtype=object)))
+    tables.append(_t_missing(a, view))
+    return section_of(a, TITLE, paragraphs=_paragraphs(a, view, name, used, att, ex, lvl), tables=tables,
+                      figures=_figures(a, view, used))
+
+
+def _paragraphs(a, view, name, used, att, ex, lvl) -> list[str]:
+    plan, ep = view.plan, view.plan.primary
+    fitted = a.frame("primary_fit").iloc[0]
+    attempts = [f"{c}: {o}" for c, o in zip(att["covariance"], att["outcome"])]
     fallback = used != plan.mmrm.covariance[0]
     paras = [
         f"Change from baseline in {name} was analysed with an MMRM ({plan.mmrm.formula}; "
         f"{plan.mmrm.method.upper()}; {plan.mmrm.df} degrees of freedom) on the post-baseline visits up to "
-        f"{ep.visit}{ctx.results.get('primary_flags', '')} ({fit.n_obs} observations from {fit.n_subjects} subjects). The covariance structure "
-        f"actually used is {used}"
+        f"{ep.visit}{_flags_text(ex) if ex is not None else ''} ({int(fitted['n_obs'])} observations from "
+        f"{int(fitted['n_subjects'])} subjects). The covariance structure actually used is {used}"
         + (f" (fallback: the earlier structures of the plan did not converge: {'; '.join(attempts[:-1])})." if fallback else ", the first of the plan's order.")
     ]
-    for _, r in prim.iterrows():
+    for _, r in at_visit(a.frame("primary_contrasts"), ep.visit).iterrows():
         paras.append(
-            f"At {ep.visit}, {labels.get(r['ARM'], r['ARM'])} minus {labels.get(ref, ref)}: "
+            f"At {ep.visit}, {view.label(r['ARM'])} minus {view.label(view.reference)}: "
             f"{fmt_estimate_ci(r['estimate'], r['conf_low'], r['conf_high'])} ({lvl} CI), {p_text(r['p_value'])}."
         )
-    return Section(key=KEY, title=TITLE, paragraphs=tuple(paras), tables=tuple(tables), figures=tuple(figs), notes=tuple(notes))
+    return paras
+
+
+def _comparisons(frame, view, lvl, first: dict, *, se: bool = False, df: bool = True) -> pd.DataFrame:
+    """Display columns of a frame of comparisons (ARM, reference, estimate, interval, df, p)."""
+    cols = {**first, "Comparison": [f"{view.label(x)} - {view.label(r)}" for x, r in zip(frame["ARM"], frame["reference"])],
+            f"Difference ({lvl} CI)": _est_rows(frame)["Estimate (CI)"]}
+    if se:
+        cols["SE"] = [fmt_number(s, 2) for s in frame["std_error"]]
+    if df:
+        cols["df"] = [fmt_number(d, 1) for d in frame["df"]]
+    cols["p-value"] = [fmt_pvalue(v) for v in frame["p_value"]]
+    return pd.DataFrame(cols, dtype=object)
+
+
+def _t_lsmeans(a, view, name, used, lvl):
+    lsm = a.frame("primary_lsmeans")
+    disp = pd.DataFrame({
+        "Visit": lsm["AVISIT"].astype(str),
+        "Arm": [view.label(str(x)) for x in lsm["ARM"]],
+        "LS mean (SE)": [f"{fmt_number(e, 2)} ({fmt_number(s, 2)})" for e, s in zip(lsm["estimate"], lsm["std_error"])],
+        f"{lvl} CI": [fmt_estimate_ci(e, lo, hi).split(" ", 1)[1] for e, lo, hi in zip(lsm["estimate"], lsm["conf_low"], lsm["conf_high"])],
+        "df": [fmt_number(d, 1) for d in lsm["df"]],
+    }, dtype=object)
+    return table("primary_lsmeans", f"LS means of {name} change from baseline by visit and arm (MMRM, {used} covariance, {view.plan.mmrm.df} df)", a, disp)
+
+
+def _t_observed(a, view, lvl):
+    obs = a.frame("primary_observed_means")
+    disp = pd.DataFrame({"Visit": obs["AVISIT"].astype(str), "Arm": [view.labels[x] for x in obs["ARM"].astype(str)], "n": [fmt_int(n) for n in obs["n"]],
+                         "Mean (SD)": [f"{fmt_number(m, 2)} ({fmt_number(s, 2)})" for m, s in zip(obs["mean"], obs["sd"])],
+                         f"{lvl} CI": [f"({fmt_number(lo, 2)}, {fmt_number(hi, 2)})" for lo, hi in zip(obs["conf_low"], obs["conf_high"])]}, dtype=object)
+    return table("primary_observed_means", f"Observed mean change from baseline ({lvl} t interval) by visit and arm", a, disp)
+
+
+def _t_missing(a, view):
+    pattern = a.frame("missing_pattern")
+    disp = pd.DataFrame({"Arm": [view.labels[x] for x in pattern["ARM"].astype(str)], "Visit": pattern["AVISIT"].astype(str),
+                         "Randomised": [fmt_int(n) for n in pattern["n_expected"]], "Observed": [fmt_int(n) for n in pattern["n_observed"]],
+                         "Missing (%)": [f"{int(m)} ({fmt_number(p, 1)}%)" for m, p in zip(pattern["n_missing"], pattern["pct_missing"])]}, dtype=object)
+    return table("missing_pattern", "Subjects with a missing outcome by arm and visit", a, disp)
 
 
 def _short(name: str) -> str:
@@ -365,3 +423,7 @@ def _with_cov(spec, cov):
     from dataclasses import replace
 
     return replace(spec, covariance=(cov,))
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)

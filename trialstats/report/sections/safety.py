@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_n_pct
-from ._base import NotApplicable, Parts, Table, pct_level
+from ._analysis import Results, section_of, single_step, table
+from ._base import NotApplicable, pct_level
 
 KEY = "safety"
 TITLE = "Safety"
@@ -92,12 +93,14 @@ def risk_differences(counts: pd.DataFrame, arms: list[str], reference: str, meth
     return pd.DataFrame(out, columns=[*keys, "ARM", "reference", "estimate", "conf_low", "conf_high", "method"])
 
 
-def compute(ctx):
+def analyse(ctx):
+    """Frames ``safety_teae`` (subjects with TEAEs per category, SOC and PT by arm, with the risk
+    difference of each arm vs the reference), ``safety_serious`` (serious TEAEs, one row per
+    event; when ADAE has AESER) and ``safety_population`` (flag, whether ADSL has it, subjects,
+    ADAE records)."""
     plan, trial = ctx.plan, ctx.trial
     arms, ref = ctx.arms, ctx.reference
-    labels = {a: ctx.label(a) for a in arms}
-    lvl = pct_level(plan.level)
-    p = Parts()
+    p = Results()
     if trial.adae is None:
         raise NotApplicable("the trial has no ADAE table (adverse events); a trial without "
                             "adverse events gives a header-only ADAE file")
@@ -107,63 +110,86 @@ def compute(ctx):
     counts = teae_counts(trial.adsl, trial.adae, arms, pop)
     rd = risk_differences(counts, arms, ref, plan.rd_method, plan.level)
     ctx.results["teae_counts"] = counts
-    any_ = counts[counts["category"] == "Any TEAE"].set_index("ARM")
-    usable = [a for a in arms if int(any_.loc[a, "N"]) > 0]
-    if len(usable) > 1:  # every pair, for the plan's hypotheses ("ae": lower risk is better)
-        from ...results.proportions import risk_difference
-
-        res = risk_difference({a: int(any_.loc[a, "n"]) for a in usable}, {a: int(any_.loc[a, "N"]) for a in usable},
-                              pairs="all", method=plan.rd_method, level=plan.level, endpoint="TEAE",
-                              param="any treatment-emergent adverse event")
-        ctx.estimates.add("ae", res.comparisons(), "risk difference of any treatment-emergent adverse event", KEY)
-    keys = ["category", "AEBODSYS", "AEDECOD"]
-    wide = []
-    for key, g in counts.groupby(keys, sort=False):
-        cat, soc, pt = key
-        name = {"System organ class": soc, "Preferred term": f"\u2003{pt}"}.get(cat, cat)
-        row = {"": name}
-        g = g.set_index("ARM")
-        for a in arms:
-            row[f"{labels[a]} (N={int(g.loc[a, 'N'])})"] = fmt_n_pct(g.loc[a, "n"], g.loc[a, "N"])
-        for a in arms:
-            if a == ref:
-                continue
-            hit = rd[(rd["category"] == cat) & (rd["AEBODSYS"] == soc) & (rd["AEDECOD"] == pt) & (rd["ARM"] == a)
-                     & (rd["reference"] == ref)].iloc[0]
-            row[f"RD {labels[a]} - {labels[ref]}, % ({lvl} CI)"] = fmt_estimate_ci(100 * hit["estimate"], 100 * hit["conf_low"], 100 * hit["conf_high"], 1)
-        wide.append(row)
-    disp = pd.DataFrame(wide, dtype=object)
+    _store_any_teae(ctx, counts)
     tidy = counts.merge(rd.drop(columns=["method", "reference"]).rename(columns={"estimate": "rd", "conf_low": "rd_conf_low", "conf_high": "rd_conf_high"}),
                         on=["category", "AEBODSYS", "AEDECOD", "ARM"], how="left")
     tidy["rd_method"] = np.where(tidy["ARM"] == ref, "", plan.rd_method)
-    p.tables.append(Table("safety_teae", "Subjects with treatment-emergent adverse events by system organ class and preferred term", tidy, disp))
+    p.add("safety_teae", tidy)
     if "AESER" in trial.adae.columns:
         ser = trial.adae[(trial.adae["AESER"].astype(str) == "Y")]
         if "TRTEMFL" in ser.columns:
             ser = ser[ser["TRTEMFL"].astype(str) == "Y"]
         ser = ser.merge(trial.adsl[["USUBJID", "ARM"]], on="USUBJID", how="left", suffixes=("_ae", ""))
         cols = [c for c in ("USUBJID", "ARM", "AEBODSYS", "AEDECOD", "AESEV", "ASTDY", "AENDY") if c in ser.columns]
-        ser = ser[cols].sort_values(["ARM", "USUBJID"] + (["ASTDY"] if "ASTDY" in cols else []), kind="mergesort").reset_index(drop=True)
-        sdisp = ser.astype(str).copy()
-        sdisp["ARM"] = [labels.get(a, a) for a in ser["ARM"].astype(str)]
-        p.tables.append(Table("safety_serious", f"Serious treatment-emergent adverse events ({len(ser)} events)", ser, sdisp))
+        p.add("safety_serious", ser[cols].sort_values(["ARM", "USUBJID"] + (["ASTDY"] if "ASTDY" in cols else []), kind="mergesort"))
     has_pop = pop in trial.adsl.columns
     n_saf = int((trial.adsl[pop].astype(str) == "Y").sum()) if has_pop else len(trial.adsl)
     ctx.results["safety_population"] = f"the safety population ({pop} = Y)" if has_pop else "all randomised subjects"
-    any_teae = counts.loc[counts["category"] == "Any TEAE", "n"].sum()
-    if len(trial.adae) == 0:
-        p.paragraphs.append("There were no adverse events in this trial: the ADAE table has no rows, "
-                            "so every count below is zero.")
-    elif any_teae == 0:
-        p.paragraphs.append("There were no treatment-emergent adverse events in the safety population.")
+    p.add("safety_population", pd.DataFrame({"flag": [pop], "flag_in_adsl": [has_pop], "subjects": [n_saf],
+                                             "adae_records": [len(trial.adae)]}))
+    return p.analysis(KEY)
+
+
+def _store_any_teae(ctx, counts) -> None:
+    """Every pair's risk difference of any TEAE in the estimates table (the plan's "ae"
+    hypotheses: lower risk is better)."""
+    plan = ctx.plan
+    any_ = counts[counts["category"] == "Any TEAE"].set_index("ARM")
+    usable = [a for a in ctx.arms if int(any_.loc[a, "N"]) > 0]
+    if len(usable) > 1:
+        from ...results.proportions import risk_difference
+
+        res = risk_difference({a: int(any_.loc[a, "n"]) for a in usable}, {a: int(any_.loc[a, "N"]) for a in usable},
+                              pairs="all", method=plan.rd_method, level=plan.level, endpoint="TEAE",
+                              param="any treatment-emergent adverse event")
+        ctx.estimates.add("ae", res.comparisons(), "risk difference of any treatment-emergent adverse event", KEY)
+
+
+def render(a, view):
+    """The section from the frames of :func:`analyse` (or read back from the ARD)."""
+    plan, arms, ref = view.plan, view.arms, view.reference
+    labels = view.labels
+    lvl = pct_level(plan.level)
+    tidy = a.frame("safety_teae")
+    wide = []
+    for key, g in tidy.groupby(["category", "AEBODSYS", "AEDECOD"], sort=False):
+        cat, soc, pt = key
+        row = {"": {"System organ class": soc, "Preferred term": f"\u2003{pt}"}.get(cat, cat)}
+        g = g.set_index("ARM")
+        for x in arms:
+            row[f"{labels[x]} (N={int(g.loc[x, 'N'])})"] = fmt_n_pct(g.loc[x, "n"], g.loc[x, "N"])
+        for x in arms:
+            if x != ref:
+                hit = g.loc[x]
+                row[f"RD {labels[x]} - {labels[ref]}, % ({lvl} CI)"] = fmt_estimate_ci(100 * hit["rd"], 100 * hit["rd_conf_low"], 100 * hit["rd_conf_high"], 1)
+        wide.append(row)
+    tables = [table("safety_teae", "Subjects with treatment-emergent adverse events by system organ class and preferred term", a,
+                    pd.DataFrame(wide, dtype=object))]
+    ser = a.frame("safety_serious")
+    if ser is not None:
+        sdisp = ser.astype(str).copy()
+        sdisp["ARM"] = [labels.get(x, x) for x in ser["ARM"].astype(str)]
+        tables.append(table("safety_serious", f"Serious treatment-emergent adverse events ({len(ser)} events)", a, sdisp))
+    pop = a.frame("safety_population").iloc[0]
+    flag, has_pop, n_saf = str(pop["flag"]), bool(pop["flag_in_adsl"]), int(pop["subjects"])
+    paras = []
+    if int(pop["adae_records"]) == 0:
+        paras.append("There were no adverse events in this trial: the ADAE table has no rows, "
+                     "so every count below is zero.")
+    elif tidy.loc[tidy["category"] == "Any TEAE", "n"].sum() == 0:
+        paras.append("There were no treatment-emergent adverse events in the safety population.")
     rd_text = (
         f"Risk differences (percentage points, arm minus {labels[ref]}) with {lvl} intervals by the "
         f"{RD_METHOD_NAMES[plan.rd_method]} method (trialstats.risk_difference); "
         "no p-values are given for adverse events."
         if len(arms) > 1 else "The trial has one arm, so there are no risk differences.")
-    p.paragraphs.append(
-        (f"Safety population: {n_saf} subjects who received study treatment ({pop} = Y), by arm. "
-         if has_pop else f"Safety population: all {n_saf} randomised subjects (ADSL has no {pop}), by arm. ")
+    paras.append(
+        (f"Safety population: {n_saf} subjects who received study treatment ({flag} = Y), by arm. "
+         if has_pop else f"Safety population: all {n_saf} randomised subjects (ADSL has no {flag}), by arm. ")
         + f"Each subject is counted once per system organ class and once per preferred term. {rd_text}"
     )
-    return p.section(KEY, TITLE)
+    return section_of(a, TITLE, paragraphs=paras, tables=tables)
+
+
+#: the older single-step contract (``compute(ctx) -> Section``), kept for one release
+compute = single_step(analyse, render)
