@@ -70,13 +70,19 @@ def test_render_from_ard_parquet_gives_the_same_html(colon_built):
 def test_render_from_ard_of_a_trial_with_every_section(tmp_path):
     # the simulated trial has interval bounds and a competing event: every frame kind is read back
     trial = ts.simulate_trial(n_per_arm=40, seed=5)
-    html, ctx, _ = build_mod.render_report(trial, tmp_path / "sim.html")
+    # the bundled plan's estimands (E1 with JR/CIR sensitivity and a tipping point, E2) on the
+    # default plan otherwise, so the estimands section runs too
+    sap = (HERE.parent / "datasets" / "exo-hair-301" / "sap.toml").read_text(encoding="utf-8")
+    plan = tmp_path / "sap.toml"
+    plan.write_text(sap[sap.index("[[estimands]]"):], encoding="utf-8")
+    html, ctx, _ = build_mod.render_report(trial, tmp_path / "sim.html", plan=plan)
     # these sections' figures are drawn by render from their frames, not passed along
     for key in ("primary", "durability", "relapse", "longterm", "subgroups"):
         assert ctx.analyses[key].figures == () and ctx.sections[key].figures, key
     assert [f.name for f in ctx.sections["relapse"].figures] == ["relapse_km", "relapse_loglog", "relapse_cif"]
     again, rerendered = _rerender_from_parquet(trial, ctx)
-    assert sorted(rerendered) == sorted(m.KEY for m in build_mod.SECTIONS)  # all twelve ran
+    assert sorted(rerendered) == sorted(m.KEY for m in build_mod.SECTIONS)  # all thirteen ran
+    assert ctx.sections["estimands"].figures and "estimands_tipping_delta_E1" in ctx.analyses["estimands"].frames
     assert "relapse_gray" in ctx.analyses["relapse"].frames
     assert again == html
 

@@ -158,5 +158,5 @@ def test_exo_hair_301_report_shows_its_estimands(exo):
     assert len(est[est["stat_name"] == "estimate"]) == 8  # E1: MAR, JR, CIR; E2: JR; x 2 arms
     assert {"estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high", "null",
             "level"} <= set(est["stat_name"])
-    tip = ard[ard["table"] == "estimands_tipping_delta_E1"]
+    tip = ard[(ard["table"] == "estimands_tipping_delta_E1") & (ard["stat_name"] == "tipping_delta")]
     assert np.isfinite(tip["stat"]).all() and len(tip) == 1

@@ -4,25 +4,29 @@ Driven by sap.toml's ``[[estimands]]`` (absent: "not applicable"). For each esti
 (:func:`trialstats.analyse_estimand`) derives the intercurrent events from the data and maps each
 strategy to its analysis; this module only arranges the results:
 
-* ``analyse(trial, plan)`` -> :class:`Results`: one :class:`~trialstats.estimands.EstimandResult`
-  (or the reason it failed) per estimand, and the analysis-results rows (comparisons frame) of
-  every estimate; no formatting;
-* ``render(results, labels)`` -> :class:`~._base.Section` parts: the estimand table (the five
-  attributes), the intercurrent events by arm, the main and sensitivity estimates side by side,
-  the tipping-point table and plot, and the missing-data patterns; no statistics;
-* ``compute(ctx)`` runs both with the existing section contract and stores the estimates in
-  ``ctx.estimates`` (key ``estimand:<id>:<estimator>``).
+* ``analyse(ctx)`` -> :class:`~._analysis.Analysis`: runs every estimand
+  (:func:`run_estimands`: one :class:`~trialstats.estimands.EstimandResult` or the reason it
+  failed per estimand), stores the estimates in ``ctx.estimates`` (key
+  ``estimand:<id>:<estimator>``) and keeps the section's tidy frames: the estimand attributes,
+  the intercurrent events by arm, the estimates, each tipping-point table and tipping delta, and
+  the missing-data patterns;
+* ``render(analysis, view)`` -> :class:`~._base.Section`: every table, sentence and the
+  tipping-point plot from those frames only (so the report renders the same from ``ard.parquet``);
+  no statistics.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from ..tables import fmt_estimate_ci, fmt_int, fmt_number, fmt_pvalue
-from ._base import Figure, Parts, Section, Table, _one_line, endpoint_name, new_figure, pct_level
+from ._analysis import Analysis, View, section_of, single_step, table
+from ._analysis import Results as Frames
+from ._base import Figure, Table, _one_line, endpoint_name, new_figure, pct_level
 
 KEY = "estimands"
 TITLE = "Estimands and missing data"
@@ -42,7 +46,8 @@ METHOD_NAMES = {"MAR": "missing at random", "JR": "jump to reference", "CR": "co
 
 @dataclass(frozen=True)
 class Results:
-    """What :func:`analyse` returns: per estimand its result or its failure, and the ARD rows."""
+    """What :func:`run_estimands` returns: per estimand its result or its failure, and the ARD
+    rows."""
 
     estimands: tuple
     results: dict = field(default_factory=dict)  # id -> EstimandResult
@@ -57,7 +62,7 @@ class Results:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def analyse(trial, plan, engine="sequential") -> Results:
+def run_estimands(trial, plan, engine="sequential") -> Results:
     """Run every estimand of the resolved ``plan`` on ``trial`` (no formatting).
 
     An estimand that fails is recorded with its reason; the others still run.
@@ -81,7 +86,9 @@ def _variable(e, names) -> str:
     return f"change from baseline in {names.get(e.paramcd, e.paramcd)} at {e.visit}"
 
 
-def _definition_table(res: Results) -> Table:
+# --- analyse: tidy frames from the results (no formatting) --------------------------------------
+
+def _definition_frame(res: Results) -> pd.DataFrame:
     rows = []
     for e in res.estimands:
         pop = f"{e.population} = Y" if e.population else "all randomised subjects"
@@ -97,16 +104,10 @@ def _definition_table(res: Results) -> Table:
             rows.append(dict(estimand=e.id, role=e.role, name=e.name, population=pop,
                              variable=_variable(e, res.names), event=ev.name, derivation=how,
                              strategy=strat, summary=f"{e.summary}, each arm vs the reference"))
-    data = pd.DataFrame(rows)
-    display = pd.DataFrame({
-        "Estimand": [f"{r['estimand']} ({r['role']}): {r['name']}" for r in rows],
-        "Population": data["population"], "Variable": data["variable"],
-        "Intercurrent event (from the data)": [f"{r['event']}: {r['derivation']}" for r in rows],
-        "Strategy": data["strategy"], "Population-level summary": data["summary"]}, dtype=object)
-    return Table("estimands_definition", "Estimands (ICH E9(R1) attributes)", data, display)
+    return pd.DataFrame(rows)
 
 
-def _events_table(res: Results, labels: dict) -> Table | None:
+def _events_frame(res: Results) -> pd.DataFrame | None:
     parts = []
     for eid, r in res.results.items():
         c = r.events.counts.copy()
@@ -114,87 +115,39 @@ def _events_table(res: Results, labels: dict) -> Table | None:
         parts.append(c)
     if not parts:
         return None
-    data = pd.concat(parts, ignore_index=True).rename(columns={"ARM": "arm"})
-    display = pd.DataFrame({
-        "Estimand": data["estimand"], "Arm": [labels.get(a, a) for a in data["arm"]],
-        "Intercurrent event": data["event"], "Strategy": data["strategy"],
-        "Subjects": [fmt_int(n) for n in data["n"]],
-        "With the event before or at the visit": [
-            f"{k} ({fmt_number(100 * k / n, 1) if n else '-'}%)"
-            for k, n in zip(data["n_event"], data["n"], strict=True)]}, dtype=object)
-    return Table("estimands_events", "Intercurrent events by arm, as derived from the data",
-                 data, display)
+    return pd.concat(parts, ignore_index=True).rename(columns={"ARM": "arm"})
 
 
-def _estimates_table(res: Results, labels: dict) -> Table | None:
+def _estimates_frame(res: Results) -> pd.DataFrame | None:
     data = res.ard()
     if data.empty:
         return None
     data = data.rename(columns={"analysis": "analysis_id"}).reset_index(drop=True)
     data.insert(0, "estimand", [a.split(":")[0] for a in data["analysis_id"]])
-    lvl = pct_level(res.level)
-    display = pd.DataFrame({
-        "Estimand": data["estimand"],
-        "Estimator": [f"{s} ({r})" for s, r in zip(data["estimator"], data["role"], strict=True)],
-        "Comparison": [f"{labels.get(a, a)} - {labels.get(b, b)}"
-                       for a, b in zip(data["arm"], data["reference"], strict=True)],
-        "Visit": data["visit"],
-        f"Difference ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 2) for e, lo, hi in
-                                   zip(data["estimate"], data["conf_low"], data["conf_high"],
-                                       strict=True)],
-        "SE": [fmt_number(s, 3) for s in data["std_error"]],
-        "p-value": [fmt_pvalue(p) for p in data["p_value"]]}, dtype=object)
-    return Table("estimands_estimates", "Main and sensitivity estimates side by side "
-                 "(each arm minus the reference at the estimand's visit)", data, display,
-                 note="MAR MMRM: the plan's MMRM of the data after the strategies; JR / CR / CIR: "
-                      "conditional mean imputation of the values missing after the events, "
-                      "jackknife standard errors (normal intervals, rbmi's method_condmean).")
+    return data
 
 
-def _tipping_parts(r, labels: dict, level: float):
-    tp = r.tipping
-    e = r.estimand
+def _tipping_frames(r) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tipping-point table and its summary (tipping delta, every flip, the level)."""
+    tp, e = r.tipping, r.estimand
     data = tp.table.copy()
     data.insert(0, "estimand", e.id)
     data.insert(1, "arm", str(tp.arm))
     data.insert(2, "reference", str(tp.reference))
     data.insert(3, "visit", str(tp.visit))
     data["significant"] = data["significant"].map({True: "yes", False: "no"})
-    arm, ref = labels.get(str(tp.arm), tp.arm), labels.get(str(tp.reference), tp.reference)
-    display = pd.DataFrame({
-        "Delta": [fmt_number(d, 1) for d in data["delta"]],
-        f"{arm} - {ref} ({pct_level(level)} CI)": [
-            fmt_estimate_ci(x, lo, hi, 2) for x, lo, hi in
-            zip(data["estimate"], data["conf_low"], data["conf_high"], strict=True)],
-        "p-value": [fmt_pvalue(p) for p in data["p_value"]],
-        "Significant": data["significant"]}, dtype=object)
-    flip = ("the conclusion does not change on this grid" if np.isnan(tp.tipping_delta)
-            else f"the conclusion changes at delta = {fmt_number(tp.tipping_delta, 2)}")
-    note = (f"Delta added to every imputed value of {arm} (conditional mean imputation, "
-            f"jackknife; at delta 0 the imputation of the main analysis, whose estimate is the "
-            f"ANCOVA of the imputed data rather than the MMRM's); {flip}.")
-    table = Table(f"estimands_tipping_{e.id}", f"{e.id}: tipping point of {arm} - {ref} at "
-                  f"{tp.visit}", data, display, note=note)
-    summary = pd.DataFrame({"estimand": [e.id], "arm": [str(tp.arm)],
-                            "reference": [str(tp.reference)], "visit": [str(tp.visit)],
-                            "tipping_delta": [float(tp.tipping_delta)]})
-    tsum = Table(f"estimands_tipping_delta_{e.id}", f"{e.id}: tipping delta", summary,
-                 pd.DataFrame({"Comparison": [f"{arm} - {ref}"], "Visit": [str(tp.visit)],
-                               "Tipping delta": [fmt_number(tp.tipping_delta, 2)
-                                                 if np.isfinite(tp.tipping_delta)
-                                                 else "not reached on the grid"]}, dtype=object))
-    from ...plots.estimands import plot_tipping_point
-
-    fig, ax = new_figure(figsize=(7.0, 4.0))
-    plot_tipping_point(tp, ax=ax, title=f"{e.id}: {arm} - {ref} at {tp.visit}",
-                       xlabel=f"delta added to the imputed values of {arm}",
-                       ylabel=f"{arm} - {ref}")
-    figure = Figure(f"estimands_tipping_{e.id}", f"{e.id}: estimate and {pct_level(level)} "
-                    f"confidence interval against the delta; {flip}.", fig)
-    return [table, tsum], figure
+    flips = [float(f) for f in tp.flips]
+    summary = pd.DataFrame({"estimand": [e.id] * max(1, len(flips)),
+                            "arm": [str(tp.arm)] * max(1, len(flips)),
+                            "reference": [str(tp.reference)] * max(1, len(flips)),
+                            "visit": [str(tp.visit)] * max(1, len(flips)),
+                            "tipping_delta": [float(tp.tipping_delta)] * max(1, len(flips)),
+                            "flip": flips or [np.nan], "level": [float(tp.level)] * max(1, len(flips)),
+                            "delta_arms": ["/".join(map(str, tp.delta_arms))] * max(1, len(flips))})
+    return data, summary
 
 
-def _pattern_tables(r, labels: dict) -> list[Table]:
+def _pattern_frames(r) -> tuple[pd.DataFrame, pd.DataFrame]:
     e = r.estimand
     p = r.patterns.copy()
     p.insert(0, "estimand", e.id)
@@ -202,56 +155,183 @@ def _pattern_tables(r, labels: dict) -> list[Table]:
              .reindex(columns=["complete", "monotone", "intermittent", "none observed"],
                       fill_value=0).reset_index())
     types.insert(0, "estimand", e.id)
-    visits = " → ".join(r.events.visits)
-    disp_types = pd.DataFrame({"Arm": [labels.get(a, a) for a in types["arm"]],
-                               **{c.capitalize(): [fmt_int(v) for v in types[c]]
-                                  for c in ("complete", "monotone", "intermittent",
-                                            "none observed")}}, dtype=object)
-    disp = pd.DataFrame({"Arm": [labels.get(a, a) for a in p["arm"]], "Pattern": p["pattern"],
-                         "Type": p["type"], "Subjects": [fmt_int(n) for n in p["n"]]},
-                        dtype=object)
-    return [Table(f"estimands_missing_types_{e.id}", f"{e.id}: missing-data pattern by arm "
-                  f"({visits})", types, disp_types,
-                  note="Monotone: nothing observed after the first missing visit; intermittent: "
-                       "a missing visit followed by an observed one. Observed outcomes, before "
-                       "any strategy."),
-            Table(f"estimands_missing_patterns_{e.id}", f"{e.id}: patterns (X observed, "
-                  f". missing; visits {visits})", p, disp)]
+    types["visits"] = " → ".join(r.events.visits)
+    return types, p
 
 
-def render(res: Results, labels: dict) -> Section:
-    """The section's text, tables and figures from :func:`analyse`'s results (no statistics)."""
-    parts = Parts()
-    lvl = pct_level(res.level)
-    parts.paragraphs.append(
-        "Each estimand is stated by its five attributes (ICH E9(R1)); its intercurrent events are "
-        "derived from the data, and each strategy is mapped to an analysis of the data changed "
-        "accordingly. The main estimator and the sensitivity analyses below estimate the same "
-        f"estimand under different assumptions about the missing values; intervals are {lvl}.")
-    parts.tables.append(_definition_table(res))
-    for t in (_events_table(res, labels), _estimates_table(res, labels)):
-        if t is not None:
-            parts.tables.append(t)
+def analyse(ctx) -> Analysis:
+    """Run the plan's estimands (:func:`run_estimands`) and keep the section's tidy frames."""
+    res = run_estimands(ctx.trial, ctx.plan)
+    for eid, r in res.results.items():
+        for estimator, rows in r.estimates.groupby("estimator", sort=False):
+            ctx.estimates.add(f"estimand:{eid}:{estimator}", rows,
+                              f"{eid} {estimator} difference", KEY)
+    ctx.results["estimands_methods"] = methods_paragraph(res)
+    ctx.results["estimands"] = res
+    out = Frames()
+    out.add("estimands_definition", _definition_frame(res))
+    for name, frame in (("estimands_events", _events_frame(res)),
+                        ("estimands_estimates", _estimates_frame(res))):
+        if frame is not None:
+            out.add(name, frame)
     seen = set()
     for e in res.estimands:
         if e.id in res.failures:
-            parts.failures.append(f"Estimand {e.id} failed: {res.failures[e.id]}")
+            out.failures.append(f"Estimand {e.id} failed: {res.failures[e.id]}")
             continue
         r = res.results[e.id]
         if r.tipping is not None:
-            tables, fig = _tipping_parts(r, labels, res.level)
-            parts.tables.extend(tables)
-            parts.figures.append(fig)
+            data, summary = _tipping_frames(r)
+            out.add(f"estimands_tipping_{e.id}", data)
+            out.add(f"estimands_tipping_delta_{e.id}", summary)
         key = (e.population, e.paramcd, e.visit, tuple(r.events.visits))
         if key not in seen:
             seen.add(key)
-            parts.tables.extend(_pattern_tables(r, labels))
+            types, patterns = _pattern_frames(r)
+            out.add(f"estimands_missing_types_{e.id}", types)
+            out.add(f"estimands_missing_patterns_{e.id}", patterns)
     notes: dict = {}
     for e in res.estimands:  # one note per text, naming every estimand it concerns
         for n in getattr(res.results.get(e.id), "notes", ()):
             notes.setdefault(n, []).append(e.id)
-    parts.notes.extend(f"{', '.join(ids)}: {n}" for n, ids in notes.items())
-    return parts.section(KEY, TITLE)
+    out.notes.extend(f"{', '.join(ids)}: {n}" for n, ids in notes.items())
+    return out.analysis(KEY)
+
+
+# --- render: tables, sentences and the plot from the frames (no statistics) ---------------------
+
+def _definition_table(a: Analysis) -> Table:
+    data = a.frame("estimands_definition")
+    display = pd.DataFrame({
+        "Estimand": [f"{i} ({r}): {n}" for i, r, n in
+                     zip(data["estimand"], data["role"], data["name"], strict=True)],
+        "Population": data["population"], "Variable": data["variable"],
+        "Intercurrent event (from the data)": [f"{ev}: {d}" for ev, d in
+                                               zip(data["event"], data["derivation"], strict=True)],
+        "Strategy": data["strategy"], "Population-level summary": data["summary"]}, dtype=object)
+    return table("estimands_definition", "Estimands (ICH E9(R1) attributes)", a, display)
+
+
+def _events_table(a: Analysis, view: View) -> Table | None:
+    data = a.frame("estimands_events")
+    if data is None:
+        return None
+    display = pd.DataFrame({
+        "Estimand": data["estimand"], "Arm": [view.label(x) for x in data["arm"]],
+        "Intercurrent event": data["event"], "Strategy": data["strategy"],
+        "Subjects": [fmt_int(n) for n in data["n"]],
+        "With the event before or at the visit": [
+            f"{k} ({fmt_number(100 * k / n, 1) if n else '-'}%)"
+            for k, n in zip(data["n_event"], data["n"], strict=True)]}, dtype=object)
+    return table("estimands_events", "Intercurrent events by arm, as derived from the data", a,
+                 display)
+
+
+def _estimates_table(a: Analysis, view: View) -> Table | None:
+    data = a.frame("estimands_estimates")
+    if data is None:
+        return None
+    lvl = pct_level(view.plan.level)
+    display = pd.DataFrame({
+        "Estimand": data["estimand"],
+        "Estimator": [f"{s} ({r})" for s, r in zip(data["estimator"], data["role"], strict=True)],
+        "Comparison": [f"{view.label(x)} - {view.label(b)}"
+                       for x, b in zip(data["arm"], data["reference"], strict=True)],
+        "Visit": data["visit"],
+        f"Difference ({lvl} CI)": [fmt_estimate_ci(e, lo, hi, 2) for e, lo, hi in
+                                   zip(data["estimate"], data["conf_low"], data["conf_high"],
+                                       strict=True)],
+        "SE": [fmt_number(s, 3) for s in data["std_error"]],
+        "p-value": [fmt_pvalue(p) for p in data["p_value"]]}, dtype=object)
+    return table("estimands_estimates", "Main and sensitivity estimates side by side "
+                 "(each arm minus the reference at the estimand's visit)", a, display,
+                 note="MAR MMRM: the plan's MMRM of the data after the strategies; JR / CR / CIR: "
+                      "conditional mean imputation of the values missing after the events, "
+                      "jackknife standard errors (normal intervals, rbmi's method_condmean).")
+
+
+def _tipping_parts(a: Analysis, eid: str, view: View):
+    data = a.frame(f"estimands_tipping_{eid}")
+    summary = a.frame(f"estimands_tipping_delta_{eid}")
+    level = float(summary["level"].iloc[0])
+    tip = float(summary["tipping_delta"].iloc[0])
+    arm_code, ref_code = str(summary["arm"].iloc[0]), str(summary["reference"].iloc[0])
+    visit = str(summary["visit"].iloc[0])
+    arm, ref = view.label(arm_code), view.label(ref_code)
+    display = pd.DataFrame({
+        "Delta": [fmt_number(d, 1) for d in data["delta"]],
+        f"{arm} - {ref} ({pct_level(level)} CI)": [
+            fmt_estimate_ci(x, lo, hi, 2) for x, lo, hi in
+            zip(data["estimate"], data["conf_low"], data["conf_high"], strict=True)],
+        "p-value": [fmt_pvalue(p) for p in data["p_value"]],
+        "Significant": data["significant"]}, dtype=object)
+    flip = ("the conclusion does not change on this grid" if np.isnan(tip)
+            else f"the conclusion changes at delta = {fmt_number(tip, 2)}")
+    note = (f"Delta added to every imputed value of {arm} (conditional mean imputation, "
+            f"jackknife; at delta 0 the imputation of the main analysis, whose estimate is the "
+            f"ANCOVA of the imputed data rather than the MMRM's); {flip}.")
+    tables = [table(f"estimands_tipping_{eid}", f"{eid}: tipping point of {arm} - {ref} at "
+                    f"{visit}", a, note=note, display=display),
+              table(f"estimands_tipping_delta_{eid}", f"{eid}: tipping delta", a,
+                    pd.DataFrame({"Comparison": [f"{arm} - {ref}"], "Visit": [visit],
+                                  "Tipping delta": [fmt_number(tip, 2) if np.isfinite(tip)
+                                                    else "not reached on the grid"]},
+                                 dtype=object))]
+    from ...plots.estimands import plot_tipping_point
+
+    tp = SimpleNamespace(  # what plot_tipping_point reads of a TippingPointResult
+        table=data.assign(significant=data["significant"].eq("yes")), level=level,
+        flips=[float(f) for f in summary["flip"] if np.isfinite(f)], arm=arm_code,
+        reference=ref_code, visit=visit,
+        delta_arms=str(summary["delta_arms"].iloc[0]).split("/"))
+    fig, ax = new_figure(figsize=(7.0, 4.0))
+    plot_tipping_point(tp, ax=ax, title=f"{eid}: {arm} - {ref} at {visit}",
+                       xlabel=f"delta added to the imputed values of {arm}",
+                       ylabel=f"{arm} - {ref}")
+    figure = Figure(f"estimands_tipping_{eid}", f"{eid}: estimate and {pct_level(level)} "
+                    f"confidence interval against the delta; {flip}.", fig)
+    return tables, figure
+
+
+def _pattern_tables(a: Analysis, eid: str, view: View) -> list[Table]:
+    types = a.frame(f"estimands_missing_types_{eid}")
+    p = a.frame(f"estimands_missing_patterns_{eid}")
+    visits = str(types["visits"].iloc[0]) if len(types) else ""
+    disp_types = pd.DataFrame({"Arm": [view.label(x) for x in types["arm"]],
+                               **{c.capitalize(): [fmt_int(v) for v in types[c]]
+                                  for c in ("complete", "monotone", "intermittent",
+                                            "none observed")}}, dtype=object)
+    disp = pd.DataFrame({"Arm": [view.label(x) for x in p["arm"]], "Pattern": p["pattern"],
+                         "Type": p["type"], "Subjects": [fmt_int(n) for n in p["n"]]},
+                        dtype=object)
+    return [table(f"estimands_missing_types_{eid}", f"{eid}: missing-data pattern by arm "
+                  f"({visits})", a, disp_types,
+                  note="Monotone: nothing observed after the first missing visit; intermittent: "
+                       "a missing visit followed by an observed one. Observed outcomes, before "
+                       "any strategy."),
+            table(f"estimands_missing_patterns_{eid}", f"{eid}: patterns (X observed, "
+                  f". missing; visits {visits})", a, disp)]
+
+
+def render(a: Analysis, view: View):
+    """The section's text, tables and figures from :func:`analyse`'s frames (no statistics)."""
+    lvl = pct_level(view.plan.level)
+    paragraphs = [
+        "Each estimand is stated by its five attributes (ICH E9(R1)); its intercurrent events are "
+        "derived from the data, and each strategy is mapped to an analysis of the data changed "
+        "accordingly. The main estimator and the sensitivity analyses below estimate the same "
+        f"estimand under different assumptions about the missing values; intervals are {lvl}."]
+    tables = [_definition_table(a)]
+    tables += [t for t in (_events_table(a, view), _estimates_table(a, view)) if t is not None]
+    figures = []
+    for e in view.plan.estimands:
+        if a.frame(f"estimands_tipping_{e.id}") is not None:
+            more, fig = _tipping_parts(a, e.id, view)
+            tables += more
+            figures.append(fig)
+        if a.frame(f"estimands_missing_types_{e.id}") is not None:
+            tables += _pattern_tables(a, e.id, view)
+    return section_of(a, TITLE, paragraphs=paragraphs, tables=tables, figures=figures)
 
 
 def _strategy_text(ev) -> str:
@@ -286,13 +366,4 @@ def methods_paragraph(res: Results) -> str:
     return ("Estimands (ICH E9(R1)): " + " ".join(out)) if out else ""
 
 
-def compute(ctx) -> Section:
-    res = analyse(ctx.trial, ctx.plan)
-    labels = {a: ctx.label(a) for a in ctx.arms}
-    for eid, r in res.results.items():
-        for estimator, rows in r.estimates.groupby("estimator", sort=False):
-            ctx.estimates.add(f"estimand:{eid}:{estimator}", rows,
-                              f"{eid} {estimator} difference", KEY)
-    ctx.results["estimands_methods"] = methods_paragraph(res)
-    ctx.results["estimands"] = res
-    return render(res, labels)
+compute = single_step(analyse, render)
