@@ -47,7 +47,9 @@ from ._model import (  # noqa: F401
     ArmModel,
     arm_gain,
     expected_change,
+    natural_gain_sd,
     profile,
+    split_gain_sd,
     visit_weeks,
 )
 from ._relapse import _relapse, _relapse_responders  # noqa: F401

@@ -21,7 +21,7 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
 
 
-RELAPSE_DEFINITIONS = ("half-gain", "responder")
+RELAPSE_DEFINITIONS = ("responder", "half-gain")
 
 
 #: Upper bounds of simulate_trial's size arguments: far above any alopecia trial (a few hundred
@@ -44,8 +44,8 @@ def _check_limits(n_per_arm, treatment_weeks, followup_weeks, n_sites, trial_id)
 
 
 def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
-                     effects, n_sites, trial_id, seed, relapse="half-gain",
-                     responder_gain=10.0) -> dict:
+                     effects, n_sites, trial_id, seed, relapse="responder",
+                     responder_gain=15.0) -> dict:
     """Validate simulate_trial's arguments; return them normalised (arms in level order)."""
     if not _is_int(n_per_arm) or n_per_arm < 2:
         raise ModelError(f"simulate_trial: n_per_arm must be an integer >= 2; got {n_per_arm!r}")

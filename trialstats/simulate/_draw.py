@@ -12,6 +12,7 @@ from ._model import (
     ARM_MODELS,
     BASELINE_MEAN,
     BASELINE_SD,
+    BUILDUP_WEEKS,
     DROPOUT_HR_PER_10,
     DURABLE_CONCENTRATION,
     LUDWIG,
@@ -28,6 +29,7 @@ from ._model import (
     VISIT_WINDOW_DAYS,
     arm_gain,
     profile,
+    split_gain_sd,
     visit_weeks,
 )
 from ._relapse import _relapse, _relapse_responders
@@ -57,8 +59,8 @@ def _randomise(rng, n_per_arm, arms, n_sites):
 
 
 def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
-                     effects, n_sites, trial_id, seed, relapse="half-gain",
-                     responder_gain=10.0) -> dict[str, pd.DataFrame]:
+                     effects, n_sites, trial_id, seed, relapse="responder",
+                     responder_gain=15.0) -> dict[str, pd.DataFrame]:
     """Draw one trial; return ``{"adsl": ..., "adeff": ..., "adtte": ..., "adae": ...}``."""
     rng = np.random.default_rng(seed)
     site, arm = _randomise(rng, n_per_arm, arms, n_sites)
@@ -91,13 +93,17 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
              + rng.normal(0.0, sd0, n))
     beta1 = PROGRESSION_PER_WEEK + rng.normal(0.0, PROGRESSION_SD, n)
     gain = np.empty(n)
+    natural = np.empty(n)
     h = np.empty((n, n_visits))
     z = rng.standard_normal(n)
+    z_natural = rng.standard_normal(n)
     for code in arms:
         model = ARM_MODELS[code]
         g, sd_g = arm_gain(effects.get(code, model.change_week48), model.sd_change_week48)
+        sd_treat, sd_nat = split_gain_sd(sd_g)
         rows = arm == code
-        gain[rows] = g + sd_g * z[rows]
+        gain[rows] = g + sd_treat * z[rows]
+        natural[rows] = sd_nat * z_natural[rows]
         pi_bar = model.durable_fraction
         durable = (rng.beta(DURABLE_CONCENTRATION * pi_bar, DURABLE_CONCENTRATION * (1 - pi_bar),
                             size=int(rows.sum())) if pi_bar > 0 else np.zeros(int(rows.sum())))
@@ -107,7 +113,9 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
     for j in range(1, n_visits):
         rho = np.exp(-(t[:, j] - t[:, j - 1]) / RESIDUAL_RANGE_WEEKS)
         eps[:, j] = rho * eps[:, j - 1] + np.sqrt(1 - rho**2) * RESIDUAL_SD * rng.standard_normal(n)
-    latent = beta0[:, None] + beta1[:, None] * t + gain[:, None] * h + eps
+    buildup = 1.0 - np.exp(-t / BUILDUP_WEEKS)      # the natural deviation never wanes
+    latent = (beta0[:, None] + beta1[:, None] * t + gain[:, None] * h
+              + natural[:, None] * buildup + eps)
     count = np.maximum(0, np.round(latent)).astype(np.int64)
 
     # --- missed visits (MCAR) and monotone MAR dropout

@@ -142,6 +142,39 @@ def arm_gain(change_week48: float, sd_change_week48: float) -> tuple[float, floa
     return gain, math.sqrt(var)
 
 
+def split_gain_sd(sd_gain: float) -> tuple[float, float]:
+    r"""Split an arm's between-subject SD of the gain into its treatment and natural parts.
+
+    The natural part, :math:`\sigma_n` (:func:`natural_gain_sd`: all of the placebo arm's
+    between-subject spread), is hair-cycle variation that treatment does not cause, so it does
+    not wane when treatment stops; the treatment part
+    :math:`\sigma_{r,a} = \sqrt{\sigma_{g,a}^2 - \sigma_n^2}` (response heterogeneity) wanes
+    with the arm's mean gain. An arm whose spread is below :math:`\sigma_n` has only natural
+    spread.
+
+    Parameters
+    ----------
+    sd_gain : float
+        :math:`\sigma_{g,a}` from :func:`arm_gain`.
+
+    Returns
+    -------
+    sd_treatment, sd_natural : float
+    """
+    sd_nat = min(natural_gain_sd(), sd_gain)
+    return math.sqrt(sd_gain**2 - sd_nat**2), sd_nat
+
+
+def natural_gain_sd() -> float:
+    r"""Between-subject SD :math:`\sigma_n` of the gain not caused by treatment (hairs/cm²).
+
+    The placebo arm's :math:`\sigma_{g}` from Olsen 2002's placebo SD (21.7 at week 48): all of
+    placebo's between-subject spread beyond measurement error and progression is natural.
+    """
+    placebo = ARM_MODELS["PLACEBO"]
+    return arm_gain(placebo.change_week48, placebo.sd_change_week48)[1]
+
+
 def expected_change(week: float, arm: str, *, treatment_weeks: int = 24,
                     change_week48: float | None = None) -> float:
     r"""Expected change from baseline :math:`\beta_1 t + G_a h_a(t)` at ``week`` for an arm.
