@@ -489,6 +489,11 @@ def test_effects_override_changes_the_arm_mean():
     (dict(trial_id=""), r"trial_id must be a non-empty string"),
     (dict(seed=-1), r"seed must be a non-negative integer"),
     (dict(seed=None), r"seed must be a non-negative integer"),
+    (dict(allocation={"EXOSOME": 0}), r"allocation\['EXOSOME'\] must be an integer from 1 to 10"),
+    (dict(allocation={"EXOSOME": 2.5}), r"allocation\['EXOSOME'\] must be an integer"),
+    (dict(allocation={"ASPIRIN": 2}), r"allocation has arm code\(s\) 'ASPIRIN'.*valid: PLACEBO"),
+    (dict(allocation=[2, 1]), r"allocation must be a mapping of arm code"),
+    (dict(n_per_arm=20_000, allocation={"EXOSOME": 10}), r"at most 60,000 are allowed"),
 ])
 def test_bad_arguments_raise_model_error(kwargs, match):
     args = dict(n_per_arm=10, seed=1)
@@ -511,3 +516,23 @@ def test_small_trial_with_empty_sites():
     trial = ts.simulate_trial(n_per_arm=4, arms=["EXOSOME", "PLACEBO"], seed=11)
     assert len(trial.adsl) == 8
     assert trial.adsl["ARM"].value_counts().sum() == 8
+
+
+def test_allocation_ratio_blocks_and_record():
+    """2:1 exosome:minoxidil: permuted blocks of 4 + 2 within site, so each site is within one
+    block of the ratio; the ratio is recorded in the generator parameters (1:1 is not)."""
+    trial = ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"],
+                              allocation={"EXOSOME": 2}, n_sites=4, seed=5)
+    assert len(trial.adsl) == 180
+    for _, site in trial.adsl.groupby("SITEID"):
+        counts = site["ARM"].value_counts()
+        assert abs(counts.get("EXOSOME", 0) - 2 * counts.get("MINOXIDIL", 0)) <= 4
+    total = trial.adsl["ARM"].value_counts()
+    assert abs(total["EXOSOME"] - 120) <= 4 * 4 and total.sum() == 180
+    assert trial.meta.extra["generator"]["parameters"]["allocation"] == {"MINOXIDIL": 1,
+                                                                         "EXOSOME": 2}
+    one = ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"], n_sites=4, seed=5,
+                            allocation={"EXOSOME": 1})
+    assert "allocation" not in one.meta.extra["generator"]["parameters"]
+    assert_frame_equal(one.adsl, ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"],
+                                                   n_sites=4, seed=5).adsl)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def _check_limits(n_per_arm, treatment_weeks, followup_weeks, n_sites, trial_id)
 
 def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
                      effects, n_sites, trial_id, seed, relapse="responder",
-                     responder_gain=15.0) -> dict:
+                     responder_gain=15.0, allocation=None) -> dict:
     """Validate simulate_trial's arguments; return them normalised (arms in level order)."""
     if not _is_int(n_per_arm) or n_per_arm < 2:
         raise ModelError(f"simulate_trial: n_per_arm must be an integer >= 2; got {n_per_arm!r}")
@@ -102,9 +103,40 @@ def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
     if not _is_number(responder_gain) or not 0.0 <= float(responder_gain) < math.inf:
         raise ModelError(f"simulate_trial: responder_gain must be a finite number >= 0 "
                          f"(hairs/cm²); got {responder_gain!r}")
-    return dict(n_per_arm=int(n_per_arm), arms=arms, treatment_weeks=int(treatment_weeks),
+    allocation = _check_allocation(allocation, arms)
+    if n_per_arm * sum(allocation.values()) > SIMULATE_LIMITS["n_per_arm"] * len(arms):
+        raise ModelError(f"simulate_trial: n_per_arm x allocation gives "
+                         f"{n_per_arm * sum(allocation.values()):,} subjects; at most "
+                         f"{SIMULATE_LIMITS['n_per_arm'] * len(arms):,} are allowed")
+    out = dict(n_per_arm=int(n_per_arm), arms=arms, treatment_weeks=int(treatment_weeks),
                 followup_weeks=int(followup_weeks), dropout=float(dropout),
                 missed_visit=float(missed_visit),
                 effects={k: float(v) for k, v in effects.items()}, n_sites=int(n_sites),
                 trial_id=trial_id, seed=int(seed), relapse=relapse,
                 responder_gain=float(responder_gain))
+    if any(r != 1 for r in allocation.values()):   # recorded (and drawn) only when not 1:1
+        out["allocation"] = allocation
+    return out
+
+
+#: Largest allocation ratio of one arm.
+MAX_ALLOCATION_RATIO = 10
+
+
+def _check_allocation(allocation, arms) -> dict:
+    """Allocation ratios by arm (every simulated arm, default 1), validated."""
+    if allocation is None:
+        return {a: 1 for a in arms}
+    if not isinstance(allocation, Mapping):
+        raise ModelError(f"simulate_trial: allocation must be a mapping of arm code to a "
+                         f"positive integer ratio (e.g. {{'EXOSOME': 2}}); got {allocation!r}")
+    bad = [k for k in allocation if k not in arms]
+    if bad:
+        raise ModelError(f"simulate_trial: allocation has arm code(s) "
+                         f"{', '.join(map(repr, bad))} that are not simulated arms; valid: "
+                         f"{', '.join(arms)}")
+    for k, v in allocation.items():
+        if not _is_int(v) or not 1 <= v <= MAX_ALLOCATION_RATIO:
+            raise ModelError(f"simulate_trial: allocation[{k!r}] must be an integer from 1 to "
+                             f"{MAX_ALLOCATION_RATIO}; got {v!r}")
+    return {a: int(allocation.get(a, 1)) for a in arms}

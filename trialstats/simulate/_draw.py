@@ -41,13 +41,14 @@ def _categorical(rng, n, choices):
     return labels[rng.choice(len(labels), size=n, p=p / p.sum())]
 
 
-def _randomise(rng, n_per_arm, arms, n_sites):
-    """Site and arm of each subject: permuted blocks of 2 x arms within site."""
-    n = n_per_arm * len(arms)
+def _randomise(rng, n_per_arm, arms, n_sites, allocation=None):
+    """Site and arm of each subject: permuted blocks of 2 x ratio of each arm within site."""
+    ratio = [int((allocation or {}).get(a, 1)) for a in arms]
+    n = n_per_arm * sum(ratio)
     site_p = rng.dirichlet(np.full(n_sites, 5.0))
     site = np.sort(rng.choice(n_sites, size=n, p=site_p))
     arm = np.empty(n, dtype=object)
-    block = np.repeat(np.arange(len(arms)), 2)
+    block = np.repeat(np.arange(len(arms)), [2 * r for r in ratio])
     for k in range(n_sites):
         idx = np.flatnonzero(site == k)
         if idx.size == 0:  # a site that enrolled nobody
@@ -60,10 +61,10 @@ def _randomise(rng, n_per_arm, arms, n_sites):
 
 def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
                      effects, n_sites, trial_id, seed, relapse="responder",
-                     responder_gain=15.0) -> dict[str, pd.DataFrame]:
+                     responder_gain=15.0, allocation=None) -> dict[str, pd.DataFrame]:
     """Draw one trial; return ``{"adsl": ..., "adeff": ..., "adtte": ..., "adae": ...}``."""
     rng = np.random.default_rng(seed)
-    site, arm = _randomise(rng, n_per_arm, arms, n_sites)
+    site, arm = _randomise(rng, n_per_arm, arms, n_sites, allocation)
     n = arm.size
 
     # --- covariates

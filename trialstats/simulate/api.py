@@ -26,13 +26,16 @@ def simulate_trial(
     seed: int,
     relapse: str = "responder",
     responder_gain: float = 15.0,
+    allocation: Mapping[str, int] | None = None,
 ):
     r"""Simulate a randomised androgenetic-alopecia trial (hair counts, relapse, adverse events).
 
     Parameters
     ----------
     n_per_arm : int, default 150
-        Subjects per arm (at least 2). ``n_per_arm * len(arms)`` subjects are randomised in
+        Subjects per arm (at least 2); with ``allocation``, subjects per allocation unit: arm
+        :math:`a` gets about ``n_per_arm * allocation[a]``. In all ``n_per_arm * sum(ratios)``
+        subjects are randomised in
         permuted blocks within site, so arms are balanced by randomisation, not exactly.
     arms : sequence of str, optional
         Arm codes, at least two of ``"EXOSOME"``, ``"MINOXIDIL"``, ``"PLACEBO"`` (default: all
@@ -74,6 +77,10 @@ def simulate_trial(
         Assumption: 15 is 10 % of the mean baseline count and 1.3 times the SD of a measured
         change due to measurement error alone (:math:`\sigma_e\sqrt{2(1 - e^{-T/\lambda})}`
         = 11.9 at :math:`T` = 24 weeks).
+    allocation : mapping of str to int, optional
+        Allocation ratio: a positive integer (at most 10) per simulated arm code, e.g.
+        ``{"EXOSOME": 2, "MINOXIDIL": 1}`` for 2:1; arms left out get 1. Default 1:1. The
+        permuted blocks within site hold ``2 * ratio`` subjects of each arm.
 
     Returns
     -------
@@ -249,7 +256,7 @@ def simulate_trial(
         n_per_arm=n_per_arm, arms=arms, treatment_weeks=treatment_weeks,
         followup_weeks=followup_weeks, dropout=dropout, missed_visit=missed_visit,
         effects=effects, n_sites=n_sites, trial_id=trial_id, seed=seed, relapse=relapse,
-        responder_gain=responder_gain,
+        responder_gain=responder_gain, allocation=allocation,
     )
     tables = _simulate_tables(**params)
     return _as_trial(tables, params, title)
@@ -268,10 +275,8 @@ def _as_trial(tables: dict[str, pd.DataFrame], params: dict, title: str | None):
     if title is None:
         title = ("Simulated trial: " + " vs ".join(ARM_MODELS[a].label for a in arms[1:])
                  + f" vs {ARM_MODELS[arms[0]].label.lower()}")
-    defaults = {"relapse": "responder", "responder_gain": 15.0}  # recorded only when changed
     generator = {"function": "trialstats.simulate.simulate_trial", "seed": params["seed"],
-                 "parameters": {k: v for k, v in params.items() if k not in ("seed",)
-                                and not (k in defaults and v == defaults[k])}}
+                 "parameters": {k: v for k, v in params.items() if k != "seed"}}
     meta = TrialMeta(
         id=params["trial_id"], title=title, simulated=True,
         arms={a: ARM_MODELS[a].label for a in arms}, reference=arms[0],
