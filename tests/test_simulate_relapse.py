@@ -19,8 +19,9 @@ def test_default_definition_and_generator_record():
     a = ts.simulate_trial(n_per_arm=20, seed=8)
     b = ts.simulate_trial(n_per_arm=20, seed=8, relapse="responder", responder_gain=15.0)
     pd.testing.assert_frame_equal(a.adtte, b.adtte)
-    assert "relapse" not in a.meta.extra["generator"]["parameters"]
-    assert "responder_gain" not in a.meta.extra["generator"]["parameters"]
+    # the definition is always recorded: a trial.toml says which relapse rule made its ADTTE
+    assert a.meta.extra["generator"]["parameters"]["relapse"] == "responder"
+    assert a.meta.extra["generator"]["parameters"]["responder_gain"] == 15.0
     c = ts.simulate_trial(n_per_arm=20, seed=8, relapse="half-gain")
     assert c.meta.extra["generator"]["parameters"]["relapse"] == "half-gain"
     pd.testing.assert_frame_equal(a.adeff, c.adeff)   # same draws, only ADTTE differs
