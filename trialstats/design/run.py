@@ -85,11 +85,13 @@ def _chunks(spec: DesignSpec) -> list[tuple[int, int, int, int]]:
 def run_chunk(payload: dict) -> pd.DataFrame:
     """Simulate and analyse replicates ``start..stop-1`` of one scenario and n (worker side)."""
     sc, plan, seed = payload["scenario"], payload["plan"], payload["seed"]
+    nonresponders = payload.get("nonresponders", "exclude")
     s, n, start, stop = payload["chunk"]
     hyps = payload["hypotheses"]
     rows = []
     for r in range(start, stop):
-        sim = models.generate(sc.model, sc.params, n, replicate_seed(seed, s, n, r), plan)
+        sim = models.generate(sc.model, sc.params, n, replicate_seed(seed, s, n, r), plan,
+                              nonresponders=nonresponders)
         for row in analyse(sim, plan, hypotheses=hyps):
             rows.append({"scenario": sc.name, "n_per_arm": n, "replicate": r, **row})
     return _typed(pd.DataFrame(rows, columns=list(ARD_COLUMNS)))
@@ -195,7 +197,7 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
     if n_replicates is not None:
         spec = spec.with_replicates(n_replicates)
     folder = _open_checkpoint(checkpoint, spec) if checkpoint is not None else None
-    payload_base = {"plan": spec.plan, "seed": spec.seed}
+    payload_base = {"plan": spec.plan, "seed": spec.seed, "nonresponders": spec.nonresponders}
     hyps = {i: hypothesis_ids(spec.plan, models.scenario_arms(sc.model, sc.params))
             for i, sc in enumerate(spec.scenarios)}
     done: dict[tuple, pd.DataFrame] = {}
