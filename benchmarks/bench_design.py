@@ -111,7 +111,9 @@ def engine_time(engine, payloads, workers=None) -> tuple[float, float]:
 
     t0 = time.perf_counter()
     with open_engine(engine, workers=workers) as eng:
-        list(eng.imap_unordered(run_chunk, payloads[:max(1, eng.workers)]))   # warm-up
+        # warm-up on EVERY worker (imports, caches): Client.run calls it on each one; a warm-up
+        # through the scheduler may land twice on one worker and leave the other cold
+        eng.client.run(run_chunk, payloads[0])
         t1 = time.perf_counter()
         list(eng.imap_unordered(run_chunk, payloads))
         t2 = time.perf_counter()
@@ -159,6 +161,19 @@ def cluster_processes(n_workers: int = 2):
                        f"{procs[0].poll()})")
 
 
+def _stop(procs) -> None:
+    """Terminate the cluster's processes; kill one that ignores SIGTERM (a worker without
+    nanny whose scheduler is gone did, and the benchmark waited forever)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def _note(key, value) -> None:
     print(f"# {key}: {value}", file=sys.stderr, flush=True)   # progress of a long benchmark
 
@@ -178,8 +193,7 @@ def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", 
         try:
             out["cluster_2"] = engine_time(addr, payloads)
         finally:
-            for p in procs:
-                p.terminate()
+            _stop(procs)
         _note("cluster 2", out["cluster_2"])
         return out
     bare_loop(spec, n_per_arm, 2)                                   # warm-up (imports, caches)
@@ -200,10 +214,7 @@ def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", 
     try:
         out["cluster_2"] = engine_time(addr, payloads)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
+        _stop(procs)
     out["load_after"] = os.getloadavg()
     return out
 

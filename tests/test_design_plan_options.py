@@ -95,6 +95,9 @@ def test_nonresponders_excluded_or_composite(tmp_path):
                                   a.relapse.reset_index(drop=True))
     res = ts.design.run(comp, engine="sequential", progress=False)
     assert res.replicates["converged"].all()
+    from trialstats.design.report import render_report
+
+    assert "count as relapsed at day 0 (composite strategy" in render_report(res)
 
 
 @pytest.mark.parametrize(("over", "msg"), [
@@ -124,6 +127,10 @@ def test_trial_scenario_recovers_the_effects_of_a_simulated_trial(tmp_path):
         {"name": "as the pilot", "from_trial": "pilot"}]), PLAN)
     sc = spec.scenarios[0]
     assert sc.from_trial == "pilot" and sc.params["arms"] == ["MINOXIDIL", "EXOSOME"]
+    from trialstats.design.report import render_report
+
+    html = render_report(ts.design.run(spec, n_replicates=1, progress=False))
+    assert "estimated from trial pilot: arms = " in html
     h24, h48 = 1 - math.exp(-24 / 6), 1 - math.exp(-48 / 6)
     # SE of an LS mean at week 24: SD of the change (about 25) / sqrt(400), times h48 / h24
     se = 25.4 / math.sqrt(400) * h48 / h24

@@ -115,3 +115,33 @@ def test_old_rule_on_the_same_draws_is_the_implausible_one():
     placebo = t["adsl"].loc[t["adsl"]["ARM"] == "PLACEBO", "USUBJID"]
     rows = t["adtte"][t["adtte"]["USUBJID"].isin(placebo)]
     assert np.mean(rows["EVENTCD"] == 1) >= 0.90
+
+
+def test_finasteride_back_to_placebo_within_12_months():
+    """Finasteride (opt-in arm): +7.2 % of baseline at week 192 under continued treatment
+    (Price 2006, via expected_change, closed form), its gain still there 24 weeks after stopping
+    (unlike minoxidil's) and gone 56 weeks after (week 80, the first visit after 12 months)."""
+    from trialstats.simulate import expected_change
+
+    # Delta is given to one decimal (25.2): E[CHG] at week 192 within 0.05 / h(48) of 10.8
+    assert abs(expected_change(192, "FINASTERIDE", treatment_weeks=200) - 0.072 * 150) <= 0.051
+    args = dict(n_per_arm=5000, arms=["FINASTERIDE", "PLACEBO"], treatment_weeks=24,
+                followup_weeks=104, dropout=0.0, missed_visit=0.0, effects=None, n_sites=500,
+                trial_id="F", seed=1012)
+    t = _simulate_tables(**_check_arguments(**args))
+    eff = t["adeff"].merge(t["adsl"][["USUBJID", "ARM"]])
+    at = eff.groupby(["AVISITN", "ARM"])["CHG"]
+    mean, var, n = at.mean(), at.var(), at.size()
+
+    def diff(week):
+        d = mean[week, "FINASTERIDE"] - mean[week, "PLACEBO"]
+        se = math.sqrt(var[week, "FINASTERIDE"] / n[week, "FINASTERIDE"]
+                       + var[week, "PLACEBO"] / n[week, "PLACEBO"])
+        return d, se
+
+    d48, se48 = diff(48)
+    expected48 = (expected_change(48, "FINASTERIDE") - expected_change(48, "PLACEBO"))
+    assert expected48 > 10 and abs(d48 - expected48) <= Z_TOL * se48
+    d80, se80 = diff(80)
+    assert abs(d80) <= Z_TOL * se80
+    assert set(t["adsl"]["ARM"]) == {"FINASTERIDE", "PLACEBO"}

@@ -89,9 +89,9 @@ def _is_num(v) -> bool:
 def scenario_arms(model: str, params: dict) -> list[str]:
     """Arm codes of a scenario, reference first (as the generator orders them)."""
     if model == "trial":
-        from ..simulate import _REFERENCE_ORDER, ARM_MODELS
+        from ..simulate import _REFERENCE_ORDER, ARM_MODELS, DEFAULT_ARMS
 
-        arms = list(params.get("arms") or ARM_MODELS)
+        arms = list(params.get("arms") or DEFAULT_ARMS)
         if not all(a in ARM_MODELS for a in arms):
             return arms
         ref = next((a for a in _REFERENCE_ORDER if a in arms), arms[0])

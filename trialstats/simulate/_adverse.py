@@ -28,6 +28,7 @@ AE_PER_24_WEEKS = {
     "EXOSOME": {"Headache": 0.06, "Pruritus": 0.05},
     "MINOXIDIL": {"Headache": 0.08, "Pruritus": 0.12},
     "PLACEBO": {"Headache": 0.05, "Pruritus": 0.03},
+    "FINASTERIDE": {"Headache": 0.05, "Pruritus": 0.03},   # assumption: as placebo
 }
 #: Expected number of pre-treatment events (screening, days -28..-1; TRTEMFL = "N").
 AE_PRETREATMENT = {"Headache": 0.03, "Pruritus": 0.02}

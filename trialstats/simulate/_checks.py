@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import ModelError
-from ._model import _REFERENCE_ORDER, ARM_MODELS, FOLLOWUP_EVERY_WEEKS
+from ._model import _REFERENCE_ORDER, ARM_MODELS, DEFAULT_ARMS, FOLLOWUP_EVERY_WEEKS
 
 # --------------------------------------------------------------------------------------------
 # Argument checks
@@ -52,7 +52,7 @@ def _check_arguments(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         raise ModelError(f"simulate_trial: n_per_arm must be an integer >= 2; got {n_per_arm!r}")
     valid = ", ".join(ARM_MODELS)
     if arms is None:
-        arms = list(ARM_MODELS)
+        arms = list(DEFAULT_ARMS)
     if isinstance(arms, str):
         raise ModelError(f"simulate_trial: arms must be a sequence of arm codes (e.g. "
                          f"['EXOSOME', 'PLACEBO']), not the string {arms!r}; valid: {valid}")

@@ -49,13 +49,21 @@ class ArmModel:
     injected: bool
 
 
-#: The arms simulate_trial knows, in default order. PLACEBO is the reference arm.
+#: The arms simulate_trial knows, in level order. PLACEBO is the reference arm when simulated.
+#: FINASTERIDE (issue 10): Delta = 25.2 so that E[CHG] at week 192 under continued treatment is
+#: +7.2 % of the mean baseline 150 (Price 2006, 4-year extension: +7.2 %), with this model's
+#: progression; its gain is lost within 52 weeks of stopping (DOMAIN.md: regrown hair lost
+#: within about 12 months); SD as minoxidil (assumption); not injected.
 ARM_MODELS: dict[str, ArmModel] = {
     "EXOSOME": ArmModel("EXOSOME", "Exosome injections", 15.0, 25.4, 36.0, 0.40, True),
     "MINOXIDIL": ArmModel("MINOXIDIL", "Minoxidil 5% topical", 18.6, 25.4, 24.0, 0.0, False),
     "PLACEBO": ArmModel("PLACEBO", "Placebo", 3.9, 21.7, 24.0, 0.0, True),
+    "FINASTERIDE": ArmModel("FINASTERIDE", "Finasteride 1 mg oral", 25.2, 25.4, 52.0, 0.0,
+                            False),
 }
-_REFERENCE_ORDER = ("PLACEBO", "MINOXIDIL", "EXOSOME")
+#: The arms simulated when ``arms`` is not given (finasteride only on request).
+DEFAULT_ARMS = ("EXOSOME", "MINOXIDIL", "PLACEBO")
+_REFERENCE_ORDER = ("PLACEBO", "MINOXIDIL", "FINASTERIDE", "EXOSOME")
 
 BASELINE_MEAN = 150.0        # mu_0, hairs/cm2
 BASELINE_SD = 30.0           # SD of an observed baseline count

@@ -38,8 +38,9 @@ def simulate_trial(
         subjects are randomised in
         permuted blocks within site, so arms are balanced by randomisation, not exactly.
     arms : sequence of str, optional
-        Arm codes, at least two of ``"EXOSOME"``, ``"MINOXIDIL"``, ``"PLACEBO"`` (default: all
-        three). The reference arm is PLACEBO when present, else MINOXIDIL (standard care).
+        Arm codes, at least two of ``"EXOSOME"``, ``"MINOXIDIL"``, ``"PLACEBO"``,
+        ``"FINASTERIDE"`` (default: the first three). The reference arm is PLACEBO when
+        present, else MINOXIDIL, else FINASTERIDE (standard care).
     treatment_weeks : int, default 24
         Weeks on treatment, :math:`T` (at least 4). Visits on treatment at weeks 0, 4, 12, then
         every 12 weeks from week 24, and at week :math:`T` (the primary endpoint, end of
@@ -164,7 +165,8 @@ def simulate_trial(
 
     **Off treatment.** Mean gains are lost as published: minoxidil's (and placebo's) within
     :math:`L` = 24 weeks of stopping, so E[CHG] of MINOXIDIL and PLACEBO are equal from week
-    :math:`T + 24` on (Price 1999: back to placebo levels within 24 weeks). Exosome: no trial
+    :math:`T + 24` on (Price 1999: back to placebo levels within 24 weeks); finasteride's
+    within 52 weeks (its gain is lost within about 12 months of stopping). Exosome: no trial
     has reported off-treatment data (DOMAIN.md); the assumption is a partly durable gain,
     40 % kept on average, the rest lost over 36 weeks. A design should vary it.
 
@@ -212,6 +214,11 @@ def simulate_trial(
     :math:`L` MINOXIDIL/PLACEBO   24 weeks         Price 1999: gain lost within 24 weeks of
                                                    stopping minoxidil
     :math:`L`, EXOSOME            36 weeks         assumption (more durable)
+    :math:`\Delta`, FINASTERIDE   25.2 hairs/cm²   Price 2006: +7.2 % of baseline at week 192
+                                                   (continued), with this :math:`\beta_1`
+    :math:`L`, FINASTERIDE        52 weeks         DOMAIN.md: regrown hair lost within about
+                                                   12 months of stopping
+    :math:`S`, FINASTERIDE        25.4             assumption (as minoxidil)
     :math:`\bar\pi` EXO / others  0.40 / 0         assumption / Price 1999 (all lost)
     :math:`\sigma_n`              17.0             Olsen 2002 placebo SD (all natural)
     responder_gain                15 hairs/cm²     assumption (10 % of baseline)
