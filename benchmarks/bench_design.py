@@ -11,7 +11,12 @@ plan's MMRM (us, Satterthwaite) + Cox + RMST + fixed-sequence multiplicity: the 
    clock and warmed up;
 3. a Dask scheduler + 2 workers as separate processes on 127.0.0.1 vs the local engine with 2
    workers: overhead per replicate;
-4. from the measured one-core cost, what 100,000 replicates would take on 64 cores.
+4. from the measured one-core cost, what 100,000 replicates would take on 64 cores;
+5. the R loop an R user writes by hand (``benchmarks/design_r_loop.R``: simulate the same model
+   in R, R mmrm 0.3.18 + emmeans, ``coxph``, RMST from ``survfit``), run by ``Rscript`` from this
+   benchmark right after the one-core measurement: replicates per second as a ratio. R mmrm is
+   looked up in ``R_LIBS`` (default ``/work/rlib``, where it was built from source); the row
+   says when R or R mmrm is missing.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_design.py [replicates]``.
 The machine's load average is printed: on a shared machine the worker ratios measure the load.
@@ -73,6 +78,32 @@ def bare_loop(spec, n_per_arm: int, replicates: int) -> dict:
     return {k: v / replicates for k, v in parts.items()}
 
 
+R_LIBS = os.environ.get("R_LIBS", "/work/rlib")
+
+
+def r_loop(replicates: int, n_per_arm: int) -> dict | None:
+    """Seconds per replicate of the R loop (``design_r_loop.R``), by part; None without R."""
+    import json
+    import shutil
+
+    if shutil.which("Rscript") is None:
+        return None
+    env = {**os.environ, "R_LIBS": R_LIBS, "OMP_NUM_THREADS": "1"}
+    script = str(Path(__file__).with_name("design_r_loop.R"))
+    subprocess.run(["Rscript", script, "2", str(n_per_arm)], env=env, capture_output=True,
+                   check=False)                                   # warm-up (package loading)
+    t0 = time.perf_counter()
+    done = subprocess.run(["Rscript", script, str(replicates), str(n_per_arm)], env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    line = [x for x in done.stdout.splitlines() if x.startswith("{")][-1]
+    out = json.loads(line)
+    out["wall"] = wall
+    return out
+
+
 def engine_time(engine, payloads, workers=None) -> tuple[float, float]:
     """(startup seconds, run seconds) of the payloads on an engine (after a warm-up task)."""
     from trialstats._parallel import open_engine
@@ -80,7 +111,9 @@ def engine_time(engine, payloads, workers=None) -> tuple[float, float]:
 
     t0 = time.perf_counter()
     with open_engine(engine, workers=workers) as eng:
-        list(eng.imap_unordered(run_chunk, payloads[:max(1, eng.workers)]))   # warm-up
+        # warm-up on EVERY worker (imports, caches): Client.run calls it on each one; a warm-up
+        # through the scheduler may land twice on one worker and leave the other cold
+        eng.client.run(run_chunk, payloads[0])
         t1 = time.perf_counter()
         list(eng.imap_unordered(run_chunk, payloads))
         t2 = time.perf_counter()
@@ -128,6 +161,19 @@ def cluster_processes(n_workers: int = 2):
                        f"{procs[0].poll()})")
 
 
+def _stop(procs) -> None:
+    """Terminate the cluster's processes; kill one that ignores SIGTERM (a worker without
+    nanny whose scheduler is gone did, and the benchmark waited forever)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def _note(key, value) -> None:
     print(f"# {key}: {value}", file=sys.stderr, flush=True)   # progress of a long benchmark
 
@@ -147,8 +193,7 @@ def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", 
         try:
             out["cluster_2"] = engine_time(addr, payloads)
         finally:
-            for p in procs:
-                p.terminate()
+            _stop(procs)
         _note("cluster 2", out["cluster_2"])
         return out
     bare_loop(spec, n_per_arm, 2)                                   # warm-up (imports, caches)
@@ -160,6 +205,8 @@ def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", 
         run_chunk(p)
     out["engine_one_core"] = (time.perf_counter() - t0) / replicates
     _note("one core", (out["bare_parts"], out["engine_one_core"]))
+    out["r_loop"] = r_loop(replicates, n_per_arm)
+    _note("R loop", out["r_loop"])
     for w in (1, 2):
         out[f"local_{w}"] = engine_time("local", payloads, workers=w)
         _note(f"local {w}", out[f"local_{w}"])
@@ -167,10 +214,7 @@ def run(replicates: int = 40, n_per_arm: int = 100, parts=("one_core", "local", 
     try:
         out["cluster_2"] = engine_time(addr, payloads)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
+        _stop(procs)
     out["load_after"] = os.getloadavg()
     return out
 
@@ -197,11 +241,29 @@ def to_markdown(r: dict) -> str:
         f"| scheduler + 2 worker processes: s | {c2:.1f} |",
         f"| cluster / local (2 workers) | {c2 / l2:.2f} |",
         f"| cluster overhead per replicate (s) | {(c2 - l2) / n:+.4f} |",
+        *_r_rows(r, per),
         f"| 100,000 replicates on 64 cores at the one-core cost | "
         f"{1e5 * per / 64 / 60:.1f} min (x {l1 / l2 / 2:.2f} measured 2-worker efficiency: "
         f"{1e5 * per / 64 / 60 / max(l1 / l2 / 2, 1e-9):.1f} min) |",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _r_rows(r: dict, per: float) -> list[str]:
+    rl = r.get("r_loop")
+    if not rl or "seconds_per_replicate" not in rl:
+        why = "Rscript not found" if rl is None else f"failed: {rl.get('error')}"
+        return [f"| R loop (R mmrm + coxph) | not run: {why} |"]
+    sp = rl["seconds_per_replicate"]
+    r_per = sum(sp.values())
+    v = rl["versions"]
+    return [
+        f"| R loop, one core: s / replicate (R {v['R'].split()[2]}, mmrm {v['mmrm']}, survival "
+        f"{v['survival']}) | {r_per:.3f} ({1 / r_per:.2f} replicates/s; simulate "
+        f"{sp['simulate']:.3f}, mmrm + emmeans {sp['mmrm']:.3f}, coxph + RMST "
+        f"{sp['cox_rmst']:.3f}) |",
+        f"| replicates/s, trialstats engine / R loop | {r_per / per:.2f} |",
+    ]
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ MINI = Path(__file__).parent / "data" / "mini_trial"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     # six subjects per arm are too few for the subgroup interaction fits: no subgroups planned
-    t = ts.simulate_trial(n_per_arm=6, n_sites=2, seed=2).write(tmp_path_factory.mktemp("cli") / "t")
+    t = ts.simulate_trial(n_per_arm=6, n_sites=2, seed=2, relapse="half-gain").write(tmp_path_factory.mktemp("cli") / "t")
     (t / "sap.toml").write_text("[subgroups]\n", encoding="utf-8")
     return t
 

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from design_util import TWO_VISIT_PLAN, make_spec, two_visit
 from pandas.testing import assert_frame_equal
@@ -237,3 +238,45 @@ def test_a_task_failing_on_a_worker_fails_clearly(cluster):
         with pytest.raises(EngineError, match=r"chunk of scenario 'x', n per arm 10, "
                                               r"replicates 0..0 failed on the Dask engine"):
             list(eng.imap_unordered(run_chunk, [bad], label=_task_label))
+
+
+def test_every_worker_killed_waits_then_fails_clearly_and_nothing_is_lost(tmp_path, reference):
+    """The only worker is SIGKILLed midway: the run waits ``worker_wait`` seconds for a worker,
+    then raises EngineError naming the scheduler; the chunks written before are intact, and a
+    rerun (here sequential) resumes from them to the same final table."""
+    spec = make_spec(tmp_path / "s", design(replicates=8, chunk_size=1), TWO_VISIT_PLAN)
+    expected = ts.design.run(spec, progress=False).replicates
+    c = Cluster(1)
+    ck = tmp_path / "ck"
+    out = {}
+    try:
+        def go():
+            try:
+                out["res"] = ts.design.run(spec, engine=c.address, checkpoint=ck,
+                                           progress=False, worker_wait=3.0)
+            except Exception as e:  # checked below
+                out["err"] = e
+                out["t"] = time.monotonic()
+
+        th = threading.Thread(target=go)
+        th.start()
+        deadline = time.monotonic() + 180
+        while len(chunk_files(ck)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        c.workers[0].send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        c.workers[0].wait()
+        th.join(timeout=120)
+        assert not th.is_alive(), "the run must not hang once every worker is gone"
+        assert isinstance(out.get("err"), EngineError), out
+        msg = str(out["err"])
+        assert c.address in msg and "every worker is gone" in msg and "3 s" in msg
+        assert out["t"] - killed >= 3.0            # it waited for a worker first
+        written = chunk_files(ck)
+        assert 3 <= len(written) < 32
+    finally:
+        c.close()
+    for f in written:                              # every file written is whole
+        assert len(pd.read_parquet(f)) > 0
+    again = ts.design.run(spec, engine="sequential", checkpoint=ck, progress=False)
+    assert_frame_equal(again.replicates, expected)

@@ -72,7 +72,7 @@ arm = "MINOXIDIL"
 
 @pytest.fixture(scope="module")
 def small_trial():
-    return ts.simulate_trial(n_per_arm=6, seed=3)
+    return ts.simulate_trial(n_per_arm=10, seed=3)   # follow-up beyond tau = 150 in every arm
 
 
 def test_defaults_are_frozen_and_documented():

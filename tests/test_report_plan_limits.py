@@ -144,7 +144,7 @@ def test_deep_nesting_is_a_clean_error(tmp_path, text, capsys):
 
 def test_subgroup_or_strata_column_with_too_many_levels():
     # USUBJID has one level per subject: a subgroup of it would fit one MMRM per subject
-    big = ts.simulate_trial(n_per_arm=40, n_sites=2, seed=4)
+    big = ts.simulate_trial(n_per_arm=40, n_sites=2, seed=4, relapse="half-gain")   # ADTTE: all
     n_tte = big.adtte["USUBJID"].nunique()
     assert n_tte > 100
     with pytest.raises(PlanError, match=r"subgroups\.USUBJID: USUBJID has 120 levels; at most 20 are allowed"):

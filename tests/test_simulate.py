@@ -146,7 +146,9 @@ def test_complete_data_row_counts():
     assert len(trial.adsl) == 60
     assert len(trial.adeff) == 60 * n_visits
     assert trial.adeff.groupby("USUBJID").size().eq(n_visits).all()
-    assert len(trial.adtte) == 60            # everyone reaches the end-of-treatment visit
+    # everyone reaches the end-of-treatment visit; only responders (gain > 15) enter ADTTE
+    eot = trial.adeff[trial.adeff["AVISITN"] == 24]
+    assert set(trial.adtte["USUBJID"]) == set(eot.loc[eot["CHG"] > 15, "USUBJID"])
     assert set(trial.adsl["EOSSTT"]) == {"COMPLETED"}
     assert set(trial.adtte["EVENTCD"]) <= {0, 1}
 
@@ -312,9 +314,9 @@ def test_dropout_model_is_recovered(large_dropout):
     assert fit.params["last_chg"] < 0
 
 
-def test_relapse_follows_the_documented_rule(moderate_trial):
-    """Re-derive every ADTTE row from ADEFF with the documented rule."""
-    trial = moderate_trial
+def test_half_gain_relapse_follows_the_documented_rule():
+    """Re-derive every ADTTE row from ADEFF with the documented "half-gain" rule (opt-in)."""
+    trial = ts.simulate_trial(n_per_arm=150, seed=21, relapse="half-gain")
     adeff, adtte = trial.adeff, trial.adtte.set_index("USUBJID")
     status = trial.adsl.set_index("USUBJID")["EOSSTT"]
     eot_subjects = set(adeff.loc[adeff["AVISITN"] == 24, "USUBJID"])
@@ -341,6 +343,34 @@ def test_relapse_follows_the_documented_rule(moderate_trial):
                 assert row["EVENTCD"] == 2 and row["AVAL"] > last, subj
             else:
                 assert row["EVENTCD"] == 0 and row["AVAL"] == last, subj
+
+
+def test_responder_relapse_follows_the_documented_rule(moderate_trial):
+    """Re-derive every ADTTE row of the default definition from ADEFF: responders only, loss of
+    at least half the gain at two consecutive attended follow-up visits."""
+    adeff, adtte = moderate_trial.adeff, moderate_trial.adtte.set_index("USUBJID")
+    status = moderate_trial.adsl.set_index("USUBJID")["EOSSTT"]
+    eot = adeff[adeff["AVISITN"] == 24].set_index("USUBJID")["CHG"]
+    assert set(adtte.index) == set(eot[eot > 15].index)
+    n_events = 0
+    for subj, row in adtte.iterrows():
+        visits = adeff[adeff["USUBJID"] == subj].sort_values("AVISITN")
+        eot_day = visits.loc[visits["AVISITN"] == 24, "ADY"].iloc[0]
+        after = visits[visits["AVISITN"] > 24]
+        lost = (after["CHG"] <= eot[subj] / 2).to_numpy()
+        days = (after["ADY"] - eot_day).to_numpy()
+        confirmed = np.flatnonzero(lost[:-1] & lost[1:])
+        if confirmed.size:
+            k = confirmed[0]
+            n_events += 1
+            assert (row["EVENTCD"], row["CNSR"], row["AVAL"]) == (1, 0, days[k]), subj
+            assert row["TLOWER"] == (days[k - 1] if k > 0 else 0), subj
+        else:
+            free = days[:-1] if lost.size and lost[-1] else days   # unconfirmed last loss
+            last = free[-1] if free.size else 0
+            assert row["CNSR"] == 1 and row["TLOWER"] == last and np.isnan(row["TUPPER"]), subj
+            assert row["EVENTCD"] == (2 if status[subj] == "DISCONTINUED" else 0), subj
+    assert n_events > 0
 
 
 def test_relapse_seen_only_at_visit_days(moderate_trial):
@@ -422,12 +452,17 @@ def test_effects_override_changes_the_arm_mean():
                         effects={"EXOSOME": 35.0}, seed=4)
 
     def exo24(t):
+        # week-24 visits held on or before day 169 (visit window): still on treatment, so the
+        # profile is h(t) = 1 - exp(-t / tau) at the actual visit week t = (ADY - 1) / 7
         a = with_arm(t, "adeff")
-        return a.loc[(a["ARM"] == "EXOSOME") & (a["AVISITN"] == 24), "CHG"].mean()
+        a = a[(a["ARM"] == "EXOSOME") & (a["AVISITN"] == 24) & (a["ADY"] <= 7 * 24 + 1)]
+        return a["CHG"].mean(), (1 - np.exp(-(a["ADY"].to_numpy() - 1) / 7 / TAU)).mean()
 
-    # same seed, same draws: the mean moves by (35 - 15) h(24) / h(48) exactly up to rounding
-    shift = (35.0 - 15.0) * (1 - math.exp(-24 / TAU)) / (1 - math.exp(-48 / TAU))
-    assert abs(exo24(bigger) - exo24(default) - shift) <= 0.05   # rounding of counts only
+    # same seed, same draws: the mean moves by (35 - 15) h(t) / h(48) exactly up to rounding
+    (big, h_big), (base, h_base) = exo24(bigger), exo24(default)
+    assert h_big == h_base   # the same visits
+    shift = (35.0 - 15.0) * h_big / (1 - math.exp(-48 / TAU))
+    assert abs(big - base - shift) <= 0.05   # rounding of counts only
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,6 +489,11 @@ def test_effects_override_changes_the_arm_mean():
     (dict(trial_id=""), r"trial_id must be a non-empty string"),
     (dict(seed=-1), r"seed must be a non-negative integer"),
     (dict(seed=None), r"seed must be a non-negative integer"),
+    (dict(allocation={"EXOSOME": 0}), r"allocation\['EXOSOME'\] must be an integer from 1 to 10"),
+    (dict(allocation={"EXOSOME": 2.5}), r"allocation\['EXOSOME'\] must be an integer"),
+    (dict(allocation={"ASPIRIN": 2}), r"allocation has arm code\(s\) 'ASPIRIN'.*valid: PLACEBO"),
+    (dict(allocation=[2, 1]), r"allocation must be a mapping of arm code"),
+    (dict(n_per_arm=20_000, allocation={"EXOSOME": 10}), r"at most 60,000 are allowed"),
 ])
 def test_bad_arguments_raise_model_error(kwargs, match):
     args = dict(n_per_arm=10, seed=1)
@@ -476,3 +516,23 @@ def test_small_trial_with_empty_sites():
     trial = ts.simulate_trial(n_per_arm=4, arms=["EXOSOME", "PLACEBO"], seed=11)
     assert len(trial.adsl) == 8
     assert trial.adsl["ARM"].value_counts().sum() == 8
+
+
+def test_allocation_ratio_blocks_and_record():
+    """2:1 exosome:minoxidil: permuted blocks of 4 + 2 within site, so each site is within one
+    block of the ratio; the ratio is recorded in the generator parameters (1:1 is not)."""
+    trial = ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"],
+                              allocation={"EXOSOME": 2}, n_sites=4, seed=5)
+    assert len(trial.adsl) == 180
+    for _, site in trial.adsl.groupby("SITEID"):
+        counts = site["ARM"].value_counts()
+        assert abs(counts.get("EXOSOME", 0) - 2 * counts.get("MINOXIDIL", 0)) <= 4
+    total = trial.adsl["ARM"].value_counts()
+    assert abs(total["EXOSOME"] - 120) <= 4 * 4 and total.sum() == 180
+    assert trial.meta.extra["generator"]["parameters"]["allocation"] == {"MINOXIDIL": 1,
+                                                                         "EXOSOME": 2}
+    one = ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"], n_sites=4, seed=5,
+                            allocation={"EXOSOME": 1})
+    assert "allocation" not in one.meta.extra["generator"]["parameters"]
+    assert_frame_equal(one.adsl, ts.simulate_trial(n_per_arm=60, arms=["EXOSOME", "MINOXIDIL"],
+                                                   n_sites=4, seed=5).adsl)

@@ -1,7 +1,7 @@
-"""simulate_trial(relapse="responder"): the opt-in responder-based, confirmed relapse definition.
+"""simulate_trial(relapse="responder"): the responder-based, confirmed relapse definition.
 
-The default ("half-gain") is unchanged, so the bundled trials and their R reference files stay
-valid; the hand-built cases below are worked out by hand from the definition in the docstring.
+It is the default since the bundled trials were regenerated (issue 10); "half-gain" stays as an
+opt-in. The hand-built cases below are worked out by hand from the definition in the docstring.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ from trialstats.errors import ModelError
 from trialstats.simulate import _relapse_responders
 
 
-def test_default_definition_and_generator_record_are_unchanged():
+def test_default_definition_and_generator_record():
     a = ts.simulate_trial(n_per_arm=20, seed=8)
-    b = ts.simulate_trial(n_per_arm=20, seed=8, relapse="half-gain")
+    b = ts.simulate_trial(n_per_arm=20, seed=8, relapse="responder", responder_gain=15.0)
     pd.testing.assert_frame_equal(a.adtte, b.adtte)
-    assert "relapse" not in a.meta.extra["generator"]["parameters"]
-    c = ts.simulate_trial(n_per_arm=20, seed=8, relapse="responder", responder_gain=12.0)
-    assert c.meta.extra["generator"]["parameters"]["relapse"] == "responder"
+    # the definition is always recorded: a trial.toml says which relapse rule made its ADTTE
+    assert a.meta.extra["generator"]["parameters"]["relapse"] == "responder"
+    assert a.meta.extra["generator"]["parameters"]["responder_gain"] == 15.0
+    c = ts.simulate_trial(n_per_arm=20, seed=8, relapse="half-gain")
+    assert c.meta.extra["generator"]["parameters"]["relapse"] == "half-gain"
     pd.testing.assert_frame_equal(a.adeff, c.adeff)   # same draws, only ADTTE differs
+    assert len(c.adtte) > len(a.adtte)                # half-gain: every subject at week 24
 
 
 def test_only_responders_enter_the_relapse_endpoint():
@@ -61,7 +64,7 @@ def test_confirmed_loss_by_hand():
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
-    ({"relapse": "loss"}, r"unknown relapse definition 'loss'; valid: half-gain, responder"),
+    ({"relapse": "loss"}, r"unknown relapse definition 'loss'; valid: responder, half-gain"),
     ({"responder_gain": -1.0}, r"responder_gain must be a finite number >= 0"),
 ])
 def test_bad_relapse_arguments(kw, msg):

@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, required=True, help="seed of the random generator")
     p.add_argument("--n-per-arm", type=int, default=None, help="subjects per arm")
     p.add_argument("--arms", nargs="+", default=None, metavar="CODE",
-                   help="arm codes (EXOSOME, MINOXIDIL, PLACEBO; default all three)")
+                   help="arm codes (EXOSOME, MINOXIDIL, PLACEBO, FINASTERIDE; default the "
+                        "first three)")
     p.add_argument("--trial-id", default=None, help="trial id (trial.toml id, USUBJID prefix)")
     p.add_argument("--treatment-weeks", type=int, default=None, help="weeks on treatment")
     p.add_argument("--followup-weeks", type=int, default=None, help="study week of the last visit")

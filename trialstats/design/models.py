@@ -41,7 +41,12 @@ from ..errors import TrialstatsError
 __all__ = ["MODELS", "Simulated", "check_hypothesis", "check_params", "generate", "scenario_arms"]
 
 _TRIAL_KEYS = ("arms", "treatment_weeks", "followup_weeks", "dropout", "missed_visit", "effects",
-               "n_sites", "trial_id", "relapse", "responder_gain")
+               "n_sites", "trial_id", "relapse", "responder_gain", "allocation")
+#: How non-responders enter the relapse endpoint (design.toml ``nonresponders``): "exclude"
+#: (no relapse time: the endpoint is among responders, as ADTTE holds it) or "composite" (an
+#: intercurrent event handled by the composite strategy: a non-responder at the end of treatment
+#: counts as relapsed at day 0 of follow-up).
+NONRESPONDER_STRATEGIES = ("exclude", "composite")
 _NORMAL_KEYS = ("arms", "visits", "mean_difference", "sd", "correlation", "structure",
                 "retention")
 _EXP_KEYS = ("arms", "median_reference", "hazard_ratio", "accrual_days", "followup_days",
@@ -84,9 +89,9 @@ def _is_num(v) -> bool:
 def scenario_arms(model: str, params: dict) -> list[str]:
     """Arm codes of a scenario, reference first (as the generator orders them)."""
     if model == "trial":
-        from ..simulate import _REFERENCE_ORDER, ARM_MODELS
+        from ..simulate import _REFERENCE_ORDER, ARM_MODELS, DEFAULT_ARMS
 
-        arms = list(params.get("arms") or ARM_MODELS)
+        arms = list(params.get("arms") or DEFAULT_ARMS)
         if not all(a in ARM_MODELS for a in arms):
             return arms
         ref = next((a for a in _REFERENCE_ORDER if a in arms), arms[0])
@@ -184,10 +189,14 @@ def check_hypothesis(model: str, endpoint: str, arm: str, arms: list[str]) -> li
 # ----------------------------------------------------------------------------------------------
 # generators
 # ----------------------------------------------------------------------------------------------
-def generate(model: str, params: dict, n_per_arm: int, seed: int, plan) -> Simulated:
-    """Simulate one trial of ``model`` with ``n_per_arm`` subjects per arm from ``seed``."""
+def generate(model: str, params: dict, n_per_arm: int, seed: int, plan, *,
+             nonresponders: str = "exclude") -> Simulated:
+    """Simulate one trial of ``model`` with ``n_per_arm`` subjects per arm from ``seed``.
+
+    ``nonresponders`` (model ``"trial"`` only): one of :data:`NONRESPONDER_STRATEGIES`.
+    """
     if model == "trial":
-        return _trial(params, n_per_arm, seed, plan)
+        return _trial(params, n_per_arm, seed, plan, nonresponders)
     if model == "normal":
         return _normal(params, n_per_arm, seed)
     if model == "exponential-relapse":
@@ -195,7 +204,7 @@ def generate(model: str, params: dict, n_per_arm: int, seed: int, plan) -> Simul
     raise TrialstatsError(f"unknown model {model!r}; valid: {', '.join(MODELS)}")
 
 
-def _trial(params, n_per_arm, seed, plan) -> Simulated:
+def _trial(params, n_per_arm, seed, plan, nonresponders="exclude") -> Simulated:
     from ..simulate import expected_change, simulate_trial
 
     trial = simulate_trial(n_per_arm=n_per_arm, seed=seed, **params)
@@ -213,7 +222,23 @@ def _trial(params, n_per_arm, seed, plan) -> Simulated:
         truth[("cox", a)] = truth[("rmst", a)] = float("nan")
     relapse = trial.analysis_frame("adtte", paramcd=(plan.relapse.paramcd if plan.relapse
                                                     else "RELAPSE"))
+    if nonresponders == "composite":
+        relapse = _with_nonresponders(trial, relapse, t_weeks)
     return Simulated(trial.analysis_frame("adeff"), relapse, trial, truth)
+
+
+def _with_nonresponders(trial, relapse: pd.DataFrame, t_weeks: int) -> pd.DataFrame:
+    """Composite strategy: subjects seen at the end-of-treatment visit without a relapse row
+    (non-responders) relapse at day 0 of follow-up (AVAL = TLOWER = TUPPER = 0, CNSR = 0)."""
+    eff = trial.adeff
+    seen = eff.loc[eff["AVISITN"] == t_weeks, "USUBJID"]
+    extra = trial.adsl[trial.adsl["USUBJID"].isin(set(seen) - set(relapse["USUBJID"]))]
+    rows = extra.assign(PARAMCD="RELAPSE", AVAL=0, CNSR=0, EVNTDESC="NON-RESPONDER (COMPOSITE)",
+                        TLOWER=0, TUPPER=0.0, EVENTCD=1)
+    rows = rows[[c for c in relapse.columns if c in rows.columns]]
+    out = pd.concat([relapse, rows], ignore_index=True)
+    out["ARM"] = pd.Categorical(out["ARM"].astype(str), categories=list(trial.arms))
+    return out
 
 
 def _arm_column(arms, n_per_arm) -> pd.Categorical:

@@ -51,7 +51,8 @@ subjects per arm ({{ c.why }}).<br>{% endfor %}</p>{% else %}
 <p>Analysis of each simulated trial (plan {{ plan_source }}): MMRM <code>{{ formula }}</code>,
 covariance tried in order {{ covariance }}, {{ df }} degrees of freedom, {{ method }};
 hypotheses tested by {{ strategy }} at two-sided alpha {{ alpha }}; {{ level }} confidence
-intervals.</p>
+intervals.{% if nonresponders == "composite" %} Relapse: non-responders at the end of treatment
+count as relapsed at day 0 (composite strategy for that intercurrent event).{% endif %}</p>
 {{ tables.hypotheses }}
 <h2>3. Power curves</h2>
 {% for f in figures %}<figure>{{ f.svg }}<figcaption>{{ f.caption }}</figcaption></figure>
@@ -170,7 +171,8 @@ def render_report(result, *, png_dir: str | Path | None = None) -> str:
         "name": s.name, "model": s.model,
         "null": ("all hypotheses" if s.null and not s.null_hypotheses
                  else ", ".join(s.null_hypotheses) if s.null else "no"),
-        "params": "; ".join(f"{k} = {v}" for k, v in sorted(s.params.items())) or "defaults",
+        "params": (f"estimated from trial {s.from_trial}: " if s.from_trial else "")
+                  + ("; ".join(f"{k} = {v}" for k, v in sorted(s.params.items())) or "defaults"),
         "grid": ", ".join(map(str, spec.n_per_arm))} for s in spec.scenarios])
     first = spec.scenarios[0]
     hyp = pd.DataFrame([{"id": h, "endpoint": e, "arm": a,
@@ -208,7 +210,7 @@ def render_report(result, *, png_dir: str | Path | None = None) -> str:
         tables=tables, figures=_figures(result, Path(png_dir) if png_dir else None),
         plan_source=plan.source, formula=plan.mmrm.formula,
         covariance=" → ".join(plan.mmrm.covariance), df=plan.mmrm.df, method=plan.mmrm.method,
-        strategy=plan.strategy, alpha=f"{plan.alpha:g}", level=f"{100 * plan.level:g} %",
+        strategy=plan.strategy, nonresponders=spec.nonresponders, alpha=f"{plan.alpha:g}", level=f"{100 * plan.level:g} %",
         method_note=("Sample size: power modelled as Φ(a + b√n), a binomial GLM with probit "
                      "link fitted to the rejection counts over the grid; the chosen n is the "
                      f"smallest whose lower {100 * plan.level:g} % limit reaches the target, "

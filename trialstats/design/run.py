@@ -85,11 +85,13 @@ def _chunks(spec: DesignSpec) -> list[tuple[int, int, int, int]]:
 def run_chunk(payload: dict) -> pd.DataFrame:
     """Simulate and analyse replicates ``start..stop-1`` of one scenario and n (worker side)."""
     sc, plan, seed = payload["scenario"], payload["plan"], payload["seed"]
+    nonresponders = payload.get("nonresponders", "exclude")
     s, n, start, stop = payload["chunk"]
     hyps = payload["hypotheses"]
     rows = []
     for r in range(start, stop):
-        sim = models.generate(sc.model, sc.params, n, replicate_seed(seed, s, n, r), plan)
+        sim = models.generate(sc.model, sc.params, n, replicate_seed(seed, s, n, r), plan,
+                              nonresponders=nonresponders)
         for row in analyse(sim, plan, hypotheses=hyps):
             rows.append({"scenario": sc.name, "n_per_arm": n, "replicate": r, **row})
     return _typed(pd.DataFrame(rows, columns=list(ARD_COLUMNS)))
@@ -155,7 +157,7 @@ def _progress_bar(total: int, progress):
 
 def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int | None = None,
         checkpoint: str | Path | None = None, progress: bool | None = None,
-        workers: int | None = None) -> DesignResult:
+        workers: int | None = None, worker_wait: float = 120.0) -> DesignResult:
     """Simulate and analyse every replicate of a design; summarise its operating characteristics.
 
     Parameters
@@ -173,6 +175,10 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
         Show a tqdm bar (default: only when stderr is a terminal).
     workers : int, optional
         Processes of the ``"local"`` engine.
+    worker_wait : float, default 120
+        Seconds a Dask engine whose workers are all gone waits for one to join before
+        :class:`~trialstats._parallel.EngineError` (finished chunks stay in the checkpoint;
+        a rerun resumes).
 
     Returns
     -------
@@ -184,8 +190,8 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
     DesignError
         A checkpoint folder of another design.
     trialstats._parallel.EngineError
-        Unreachable scheduler, unknown engine, or a chunk that failed on a worker (finished
-        chunks are kept in the checkpoint).
+        Unreachable scheduler, unknown engine, a chunk that failed on a worker, or no worker
+        left for ``worker_wait`` seconds (finished chunks are kept in the checkpoint).
     """
     from .spec import load
     from .summary import family_wise, power_curves, sample_size, summarise
@@ -195,7 +201,7 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
     if n_replicates is not None:
         spec = spec.with_replicates(n_replicates)
     folder = _open_checkpoint(checkpoint, spec) if checkpoint is not None else None
-    payload_base = {"plan": spec.plan, "seed": spec.seed}
+    payload_base = {"plan": spec.plan, "seed": spec.seed, "nonresponders": spec.nonresponders}
     hyps = {i: hypothesis_ids(spec.plan, models.scenario_arms(sc.model, sc.params))
             for i, sc in enumerate(spec.scenarios)}
     done: dict[tuple, pd.DataFrame] = {}
@@ -213,7 +219,7 @@ def run(spec: DesignSpec | str | Path, engine="sequential", *, n_replicates: int
         bar.update(sum(len(d["replicate"].unique()) for d in done.values()))
     engine_name = engine if isinstance(engine, str) else "dask"
     try:
-        with open_engine(engine, workers=workers) as eng:
+        with open_engine(engine, workers=workers, worker_wait=worker_wait) as eng:
             engine_name = eng.name
             for task, table in eng.imap_unordered(run_chunk, tasks, label=_task_label):
                 chunk = task["chunk"]

@@ -32,6 +32,21 @@ Scenario ``model`` (default ``"trial"``) selects the generator: ``"trial"`` is
 :func:`trialstats.simulate_trial`; ``"normal"`` and ``"exponential-relapse"`` are the simple
 generators of :mod:`trialstats.design.models` whose power has a closed form.
 
+More keys:
+
+* ``allocation = { EXOSOME = 2, MINOXIDIL = 1 }`` (model ``"trial"``): allocation ratio, integer
+  per arm (``simulate_trial(allocation=)``); ``n_per_arm`` is then subjects per allocation unit
+  (arm :math:`a` gets ``n_per_arm * ratio``). Default 1:1 (also ``allocation = "1:1"``).
+* ``nonresponders = "exclude" | "composite"`` (the relapse endpoint's intercurrent event, model
+  ``"trial"``): ``"exclude"`` (default) analyses relapse among responders only, as the
+  simulated ADTTE holds it; ``"composite"`` counts a non-responder at the end of treatment as
+  relapsed at day 0 of follow-up (:data:`trialstats.design.models.NONRESPONDER_STRATEGIES`).
+* ``from_trial = "../exo-hair-301"`` in a scenario: its parameters are estimated from that
+  trial folder with the design's plan (:mod:`trialstats.design.from_trial` says which: MMRM
+  LS means -> ``effects`` for ``"trial"``; reference-arm exponential rate and Cox hazard ratio
+  for ``"exponential-relapse"``). The folder must lie inside the design's folder unless
+  ``allow_outside=True``; keys the scenario or ``[simulation]`` gives win.
+
 Validation is declarative (as :mod:`trialstats.data.schema`): every problem is collected and one
 :class:`DesignError` lists them all, each naming its key and what is valid.
 """
@@ -77,6 +92,9 @@ class Scenario:
     null_hypotheses : tuple of str
         Ids of the hypotheses that are true nulls in this scenario (empty = all of them).
         TOML: ``null = true`` (all) or ``null = ["H1"]`` (only those).
+    from_trial : str
+        The trial folder (as written in design.toml) whose estimates set some of ``params``
+        (:mod:`trialstats.design.from_trial`); empty when none.
     """
 
     name: str
@@ -84,6 +102,7 @@ class Scenario:
     params: dict
     null: bool = False
     null_hypotheses: tuple[str, ...] = ()
+    from_trial: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,8 @@ class DesignSpec:
         Largest acceptable family-wise type I error under the null scenarios.
     source : str
         File the design was read from (``"dict"`` otherwise).
+    nonresponders : {"exclude", "composite"}
+        Non-responders in the relapse endpoint (module docstring).
     """
 
     title: str
@@ -118,6 +139,7 @@ class DesignSpec:
     fwer_target: float | None = None
     source: str = "dict"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    nonresponders: str = "exclude"
 
     def fingerprint(self) -> str:
         """SHA-256 of everything that determines the per-replicate results (not replicates)."""
@@ -128,6 +150,8 @@ class DesignSpec:
             "seed": self.seed,
             "chunk_size": self.chunk_size,
         }
+        if self.nonresponders != "exclude":   # absent by default: older checkpoints stay valid
+            data["nonresponders"] = self.nonresponders
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
     def with_replicates(self, replicates: int) -> DesignSpec:
@@ -169,11 +193,12 @@ TOP_KEYS: dict[str, tuple[bool, Callable | None]] = {
     "n_per_arm": (True, None),
     "chunk_size": (False, _int_at_least(1)),
     "allocation": (False, None),
+    "nonresponders": (False, None),
     "simulation": (False, None),
     "scenarios": (True, None),
     "targets": (False, None),
 }
-SCENARIO_KEYS = ("name", "model", "null")
+SCENARIO_KEYS = ("name", "model", "null", "from_trial")
 TARGET_KEYS = ("power", "fwer")
 
 
@@ -235,15 +260,32 @@ def _parse(data: dict, folder: Path, name: str, problems: list[str],
         if msg:
             problems.append(f"{key}: {msg}")
     grid = _grid(data.get("n_per_arm"), problems) if "n_per_arm" in data else ()
-    if "allocation" in data and data["allocation"] not in (1, 1.0, "1:1"):
-        problems.append(f"allocation: only 1:1 allocation is supported (simulate_trial "
-                        f"randomises equal arms); got {data['allocation']!r}")
+    allocation = _allocation(data.get("allocation"), problems)
+    nonresp = data.get("nonresponders", "exclude")
+    if nonresp not in models.NONRESPONDER_STRATEGIES:
+        problems.append(f"nonresponders: unknown strategy {nonresp!r}; valid: "
+                        f"{', '.join(models.NONRESPONDER_STRATEGIES)}")
     plan = _plan(data.get("plan"), folder, problems, allow_outside)
     shared = data.get("simulation", {})
     if not isinstance(shared, dict):
         problems.append(f"simulation: must be a table of scenario parameters; got {shared!r}")
         shared = {}
-    scenarios = _scenarios(data.get("scenarios"), shared, problems)
+    ctx = {"folder": folder, "plan": plan, "allow_outside": allow_outside}
+    scenarios = _scenarios(data.get("scenarios"), shared, problems, ctx)
+    for s in scenarios:
+        if allocation and "allocation" not in s.params:
+            if s.model != "trial":
+                problems.append(f"allocation: scenario {s.name!r} (model {s.model!r}) is "
+                                "simulated 1:1; allocation ratios need model 'trial'")
+            else:
+                s.params["allocation"] = dict(allocation)
+                problems.extend(f"allocation: {m}"
+                                for m in models.check_params(s.model, s.params)
+                                if "allocation" in m)
+        if nonresp == "composite" and (s.model != "trial"
+                                       or s.params.get("relapse", "responder") != "responder"):
+            problems.append(f"nonresponders: 'composite' needs responders, model 'trial' with "
+                            f"relapse = 'responder'; scenario {s.name!r} has model {s.model!r}")
     power, fwer = _targets(data.get("targets", {}), plan, scenarios, problems)
     if problems:
         return None
@@ -251,8 +293,34 @@ def _parse(data: dict, folder: Path, name: str, problems: list[str],
         title=str(data.get("title", "Simulation-based trial design")), scenarios=scenarios,
         n_per_arm=grid, plan=plan, replicates=int(data["replicates"]), seed=int(data["seed"]),
         chunk_size=int(data.get("chunk_size", 20)), power_targets=power, fwer_target=fwer,
-        source=name, raw=data,
+        source=name, raw=data, nonresponders=str(nonresp),
     )
+
+
+def _allocation(v, problems) -> dict:
+    """Top-level ``allocation``: {} for 1:1, else the table of integer ratios by arm."""
+    if v is None or v in (1, "1:1") and not isinstance(v, bool):
+        return {}
+    if isinstance(v, dict) and v:
+        return dict(v)
+    problems.append(f"allocation: a table of integer ratios by arm (e.g. {{ EXOSOME = 2 }}) or "
+                    f"\"1:1\"; got {v!r}")
+    return {}
+
+
+def _inside(v, folder: Path, key: str, problems, allow_outside: bool) -> Path | None:
+    """``folder / v`` resolved, when it stays inside ``folder`` (or ``allow_outside``)."""
+    try:
+        path = (folder / v).resolve()
+        inside = path.is_relative_to(folder.resolve())
+    except (OSError, RuntimeError, ValueError) as e:
+        problems.append(f"{key}: {v!r} cannot be resolved ({e})")
+        return None
+    if not inside and not allow_outside:
+        problems.append(f"{key}: {v!r} resolves outside the design's folder ({path}); keep it "
+                        "beside the design file, or pass allow_outside=True / --allow-outside")
+        return None
+    return path
 
 
 def _grid(v, problems) -> tuple[int, ...]:
@@ -277,15 +345,8 @@ def _grid(v, problems) -> tuple[int, ...]:
 def _plan(v, folder: Path, problems, allow_outside: bool = False) -> AnalysisPlan | None:
     if not isinstance(v, str) or not v.strip():
         return None
-    try:
-        path = (folder / v).resolve()
-        inside = path.is_relative_to(folder.resolve())
-    except (OSError, RuntimeError, ValueError) as e:
-        problems.append(f"plan: {v!r} cannot be resolved ({e})")
-        return None
-    if not inside and not allow_outside:
-        problems.append(f"plan: {v!r} resolves outside the design's folder ({path}); keep the plan "
-                        "beside the design file, or pass allow_outside=True / --allow-outside")
+    path = _inside(v, folder, "plan", problems, allow_outside)
+    if path is None:
         return None
     try:
         return load_plan(path)
@@ -294,7 +355,7 @@ def _plan(v, folder: Path, problems, allow_outside: bool = False) -> AnalysisPla
         return None
 
 
-def _scenarios(v, shared: dict, problems) -> tuple[Scenario, ...]:
+def _scenarios(v, shared: dict, problems, ctx: dict) -> tuple[Scenario, ...]:
     if not isinstance(v, list) or not v or not all(isinstance(s, dict) for s in v):
         if v is not None:
             problems.append("scenarios: must be a non-empty array of tables ([[scenarios]])")
@@ -320,14 +381,41 @@ def _scenarios(v, shared: dict, problems) -> tuple[Scenario, ...]:
                             f"that are null in this scenario; got {null!r}")
         params = {k: val for k, val in shared.items() if k != "model"}
         params.update({k: val for k, val in s.items() if k not in SCENARIO_KEYS})
+        source = s.get("from_trial", "")
+        if source:
+            params = _from_trial(source, model, params, f"{key}.from_trial", problems, ctx)
+            if params is None:
+                continue
         for msg in models.check_params(model, params):
             problems.append(f"{key}.{msg}")
         out.append(Scenario(name=str(name), model=model, params=params, null=bool(null),
-                            null_hypotheses=null_ids))
+                            null_hypotheses=null_ids, from_trial=str(source)))
     dup = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
     if dup:
         problems.append(f"scenarios: duplicate names {', '.join(dup)}; each name must be unique")
     return tuple(out)
+
+
+def _from_trial(source, model, params, key, problems, ctx) -> dict | None:
+    """``params`` completed with the estimates of the trial folder ``source``; None on error."""
+    from .from_trial import derive
+
+    if _string(source):
+        problems.append(f"{key}: {_string(source)}")
+        return None
+    path = _inside(source, ctx["folder"], key, problems, ctx["allow_outside"])
+    if path is None or ctx["plan"] is None:
+        return None
+    try:
+        derived = derive(model, path, ctx["plan"], params, allow_outside=ctx["allow_outside"])
+    except (TrialstatsError, OSError) as e:
+        problems.append(f"{key}: {e}")
+        return None
+    out = {**derived, **params}               # the scenario's own keys win
+    if isinstance(out.get("effects"), dict) and isinstance(out.get("arms"), list):
+        out["effects"] = {**{a: v for a, v in derived.get("effects", {}).items()
+                             if a in out["arms"]}, **params.get("effects", {})}
+    return out
 
 
 def hypothesis_ids(plan: AnalysisPlan, arms: list[str]) -> list[tuple[str, str, str]]:
