@@ -120,3 +120,15 @@ def test_longterm_with_one_subject_per_arm_is_a_clear_model_error(base, tmp_path
     err = ctx.sections["longterm"].error
     assert err.startswith("ModelError: parametric curves need at least 2 subjects per arm in the "
                           "relapse data; subjects per arm: Placebo (1)")
+
+
+def test_relapse_text_says_when_adtte_covers_only_some_subjects(tmp_path):
+    # the default simulator defines relapse among responders: ADTTE holds a subset of ADSL, and
+    # the text must not read as if every randomised subject entered the relapse analysis
+    trial = ts.simulate_trial(n_per_arm=40, seed=2)
+    n_tte = trial.adtte.loc[trial.adtte["PARAMCD"] == "RELAPSE", "USUBJID"].nunique()
+    assert 0 < n_tte < len(trial.adsl)
+    _, ctx, _ = render_report(trial, tmp_path / "r.html", sections=(relapse,))
+    text = " ".join(ctx.sections["relapse"].paragraphs)
+    param = trial.adtte["PARAM"].iloc[0]
+    assert f'ADTTE holds this endpoint ("{param}") for {n_tte} of the {len(trial.adsl)} randomised subjects' in text

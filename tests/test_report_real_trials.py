@@ -250,6 +250,7 @@ def test_colon_death_is_reported_beside_recurrence(colon):
     assert "7. Time to recurrence and time to death" in text
     assert "Time to death is measured in days from randomisation; 929 subjects were followed and " \
            "452 deaths were observed." in text
+    assert "randomised subjects; the others" not in text  # every colon subject is in ADTTE
     # one part per endpoint: its sub-heading and sentence above its first table
     assert re.search(r"<h3>Time to death</h3>\s*<p>Time to death is measured in days from "
                      r"randomisation; 929 subjects.*?</p>\s*<div class=\"table-wrap\">\s*"

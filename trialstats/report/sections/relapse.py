@@ -135,9 +135,14 @@ def _analyse_event(ctx, p, ep: Event, res: dict) -> None:
     spec, w, pre = ep.spec, ep.w, ep.pre
     data = relapse_frame(trial, spec.paramcd)
     data, stratum, strata_cols = strata_column(data, spec.strata)
+    rows = trial.adtte[trial.adtte["PARAMCD"].astype(str) == spec.paramcd]
+    param = rows["PARAM"].astype(str).iloc[0] if "PARAM" in rows.columns and len(rows) else ""
     p.add(f"{pre}_counts", pd.DataFrame({
         "paramcd": [spec.paramcd], "subjects": [len(data)], "events": [int((data["CNSR"] == 0).sum())],
-        "strata": [", ".join(strata_cols)], "interval_bounds": [{"TLOWER", "TUPPER"} <= set(data.columns)]}))
+        "strata": [", ".join(strata_cols)], "interval_bounds": [{"TLOWER", "TUPPER"} <= set(data.columns)],
+        # a subset of the randomised subjects in ADTTE (e.g. responders only) is said in the text
+        "adtte_subjects": [int(rows["USUBJID"].nunique())], "randomised": [len(trial.adsl)],
+        "param": [param]}))
 
     km = ts.kaplan_meier(data, time="AVAL", censor="CNSR", by="ARM", level=plan.level)
     res["km"] = km
@@ -346,9 +351,23 @@ def _intro(ep: Event, counts) -> str:
                else "were followed")
     return (f"Time to {w.event} is measured in days {w.from_origin}; {int(counts['subjects'])} subjects "
             f"{entered} and {int(counts['events'])} {w.events} were observed."
+            + _subset(counts)
             + (f" {w.Event} is detected at visits, so the event time is the visit at which it was seen "
                f"(right-censored analyses) or the interval since the last {w.free} visit "
                "(interval-censored sensitivity)." if bool(counts["interval_bounds"]) else ""))
+
+
+def _subset(counts) -> str:
+    """" ADTTE holds ... for n of the N randomised subjects" when the endpoint's data cover only
+    some of them (a relapse defined among responders), else ""."""
+    n = int(counts.get("adtte_subjects", 0) or 0)
+    total = int(counts.get("randomised", 0) or 0)
+    if not n or n >= total:
+        return ""
+    param = str(counts.get("param", "") or "")
+    what = f" (\"{param}\")" if param else ""
+    return (f" ADTTE holds this endpoint{what} for {n} of the {total} randomised subjects; the "
+            "others are not part of this analysis.")
 
 
 def _which(view, ep: Event) -> str:
