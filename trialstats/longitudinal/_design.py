@@ -32,6 +32,7 @@ from scipy import linalg
 
 from .._coding import coded as _coded
 from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
+from .._materializer import MATERIALIZER
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
 
@@ -481,7 +482,8 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         X = np.asfortranarray(X) if fortran else np.ascontiguousarray(X)
         return spec, order, terms, X, used[outcome].to_numpy(dtype=float), products
     try:
-        mm = model_matrix(formula, used, na_action="raise", context=formula_context())
+        mm = model_matrix(formula, used, na_action="raise", context=formula_context(),
+                          materializer=MATERIALIZER)
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     spec = mm.rhs.model_spec
@@ -520,7 +522,8 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
     for col in rhs:
         sub[col] = _as_factor(sub[col])
     try:
-        mm = model_matrix(safe.text, sub, na_action="raise", context=formula_context())
+        mm = model_matrix(safe.text, sub, na_action="raise", context=formula_context(),
+                          materializer=MATERIALIZER)
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
     order, names = _r_columns(mm.columns, mm.model_spec.term_indices, safe.text)

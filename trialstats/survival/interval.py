@@ -331,6 +331,8 @@ def interval_regression(
     lo, hi = _bounds(frame, left, right, "days")
     import formulaic
 
+    from .._materializer import MATERIALIZER  # R's model.matrix coding of factors
+
     if isinstance(formula, str) and not formula.split("~", 1)[-1].strip():
         formula = "1"
     rhs = checked_rhs(formula, frame, "interval_regression")  # formulas are data, never code
@@ -338,7 +340,8 @@ def interval_regression(
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
     try:
-        mm = formulaic.model_matrix(rhs, frame, na_action="raise", context=formula_context())
+        mm = formulaic.model_matrix(rhs, frame, na_action="raise", context=formula_context(),
+                                     materializer=MATERIALIZER)
     except Exception as e:  # formulaic raises several types
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     x = np.asarray(mm, dtype=float)

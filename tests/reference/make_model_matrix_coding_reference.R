@@ -1,0 +1,53 @@
+# Reference for tests/test_model_matrix_coding.py: how R's model.matrix codes factors in terms
+# whose marginal terms are absent (contrasts or one indicator per level; R's TermCode in
+# src/library/stats/src/model.c). For each formula: R's column names and the matrix.
+# Run from the repository root: Rscript tests/reference/make_model_matrix_coding_reference.R
+# Needs only base R (stats) and jsonlite. Output: tests/reference/model_matrix_coding.json
+library(jsonlite)
+
+# a balanced 2 x 2 x 3 layout twice (every cell observed, so no level is unused), with numeric
+# covariates rounded to 3 decimals (written exactly to the JSON)
+set.seed(20261130)
+d <- expand.grid(A = c("PBO", "TRT"), S = c("Male", "Female"), V = c("V1", "V2", "V3"),
+                 rep = 1:2, stringsAsFactors = FALSE)
+d$rep <- NULL
+n <- nrow(d)
+d$x <- round(rnorm(n), 3)
+d$z <- round(runif(n, 0.5, 3), 3)
+d$y <- round(rnorm(n), 3)
+frame <- d
+frame$A <- factor(frame$A, levels = c("PBO", "TRT"))
+frame$S <- factor(frame$S, levels = c("Male", "Female"))
+frame$V <- factor(frame$V, levels = c("V1", "V2", "V3"))
+
+formulas <- c(
+  "y ~ A:x + x - 1 + A:S",      # R mmrm suite rank_deficient_alias_noint: A:S coded A x S contrasts
+  "y ~ A * V + A:V:S",          # margins A:S, V:S absent: S by contrasts, A and V by indicators
+  "y ~ A + A:V:S",              # R mmrm suite anova_interactions shape: V, S by indicators
+  "y ~ A:V",                    # no margins: intercept plus every A x V indicator (aliased)
+  "y ~ A * V",                  # hierarchical: contrasts everywhere (formulaic agrees)
+  "y ~ x + A:x",                # numeric margin present: A by contrasts
+  "y ~ A:x + V",                # numeric margin absent: A by indicators
+  "y ~ 0 + A:S",                # no intercept: first factor of first factor term by indicators
+  "y ~ x - 1 + V + A",          # no intercept: V by indicators, A by contrasts
+  "y ~ V + x:A:S",              # A:S margin absent: all indicators
+  "y ~ S + A:S",                # A by contrasts within S indicators
+  "y ~ A + V:S",                # V:S without margins: V and S by indicators (aliased)
+  "y ~ A + A:log(z)"            # a transform counts as a variable: A by indicators
+)
+
+cases <- lapply(formulas, function(f) {
+  X <- model.matrix(as.formula(f), frame)
+  list(formula = f, columns = colnames(X), matrix = unname(lapply(seq_len(nrow(X)), function(i) unname(X[i, ]))))
+})
+
+out <- list(
+  description = paste("colnames and rows of model.matrix(formula, data) with R's default",
+                      "contr.treatment; factor levels in the order given in 'levels'"),
+  r_version = R.version.string,
+  data = as.list(d),
+  levels = list(A = levels(frame$A), S = levels(frame$S), V = levels(frame$V)),
+  cases = cases
+)
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
+           "tests/reference/model_matrix_coding.json")
