@@ -274,26 +274,14 @@ def _compare(case_id: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ tests
-# Cases where ts.mmrm's coefficient names differ from R mmrm's. Each entry must still differ (the
-# test fails once it is fixed). The coding of factors is R's model.matrix rule
-# (trialstats/_materializer.py), so anova_interactions (ARMCD:AVISIT:SEX without its margins) is
-# compared like the others.
-KNOWN_DIFFERENCES = {
-    "rank_deficient_alias_noint": "R mmrm rebuilds the formula without the covariance term by "
-                                  "update(), which puts FEV1_BL before ARMCD: R names "
-                                  "FEV1_BL:ARMCDPBO where ts.mmrm names ARMCDPBO:FEV1_BL",
-}
-
-
-@pytest.mark.parametrize("case_id", [c for c in CASES if c not in KNOWN_DIFFERENCES])
+# Every case is compared, including the two whose formulas have an interaction without its
+# margins: anova_interactions (ARMCD:AVISIT:SEX) and rank_deficient_alias_noint (ARMCD:SEX in a
+# model without intercept). ts.mmrm codes factors by R's model.matrix rule
+# (trialstats/_materializer.py) and names interaction columns as R mmrm does after dropping the
+# covariance term with update() (FEV1_BL:ARMCDPBO for ARMCD:FEV1_BL + FEV1_BL).
+@pytest.mark.parametrize("case_id", list(CASES))
 def test_case_matches_r_mmrm(case_id):
     _compare(case_id)
-
-
-@pytest.mark.parametrize("case_id", list(KNOWN_DIFFERENCES))
-def test_known_design_coding_differences_still_differ(case_id):
-    with pytest.raises(AssertionError, match="coefficient names"):
-        _compare(case_id)
 
 
 def test_every_feature_of_the_suite_is_covered():

@@ -3,7 +3,7 @@
 Reference: tests/reference/model_matrix_coding.json, made by
 tests/reference/make_model_matrix_coding_reference.R (base R's ``model.matrix`` with
 ``contr.treatment``): for each formula R's column names and every row of its matrix, on the data
-stored in the same file. trialstats builds designs with its own formulaic materializer
+stored in the same file, and the same after ``update(formula, . ~ .)`` (R mmrm's names). trialstats builds designs with its own formulaic materializer
 (trialstats/_materializer.py); these tests hold it to R's rule, column for column.
 """
 
@@ -60,6 +60,17 @@ def test_model_spec_codes_new_data_the_same_way(formula):
     X = np.asarray(design.model_spec.get_model_matrix(_frame(), context=formula_context()),
                    dtype=float)[:, list(design.column_order)]
     assert_allclose(X, np.array(case["matrix"], dtype=float), **ANALYTIC)
+
+
+@pytest.mark.parametrize("formula", list(CASES))
+def test_mmrm_names_follow_the_formula_r_mmrm_rebuilds(formula):
+    """ts.mmrm's variable_order="terms": R mmrm drops the covariance term with update(), which
+    rebuilds the formula from its term labels; its names and column order are those of
+    model.matrix(update(formula, . ~ .))."""
+    case = CASES[formula]
+    design = build_design(formula, _frame(), aliased="keep", variable_order="terms")
+    assert list(design.terms) == case["columns_after_update"]
+    assert_allclose(design.X, np.array(case["matrix_after_update"], dtype=float), **ANALYTIC)
 
 
 def test_the_mmrm_suite_shapes_are_among_the_cases():

@@ -1,6 +1,7 @@
 # Reference for tests/test_model_matrix_coding.py: how R's model.matrix codes factors in terms
 # whose marginal terms are absent (contrasts or one indicator per level; R's TermCode in
-# src/library/stats/src/model.c). For each formula: R's column names and the matrix.
+# src/library/stats/src/model.c). For each formula: R's column names and the matrix, and the
+# column names and matrix after update(formula, . ~ .) (R mmrm's, see below).
 # Run from the repository root: Rscript tests/reference/make_model_matrix_coding_reference.R
 # Needs only base R (stats) and jsonlite. Output: tests/reference/model_matrix_coding.json
 library(jsonlite)
@@ -33,12 +34,19 @@ formulas <- c(
   "y ~ V + x:A:S",              # A:S margin absent: all indicators
   "y ~ S + A:S",                # A by contrasts within S indicators
   "y ~ A + V:S",                # V:S without margins: V and S by indicators (aliased)
-  "y ~ A + A:log(z)"            # a transform counts as a variable: A by indicators
+  "y ~ A + A:log(z)",           # a transform counts as a variable: A by indicators
+  "y ~ A:V + V",                # A by contrasts, V by indicators; update() names V first
+  "y ~ x:A + A:S + S"           # update() order: S, then x:A, A:S
 )
 
 cases <- lapply(formulas, function(f) {
   X <- model.matrix(as.formula(f), frame)
-  list(formula = f, columns = colnames(X), matrix = unname(lapply(seq_len(nrow(X)), function(i) unname(X[i, ]))))
+  # R mmrm drops the covariance term with update(f, . ~ . - us(...)), which rebuilds the formula
+  # from its term labels: its columns are named in the variable order of that formula
+  U <- model.matrix(update(as.formula(f), . ~ .), frame)
+  rows <- function(M) unname(lapply(seq_len(nrow(M)), function(i) unname(M[i, ])))
+  list(formula = f, columns = colnames(X), matrix = rows(X),
+       columns_after_update = colnames(U), matrix_after_update = rows(U))
 })
 
 out <- list(

@@ -32,6 +32,7 @@ from scipy import linalg
 
 from .._coding import coded as _coded
 from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
+from .._coding import uncoded as _uncoded
 from .._materializer import MATERIALIZER
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
@@ -126,6 +127,7 @@ class Design:
     column_order: tuple[int, ...] = ()
     products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
     aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
+    variable_order: str = "formula"  # build_design(variable_order=): see names_text
 
 
 def _parse(formula: str, where: str, contrasts: tuple = ()) -> tuple[list[str], list[str],
@@ -205,6 +207,41 @@ def _split_interaction(name: str) -> list[str]:
     return parts
 
 
+def _position(var: str, formula: str) -> int:
+    """Where ``var`` first appears in ``formula`` as a whole name (its length when absent)."""
+    m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
+    return m.start() if m else len(formula)
+
+
+def names_text(model_spec, formula: str, variable_order: str = "formula") -> str:
+    """The text whose order of variables names the columns and terms of a design.
+
+    Parameters
+    ----------
+    model_spec : formulaic.ModelSpec
+        The right-hand side's spec (its ``term_indices`` give the terms in R's order).
+    formula : str
+        The formula as given.
+    variable_order : {"formula", "terms"}
+        ``"formula"``: R's ``model.matrix(formula)``, variables in order of first appearance in
+        the formula. ``"terms"``: R mmrm's, which drops the covariance term with ``update()``
+        and so rebuilds the formula from its term labels (by degree, each label's variables in
+        formula order): ``y ~ A:x + x`` names ``x:AB`` there, ``AB:x`` in ``model.matrix``.
+
+    Returns
+    -------
+    str
+    """
+    if variable_order == "formula" or model_spec is None:
+        return formula
+    labels = []
+    for term in model_spec.term_indices:
+        parts = [str(f) for f in term.factors if str(f) != "1"]
+        if parts:
+            labels.append(":".join(sorted(parts, key=lambda v: _position(_uncoded(v), formula))))
+    return " + ".join(labels)
+
+
 def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tuple[str, ...]]:
     """R's names and column order for formulaic's columns.
 
@@ -217,8 +254,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
     names = [str(c) for c in columns]
 
     def position(var: str) -> int:
-        m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
-        return m.start() if m else len(formula)
+        return _position(var, formula)
 
     order: list[int] = []
     out: dict[int, str] = {}
@@ -310,6 +346,7 @@ def build_design(
     where: str = "model",
     aliased: str = "error",
     contrasts: tuple = (),
+    variable_order: str = "formula",
 ) -> Design:
     """Resolve a two-sided formula on a DataFrame into an R-style design.
 
@@ -334,6 +371,10 @@ def build_design(
         Factor -> contrast text (:func:`trialstats.formula.contrast_text`); default treatment
         coding. Columns are named as R names them (``ARM1`` for sum and Helmert coding,
         ``ARM.L`` for polynomial).
+    variable_order : {"formula", "terms"}
+        How interaction columns are named (:func:`names_text`): as R's ``model.matrix`` (default)
+        or as R mmrm (``"terms"``), e.g. ``ARMTRT:BASE`` or ``BASE:ARMTRT`` for
+        ``ARM:BASE + BASE``.
 
     Returns
     -------
@@ -417,7 +458,7 @@ def build_design(
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
     spec, order, terms, X, y, products = _model_matrices(safe.text, outcome, rhs, used, levels,
-                                                         where)
+                                                         where, variable_order)
     _check_finite(X, terms, formula, where)
     if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
         raise ModelError(
@@ -446,6 +487,7 @@ def build_design(
         column_order=tuple(order),
         products=products,
         aliased=tuple(dup),
+        variable_order=variable_order,
     )
 
 
@@ -456,7 +498,7 @@ _SPEC_CACHE_SIZE = 64
 
 
 def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, levels: dict,
-                    where: str):
+                    where: str, variable_order: str = "formula"):
     """(ModelSpec, R column order, R names, X, y) of the rows used.
 
     The first time a formula is seen with given factor levels, formulaic builds the matrices;
@@ -467,7 +509,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     """
     from ._grid import evaluate_products, products_from_names
 
-    key = (formula, outcome, tuple(
+    key = (formula, outcome, variable_order, tuple(
         (c, tuple(levels[c]) if c in levels else str(used[c].dtype)) for c in rhs))
     try:
         hit = _SPEC_CACHE.get(key)
@@ -487,7 +529,8 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     spec = mm.rhs.model_spec
-    order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
+    order, terms = _r_columns(mm.rhs.columns, spec.term_indices,
+                              names_text(spec, formula, variable_order))
     X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
     products = None
