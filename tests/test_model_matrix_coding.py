@@ -3,13 +3,15 @@
 Reference: tests/reference/model_matrix_coding.json, made by
 tests/reference/make_model_matrix_coding_reference.R (base R's ``model.matrix`` with
 ``contr.treatment``): for each formula R's column names and every row of its matrix, on the data
-stored in the same file, and the same after ``update(formula, . ~ .)`` (R mmrm's names). trialstats builds designs with its own formulaic materializer
+stored in the same file, and the same after ``update(formula, . ~ .)`` (R mmrm's names); and two
+``coxph`` fits on tests/reference/survival_lung.csv (survival package). trialstats builds designs with its own formulaic materializer
 (trialstats/_materializer.py); these tests hold it to R's rule, column for column.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -18,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from tolerances import ANALYTIC
+from tolerances import ANALYTIC, SAME_ALGORITHM, SAME_ALGORITHM_SE
 
+import trialstats as ts
 from trialstats._materializer import MATERIALIZER, r_codings
 from trialstats.formula import formula_context
 from trialstats.longitudinal._design import build_design
@@ -97,3 +100,32 @@ def test_r_codings_rule():
     assert CASES["y ~ S + A:S"]["columns"][2:] == ["SMale:ATRT", "SFemale:ATRT"]
     assert r_codings([["x"], ["A", "x"], ["A", "S"]], {"A", "S"}, False) == [
         {}, {"A": False}, {"A": False, "S": True}]
+
+
+def _lung() -> pd.DataFrame:
+    """tests/reference/survival_lung.csv as the R script prepares it."""
+    d = pd.read_csv(REF.parent / "survival_lung.csv").dropna(subset=["ph.ecog"])
+    d["SEX"] = pd.Categorical(np.where(d["sex"] == 1, "M", "F"), categories=["M", "F"])
+    d["ECOG"] = pd.Categorical(np.where(d["ph.ecog"] >= 1, "hi", "lo"), categories=["lo", "hi"])
+    d["AGE"] = d["age"].astype(float)
+    return d
+
+
+def test_cox_codes_an_interaction_without_margins_as_coxph():
+    """ECOG:AGE + SEX:ECOG: R codes SEX by contrasts within ECOG indicators (4 columns);
+    formulaic's own scoping fits another, 5-column model. Estimates and SEs in R's column
+    order; names are not compared (cox writes an indicator column as ECOG[lo], R as ECOGlo)."""
+    ref = _ref()["cox"][0]
+    fit = ts.cox(ref["formula"], _lung(), time="time", event="event")
+    assert len(fit.coef) == len(ref["terms"])
+    assert_allclose(fit.coef["estimate"], ref["estimate"], **SAME_ALGORITHM)
+    assert_allclose(fit.coef["std_error"], ref["std_error"], **SAME_ALGORITHM_SE)
+
+
+def test_cox_refuses_the_column_coxph_reports_as_aliased():
+    ref = _ref()["cox"][1]
+    aliased = ref["aliased"] if isinstance(ref["aliased"], list) else [ref["aliased"]]
+    with pytest.raises(ts.ModelError, match="aliased") as err:
+        ts.cox(ref["formula"], _lung(), time="time", event="event")
+    named = re.sub(r"[\[\]]", "", str(err.value).split(" of ")[0])
+    assert named == "covariates " + ", ".join(aliased)

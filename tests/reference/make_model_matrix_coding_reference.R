@@ -3,8 +3,9 @@
 # src/library/stats/src/model.c). For each formula: R's column names and the matrix, and the
 # column names and matrix after update(formula, . ~ .) (R mmrm's, see below).
 # Run from the repository root: Rscript tests/reference/make_model_matrix_coding_reference.R
-# Needs only base R (stats) and jsonlite. Output: tests/reference/model_matrix_coding.json
+# Needs base R (stats), jsonlite and survival. Output: tests/reference/model_matrix_coding.json
 library(jsonlite)
+library(survival)
 
 # a balanced 2 x 2 x 3 layout twice (every cell observed, so no level is unused), with numeric
 # covariates rounded to 3 decimals (written exactly to the JSON)
@@ -49,13 +50,29 @@ cases <- lapply(formulas, function(f) {
        columns_after_update = colnames(U), matrix_after_update = rows(U))
 })
 
+# coxph codes its formula with model.matrix (with an intercept, then dropped): a formula whose
+# coding differs between R's rule and formulaic's own scoping, on tests/reference/survival_lung.csv
+# (rows with ph.ecog; SEX M/F from sex 1/2, ECOG lo/hi from ph.ecog 0 / >= 1)
+lung <- read.csv("tests/reference/survival_lung.csv")
+lung <- lung[!is.na(lung$ph.ecog), ]
+lung$SEX <- factor(ifelse(lung$sex == 1, "M", "F"), levels = c("M", "F"))
+lung$ECOG <- factor(ifelse(lung$ph.ecog >= 1, "hi", "lo"), levels = c("lo", "hi"))
+lung$AGE <- as.numeric(lung$age)
+cox_cases <- lapply(c("ECOG:AGE + SEX:ECOG", "SEX:ECOG"), function(f) {
+  m <- coxph(as.formula(paste("Surv(time, event) ~", f)), lung, ties = "efron")
+  list(formula = f, terms = names(coef(m)), estimate = unname(coef(m)),
+       std_error = unname(sqrt(diag(vcov(m)))), aliased = names(coef(m))[is.na(coef(m))])
+})
+
 out <- list(
   description = paste("colnames and rows of model.matrix(formula, data) with R's default",
                       "contr.treatment; factor levels in the order given in 'levels'"),
   r_version = R.version.string,
   data = as.list(d),
   levels = list(A = levels(frame$A), S = levels(frame$S), V = levels(frame$V)),
-  cases = cases
+  cases = cases,
+  cox = cox_cases,
+  survival_version = as.character(packageVersion("survival"))
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            "tests/reference/model_matrix_coding.json")
