@@ -31,8 +31,11 @@ from formulaic import model_matrix
 from scipy import linalg
 
 from .._coding import coded as _coded
-from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
-from .._coding import uncoded as _uncoded
+from .._coding import (
+    names_text,
+    uncoded,  # noqa: F401 (re-exported for the MMRM anova)
+)
+from .._coding import position as _position
 from .._materializer import MATERIALIZER
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
@@ -127,7 +130,7 @@ class Design:
     column_order: tuple[int, ...] = ()
     products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
     aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
-    variable_order: str = "formula"  # build_design(variable_order=): see names_text
+    variable_order: str = "formula"  # build_design(variable_order=): see _coding.names_text
 
 
 def _parse(formula: str, where: str, contrasts: tuple = ()) -> tuple[list[str], list[str],
@@ -205,41 +208,6 @@ def _split_interaction(name: str) -> list[str]:
             start = i + 1
     parts.append(name[start:])
     return parts
-
-
-def _position(var: str, formula: str) -> int:
-    """Where ``var`` first appears in ``formula`` as a whole name (its length when absent)."""
-    m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
-    return m.start() if m else len(formula)
-
-
-def names_text(model_spec, formula: str, variable_order: str = "formula") -> str:
-    """The text whose order of variables names the columns and terms of a design.
-
-    Parameters
-    ----------
-    model_spec : formulaic.ModelSpec
-        The right-hand side's spec (its ``term_indices`` give the terms in R's order).
-    formula : str
-        The formula as given.
-    variable_order : {"formula", "terms"}
-        ``"formula"``: R's ``model.matrix(formula)``, variables in order of first appearance in
-        the formula. ``"terms"``: R mmrm's, which drops the covariance term with ``update()``
-        and so rebuilds the formula from its term labels (by degree, each label's variables in
-        formula order): ``y ~ A:x + x`` names ``x:AB`` there, ``AB:x`` in ``model.matrix``.
-
-    Returns
-    -------
-    str
-    """
-    if variable_order == "formula" or model_spec is None:
-        return formula
-    labels = []
-    for term in model_spec.term_indices:
-        parts = [str(f) for f in term.factors if str(f) != "1"]
-        if parts:
-            labels.append(":".join(sorted(parts, key=lambda v: _position(_uncoded(v), formula))))
-    return " + ".join(labels)
 
 
 def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tuple[str, ...]]:
@@ -372,9 +340,9 @@ def build_design(
         coding. Columns are named as R names them (``ARM1`` for sum and Helmert coding,
         ``ARM.L`` for polynomial).
     variable_order : {"formula", "terms"}
-        How interaction columns are named (:func:`names_text`): as R's ``model.matrix`` (default)
-        or as R mmrm (``"terms"``), e.g. ``ARMTRT:BASE`` or ``BASE:ARMTRT`` for
-        ``ARM:BASE + BASE``.
+        How interaction columns are named (:func:`trialstats._coding.names_text`): as R's
+        ``model.matrix`` (default) or as R mmrm (``"terms"``), e.g. ``ARMTRT:BASE`` or
+        ``BASE:ARMTRT`` for ``ARM:BASE + BASE``.
 
     Returns
     -------

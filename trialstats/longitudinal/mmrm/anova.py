@@ -33,9 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ..._coding import uncoded
+from ..._coding import names_text, uncoded
 from ...errors import ModelError
-from .._design import names_text
 
 __all__ = ["ANOVA_TYPES", "HYPOTHESES", "anova_table", "term_columns"]
 
@@ -73,7 +72,7 @@ def term_columns(design, aliasing=None, full: bool = False) -> list[tuple[str, f
 
 def _r_label(term, formula: str) -> str:
     """R's label of a term: its variables in order of first appearance in ``formula`` (the text
-    of :func:`.._design.names_text`)."""
+    of :func:`trialstats._coding.names_text`)."""
     parts = [uncoded(str(f)) for f in term.factors if str(f) != "1"]
 
     def position(var: str) -> int:
