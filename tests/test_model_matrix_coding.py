@@ -56,6 +56,15 @@ def test_design_columns_and_values_are_r_model_matrix(formula):
 
 
 @pytest.mark.parametrize("formula", list(CASES))
+def test_aliased_columns_are_those_r_lm_reports_as_na(formula):
+    """R's coding can be rank deficient (y ~ A:V); the columns trialstats finds aliased are
+    the ones R's lm gives NA (linear combinations of the columns before them)."""
+    case = CASES[formula]
+    design = build_design(formula, _frame(), aliased="keep")
+    assert [design.terms[j] for j in design.aliased] == list(case["aliased_lm"])
+
+
+@pytest.mark.parametrize("formula", list(CASES))
 def test_model_spec_codes_new_data_the_same_way(formula):
     """Predictions and reference grids rebuild X from the stored ModelSpec."""
     case = CASES[formula]
@@ -127,5 +136,18 @@ def test_cox_refuses_the_column_coxph_reports_as_aliased():
     aliased = ref["aliased"] if isinstance(ref["aliased"], list) else [ref["aliased"]]
     with pytest.raises(ts.ModelError, match="aliased") as err:
         ts.cox(ref["formula"], _lung(), time="time", event="event")
+    named = re.sub(r"[\[\]]", "", str(err.value).split(" of ")[0])
+    assert named == "covariates " + ", ".join(aliased)
+
+
+def test_interval_regression_refuses_aliased_columns():
+    """y ~ A:V has an intercept and every A x V indicator (R's coding): refused, naming the
+    column R's lm reports as NA (formulaic's own scoping gave a full-rank design here)."""
+    frame = _frame()
+    frame["lo"] = frame["z"]
+    frame["hi"] = frame["z"] + 1.0
+    aliased = CASES["y ~ A:V"]["aliased_lm"]
+    with pytest.raises(ts.ModelError, match="aliased") as err:
+        ts.interval_regression("A:V", frame, left="lo", right="hi")
     named = re.sub(r"[\[\]]", "", str(err.value).split(" of ")[0])
     assert named == "covariates " + ", ".join(aliased)

@@ -46,8 +46,11 @@ cases <- lapply(formulas, function(f) {
   # from its term labels: its columns are named in the variable order of that formula
   U <- model.matrix(update(as.formula(f), . ~ .), frame)
   rows <- function(M) unname(lapply(seq_len(nrow(M)), function(i) unname(M[i, ])))
+  # columns R's lm reports as NA (aliased: linear combinations of the columns before them)
+  cf <- coef(lm(as.formula(f), frame))
   list(formula = f, columns = colnames(X), matrix = rows(X),
-       columns_after_update = colnames(U), matrix_after_update = rows(U))
+       columns_after_update = colnames(U), matrix_after_update = rows(U),
+       aliased_lm = I(names(cf)[is.na(cf)]))
 })
 
 # coxph codes its formula with model.matrix (with an intercept, then dropped): a formula whose
