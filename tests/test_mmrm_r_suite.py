@@ -274,30 +274,14 @@ def _compare(case_id: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ tests
-# Cases where ts.mmrm fits a differently coded design than R: formulaic and R's model.matrix code
-# a factor in an interaction whose marginal term is absent differently (R: full dummies for the
-# factor whose margin is missing; formulaic: another, equally valid, basis of the same column
-# space, or for "- 1" models a wider one). Same model space where the rank agrees, different
-# coefficients and names. Each entry must still differ (the test fails once it is fixed).
-KNOWN_DIFFERENCES = {
-    "anova_interactions": "ARMCD:AVISIT:SEX without the ARMCD:SEX / ARMCD:AVISIT margins: R "
-                          "codes 8 columns (one aliased), formulaic 7; the type III test of "
-                          "ARMCD (coding-dependent through that term) differs",
-    "rank_deficient_alias_noint": "ARMCD:FEV1_BL + FEV1_BL - 1 + ARMCD:SEX: R codes ARMCD:SEX "
-                                  "as ARMCDPBO:SEXFemale, ARMCDTRT:SEXFemale (2 columns), "
-                                  "formulaic as 4 full-dummy columns: a different model",
-}
-
-
-@pytest.mark.parametrize("case_id", [c for c in CASES if c not in KNOWN_DIFFERENCES])
+# Every case is compared, including the two whose formulas have an interaction without its
+# margins: anova_interactions (ARMCD:AVISIT:SEX) and rank_deficient_alias_noint (ARMCD:SEX in a
+# model without intercept). ts.mmrm codes factors by R's model.matrix rule
+# (trialstats/_materializer.py) and names interaction columns as R mmrm does after dropping the
+# covariance term with update() (FEV1_BL:ARMCDPBO for ARMCD:FEV1_BL + FEV1_BL).
+@pytest.mark.parametrize("case_id", list(CASES))
 def test_case_matches_r_mmrm(case_id):
     _compare(case_id)
-
-
-@pytest.mark.parametrize("case_id", list(KNOWN_DIFFERENCES))
-def test_known_design_coding_differences_still_differ(case_id):
-    with pytest.raises(AssertionError, match="coefficient names"):
-        _compare(case_id)
 
 
 def test_every_feature_of_the_suite_is_covered():

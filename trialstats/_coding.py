@@ -12,7 +12,7 @@ import re
 
 from .errors import ModelError
 
-__all__ = ["CONTRAST_NAMES", "contrast_text", "coded", "uncoded"]
+__all__ = ["CONTRAST_NAMES", "contrast_text", "coded", "names_text", "position", "uncoded"]
 #: contrast codings of ``contrasts=`` (R's contr.* names; "diff" is formulaic's successive
 #: differences, R's MASS::contr.sdif up to naming)
 CONTRAST_NAMES = ("treatment", "sum", "helmert", "poly", "diff")
@@ -103,3 +103,38 @@ def coded(comp: tuple, counters: dict) -> tuple:
             counters[key] = sum(1 for v, _ in counters if v == var) + 1
         label = str(counters[key])
     return (var, lvl, name + label)
+
+
+def position(var: str, formula: str) -> int:
+    """Where ``var`` first appears in ``formula`` as a whole name (its length when absent)."""
+    m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
+    return m.start() if m else len(formula)
+
+
+def names_text(model_spec, formula: str, variable_order: str = "formula") -> str:
+    """The text whose order of variables names the columns and terms of a design.
+
+    Parameters
+    ----------
+    model_spec : formulaic.ModelSpec
+        The right-hand side's spec (its ``term_indices`` give the terms in R's order).
+    formula : str
+        The formula as given.
+    variable_order : {"formula", "terms"}
+        ``"formula"``: R's ``model.matrix(formula)``, variables in order of first appearance in
+        the formula. ``"terms"``: R mmrm's, which drops the covariance term with ``update()``
+        and so rebuilds the formula from its term labels (by degree, each label's variables in
+        formula order): ``y ~ A:x + x`` names ``x:AB`` there, ``AB:x`` in ``model.matrix``.
+
+    Returns
+    -------
+    str
+    """
+    if variable_order == "formula" or model_spec is None:
+        return formula
+    labels = []
+    for term in model_spec.term_indices:
+        parts = [str(f) for f in term.factors if str(f) != "1"]
+        if parts:
+            labels.append(":".join(sorted(parts, key=lambda v: position(uncoded(v), formula))))
+    return " + ".join(labels)

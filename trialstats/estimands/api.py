@@ -20,6 +20,7 @@ from formulaic import model_matrix
 
 from .._blas import one_blas_thread
 from .._inference import check_level
+from .._materializer import MATERIALIZER
 from ..errors import ConvergenceWarning, ModelError
 from ..formula import formula_context, parse_formula
 from ..longitudinal._design import _as_factor, _check_columns, _r_columns
@@ -82,7 +83,8 @@ def _design(rhs: str, rhs_columns, frame: pd.DataFrame, group: str, arms: list, 
             sub[c] = _as_factor(sub[c])
     sub[group] = pd.Categorical(sub[group], categories=arms)
     try:
-        mm = model_matrix(rhs, sub, na_action="raise", context=formula_context())
+        mm = model_matrix(rhs, sub, na_action="raise", context=formula_context(),
+                          materializer=MATERIALIZER)
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs!r}: {e}") from e
     spec = mm.model_spec

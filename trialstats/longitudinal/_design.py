@@ -31,7 +31,12 @@ from formulaic import model_matrix
 from scipy import linalg
 
 from .._coding import coded as _coded
-from .._coding import uncoded  # noqa: F401 (re-exported for the MMRM anova)
+from .._coding import (
+    names_text,
+    uncoded,  # noqa: F401 (re-exported for the MMRM anova)
+)
+from .._coding import position as _position
+from .._materializer import MATERIALIZER
 from ..errors import ModelError
 from ..formula import SafeFormula, check_factor_levels, formula_context, parse_formula
 
@@ -125,6 +130,7 @@ class Design:
     column_order: tuple[int, ...] = ()
     products: list | None = None  # columns as factor-indicator/covariate products (see _grid)
     aliased: tuple[int, ...] = ()  # with build_design(aliased="keep"): aliased columns of X
+    variable_order: str = "formula"  # build_design(variable_order=): see _coding.names_text
 
 
 def _parse(formula: str, where: str, contrasts: tuple = ()) -> tuple[list[str], list[str],
@@ -216,8 +222,7 @@ def _r_columns(columns, term_indices: dict, formula: str) -> tuple[list[int], tu
     names = [str(c) for c in columns]
 
     def position(var: str) -> int:
-        m = re.search(r"(?<![\w.])" + re.escape(var) + r"(?![\w])", formula)
-        return m.start() if m else len(formula)
+        return _position(var, formula)
 
     order: list[int] = []
     out: dict[int, str] = {}
@@ -309,6 +314,7 @@ def build_design(
     where: str = "model",
     aliased: str = "error",
     contrasts: tuple = (),
+    variable_order: str = "formula",
 ) -> Design:
     """Resolve a two-sided formula on a DataFrame into an R-style design.
 
@@ -333,6 +339,10 @@ def build_design(
         Factor -> contrast text (:func:`trialstats.formula.contrast_text`); default treatment
         coding. Columns are named as R names them (``ARM1`` for sum and Helmert coding,
         ``ARM.L`` for polynomial).
+    variable_order : {"formula", "terms"}
+        How interaction columns are named (:func:`trialstats._coding.names_text`): as R's
+        ``model.matrix`` (default) or as R mmrm (``"terms"``), e.g. ``ARMTRT:BASE`` or
+        ``BASE:ARMTRT`` for ``ARM:BASE + BASE``.
 
     Returns
     -------
@@ -416,7 +426,7 @@ def build_design(
         used[cluster] = used[cluster].cat.remove_unused_categories()
 
     spec, order, terms, X, y, products = _model_matrices(safe.text, outcome, rhs, used, levels,
-                                                         where)
+                                                         where, variable_order)
     _check_finite(X, terms, formula, where)
     if np.ptp(y) == 0:  # no residual variance: every test would be 0/0 (p = 1e-22, df = inf)
         raise ModelError(
@@ -445,6 +455,7 @@ def build_design(
         column_order=tuple(order),
         products=products,
         aliased=tuple(dup),
+        variable_order=variable_order,
     )
 
 
@@ -455,7 +466,7 @@ _SPEC_CACHE_SIZE = 64
 
 
 def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, levels: dict,
-                    where: str):
+                    where: str, variable_order: str = "formula"):
     """(ModelSpec, R column order, R names, X, y) of the rows used.
 
     The first time a formula is seen with given factor levels, formulaic builds the matrices;
@@ -466,7 +477,7 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
     """
     from ._grid import evaluate_products, products_from_names
 
-    key = (formula, outcome, tuple(
+    key = (formula, outcome, variable_order, tuple(
         (c, tuple(levels[c]) if c in levels else str(used[c].dtype)) for c in rhs))
     try:
         hit = _SPEC_CACHE.get(key)
@@ -481,11 +492,13 @@ def _model_matrices(formula: str, outcome: str, rhs: list, used: pd.DataFrame, l
         X = np.asfortranarray(X) if fortran else np.ascontiguousarray(X)
         return spec, order, terms, X, used[outcome].to_numpy(dtype=float), products
     try:
-        mm = model_matrix(formula, used, na_action="raise", context=formula_context())
+        mm = model_matrix(formula, used, na_action="raise", context=formula_context(),
+                          materializer=MATERIALIZER)
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {formula!r}: {e}") from e
     spec = mm.rhs.model_spec
-    order, terms = _r_columns(mm.rhs.columns, spec.term_indices, formula)
+    order, terms = _r_columns(mm.rhs.columns, spec.term_indices,
+                              names_text(spec, formula, variable_order))
     X = np.asarray(mm.rhs, dtype=float)[:, order]
     y = np.asarray(mm.lhs, dtype=float).ravel()
     products = None
@@ -520,7 +533,8 @@ def rhs_matrix(rhs_formula: str, frame: pd.DataFrame, *, where: str = "model"):
     for col in rhs:
         sub[col] = _as_factor(sub[col])
     try:
-        mm = model_matrix(safe.text, sub, na_action="raise", context=formula_context())
+        mm = model_matrix(safe.text, sub, na_action="raise", context=formula_context(),
+                          materializer=MATERIALIZER)
     except Exception as e:
         raise ModelError(f"{where}: cannot build the design of {rhs_formula!r}: {e}") from e
     order, names = _r_columns(mm.columns, mm.model_spec.term_indices, safe.text)

@@ -45,6 +45,8 @@ def _design(rhs: str, frame: pd.DataFrame, strata: str | None, cluster: str | No
     """
     import formulaic  # imported here: formula parsing is only needed by cox()
 
+    from .._materializer import MATERIALIZER  # R's model.matrix coding of factors
+
     work = frame.reset_index(drop=True)
     for col in work.columns:
         if isinstance(work[col].dtype, pd.CategoricalDtype):
@@ -53,7 +55,8 @@ def _design(rhs: str, frame: pd.DataFrame, strata: str | None, cluster: str | No
             if (used == 0).any():  # copying a 1e6-row column costs 5 % of a fit: only if needed
                 work[col] = work[col].cat.remove_unused_categories()
     try:
-        mm = formulaic.model_matrix(rhs, work, na_action="drop", context=formula_context())
+        mm = formulaic.model_matrix(rhs, work, na_action="drop", context=formula_context(),
+                                     materializer=MATERIALIZER)
     except Exception as e:  # formulaic raises many types; report them as a model error
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     excluded = {}

@@ -331,6 +331,24 @@ def _coef_frame(names, beta, se, inf) -> pd.DataFrame:
     )
 
 
+def _check_not_aliased(x: np.ndarray, names: list, rhs: str) -> None:
+    """Refuse columns that are linear combinations of earlier ones (or of the baseline hazard).
+
+    Factors are coded as R's model.matrix codes them (trialstats/_materializer.py): an
+    interaction without its margins (``SEX:ECOG``) has one indicator per level combination, one
+    of them aliased with the baseline hazard; R's coxph reports NA for it, trialstats refuses.
+    """
+    from ..longitudinal._design import _aliased
+
+    dup = _aliased(np.column_stack([np.ones(len(x)), x]))
+    if dup:
+        raise ModelError(
+            f"covariates {', '.join(names[j - 1] for j in dup)} of '{rhs}' are linear "
+            "combinations of earlier covariates or of the baseline hazard (aliased; R's coxph "
+            "reports NA for them); add the missing main effects (e.g. A * B for A:B) or drop "
+            "the aliased terms")
+
+
 def cox(
     formula: str,
     data: pd.DataFrame,
@@ -433,6 +451,7 @@ def cox(
     if strata is not None:  # a stratum per subject: refused before the per-stratum loops
         group_codes(work.loc[keep, [strata]], strata, what="strata")
     _check_estimable(x, names, term_columns, term_names, ev)
+    _check_not_aliased(x, names, rhs)
     monotone = None
     if start_all is None:  # (start, stop] risk sets are not "time >= t": the SE check covers them
         strata_for_check = (None if strata is None

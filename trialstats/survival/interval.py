@@ -296,6 +296,23 @@ def _fit_lifelines_aft(dist, lower, upper, x, intercept: int) -> dict | None:
             "converged": True}
 
 
+def _check_not_aliased(x: np.ndarray, names: list, rhs: str) -> None:
+    """Refuse columns that are linear combinations of earlier ones (R's survreg: NA).
+
+    Factors are coded as R's model.matrix codes them (trialstats/_materializer.py): an
+    interaction without its margins (``ARM:SEX``) has one indicator per level combination next
+    to the intercept, so one of them is aliased.
+    """
+    from ..longitudinal._design import _aliased
+
+    dup = _aliased(x)
+    if dup:
+        raise ModelError(
+            f"covariates {', '.join(names[j] for j in dup)} of '{rhs}' are linear combinations "
+            "of earlier columns (aliased); add the missing main effects (e.g. A * B for A:B) or "
+            "drop the aliased terms")
+
+
 def interval_regression(
     formula: str,
     data: pd.DataFrame,
@@ -330,6 +347,8 @@ def interval_regression(
     lo, hi = _bounds(frame, left, right, "days")
     import formulaic
 
+    from .._materializer import MATERIALIZER  # R's model.matrix coding of factors
+
     if isinstance(formula, str) and not formula.split("~", 1)[-1].strip():
         formula = "1"
     rhs = checked_rhs(formula, frame, "interval_regression")  # formulas are data, never code
@@ -337,7 +356,8 @@ def interval_regression(
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
     try:
-        mm = formulaic.model_matrix(rhs, frame, na_action="raise", context=formula_context())
+        mm = formulaic.model_matrix(rhs, frame, na_action="raise", context=formula_context(),
+                                     materializer=MATERIALIZER)
     except Exception as e:  # formulaic raises several types
         raise ModelError(f"cannot build the design matrix for '{rhs}': {e}") from e
     x = np.asarray(mm, dtype=float)
@@ -349,6 +369,7 @@ def interval_regression(
                          "values (a transform such as log(0) or x / 0); change the transform")
     names = ["(Intercept)" if c == "Intercept" else c.replace("[T.", "").rstrip("]")
              if "[T." in c else c for c in mm.columns]
+    _check_not_aliased(x, names, rhs)
     res = None
     if dist in _LIFELINES_AFT and "Intercept" in mm.columns:
         res = _fit_lifelines_aft(dist, lo, hi, x, list(mm.columns).index("Intercept"))

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ..._coding import uncoded
+from ..._coding import names_text, uncoded
 from ...errors import ModelError
 
 __all__ = ["ANOVA_TYPES", "HYPOTHESES", "anova_table", "term_columns"]
@@ -63,14 +63,16 @@ def term_columns(design, aliasing=None, full: bool = False) -> list[tuple[str, f
         positions = sorted(fitted[where[c]] for c in cols if where[c] in fitted)
         if not positions:
             continue
-        label = "(Intercept)" if not names else _r_label(term, design.formula)
+        label = "(Intercept)" if not names else _r_label(term, names_text(
+            spec, design.formula, design.variable_order))
         out.append((label, names, positions))
     out.sort(key=lambda t: t[2][0])
     return out
 
 
 def _r_label(term, formula: str) -> str:
-    """R's label of a term: its variables in order of first appearance in the formula."""
+    """R's label of a term: its variables in order of first appearance in ``formula`` (the text
+    of :func:`trialstats._coding.names_text`)."""
     parts = [uncoded(str(f)) for f in term.factors if str(f) != "1"]
 
     def position(var: str) -> int:
@@ -177,7 +179,7 @@ def _mmrm_type3(fit) -> list:
     design = fit.design
     codes = tuple((f, "contr.sum") for f in design.levels if f in design.variables)
     summed = build_design(design.formula, design.frame, where="anova", aliased="keep",
-                          contrasts=codes)
+                          contrasts=codes, variable_order=design.variable_order)
     Xs = summed.X
     keep_s = [j for j in range(Xs.shape[1]) if j not in set(summed.aliased)]
     Xs = Xs[:, keep_s]

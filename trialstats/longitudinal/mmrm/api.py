@@ -332,7 +332,7 @@ def _design_or_cell_error(formula, data, subject, visit, group, extra, rank_defi
         return build_design(formula, data, cluster=subject,
                             extra_columns=[c for c in extra if c != subject], where="mmrm",
                             aliased="keep" if rank_deficient == "drop" else "error",
-                            contrasts=contrasts)
+                            contrasts=contrasts, variable_order="terms")
     except ModelError:
         safe = parse_formula(formula, where="mmrm")  # only the checked text reaches formulaic
         needed = sorted(set(safe.columns) | set(extra))
