@@ -24,6 +24,7 @@ from scipy import linalg
 from ...errors import ModelError
 from ...formula import formula_context
 from .._design import _row_list
+from .spatial import point_labels
 
 __all__ = ["fitted_values", "predict_rows", "residual_values", "RESIDUAL_TYPES"]
 
@@ -95,7 +96,9 @@ def _new_matrix(fit, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         raise ModelError(f"predict: newdata must be a pandas DataFrame; got "
                          f"{type(newdata).__name__}")
     design, spec = fit.design, fit.spec
-    needed = list(dict.fromkeys([*design.variables, spec.subject, spec.visit]
+    points = isinstance(spec.coords, tuple)  # several coordinates: spec.visit is their key
+    time_cols = list(spec.coords) if points else [spec.visit]
+    needed = list(dict.fromkeys([*design.variables, spec.subject, *time_cols]
                                 + ([spec.group] if spec.group else [])))
     missing_cols = [c for c in needed if c not in newdata.columns]
     if missing_cols:
@@ -107,6 +110,8 @@ def _new_matrix(fit, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             f"predict: newdata rows {_row_list(frame.index[na], newdata, spec.subject)} miss a "
             f"value of {', '.join(c for c in needed if frame[c].isna().any())}; covariates, "
             "subject and visit are needed for every row to predict")
+    if points:
+        frame[spec.visit] = point_labels(frame, spec.coords)[0]
     for col in design.variables:
         if col in design.levels:
             _codes(fit, frame, col, design.levels[col], "factor", newdata)
