@@ -6,7 +6,9 @@
 # (tests/test_mmrm_spatial2d.py). R mmrm is not in Debian: mmrm 0.3.18 was built from source
 # (github:openpharma/mmrm, tag v0.3.18) into /work/rlib. Run from the repository root:
 #   R_LIBS=/work/rlib Rscript tests/reference/make_mmrm_spatial2d_reference.R
-# Writes tests/reference/mmrm/spatial2d_<case>.json.
+# Writes tests/reference/mmrm/spatial2d_<case>.json and predict_spatial2d_fev.json (predictions of
+# the tight sp_exp fits, without and by SEX, for all 800 rows of fev_data, whose 263 rows with a
+# missing FEV1 lie at points not among the rows used: conditional = TRUE and FALSE).
 #
 # Data: mmrm::fev_data (tests/reference/mmrm/fev_data.csv), rows with FEV1 present (as mmrm drops
 # them). The models are those of R mmrm's own test suite with two coordinates
@@ -130,3 +132,28 @@ for (cs in cases) {
              file.path(out_dir, paste0(res$case, ".json")))
   cat(res$case, "tight max|grad|", res$tight$max_abs_gradient, "\n")
 }
+
+# predictions at new points: predict(fit, newdata = fev_data, conditional = TRUE | FALSE)
+full <- read.csv(file.path(out_dir, "fev_data.csv"), stringsAsFactors = FALSE, na.strings = "")
+full$ARMCD <- factor(full$ARMCD, levels = c("PBO", "TRT"))
+full$SEX <- factor(full$SEX, levels = c("Male", "Female"))
+full$USUBJID <- factor(full$USUBJID)
+pred <- list(data_file = "fev_data.csv", n_rows = nrow(full))
+for (g in c("USUBJID", "SEX / USUBJID")) {
+  f <- as.formula(sprintf("FEV1 ~ ARMCD + sp_exp(VISITN, VISITN2 | %s)", g))
+  fit <- mmrm(f, data = fev)
+  tight <- mmrm(f, data = fev, optimizer = "nlminb",
+                start = newton_polish(fit$tmb_object, fit$theta_est))
+  key <- if (g == "USUBJID") "sp_exp" else "sp_exp_by_sex"
+  pred[[key]] <- list(
+    r_call = sprintf("predict(<tight mmrm(%s, data = <fev_data rows with FEV1>)>, newdata = fev_data, conditional = TRUE | FALSE)",
+                     deparse(f)),
+    theta = unname(tight$theta_est), beta = unname(tight$beta_est),
+    conditional = unname(predict(tight, newdata = full, conditional = TRUE)),
+    unconditional = unname(predict(tight, newdata = full, conditional = FALSE)))
+}
+pred$versions <- list(R = R.version.string, mmrm = as.character(packageVersion("mmrm")),
+                      note = "mmrm 0.3.18 built from source (github:openpharma/mmrm tag v0.3.18)")
+writeLines(toJSON(pred, digits = NA, auto_unbox = TRUE, pretty = TRUE),
+           file.path(out_dir, "predict_spatial2d_fev.json"))
+cat("predict_spatial2d_fev.json\n")

@@ -240,9 +240,7 @@ def mmrm(
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
     _check_single_time(arrays, covariance, df_method, visit)
-    times = (tuple(float(t) for t in arrays.visit_levels) if points is None
-             else tuple(points[v] for v in arrays.visit_levels))
-    structures = [SpatialStructure(covariance, times)
+    structures = [SpatialStructure(covariance, _times(arrays.visit_levels, points))
                   if covariance in SPATIAL_TYPES
                   else CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
@@ -303,6 +301,13 @@ def _spatial_visit(covariance: str, coords, visit: str, data) -> str:
         raise ModelError(f"coords column {coords!r} must be numeric (a time); it has dtype "
                          f"{s.dtype}")
     return coords
+
+
+def _times(levels, points) -> tuple:
+    """A spatial structure's "visits": the numeric times, or the points of the key's labels."""
+    if points is None:
+        return tuple(float(t) for t in levels)
+    return tuple(points[v] for v in levels)
 
 
 def _with_point_key(data: pd.DataFrame, coords: tuple, key: str):
