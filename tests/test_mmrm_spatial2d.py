@@ -351,3 +351,19 @@ def test_rows_with_a_missing_coordinate_are_excluded_and_reported():
     assert fit.n_obs == ref.n_obs == len(used) - 3
     assert set(used[:3]) <= set(fit.excluded_rows["row"])
     assert_allclose(fit.theta, ref.theta, rtol=1e-12)
+
+
+def test_one_coordinate_predictions_at_new_times_match_r_mmrm():
+    """The same for one coordinate, TIME = VISITN + VISITN2 / 4 (R: sp_exp(TIME | USUBJID)):
+    rows need not be at the fit's times either."""
+    ref = json.loads((REF / "predict_spatial2d_fev.json").read_text())["sp_exp_time"]
+    new = _fev().assign(TIME=lambda d: d["VISITN"] + d["VISITN2"] / 4)
+    fit = ts.mmrm("FEV1 ~ ARMCD", new, coords="TIME", covariance="sp_exp")
+    tv = np.sqrt(np.diag(fit.theta_vcov))
+    assert_allclose(fit.theta / tv, np.asarray(ref["theta"]) / tv, **MMRM_THETA_IN_SE)
+    assert not set(new.loc[new["FEV1"].isna(), "TIME"]) & set(fit.visit_levels)
+    for conditional in (True, False):
+        expected = np.asarray(ref["conditional" if conditional else "unconditional"])
+        got = fit.predict(new, conditional=conditional)
+        assert_allclose(got, expected, rtol=MMRM_SUITE_ROWS["rtol"],
+                        atol=MMRM_SUITE_ROWS["atol"] * np.sqrt(np.mean(expected**2)))

@@ -7,8 +7,9 @@
 # (github:openpharma/mmrm, tag v0.3.18) into /work/rlib. Run from the repository root:
 #   R_LIBS=/work/rlib Rscript tests/reference/make_mmrm_spatial2d_reference.R
 # Writes tests/reference/mmrm/spatial2d_<case>.json and predict_spatial2d_fev.json (predictions of
-# the tight sp_exp fits, without and by SEX, for all 800 rows of fev_data, whose 263 rows with a
-# missing FEV1 lie at points not among the rows used: conditional = TRUE and FALSE).
+# the tight sp_exp fits, without and by SEX, and on the one coordinate TIME = VISITN + VISITN2 / 4,
+# for all 800 rows of fev_data, whose 263 rows with a missing FEV1 lie at points not among the
+# rows used: conditional = TRUE and FALSE).
 #
 # Data: mmrm::fev_data (tests/reference/mmrm/fev_data.csv), rows with FEV1 present (as mmrm drops
 # them). The models are those of R mmrm's own test suite with two coordinates
@@ -139,12 +140,16 @@ full$ARMCD <- factor(full$ARMCD, levels = c("PBO", "TRT"))
 full$SEX <- factor(full$SEX, levels = c("Male", "Female"))
 full$USUBJID <- factor(full$USUBJID)
 pred <- list(data_file = "fev_data.csv", n_rows = nrow(full))
-for (g in c("USUBJID", "SEX / USUBJID")) {
-  f <- as.formula(sprintf("FEV1 ~ ARMCD + sp_exp(VISITN, VISITN2 | %s)", g))
+# and one coordinate, TIME = VISITN + VISITN2 / 4 (as make_mmrm_spatial_rmmrm_reference.R)
+fev$TIME <- fev$VISITN + fev$VISITN2 / 4
+full$TIME <- full$VISITN + full$VISITN2 / 4
+for (g in c("USUBJID", "SEX / USUBJID", "TIME")) {
+  f <- as.formula(if (g == "TIME") "FEV1 ~ ARMCD + sp_exp(TIME | USUBJID)" else
+                    sprintf("FEV1 ~ ARMCD + sp_exp(VISITN, VISITN2 | %s)", g))
   fit <- mmrm(f, data = fev)
   tight <- mmrm(f, data = fev, optimizer = "nlminb",
                 start = newton_polish(fit$tmb_object, fit$theta_est))
-  key <- if (g == "USUBJID") "sp_exp" else "sp_exp_by_sex"
+  key <- switch(g, USUBJID = "sp_exp", TIME = "sp_exp_time", "sp_exp_by_sex")
   pred[[key]] <- list(
     r_call = sprintf("predict(<tight mmrm(%s, data = <fev_data rows with FEV1>)>, newdata = fev_data, conditional = TRUE | FALSE)",
                      deparse(f)),
