@@ -49,6 +49,7 @@ from tolerances import (
     MMRM_TIGHT,
     MMRM_TIGHT_IN_SE,
     MMRM_VCOV_SCALED,
+    SAME_DESIGN,
     SAS_SPATIAL_ESTIMATE,
     SAS_SPATIAL_M2LOGLIK_ABOVE,
     SAS_SPATIAL_PARAMETER,
@@ -367,3 +368,17 @@ def test_one_coordinate_predictions_at_new_times_match_r_mmrm():
         got = fit.predict(new, conditional=conditional)
         assert_allclose(got, expected, rtol=MMRM_SUITE_ROWS["rtol"],
                         atol=MMRM_SUITE_ROWS["atol"] * np.sqrt(np.mean(expected**2)))
+
+
+@pytest.mark.parametrize("cov", ["sp_exp", "sp_gau"])
+def test_points_on_a_line_are_the_one_coordinate_model(cov):
+    """Points (t, 0): the Euclidean distance is |t_a - t_b|, so the fit is that of coords="t"
+    (a closed form; SAME_DESIGN: the distances agree to rounding, sqrt(x^2) = |x|)."""
+    d = _fev().assign(TIME=lambda x: x["VISITN"] + x["VISITN2"] / 4, ZERO=0.0)
+    one = ts.mmrm("FEV1 ~ ARMCD", d, coords="TIME", covariance=cov)
+    two = ts.mmrm("FEV1 ~ ARMCD", d, coords=["TIME", "ZERO"], covariance=cov)
+    assert len(two.visit_levels) == len(one.visit_levels)
+    assert_allclose(two.theta, one.theta, **SAME_DESIGN)
+    assert_allclose(two.coef["estimate"], one.coef["estimate"], **SAME_DESIGN)
+    assert_allclose(two.coef["std_error"], one.coef["std_error"], **SAME_DESIGN)
+    assert_allclose(two.coef["df"], one.coef["df"], **SAME_DESIGN)

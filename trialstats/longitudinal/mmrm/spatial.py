@@ -69,14 +69,23 @@ class SpatialStructure:
         """The exponent D of rho: distance (sp_exp) or squared distance (sp_gau)."""
         t = np.asarray(self.coords, dtype=float)
         if t.ndim == 2:  # points: Euclidean distance
-            return self._points_power(t[:, None, :] - t[None, :, :])
+            return self._points_power(t[:, None, q] - t[None, :, q] for q in range(t.shape[1]))
         dist = np.abs(t[:, None] - t[None, :])
         return dist**2 if self.name == "sp_gau" else dist
 
-    def _points_power(self, diff: np.ndarray) -> np.ndarray:
-        """D from coordinate differences (..., q): squared distance (sp_gau) or distance."""
-        sq = np.einsum("...q,...q->...", diff, diff)
-        return sq if self.name == "sp_gau" else np.sqrt(sq)
+    def _points_power(self, diffs) -> np.ndarray:
+        """D from the differences in each coordinate: squared distance (sp_gau) or distance.
+
+        Summed coordinate by coordinate (no array over all coordinates: the structure's matrix
+        over every distinct point is m x m).
+        """
+        sq = None
+        for d in diffs:
+            if sq is None:
+                sq = d * d
+            else:
+                sq += d * d
+        return sq if self.name == "sp_gau" else np.sqrt(sq, out=sq)
 
     def start(self, sd: np.ndarray) -> np.ndarray:
         """log of the mean variance; rho with correlation 1/2 at the median nonzero D."""
@@ -116,7 +125,8 @@ class SpatialStructure:
         """D of each subject's own times: ``times`` (n, k) or points (n, k, q) -> (n, k, k)."""
         times = np.asarray(times, dtype=float)
         if times.ndim == 3:
-            return self._points_power(times[:, :, None, :] - times[:, None, :, :])
+            return self._points_power(times[:, :, None, q] - times[:, None, :, q]
+                                      for q in range(times.shape[2]))
         dist = np.abs(times[:, :, None] - times[:, None, :])
         return dist * dist if self.name == "sp_gau" else dist
 
@@ -168,13 +178,11 @@ def point_labels(data, columns) -> tuple:
     """
     values = data.loc[:, list(columns)].to_numpy(dtype=float) + 0.0  # -0.0 is 0.0
     complete = ~np.isnan(values).any(axis=1)
-    distinct = np.unique(values[complete], axis=0)  # lexicographic rows
-
-    def label(p):
-        return "(" + ", ".join(repr(float(x)) for x in p) + ")"
-
-    points = {label(p): tuple(float(x) for x in p) for p in distinct}
-    text = np.full(len(values), None, dtype=object)
-    text[complete] = [label(p) for p in values[complete]]
-    labels = pd.Series(pd.Categorical(text, categories=list(points)), index=data.index)
+    distinct, inverse = np.unique(values[complete], axis=0, return_inverse=True)  # lexicographic
+    points = {"(" + ", ".join(repr(float(x)) for x in p) + ")": tuple(float(x) for x in p)
+              for p in distinct}
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[complete] = np.ravel(inverse)
+    labels = pd.Series(pd.Categorical.from_codes(codes, categories=list(points)),
+                       index=data.index)
     return labels, points
