@@ -14,7 +14,10 @@ Sources:
 
   Each file has ``tight`` (refitted from Newton-polished theta, max |gradient| <= 2.1e-11),
   compared at the tight tolerances of tests/test_mmrm_spatial_rmmrm.py, and ``default`` (what
-  mmrm users see) at the MMRM_DEFAULT_* tolerances.
+  mmrm users see) at the MMRM_DEFAULT_* tolerances. Measured 2026-11-30 vs tight over the 19
+  cases: estimates within 2.4e-13 SE, SE / df within 6e-14 / 1.5e-13 relative, theta within
+  1.2e-12 SE, -2LL within 3.5e-11; emmeans within 1.7e-13 SE; conditional predictions at new
+  points within 8.6e-13 (RMS 43).
 * SAS PROC MIXED listings stored in R mmrm 0.3.18, design/SAS/sas_sp_exp2_ml.txt,
   sas_sp_exp2_reml.txt, sas_sp_gau2_ml.txt, sas_sp_gau2_reml.txt (``REPEATED /
   subject=USUBJID type=sp(exp)(visitn visitn2)``, intercept-only model, Satterthwaite DF), the
