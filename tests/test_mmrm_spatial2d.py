@@ -338,6 +338,10 @@ def test_spatial2d_input_errors():
         ts.mmrm("FEV1 ~ ARMCD", d, coords=["VISITN", "NOPE"], covariance="sp_exp")
     with pytest.raises(ModelError, match="spatial covariances .* only"):
         ts.mmrm("FEV1 ~ ARMCD", d, coords=COORDS, covariance="us")
+    inf = d.copy()
+    inf.loc[7, "VISITN2"] = np.inf
+    with pytest.raises(ModelError, match=r"'VISITN2' is infinite in rows 7 \(PT2\)"):
+        ts.mmrm("FEV1 ~ ARMCD", inf, coords=COORDS, covariance="sp_exp")
     for bad in ([], ["VISITN", "VISITN"], ["VISITN", 2]):
         with pytest.raises(ModelError, match="list of distinct column names"):
             ts.mmrm("FEV1 ~ ARMCD", d, coords=bad, covariance="sp_exp")

@@ -228,7 +228,7 @@ def mmrm(
     if isinstance(coords, (list, tuple)):
         coords = tuple(coords) if len(coords) > 1 else coords[0]
     if isinstance(coords, tuple):  # points: a key column of the distinct points is the visit
-        data, points = _with_point_key(data, coords, visit)
+        data, points = _with_point_key(data, coords, visit, subject)
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
@@ -310,11 +310,11 @@ def _times(levels, points) -> tuple:
     return tuple(points[v] for v in levels)
 
 
-def _with_point_key(data: pd.DataFrame, coords: tuple, key: str):
+def _with_point_key(data: pd.DataFrame, coords: tuple, key: str, subject: str):
     """data with the column ``key`` of each row's point (see :func:`.spatial.point_labels`).
 
-    Returns the extended frame and the points by label; a coordinate column that is missing
-    or not numeric raises :class:`ModelError`.
+    Returns the extended frame and the points by label; a coordinate column that is missing,
+    not numeric or infinite raises :class:`ModelError`.
     """
     _check_columns(list(coords), data, "mmrm", "coords=")
     for c in coords:
@@ -322,6 +322,11 @@ def _with_point_key(data: pd.DataFrame, coords: tuple, key: str):
         if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
             raise ModelError(f"coords column {c!r} must be numeric (a coordinate); it has dtype "
                              f"{s.dtype}")
+        inf = np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
+        if inf.any():
+            raise ModelError(f"coords column {c!r} is infinite in rows "
+                             f"{_row_list(data.index[inf], data, subject)}; use finite numbers "
+                             "or leave them missing")
     labels, points = point_labels(data, coords)
     return data.assign(**{key: labels}), points
 

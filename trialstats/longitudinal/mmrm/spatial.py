@@ -176,7 +176,7 @@ def point_labels(data, columns) -> tuple:
     points : dict
         label -> tuple of float.
     """
-    values = data.loc[:, list(columns)].to_numpy(dtype=float) + 0.0  # -0.0 is 0.0
+    values = data.loc[:, list(columns)].to_numpy(dtype=float, na_value=np.nan) + 0.0  # -0.0: 0.0
     complete = ~np.isnan(values).any(axis=1)
     distinct, inverse = np.unique(values[complete], axis=0, return_inverse=True)  # lexicographic
     points = {"(" + ", ".join(repr(float(x)) for x in p) + ")": tuple(float(x) for x in p)
