@@ -5,7 +5,8 @@ from R mmrm 0.3.18's tests/testthat/test-tmb.R (github:openpharma/mmrm tag v0.3.
 cites its line there and the SAS output file of the mmrm repository (``design/SAS/...``) its
 numbers come from. The models are intercept-only, ``FEV1 ~ <cov>(AVISIT | USUBJID)`` on mmrm's
 fev_data, ML and REML, per structure, by group, weighted and spatial on VISITN; the 2-D spatial
-cases (``sp_exp(VISITN, VISITN2 | USUBJID)``) are left out: ts.mmrm's ``coords=`` is one column.
+cases (``sp_exp(VISITN, VISITN2 | USUBJID)``, ``coords=["VISITN", "VISITN2"]``) are checked
+against the same SAS listings and R mmrm in tests/test_mmrm_spatial2d.py.
 
 Tolerance, per number: the larger of half a unit in the last decimal SAS printed (STYLE.md: "vs
 printed output rounded to k decimals") and the relative tolerance mmrm's own test applies to it

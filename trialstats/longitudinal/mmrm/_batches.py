@@ -31,7 +31,8 @@ class Batch:
     rows : ndarray (n, k)
         Row indices into the data, each subject's rows by increasing time.
     power : ndarray (n, k, k)
-        Exponent of rho between the subject's times (distance or squared distance).
+        Exponent of rho between the subject's times or points (distance or squared distance;
+        Euclidean for points of several coordinates).
     X : ndarray (n, k, p)
     y : ndarray (n, k)
     """
@@ -52,7 +53,7 @@ def build_batches(X, y, subject, visit, group, structures) -> list[Batch]:
     X : ndarray (N, p)
     y : ndarray (N,)
     subject, visit : ndarray (N,) of int
-        Subject index and index of the row's time into the structure's ``coords``.
+        Subject index and index of the row's time (or point) into the structure's ``coords``.
     group : ndarray (n_subjects,) of int
     structures : list of SpatialStructure
 

@@ -24,7 +24,7 @@ from .covariance import COVARIANCE_TYPES, CovarianceStructure
 from .dof import DF_METHODS
 from .optim import OPTIMIZERS, check_start
 from .results import MMRMResult, MMRMSpec, make_result
-from .spatial import SPATIAL_TYPES, SpatialStructure
+from .spatial import SPATIAL_TYPES, SpatialStructure, point_labels
 
 VCOV_TYPES = ("model", "empirical", "empirical-jackknife", "empirical-bias-reduced")
 METHODS = ("reml", "ml")
@@ -105,7 +105,7 @@ def mmrm(
     level: float = 0.95,
     allow_nonconverged: bool = False,
     weights: str | None = None,
-    coords: str | None = None,
+    coords: str | list | None = None,
     start=None,
     optimizer: str = "newton",
     rank_deficient: str = "drop",
@@ -161,10 +161,16 @@ def mmrm(
         subject i's residual covariance is :math:`W_i^{-1/2}\\Sigma W_i^{-1/2}`,
         :math:`W_i` the diagonal of its rows' weights. Rows with a missing weight are excluded
         (and counted); zero, negative or infinite weights raise :class:`ModelError`.
-    coords : str, optional
+    coords : str or list of str, optional
         Numeric time column (e.g. study day) for the spatial covariances ``"sp_exp"`` and
         ``"sp_gau"`` (R mmrm ``sp_exp(coords | subject)``; see :mod:`.spatial`), which use it
-        in place of ``visit``: visits may fall on any, irregular, times.
+        in place of ``visit``: visits may fall on any, irregular, times. A list of numeric
+        columns, e.g. ``["VISITN", "VISITN2"]`` (R mmrm ``sp_exp(VISITN, VISITN2 | USUBJID)``),
+        places each row at a point with the Euclidean distance between points; the
+        structure's "visits" are then the distinct points, sorted lexicographically, and
+        ``fit.spec.visit`` names their key, e.g. ``"(VISITN, VISITN2)"`` (``fit.visit_levels``
+        are labels such as ``"(1.0, -0.5)"``; ``fit.spec.coords`` the tuple of columns). A
+        list of one column is that column.
     start : array_like, optional
         Start values of the covariance parameters (R mmrm's parameterisation, as ``fit.theta``);
         default: from the residuals of an OLS fit.
@@ -218,6 +224,11 @@ def mmrm(
     coding = _contrasts(contrasts, data)
     if not data.index.is_unique:  # rows are named by label in errors and exclusions: positions
         data = data.reset_index(drop=True)
+    points = None
+    if isinstance(coords, (list, tuple)):
+        coords = tuple(coords) if len(coords) > 1 else coords[0]
+    if isinstance(coords, tuple):  # points: a key column of the distinct points is the visit
+        data, points = _with_point_key(data, coords, visit, subject)
     extra = [subject, visit] + ([group] if group else []) + ([weights] if weights else [])
     _check_columns(extra, data, "mmrm", "argument")
     check_mmrm_rows(formula, data, subject)
@@ -229,7 +240,7 @@ def mmrm(
     if weights:
         arrays = replace(arrays, weights=_weights(design.frame, data, weights, subject))
     _check_single_time(arrays, covariance, df_method, visit)
-    structures = [SpatialStructure(covariance, tuple(float(t) for t in arrays.visit_levels))
+    structures = [SpatialStructure(covariance, _times(arrays.visit_levels, points))
                   if covariance in SPATIAL_TYPES
                   else CovarianceStructure(covariance, len(arrays.visit_levels))
                   for _ in (arrays.group_levels or [None])]
@@ -253,8 +264,28 @@ def mmrm(
                        exclusions=counts, excluded_rows=excl)
 
 
-def _spatial_visit(covariance: str, coords: str | None, visit: str, data) -> str:
-    """The column whose distinct values are the covariance's time points."""
+def _spatial_visit(covariance: str, coords, visit: str, data) -> str:
+    """The column whose distinct values are the covariance's time points.
+
+    For several coordinate columns, the name of the key column of the points that
+    :func:`_with_point_key` adds, ``"(VISITN, VISITN2)"``.
+    """
+    if isinstance(coords, (list, tuple)):
+        if (not coords or not all(isinstance(c, str) for c in coords)
+                or len(set(coords)) < len(coords)):
+            raise ModelError(f"coords must be a column name or a list of distinct column names "
+                             f"(e.g. ['VISITN', 'VISITN2']); got {coords!r}")
+        if len(coords) > 1:
+            if covariance not in SPATIAL_TYPES:
+                raise ModelError(f"coords={list(coords)!r} is used by the spatial covariances "
+                                 f"({', '.join(SPATIAL_TYPES)}) only; covariance is "
+                                 f"{covariance!r}")
+            key = "(" + ", ".join(coords) + ")"
+            if isinstance(data, pd.DataFrame) and key in data.columns:
+                raise ModelError(f"coords={list(coords)!r}: data has a column {key!r}, the name "
+                                 "of the key of the points; rename it")
+            return key
+        coords = coords[0]
     if covariance not in SPATIAL_TYPES:
         if coords is not None:
             raise ModelError(f"coords={coords!r} is used by the spatial covariances "
@@ -270,6 +301,34 @@ def _spatial_visit(covariance: str, coords: str | None, visit: str, data) -> str
         raise ModelError(f"coords column {coords!r} must be numeric (a time); it has dtype "
                          f"{s.dtype}")
     return coords
+
+
+def _times(levels, points) -> tuple:
+    """A spatial structure's "visits": the numeric times, or the points of the key's labels."""
+    if points is None:
+        return tuple(float(t) for t in levels)
+    return tuple(points[v] for v in levels)
+
+
+def _with_point_key(data: pd.DataFrame, coords: tuple, key: str, subject: str):
+    """data with the column ``key`` of each row's point (see :func:`.spatial.point_labels`).
+
+    Returns the extended frame and the points by label; a coordinate column that is missing,
+    not numeric or infinite raises :class:`ModelError`.
+    """
+    _check_columns(list(coords), data, "mmrm", "coords=")
+    for c in coords:
+        s = data[c]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            raise ModelError(f"coords column {c!r} must be numeric (a coordinate); it has dtype "
+                             f"{s.dtype}")
+        inf = np.isinf(s.to_numpy(dtype=float, na_value=np.nan))
+        if inf.any():
+            raise ModelError(f"coords column {c!r} is infinite in rows "
+                             f"{_row_list(data.index[inf], data, subject)}; use finite numbers "
+                             "or leave them missing")
+    labels, points = point_labels(data, coords)
+    return data.assign(**{key: labels}), points
 
 
 def _check_single_time(arrays: SubjectArrays, covariance: str, df_method: str,

@@ -8,7 +8,8 @@ covariance group at its visits, scaled by its observation weights as
 * ``predict(conditional=True)``: for a row whose outcome is missing, the conditional mean given
   the same subject's observed outcomes, :math:`x_u\\hat\\beta + \\Sigma_{uO}\\Sigma_{OO}^{-1}
   (y_O - X_O\\hat\\beta)`; a row with an observed outcome is predicted by that outcome (R mmrm's
-  ``predict(conditional = TRUE)``).
+  ``predict(conditional = TRUE)``). For a spatial fit (``coords=``) the block is the
+  structure's at the rows' own times or points, which need not be among the fit's.
 * ``residuals("response")``: :math:`y - X\\hat\\beta`; ``"pearson"``: divided by the row's
   standard deviation :math:`\\sqrt{(\\Sigma_i)_{jj}}`; ``"normalized"``: :math:`L_i^{-1} r_i`
   with :math:`\\Sigma_i = L_iL_i^\\top` (lower Cholesky factor), uncorrelated with unit variance
@@ -24,6 +25,7 @@ from scipy import linalg
 from ...errors import ModelError
 from ...formula import formula_context
 from .._design import _row_list
+from .spatial import point_labels
 
 __all__ = ["fitted_values", "predict_rows", "residual_values", "RESIDUAL_TYPES"]
 
@@ -40,6 +42,34 @@ def _subject_covariances(fit, subj, visit, group, weights):
             continue
         v = visit[rows]
         S = sigmas[group[rows[0]]][np.ix_(v, v)]
+        if weights is not None:
+            s = 1.0 / np.sqrt(weights[rows])
+            S = S * np.outer(s, s)
+        yield rows, S
+
+
+def _spatial_covariances(fit, frame, subj, group, weights):
+    """Yield (row indices, covariance) per subject of a spatial fit, at the rows' own points.
+
+    The structure (:mod:`.spatial`) gives the block at any times or points, so ``newdata`` rows
+    need not lie at the fit's points (as R mmrm's ``predict``).
+    """
+    spec = fit.spec
+    cols = list(spec.coords) if isinstance(spec.coords, tuple) else [spec.coords]
+    pts = frame[cols].to_numpy(dtype=float)
+    if len(cols) == 1:
+        pts = pts[:, 0]
+    ends = np.cumsum([st.n_theta for st in fit.structures])
+    theta = np.asarray(fit.theta, dtype=float)
+    order = np.argsort(subj, kind="stable")
+    bounds = np.flatnonzero(np.diff(subj[order])) + 1
+    for rows in np.split(order, bounds):
+        if len(rows) == 0:
+            continue
+        g = int(group[rows[0]])
+        st = fit.structures[g]
+        th = theta[ends[g] - st.n_theta:ends[g]]
+        S = st.batch_derivatives(th, st.batch_power(pts[rows][None]), order=0)[0][0]
         if weights is not None:
             s = 1.0 / np.sqrt(weights[rows])
             S = S * np.outer(s, s)
@@ -95,7 +125,9 @@ def _new_matrix(fit, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         raise ModelError(f"predict: newdata must be a pandas DataFrame; got "
                          f"{type(newdata).__name__}")
     design, spec = fit.design, fit.spec
-    needed = list(dict.fromkeys([*design.variables, spec.subject, spec.visit]
+    points = isinstance(spec.coords, tuple)  # several coordinates: spec.visit is their key
+    time_cols = list(spec.coords) if points else [spec.visit]
+    needed = list(dict.fromkeys([*design.variables, spec.subject, *time_cols]
                                 + ([spec.group] if spec.group else [])))
     missing_cols = [c for c in needed if c not in newdata.columns]
     if missing_cols:
@@ -107,6 +139,8 @@ def _new_matrix(fit, newdata: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             f"predict: newdata rows {_row_list(frame.index[na], newdata, spec.subject)} miss a "
             f"value of {', '.join(c for c in needed if frame[c].isna().any())}; covariates, "
             "subject and visit are needed for every row to predict")
+    if points:
+        frame[spec.visit] = point_labels(frame, spec.coords)[0]
     for col in design.variables:
         if col in design.levels:
             _codes(fit, frame, col, design.levels[col], "factor", newdata)
@@ -161,14 +195,18 @@ def predict_rows(fit, newdata: pd.DataFrame | None = None, conditional: bool = F
         raise ModelError(f"predict: conditional predictions need the outcome column "
                          f"{outcome!r} in newdata (missing values where to predict)")
     y = pd.to_numeric(newdata[outcome], errors="coerce").to_numpy(dtype=float)
-    visit = _codes(fit, frame, spec.visit, fit.visit_levels, "visit", newdata)
+    spatial = spec.coords is not None  # any time or point: coded here for the checks only
+    visit = (pd.factorize(frame[spec.visit], sort=False)[0].astype(np.int64) if spatial
+             else _codes(fit, frame, spec.visit, fit.visit_levels, "visit", newdata))
     group = (_codes(fit, frame, spec.group, fit.group_levels, "group", newdata)
              if spec.group else np.zeros(len(frame), dtype=np.int64))
     subj = pd.factorize(frame[spec.subject], sort=False)[0].astype(np.int64)
     weights = _new_weights(fit, newdata)
     _check_subject_rows(fit, frame, newdata, subj, visit, group)
     out = np.where(np.isnan(y), mean, y)
-    for rows, S in _subject_covariances(fit, subj, visit, group, weights):
+    blocks = (_spatial_covariances(fit, frame, subj, group, weights) if spatial
+              else _subject_covariances(fit, subj, visit, group, weights))
+    for rows, S in blocks:
         obs = ~np.isnan(y[rows])
         if obs.all() or not obs.any():
             continue
@@ -181,7 +219,7 @@ def predict_rows(fit, newdata: pd.DataFrame | None = None, conditional: bool = F
 
 def _check_subject_rows(fit, frame, newdata, subj, visit, group) -> None:
     """Each subject has each visit at most once and one covariance group."""
-    m = len(fit.visit_levels)
+    m = max(len(fit.visit_levels), int(visit.max(initial=-1)) + 1)  # spatial: new points too
     key = subj * m + visit
     dup = pd.Series(key).duplicated(keep=False).to_numpy()
     if dup.any():

@@ -1,6 +1,8 @@
 """Spatial covariance structures of the MMRM over a numeric time column (R ``mmrm`` ``sp_exp``).
 
-For visits at irregular times :math:`t` (e.g. study day), with :math:`d_{ab} = |t_a - t_b|`:
+For visits at irregular times :math:`t` (e.g. study day), with :math:`d_{ab} = |t_a - t_b|`, or
+at points :math:`t \\in \\mathbb{R}^q` of several coordinate columns (R mmrm
+``sp_exp(VISITN, VISITN2 | USUBJID)``) with the Euclidean distance :math:`d_{ab} = \\|t_a - t_b\\|`:
 
 ========  ==========  ===============================================================
 name      parameters  Sigma
@@ -15,6 +17,8 @@ sp_gau    2           :math:`\\sigma^2\\rho^{d_{ab}^2}` (nlme ``corGaus`` withou
 Parameterisation as R mmrm: :math:`\\theta = (\\log\\sigma^2, \\mathrm{logit}\\,\\rho)`. The
 structure is defined over the sorted distinct times of the data (its "visits"); a subject's
 covariance is the block at its own times, so the engine handles it as any other structure.
+With several coordinates the "visits" are the distinct points, sorted lexicographically, and
+labelled by :func:`point_labels` (the front end's key column of the points).
 With irregular days nearly every subject has its own times, so the engine does not group
 subjects by shared visits: :mod:`._spatial_engine` builds each subject's block from its own
 times (:meth:`SpatialStructure.batch_power`, :meth:`SpatialStructure.batch_derivatives`), batched
@@ -29,8 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["SPATIAL_TYPES", "SpatialStructure"]
+__all__ = ["SPATIAL_TYPES", "SpatialStructure", "point_labels"]
 
 SPATIAL_TYPES = ("sp_exp", "sp_gau")
 
@@ -42,8 +47,9 @@ class SpatialStructure:
     Parameters
     ----------
     name : {"sp_exp", "sp_gau"}
-    coords : tuple of float
-        The distinct time points (the structure's "visits").
+    coords : tuple of float, or tuple of tuples of float
+        The distinct time points (the structure's "visits"): numbers (one coordinate, distance
+        :math:`|t_a - t_b|`) or points of equal length (Euclidean distance).
     """
 
     name: str
@@ -62,8 +68,24 @@ class SpatialStructure:
     def power(self) -> np.ndarray:
         """The exponent D of rho: distance (sp_exp) or squared distance (sp_gau)."""
         t = np.asarray(self.coords, dtype=float)
+        if t.ndim == 2:  # points: Euclidean distance
+            return self._points_power(t[:, None, q] - t[None, :, q] for q in range(t.shape[1]))
         dist = np.abs(t[:, None] - t[None, :])
         return dist**2 if self.name == "sp_gau" else dist
+
+    def _points_power(self, diffs) -> np.ndarray:
+        """D from the differences in each coordinate: squared distance (sp_gau) or distance.
+
+        Summed coordinate by coordinate (no array over all coordinates: the structure's matrix
+        over every distinct point is m x m).
+        """
+        sq = None
+        for d in diffs:
+            if sq is None:
+                sq = d * d
+            else:
+                sq += d * d
+        return sq if self.name == "sp_gau" else np.sqrt(sq, out=sq)
 
     def start(self, sd: np.ndarray) -> np.ndarray:
         """log of the mean variance; rho with correlation 1/2 at the median nonzero D."""
@@ -100,8 +122,11 @@ class SpatialStructure:
         return S, d1, d2
 
     def batch_power(self, times: np.ndarray) -> np.ndarray:
-        """D of each subject's own times: ``times`` (n, k) -> (n, k, k)."""
+        """D of each subject's own times: ``times`` (n, k) or points (n, k, q) -> (n, k, k)."""
         times = np.asarray(times, dtype=float)
+        if times.ndim == 3:
+            return self._points_power(times[:, :, None, q] - times[:, None, :, q]
+                                      for q in range(times.shape[2]))
         dist = np.abs(times[:, :, None] - times[:, None, :])
         return dist * dist if self.name == "sp_gau" else dist
 
@@ -131,3 +156,33 @@ class SpatialStructure:
         if order >= 2:
             d2 = ((S, dS1), (dS1, dS1 * (scaled - rho)))
         return S, (S, dS1), d2
+
+
+def point_labels(data, columns) -> tuple:
+    """Each row's point of the coordinate ``columns`` as a label, and the points by label.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    columns : sequence of str
+        Numeric coordinate columns.
+
+    Returns
+    -------
+    labels : pandas.Series
+        Categorical, ``"(x, y)"`` (shortest round-trip float text, so distinct points have
+        distinct labels), categories ordered lexicographically by point; missing where any
+        coordinate is missing.
+    points : dict
+        label -> tuple of float.
+    """
+    values = data.loc[:, list(columns)].to_numpy(dtype=float, na_value=np.nan) + 0.0  # -0.0: 0.0
+    complete = ~np.isnan(values).any(axis=1)
+    distinct, inverse = np.unique(values[complete], axis=0, return_inverse=True)  # lexicographic
+    points = {"(" + ", ".join(repr(float(x)) for x in p) + ")": tuple(float(x) for x in p)
+              for p in distinct}
+    codes = np.full(len(values), -1, dtype=np.int64)
+    codes[complete] = np.ravel(inverse)
+    labels = pd.Series(pd.Categorical.from_codes(codes, categories=list(points)),
+                       index=data.index)
+    return labels, points
