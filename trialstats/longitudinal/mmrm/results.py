@@ -40,7 +40,7 @@ class MMRMSpec:
     level: float
     allow_nonconverged: bool = False  # report tests and intervals of a non-converged fit
     weights: str | None = None  # observation-weight column (SAS WEIGHT semantics)
-    coords: str | None = None  # numeric time column of a spatial covariance (sp_exp, sp_gau)
+    coords: str | tuple | None = None  # time column(s) of a spatial covariance (sp_exp, sp_gau)
     aliasing: object = None  # rank_deficient="drop": the dropped columns (.aliasing.Aliasing)
     contrasts: tuple = ()  # ((factor, "contr.sum"), ...): non-default codings (contrasts=)
     start: tuple | None = None  # start= theta of the fit (None: data-driven); refits reuse it
@@ -388,8 +388,9 @@ class MMRMResult:
         Raises
         ------
         ModelError
-            Missing columns or values, factor levels or visits not in the fit, a visit twice
-            for a subject.
+            Missing columns or values, factor levels or visits not in the fit (a spatial fit
+            predicts at any time or point: each subject's block is built at its own
+            coordinates, as R mmrm), a visit twice for a subject.
         """
         from .predict import predict_rows
 
