@@ -403,10 +403,7 @@ def cox(
         covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
     cluster = subject_alias(subject, cluster, "cluster", "cox", default=None)
-    check_choice("ties", ties, TIES)
-    if ties == "exact" and weights is not None:
-        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
-                         "ties=\"efron\" or \"breslow\"")
+    _check_ties(ties, weights)
     level = check_level(level)
     time = stop if stop is not None else time
     require_columns(data, [time, strata, cluster, weights, start])
@@ -423,21 +420,10 @@ def cox(
     ev = ev_all[keep].astype(float)
     w = None if w_all is None else w_all[keep]
     t0 = None if start_all is None else start_all[keep]
-    if ev.sum() == 0:
-        raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
-    if strata is not None:  # a stratum per subject: refused before the per-stratum loops
-        group_codes(work.loc[keep, [strata]], strata, what="strata")
-    _check_estimable(x, names, term_columns, term_names, ev)
-    monotone = None
-    if start_all is None:  # (start, stop] risk sets are not "time >= t": the SE check covers them
-        strata_for_check = (None if strata is None
-                            else pd.factorize(work[strata].to_numpy()[keep])[0])
-        monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
+    monotone = _check_rows(work, keep, strata, x, names, term_columns, term_names, t, ev,
+                           counting=start_all is not None)
     strata_codes, strata_cat, cluster_codes = _group_arrays(work, keep, strata, cluster)
-    if cluster is not None:
-        robust = True
-    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
-        robust = w is not None and bool(np.any(w != np.floor(w)))
+    robust = _use_robust(robust, cluster, w)
     # centre the covariates (as R does); the partial likelihood is unchanged
     # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
@@ -491,6 +477,42 @@ def cox(
         _state=state,
         allow_nonconverged=bool(allow_nonconverged),
     )
+
+
+def _check_ties(ties, weights) -> None:
+    """Raise ModelError for an unknown ``ties`` or case weights with ``ties="exact"``."""
+    check_choice("ties", ties, TIES)
+    if ties == "exact" and weights is not None:
+        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
+                         "ties=\"efron\" or \"breslow\"")
+
+
+def _check_rows(work, keep, strata, x, names, term_columns, term_names, t, ev, *, counting):
+    """Refuse rows without events, per-subject strata or inestimable terms; the monotone message.
+
+    Returns the monotone-likelihood message (None when the likelihood is not monotone or, for
+    ``(start, stop]`` data, where the standard-error check covers it).
+    """
+    if ev.sum() == 0:
+        raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
+    if strata is not None:  # a stratum per subject: refused before the per-stratum loops
+        group_codes(work.loc[keep, [strata]], strata, what="strata")
+    _check_estimable(x, names, term_columns, term_names, ev)
+    monotone = None
+    if not counting:  # (start, stop] risk sets are not "time >= t": the SE check covers them
+        strata_for_check = (None if strata is None
+                            else pd.factorize(work[strata].to_numpy()[keep])[0])
+        monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
+    return monotone
+
+
+def _use_robust(robust, cluster, w) -> bool:
+    """Sandwich SEs: always with a cluster, by default (R coxph) with non-integer weights."""
+    if cluster is not None:
+        robust = True
+    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
+    return robust
 
 
 def _check_formula(formula) -> None:
