@@ -105,6 +105,23 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
     problems : list of Problem
     """
     problems: list[Problem] = []
+    tid, title, simulated = _parse_scalars(doc, problems)
+    codes, reference = _parse_arms(doc, problems)
+    tables = _parse_tables(doc, problems)
+    endpoints = _parse_endpoints(doc, problems)
+    extra = {k: v for k, v in doc.items() if k not in _RESERVED}
+    if problems:
+        return None, problems
+    meta = TrialMeta(
+        id=tid, title=title, simulated=simulated, arms=dict(codes), reference=reference,
+        tables=dict(tables), endpoints={k: dict(v) for k, v in endpoints.items()},
+        path=path, extra=extra,
+    )
+    return meta, problems
+
+
+def _parse_scalars(doc: dict, problems: list[Problem]):
+    """Keys ``id``, ``title`` and ``simulated``; their problems are appended to ``problems``."""
     tid = doc.get("id")
     if not isinstance(tid, str) or not tid.strip():
         problems.append(_problem(f"key 'id' must be a non-empty string (the trial id); got {tid!r}", "id"))
@@ -118,7 +135,11 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
     simulated = doc.get("simulated", False)
     if not isinstance(simulated, bool):
         problems.append(_problem(f"key 'simulated' must be true or false; got {simulated!r}", "simulated"))
+    return tid, title, simulated
 
+
+def _parse_arms(doc: dict, problems: list[Problem]):
+    """The ``[arms]`` table: (codes, reference); its problems are appended to ``problems``."""
     arms_doc = doc.get("arms")
     codes: dict = {}
     reference = None
@@ -153,7 +174,11 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
         elif codes and reference not in codes:
             problems.append(_problem(
                 f"reference arm '{reference}' is not an arm; valid: {', '.join(codes)}", "arms.reference"))
+    return codes, reference
 
+
+def _parse_tables(doc: dict, problems: list[Problem]) -> dict:
+    """The usable ``[tables]`` entries; their problems are appended to ``problems``."""
     tables = doc.get("tables")
     if not isinstance(tables, dict):
         problems.append(_problem(
@@ -164,6 +189,11 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
         if bad:
             problems.append(_problem(f"table file names must be strings; not for {', '.join(bad)}", "tables"))
             tables = {k: v for k, v in tables.items() if k not in bad}
+    return tables
+
+
+def _parse_endpoints(doc: dict, problems: list[Problem]) -> dict:
+    """The ``[endpoints]`` table; its problems are appended to ``problems``."""
     endpoints = doc.get("endpoints", {})
     if not isinstance(endpoints, dict) or not all(isinstance(v, dict) for v in endpoints.values()):
         problems.append(_problem(
@@ -176,15 +206,7 @@ def parse_meta(doc: dict, path: Path | None = None) -> tuple[TrialMeta | None, l
             problems.append(_problem(
                 f"endpoints.{ep}.{bad[0]}: must be a non-empty string (a PARAMCD, AVISIT or name); "
                 f"got {spec[bad[0]]!r}", "endpoints"))
-    extra = {k: v for k, v in doc.items() if k not in _RESERVED}
-    if problems:
-        return None, problems
-    meta = TrialMeta(
-        id=tid, title=title, simulated=simulated, arms=dict(codes), reference=reference,
-        tables=dict(tables), endpoints={k: dict(v) for k, v in endpoints.items()},
-        path=path, extra=extra,
-    )
-    return meta, problems
+    return endpoints
 
 
 def read_meta(folder: Path) -> tuple[TrialMeta | None, list[Problem], dict, dict]:

@@ -212,6 +212,57 @@ def _strata(frame: pd.DataFrame, strata, subject: str, group: str, n: int):
 MAX_STRATA = 200
 
 
+def _check_strategies(strategy, strategies) -> dict:
+    """Built-in plus user strategies (name -> function); ModelError for an unknown ``strategy``."""
+    user = dict(strategies or {})
+    for name, fn in user.items():
+        if not callable(fn):
+            raise ModelError(f"rbmi: strategies[{name!r}] must be a function "
+                             "(pars_group, pars_ref, index_mar) -> {'mu', 'sigma'}")
+    all_strategies = {**BUILTIN_STRATEGIES, **user}
+    valid = list(all_strategies)
+    if strategy not in valid:
+        raise ModelError(f"rbmi: unknown strategy {strategy!r}; valid: {', '.join(valid)}")
+    return all_strategies
+
+
+def _arms(frame: pd.DataFrame, group: str):
+    """(levels, present, arms) of ``group``: arms are the levels with subjects, at least two."""
+    present = set(frame[group].dropna().unique())
+    levels = inp.levels_of(frame[group].dropna())
+    arms = [a for a in levels if a in present]  # arms without subjects are dropped, as R does
+    if len(arms) < 2:
+        raise ModelError(f"rbmi: group column {group!r} needs at least two arms; found "
+                         f"{inp.listed(arms)}")
+    return levels, present, arms
+
+
+def _subject_visit_order(frame: pd.DataFrame, subject: str, visit: str, visits):
+    """``frame`` with codes ``_s``, ``_v`` sorted by subject then visit; the subjects in order."""
+    frame["_v"] = pd.Categorical(frame[visit], categories=visits).codes
+    subj_key = frame[subject]
+    subjects = list(pd.unique(subj_key))
+    frame["_s"] = pd.Categorical(subj_key, categories=subjects).codes
+    frame = frame.sort_values(["_s", "_v"], kind="stable")
+    return frame, subjects
+
+
+def _fit_mask(y: np.ndarray, ice_visit: np.ndarray, strat, notes: list) -> np.ndarray:
+    """Outcomes the imputation model is fitted to: observed and not after a non-MAR ICE.
+
+    A note is appended to ``notes`` when observed outcomes are left out.
+    """
+    m = y.shape[1]
+    post = np.arange(m)[None, :] >= ice_visit[:, None]
+    non_mar = np.array([s != "MAR" for s in strat])
+    fit_mask = ~np.isnan(y) & ~(post & non_mar[:, None])
+    excluded = int((~np.isnan(y) & ~fit_mask).sum())
+    if excluded:
+        notes.append(f"{excluded} observed outcomes after a non-MAR ICE are left out of the "
+                     "imputation model (and kept, not imputed, in the analysis)")
+    return fit_mask
+
+
 def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
             strategy="MAR", covariance="us", same_cov=True, reml=True, delta=None,
             covariates=None, lsm_weights="counterfactual", strategies=None,
@@ -222,15 +273,8 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     lsm_weights = _choice(lsm_weights, LSM_WEIGHTS, "lsm_weights")
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"rbmi: data must be a pandas DataFrame; got {type(data).__name__}")
-    user = dict(strategies or {})
-    for name, fn in user.items():
-        if not callable(fn):
-            raise ModelError(f"rbmi: strategies[{name!r}] must be a function "
-                             "(pars_group, pars_ref, index_mar) -> {'mu', 'sigma'}")
-    all_strategies = {**BUILTIN_STRATEGIES, **user}
+    all_strategies = _check_strategies(strategy, strategies)
     valid = list(all_strategies)
-    if strategy not in valid:
-        raise ModelError(f"rbmi: unknown strategy {strategy!r}; valid: {', '.join(valid)}")
     outcome, rhs_vars, safe = _formula_columns(formula, data)
     covariates = list(covariates or [])
     _check_columns([subject, visit, group, outcome, *rhs_vars, *covariates], data, where,
@@ -239,22 +283,13 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
         raise ModelError(f"rbmi: the imputation formula must contain the group column {group!r}")
     frame = data.copy()
     visits = inp.levels_of(frame[visit].dropna())
-    present = set(frame[group].dropna().unique())
-    levels = inp.levels_of(frame[group].dropna())
-    arms = [a for a in levels if a in present]  # arms without subjects are dropped, as R does
-    if len(arms) < 2:
-        raise ModelError(f"rbmi: group column {group!r} needs at least two arms; found "
-                         f"{inp.listed(arms)}")
+    levels, present, arms = _arms(frame, group)
     inp.check_grid(frame, subject, visit, visits)
     inp.check_constant(frame, subject, group)
     inp.check_missing_covariates(frame, [group, *[c for c in rhs_vars if c != group],
                                          *covariates], subject)
     references = inp.resolve_references(reference, levels, present)
-    frame["_v"] = pd.Categorical(frame[visit], categories=visits).codes
-    subj_key = frame[subject]
-    subjects = list(pd.unique(subj_key))
-    frame["_s"] = pd.Categorical(subj_key, categories=subjects).codes
-    frame = frame.sort_values(["_s", "_v"], kind="stable")
+    frame, subjects = _subject_visit_order(frame, subject, visit, visits)
     n, m = len(subjects), len(visits)
     y = frame[outcome].to_numpy(dtype=float).reshape(n, m)
     arm_of = pd.Categorical(frame[group], categories=arms).codes.reshape(n, m)[:, 0]
@@ -266,13 +301,7 @@ def prepare(data, formula, *, subject, visit, group, reference=None, ice=None,
     ice_visit, strat, notes = _ice_arrays(ice_map, subjects, y, strategy, visits, valid)
     names_order = list(all_strategies)
     code = np.array([names_order.index(s) for s in strat])
-    post = np.arange(m)[None, :] >= ice_visit[:, None]
-    non_mar = np.array([s != "MAR" for s in strat])
-    fit_mask = ~np.isnan(y) & ~(post & non_mar[:, None])
-    excluded = int((~np.isnan(y) & ~fit_mask).sum())
-    if excluded:
-        notes.append(f"{excluded} observed outcomes after a non-MAR ICE are left out of the "
-                     "imputation model (and kept, not imputed, in the analysis)")
+    fit_mask = _fit_mask(y, ice_visit, strat, notes)
     ref_idx = np.array([arms.index(references[arms[a]]) for a in arm_of])
     groups = _imputation_groups(np.isnan(y), arm_of, ref_idx, code, ice_visit)
     n_cov = 1 if same_cov else len(arms)

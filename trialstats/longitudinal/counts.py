@@ -398,34 +398,16 @@ def count_model(
     level = check_level(level)
     family = _choice(family, _FAMILIES, "family", where)
     correlation = _choice(correlation, _CORRELATIONS, "correlation", where)
-    if correlation == "ar1" and time is None:
-        raise ModelError(
-            f"{where}: correlation='ar1' needs time= (a numeric visit column, e.g. 'AVISITN') so "
-            "that the lag between visits is known when visits are missed"
-        )
-    if alpha is not None:
-        if family != "negative-binomial":
-            raise ModelError(f"{where}: alpha= applies only to family='negative-binomial'")
-        if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha > 0):
-            raise ModelError(f"{where}: alpha must be a positive number; got {alpha!r}")
+    _check_time_alpha(correlation, time, family, alpha, where)
 
     if time is not None and isinstance(data, pd.DataFrame):
         _check_columns([time], data, where, f"time={time!r}")
     design = build_design(
         formula, data, cluster=groups, extra_columns=[time] if time else [], where=where
     )
-    frame, y = design.frame, design.y
+    frame = design.frame
     n_subjects = _check_counts(design, data, formula, groups, time, where)
-    subjects = frame[groups].to_numpy()
-
-    # order rows by subject and time (statsmodels keeps the within-subject row order)
-    order = np.lexsort(
-        (frame[time].to_numpy(dtype=float), pd.factorize(subjects)[0])
-        if time
-        else (np.arange(len(frame)), pd.factorize(subjects)[0])
-    )
-    X, y, subjects = design.X[order], y[order], subjects[order]
-    time_arr = frame[time].to_numpy(dtype=float)[order] if time else None
+    X, y, subjects, time_arr = _ordered_arrays(design, groups, time)
 
     fam, alpha, alpha_source = _family(family, alpha, y, X)
     cov = {
@@ -434,59 +416,13 @@ def count_model(
         "ar1": _geepack_ar1_class,
     }[correlation]()
     model = GEE(y, X, groups=subjects, time=time_arr, family=fam, cov_struct=cov)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ctol = _CTOL * max(1.0, float(np.linalg.norm(X.T @ y)))
-        try:
-            res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
-        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
-            raise ModelError(f"{where}: GEE failed in linear algebra for {formula!r} ({e}); "
-                             "check for extreme values or simplify the model") from e
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
-    if res is None:
-        raise ModelError(
-            f"{where}: statsmodels GEE could not fit {formula!r}: {'; '.join(messages)}"
-        )
-    converged = bool(res.converged)
-    if not converged:
-        warnings.warn(
-            f"{where}: GEE did not converge for {formula!r} (score norm {res.score_norm:.3g} after "
-            f"{_MAXITER} iterations)",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    res, messages, converged = _fit_gee(model, X, y, formula, where)
 
     beta = np.asarray(res.params, dtype=float)
-    low = X @ beta < np.log(np.mean(y)) - _SEPARATION_LOG_RATE
-    if converged and low.any():  # zero counts separated by a covariate: beta heads to infinity
-        converged = False
-        warnings.warn(
-            f"{where}: GEE did not converge for {formula!r}: fitted means of {int(low.sum())} rows "
-            f"(e.g. row {frame.index[np.argmax(low)]}) are below e^-{_SEPARATION_LOG_RATE:g} "
-            "times the mean count: zero counts are separated by a covariate and its estimate "
-            "is infinite",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    converged = _check_separation(converged, X @ beta, y, frame, formula, where)
     V = np.asarray(res.cov_robust, dtype=float)
-    se = np.sqrt(np.diag(V))
-    df = np.full(len(beta), np.inf)
     terms = list(design.terms)
-    inf = t_inference(beta, se, df, level=level)
-    coef = pd.concat(
-        [pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df}), inf],
-        axis=1,
-    )[_COEF_COLUMNS]
-    coef = without_inference(coef, converged, allow_nonconverged)
-    keep = coef["term"] != "(Intercept)"
-    rate_ratios = pd.DataFrame(
-        {
-            "term": coef.loc[keep, "term"],
-            "rate_ratio": np.exp(coef.loc[keep, "estimate"]),
-            "conf_low": np.exp(coef.loc[keep, "conf_low"]),
-            "conf_high": np.exp(coef.loc[keep, "conf_high"]),
-        }
-    ).reset_index(drop=True)
+    coef, rate_ratios = _coef_tables(terms, beta, V, level, converged, allow_nonconverged)
 
     mu = np.exp(X @ beta)
     pearson = (y - mu) / np.sqrt(fam.variance(mu))
@@ -513,3 +449,95 @@ def count_model(
         warnings=messages,
         versions={"statsmodels": statsmodels.__version__, "trialstats": _trialstats_version()},
     )
+
+
+def _check_time_alpha(correlation, time, family, alpha, where):
+    """Raise ModelError when ``ar1`` lacks ``time`` or ``alpha`` is misplaced or not positive."""
+    if correlation == "ar1" and time is None:
+        raise ModelError(
+            f"{where}: correlation='ar1' needs time= (a numeric visit column, e.g. 'AVISITN') so "
+            "that the lag between visits is known when visits are missed"
+        )
+    if alpha is not None:
+        if family != "negative-binomial":
+            raise ModelError(f"{where}: alpha= applies only to family='negative-binomial'")
+        if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha > 0):
+            raise ModelError(f"{where}: alpha must be a positive number; got {alpha!r}")
+
+
+def _ordered_arrays(design, groups, time):
+    """X, y, subjects and times with rows ordered by subject then time (GEE keeps row order)."""
+    frame, y = design.frame, design.y
+    subjects = frame[groups].to_numpy()
+    order = np.lexsort(
+        (frame[time].to_numpy(dtype=float), pd.factorize(subjects)[0])
+        if time
+        else (np.arange(len(frame)), pd.factorize(subjects)[0])
+    )
+    X, y, subjects = design.X[order], y[order], subjects[order]
+    time_arr = frame[time].to_numpy(dtype=float)[order] if time else None
+    return X, y, subjects, time_arr
+
+
+def _fit_gee(model, X, y, formula, where):
+    """Fit the GEE (robust covariance); return the results, its warnings and convergence."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ctol = _CTOL * max(1.0, float(np.linalg.norm(X.T @ y)))
+        try:
+            res = model.fit(maxiter=_MAXITER, ctol=ctol, ddof_scale=0, cov_type="robust")
+        except np.linalg.LinAlgError as e:  # e.g. "SVD did not converge"
+            raise ModelError(f"{where}: GEE failed in linear algebra for {formula!r} ({e}); "
+                             "check for extreme values or simplify the model") from e
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
+    if res is None:
+        raise ModelError(
+            f"{where}: statsmodels GEE could not fit {formula!r}: {'; '.join(messages)}"
+        )
+    converged = bool(res.converged)
+    if not converged:
+        warnings.warn(
+            f"{where}: GEE did not converge for {formula!r} (score norm {res.score_norm:.3g} after "
+            f"{_MAXITER} iterations)",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return res, messages, converged
+
+
+def _check_separation(converged, log_rate, y, frame, formula, where):
+    """False (with a ConvergenceWarning) when zero counts are separated by a covariate."""
+    low = log_rate < np.log(np.mean(y)) - _SEPARATION_LOG_RATE
+    if converged and low.any():  # zero counts separated by a covariate: beta heads to infinity
+        converged = False
+        warnings.warn(
+            f"{where}: GEE did not converge for {formula!r}: fitted means of {int(low.sum())} rows "
+            f"(e.g. row {frame.index[np.argmax(low)]}) are below e^-{_SEPARATION_LOG_RATE:g} "
+            "times the mean count: zero counts are separated by a covariate and its estimate "
+            "is infinite",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return converged
+
+
+def _coef_tables(terms, beta, V, level, converged, allow_nonconverged):
+    """Tidy coefficient table (normal inference) and the rate ratios of the non-intercept terms."""
+    se = np.sqrt(np.diag(V))
+    df = np.full(len(beta), np.inf)
+    inf = t_inference(beta, se, df, level=level)
+    coef = pd.concat(
+        [pd.DataFrame({"term": terms, "estimate": beta, "std_error": se, "df": df}), inf],
+        axis=1,
+    )[_COEF_COLUMNS]
+    coef = without_inference(coef, converged, allow_nonconverged)
+    keep = coef["term"] != "(Intercept)"
+    rate_ratios = pd.DataFrame(
+        {
+            "term": coef.loc[keep, "term"],
+            "rate_ratio": np.exp(coef.loc[keep, "estimate"]),
+            "conf_low": np.exp(coef.loc[keep, "conf_low"]),
+            "conf_high": np.exp(coef.loc[keep, "conf_high"]),
+        }
+    ).reset_index(drop=True)
+    return coef, rate_ratios

@@ -36,6 +36,7 @@ from ._relapse import _relapse, _relapse_responders
 
 
 def _categorical(rng, n, choices):
+    """Draw ``n`` labels from ``choices``, a sequence of (label, weight) pairs."""
     labels = np.array([c for c, _ in choices])
     p = np.array([q for _, q in choices])
     return labels[rng.choice(len(labels), size=n, p=p / p.sum())]
@@ -59,15 +60,8 @@ def _randomise(rng, n_per_arm, arms, n_sites, allocation=None):
     return site, arm
 
 
-def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
-                     effects, n_sites, trial_id, seed, relapse="responder",
-                     responder_gain=15.0, allocation=None) -> dict[str, pd.DataFrame]:
-    """Draw one trial; return ``{"adsl": ..., "adeff": ..., "adtte": ..., "adae": ...}``."""
-    rng = np.random.default_rng(seed)
-    site, arm = _randomise(rng, n_per_arm, arms, n_sites, allocation)
-    n = arm.size
-
-    # --- covariates
+def _covariates(rng, n):
+    """Sex, age, hair-loss stage (moderate or mild), race and the expected share of moderate."""
     male = rng.random(n) < P_MALE
     age = np.where(male, rng.normal(38.0, 9.0, n), rng.normal(45.0, 10.0, n))
     age = np.clip(np.round(age), 18, 65).astype(np.int64)
@@ -76,26 +70,25 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
     race = _categorical(rng, n, RACES)
     p_mod = P_MALE * sum(p for s, p in NORWOOD if s in MODERATE_STAGES["M"]) + (1 - P_MALE) * sum(
         p for s, p in LUDWIG if s in MODERATE_STAGES["F"])
+    return male, age, stage, moderate, race, p_mod
 
-    # --- visits
-    weeks, eot = visit_weeks(treatment_weeks, followup_weeks)
-    n_visits = weeks.size
+
+def _visit_days(rng, n, weeks):
+    """Nominal study day of each visit, jittered actual days (n x visits) and weeks since day 1."""
     nominal_day = 7 * weeks + 1
-    jitter = rng.integers(-VISIT_WINDOW_DAYS, VISIT_WINDOW_DAYS + 1, size=(n, n_visits))
+    jitter = rng.integers(-VISIT_WINDOW_DAYS, VISIT_WINDOW_DAYS + 1, size=(n, weeks.size))
     jitter[:, 0] = 0
     day = nominal_day[None, :] + jitter
     t = (day - 1) / 7.0
+    return nominal_day, day, t
 
-    # --- latent counts
-    site_effect = rng.normal(0.0, SITE_SD, n_sites)[site]
-    sd0 = math.sqrt(BASELINE_SD**2 - RESIDUAL_SD**2 - SITE_SD**2
-                    - STAGE_SHIFT**2 * p_mod * (1 - p_mod))
-    beta0 = (BASELINE_MEAN - STAGE_SHIFT * (moderate - p_mod) + site_effect
-             + rng.normal(0.0, sd0, n))
-    beta1 = PROGRESSION_PER_WEEK + rng.normal(0.0, PROGRESSION_SD, n)
+
+def _treatment_profiles(rng, arm, arms, effects, t, treatment_weeks):
+    """Per-subject treatment gain, natural deviation and gain profile ``h`` (n x visits)."""
+    n = arm.size
     gain = np.empty(n)
     natural = np.empty(n)
-    h = np.empty((n, n_visits))
+    h = np.empty(t.shape)
     z = rng.standard_normal(n)
     z_natural = rng.standard_normal(n)
     for code in arms:
@@ -109,17 +102,41 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         durable = (rng.beta(DURABLE_CONCENTRATION * pi_bar, DURABLE_CONCENTRATION * (1 - pi_bar),
                             size=int(rows.sum())) if pi_bar > 0 else np.zeros(int(rows.sum())))
         h[rows] = profile(t[rows], model, treatment_weeks, durable[:, None])
+    return gain, natural, h
+
+
+def _residuals(rng, t):
+    """Within-subject residuals: exponential (continuous-time AR(1)) correlation in ``t``."""
+    n, n_visits = t.shape
     eps = np.empty((n, n_visits))
     eps[:, 0] = RESIDUAL_SD * rng.standard_normal(n)
     for j in range(1, n_visits):
         rho = np.exp(-(t[:, j] - t[:, j - 1]) / RESIDUAL_RANGE_WEEKS)
         eps[:, j] = rho * eps[:, j - 1] + np.sqrt(1 - rho**2) * RESIDUAL_SD * rng.standard_normal(n)
+    return eps
+
+
+def _latent_counts(rng, *, site, n_sites, moderate, p_mod, arm, arms, effects, t,
+                   treatment_weeks):
+    """Hair counts (n x visits, non-negative integers) from the latent growth model."""
+    n = arm.size
+    site_effect = rng.normal(0.0, SITE_SD, n_sites)[site]
+    sd0 = math.sqrt(BASELINE_SD**2 - RESIDUAL_SD**2 - SITE_SD**2
+                    - STAGE_SHIFT**2 * p_mod * (1 - p_mod))
+    beta0 = (BASELINE_MEAN - STAGE_SHIFT * (moderate - p_mod) + site_effect
+             + rng.normal(0.0, sd0, n))
+    beta1 = PROGRESSION_PER_WEEK + rng.normal(0.0, PROGRESSION_SD, n)
+    gain, natural, h = _treatment_profiles(rng, arm, arms, effects, t, treatment_weeks)
+    eps = _residuals(rng, t)
     buildup = 1.0 - np.exp(-t / BUILDUP_WEEKS)      # the natural deviation never wanes
     latent = (beta0[:, None] + beta1[:, None] * t + gain[:, None] * h
               + natural[:, None] * buildup + eps)
-    count = np.maximum(0, np.round(latent)).astype(np.int64)
+    return np.maximum(0, np.round(latent)).astype(np.int64)
 
-    # --- missed visits (MCAR) and monotone MAR dropout
+
+def _observe(rng, *, count, weeks, eot, day, nominal_day, missed_visit, dropout, followup_weeks):
+    """Missed visits (MCAR) and monotone MAR dropout: ``observed``, dropout visit and day."""
+    n, n_visits = count.shape
     missed = rng.random((n, n_visits)) < missed_visit
     missed[:, [0, eot]] = False
     kappa = -math.log1p(-dropout) / followup_weeks
@@ -142,15 +159,14 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         in_study &= ~drops
         observed[:, j] = in_study & ~missed[:, j]
         last_chg = np.where(observed[:, j], count[:, j] - count[:, 0], last_chg)
+    return observed, drop_visit, disc_day
 
-    site_ids = np.array([f"{k + 1:02d}" for k in range(n_sites)])[site]
-    subjid = np.array([f"{i + 1:04d}" for i in range(n)])
-    usubjid = np.array([f"{trial_id}-{s}-{i}" for s, i in zip(site_ids, subjid)])
 
-    # --- ADEFF
+def _adeff_frame(usubjid, count, observed, weeks, day, treatment_weeks):
+    """ADEFF: one row per held visit (hair count, baseline, change, flags)."""
     ii, jj = np.nonzero(observed)
     avisit = np.array(["BASELINE"] + [f"WEEK {w}" for w in weeks[1:]])
-    adeff = pd.DataFrame({
+    return pd.DataFrame({
         "USUBJID": usubjid[ii],
         "PARAMCD": "TAHC",
         "PARAM": "Target-area hair count (/cm2)",
@@ -164,6 +180,44 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
         "ONTRTFL": np.where(weeks[jj] <= treatment_weeks, "Y", ""),
     })
 
+
+def _discontinuation_reasons(rng, drop_visit, n_visits, eot):
+    """DCSREAS of each subject: on- or off-treatment reasons for dropouts, else empty."""
+    n = drop_visit.size
+    discontinued = drop_visit < n_visits
+    on_trt_drop = drop_visit <= eot
+    reason = np.full(n, "", dtype=object)
+    r_on = _categorical(rng, n, (("WITHDRAWAL BY SUBJECT", 0.35), ("LOST TO FOLLOW-UP", 0.25),
+                                 ("LACK OF EFFICACY", 0.25), ("ADVERSE EVENT", 0.15)))
+    r_off = _categorical(rng, n, (("WITHDRAWAL BY SUBJECT", 0.55), ("LOST TO FOLLOW-UP", 0.45)))
+    reason[discontinued & on_trt_drop] = r_on[discontinued & on_trt_drop]
+    reason[discontinued & ~on_trt_drop] = r_off[discontinued & ~on_trt_drop]
+    return discontinued, reason
+
+
+def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropout, missed_visit,
+                     effects, n_sites, trial_id, seed, relapse="responder",
+                     responder_gain=15.0, allocation=None) -> dict[str, pd.DataFrame]:
+    """Draw one trial; return ``{"adsl": ..., "adeff": ..., "adtte": ..., "adae": ...}``."""
+    rng = np.random.default_rng(seed)
+    site, arm = _randomise(rng, n_per_arm, arms, n_sites, allocation)
+    n = arm.size
+    male, age, stage, moderate, race, p_mod = _covariates(rng, n)
+    weeks, eot = visit_weeks(treatment_weeks, followup_weeks)
+    n_visits = weeks.size
+    nominal_day, day, t = _visit_days(rng, n, weeks)
+    count = _latent_counts(rng, site=site, n_sites=n_sites, moderate=moderate, p_mod=p_mod,
+                           arm=arm, arms=arms, effects=effects, t=t,
+                           treatment_weeks=treatment_weeks)
+    observed, drop_visit, disc_day = _observe(
+        rng, count=count, weeks=weeks, eot=eot, day=day, nominal_day=nominal_day,
+        missed_visit=missed_visit, dropout=dropout, followup_weeks=followup_weeks)
+
+    site_ids = np.array([f"{k + 1:02d}" for k in range(n_sites)])[site]
+    subjid = np.array([f"{i + 1:04d}" for i in range(n)])
+    usubjid = np.array([f"{trial_id}-{s}-{i}" for s, i in zip(site_ids, subjid)])
+    adeff = _adeff_frame(usubjid, count, observed, weeks, day, treatment_weeks)
+
     # --- ADTTE: relapse after the end-of-treatment visit
     if relapse == "responder":
         adtte = _relapse_responders(usubjid, count, observed, day, eot, drop_visit, disc_day,
@@ -173,14 +227,7 @@ def _simulate_tables(*, n_per_arm, arms, treatment_weeks, followup_weeks, dropou
 
     # --- ADSL
     completed_trt = observed[:, eot]
-    discontinued = drop_visit < n_visits
-    on_trt_drop = drop_visit <= eot
-    reason = np.full(n, "", dtype=object)
-    r_on = _categorical(rng, n, (("WITHDRAWAL BY SUBJECT", 0.35), ("LOST TO FOLLOW-UP", 0.25),
-                                 ("LACK OF EFFICACY", 0.25), ("ADVERSE EVENT", 0.15)))
-    r_off = _categorical(rng, n, (("WITHDRAWAL BY SUBJECT", 0.55), ("LOST TO FOLLOW-UP", 0.45)))
-    reason[discontinued & on_trt_drop] = r_on[discontinued & on_trt_drop]
-    reason[discontinued & ~on_trt_drop] = r_off[discontinued & ~on_trt_drop]
+    discontinued, reason = _discontinuation_reasons(rng, drop_visit, n_visits, eot)
     trt_end = np.where(completed_trt, day[:, eot], disc_day)
     trtdurd = np.maximum(trt_end - 1, 1)
     adsl = pd.DataFrame({

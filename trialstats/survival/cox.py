@@ -421,10 +421,7 @@ def cox(
         covariate that perfectly orders the events (monotone likelihood: infinite estimate).
     """
     cluster = subject_alias(subject, cluster, "cluster", "cox", default=None)
-    check_choice("ties", ties, TIES)
-    if ties == "exact" and weights is not None:
-        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
-                         "ties=\"efron\" or \"breslow\"")
+    _check_ties(ties, weights)
     level = check_level(level)
     time = stop if stop is not None else time
     require_columns(data, [time, strata, cluster, weights, start])
@@ -432,12 +429,7 @@ def cox(
     ev_all = event_indicator(frame, event, censor)
     t_all, start_all = counting_times(frame, time, start)
     w_all = None if weights is None else case_weights(frame, weights)
-    if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
-        raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
-    for special, arg in (("strata(", "strata"), ("cluster(", "subject")):
-        if special in formula.split("~", 1)[-1]:
-            raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
-                             f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
+    _check_formula(formula)
     rhs = checked_rhs(formula, frame, "cox")  # formulas are data, never code
     work, mm, keep, excluded, x, names, columns, term_names, term_columns = _design(
         rhs, frame, strata, cluster)
@@ -446,27 +438,10 @@ def cox(
     ev = ev_all[keep].astype(float)
     w = None if w_all is None else w_all[keep]
     t0 = None if start_all is None else start_all[keep]
-    if ev.sum() == 0:
-        raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
-    if strata is not None:  # a stratum per subject: refused before the per-stratum loops
-        group_codes(work.loc[keep, [strata]], strata, what="strata")
-    _check_estimable(x, names, term_columns, term_names, ev)
-    _check_not_aliased(x, names, rhs)
-    monotone = None
-    if start_all is None:  # (start, stop] risk sets are not "time >= t": the SE check covers them
-        strata_for_check = (None if strata is None
-                            else pd.factorize(work[strata].to_numpy()[keep])[0])
-        monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
-    strata_codes, strata_cat = None, None
-    if strata is not None:
-        strata_cat = pd.Categorical(work[strata].to_numpy()[keep])
-        strata_codes = strata_cat.codes.astype(np.int64)
-    cluster_codes = None
-    if cluster is not None:
-        cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
-        robust = True
-    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
-        robust = w is not None and bool(np.any(w != np.floor(w)))
+    monotone = _check_rows(work, keep, strata, x, names, term_columns, term_names, t, ev,
+                           counting=start_all is not None, rhs=rhs)
+    strata_codes, strata_cat, cluster_codes = _group_arrays(work, keep, strata, cluster)
+    robust = _use_robust(robust, cluster, w)
     # centre the covariates (as R does); the partial likelihood is unchanged
     # (R centres by the weighted mean; the estimates do not depend on it)
     xc = x - x.mean(axis=0)
@@ -474,23 +449,9 @@ def cox(
     beta = res["beta"]
     naive_se = np.sqrt(np.diag(var))
     if robust:  # ours: R's dfbeta sandwich with Efron-adjusted score residuals
-        if ties == "exact":
-            raise ModelError("robust=/subject= standard errors are not available with "
-                             "ties=\"exact\" (R has no score residuals for it); use "
-                             "ties=\"efron\" or \"breslow\"")
-        var = engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
+        var = _robust_vcov(cox_data, beta, var, cluster_codes, ties)
     se = np.sqrt(np.diag(var))
-    converged = bool(res["converged"]) and monotone is None
-    if monotone:
-        warnings.warn(f"Cox model did not converge: {monotone}", ConvergenceWarning, stacklevel=2)
-    sd = x.std(axis=0)
-    runaway = ~(np.isfinite(se) & np.isfinite(beta)) | (naive_se * sd > _MAX_SE_PER_SD)
-    if converged and runaway.any():  # e.g. SE 1e7: the estimate is heading to infinity
-        converged = False
-        warnings.warn(f"Cox model: the estimate of {names[int(np.argmax(runaway))]} is not finite "
-                      "or has a standard error over 100 per standard deviation of the covariate "
-                      "(monotone likelihood?): the fit is reported as not converged",
-                      ConvergenceWarning, stacklevel=2)
+    converged = _converged(res, monotone, names, beta, se, naive_se * x.std(axis=0))
     inf = t_inference(beta, se, np.inf, level)
     with np.errstate(over="ignore"):  # a runaway estimate gives an infinite hazard ratio
         coef = _coef_frame(names, beta, se, inf)
@@ -534,3 +495,87 @@ def cox(
         _state=state,
         allow_nonconverged=bool(allow_nonconverged),
     )
+
+
+def _check_ties(ties, weights) -> None:
+    """Raise ModelError for an unknown ``ties`` or case weights with ``ties="exact"``."""
+    check_choice("ties", ties, TIES)
+    if ties == "exact" and weights is not None:
+        raise ModelError("case weights are not supported with ties=\"exact\" (as in R); use "
+                         "ties=\"efron\" or \"breslow\"")
+
+
+def _check_rows(work, keep, strata, x, names, term_columns, term_names, t, ev, *, counting, rhs):
+    """Refuse rows without events, per-subject strata, inestimable or aliased terms; the
+    monotone message.
+
+    Returns the monotone-likelihood message (None when the likelihood is not monotone or, for
+    ``(start, stop]`` data, where the standard-error check covers it).
+    """
+    if ev.sum() == 0:
+        raise ModelError("no events in the rows analysed: a Cox model cannot be fitted")
+    if strata is not None:  # a stratum per subject: refused before the per-stratum loops
+        group_codes(work.loc[keep, [strata]], strata, what="strata")
+    _check_estimable(x, names, term_columns, term_names, ev)
+    _check_not_aliased(x, names, rhs)
+    monotone = None
+    if not counting:  # (start, stop] risk sets are not "time >= t": the SE check covers them
+        strata_for_check = (None if strata is None
+                            else pd.factorize(work[strata].to_numpy()[keep])[0])
+        monotone = _monotone_message(x, names, term_columns, term_names, t, ev, strata_for_check)
+    return monotone
+
+
+def _use_robust(robust, cluster, w) -> bool:
+    """Sandwich SEs: always with a cluster, by default (R coxph) with non-integer weights."""
+    if cluster is not None:
+        robust = True
+    if robust is None:  # R coxph: robust by default with non-integer (sampling) weights
+        robust = w is not None and bool(np.any(w != np.floor(w)))
+    return robust
+
+
+def _check_formula(formula) -> None:
+    """Raise ModelError for a formula without terms or with strata()/cluster() in it."""
+    if not isinstance(formula, str) or not formula.split("~", 1)[-1].strip():
+        raise ModelError("formula has no terms; e.g. cox(\"ARM + AGE\", data, censor=\"CNSR\")")
+    for special, arg in (("strata(", "strata"), ("cluster(", "subject")):
+        if special in formula.split("~", 1)[-1]:
+            raise ModelError(f"write {special}...) as the {arg}= argument, not in the formula: "
+                             f"cox(\"ARM\", data, censor=\"CNSR\", {arg}=\"SEX\")")
+
+
+def _group_arrays(work, keep, strata, cluster):
+    """Stratum codes and categories, and cluster codes, of the analysed rows (None if unused)."""
+    strata_codes, strata_cat = None, None
+    if strata is not None:
+        strata_cat = pd.Categorical(work[strata].to_numpy()[keep])
+        strata_codes = strata_cat.codes.astype(np.int64)
+    cluster_codes = None
+    if cluster is not None:
+        cluster_codes = pd.Categorical(work[cluster].to_numpy()[keep]).codes.astype(np.int64)
+    return strata_codes, strata_cat, cluster_codes
+
+
+def _robust_vcov(cox_data, beta, var, cluster_codes, ties):
+    """Sandwich covariance (R's dfbeta form); ModelError with ``ties="exact"``."""
+    if ties == "exact":
+        raise ModelError("robust=/subject= standard errors are not available with "
+                         "ties=\"exact\" (R has no score residuals for it); use "
+                         "ties=\"efron\" or \"breslow\"")
+    return engine.robust_variance(cox_data, beta, _inverse(var), cluster_codes)
+
+
+def _converged(res, monotone, names, beta, se, naive_se_per_sd) -> bool:
+    """Convergence, False with a ConvergenceWarning for monotone or runaway estimates."""
+    converged = bool(res["converged"]) and monotone is None
+    if monotone:
+        warnings.warn(f"Cox model did not converge: {monotone}", ConvergenceWarning, stacklevel=3)
+    runaway = ~(np.isfinite(se) & np.isfinite(beta)) | (naive_se_per_sd > _MAX_SE_PER_SD)
+    if converged and runaway.any():  # e.g. SE 1e7: the estimate is heading to infinity
+        converged = False
+        warnings.warn(f"Cox model: the estimate of {names[int(np.argmax(runaway))]} is not finite "
+                      "or has a standard error over 100 per standard deviation of the covariate "
+                      "(monotone likelihood?): the fit is reported as not converged",
+                      ConvergenceWarning, stacklevel=3)
+    return converged
