@@ -105,18 +105,17 @@ def _estimate(endpoint, arm, sim, plan, cache):
     try:
         if endpoint == "primary":
             con, cov = _primary(sim, plan, cache)
-            row = con[(con["ARM"] == arm) & (con["AVISIT"].astype(str) == plan.primary.visit)]
+            row = con[(con["arm"] == arm) & (con["visit"] == plan.primary.visit)]
             return _pick(row.iloc[0]), cov, True
-        if endpoint == "cox":
-            coef = _cox(sim, plan, cache)
-            row = coef[coef["term"].astype(str).str.endswith(arm)].iloc[0]
-            out = _pick(row)
-            out["conf_low"], out["conf_high"] = math.log(out["conf_low"]), math.log(out["conf_high"])
+        if endpoint == "cox":  # on the log hazard ratio scale
+            hr = _cox(sim, plan, cache)
+            out = _pick(hr[hr["arm"] == arm].iloc[0])
+            for k in ("estimate", "conf_low", "conf_high"):
+                out[k] = math.log(out[k])
             return out, "", True
         if endpoint == "rmst":
             diff = _rmst(sim, plan, cache)
-            row = diff[diff["contrast"].astype(str).str.startswith(arm + " - ")].iloc[0]
-            return _pick(row), "", True
+            return _pick(diff[diff["arm"] == arm].iloc[0]), "", True
     except (TrialstatsError, np.linalg.LinAlgError, IndexError) as e:
         cache.setdefault("errors", []).append(f"{endpoint}/{arm}: {e}")
     return dict(_NAN), "", False
@@ -139,18 +138,37 @@ def _primary(sim, plan, cache):
     return cache["primary"]
 
 
-def _fit_primary(frame, plan):
-    from ..longitudinal.mmrm.api import mmrm
-
+def primary_rows(frame: pd.DataFrame, plan, where: str) -> tuple[pd.DataFrame, float]:
+    """The primary endpoint's post-baseline rows up to the primary visit, and that visit's
+    AVISITN (``where`` names the data in the error: "the simulated data", "trial 'X'")."""
     ep = plan.primary
     if "PARAMCD" in frame.columns:
         frame = frame[frame["PARAMCD"] == ep.paramcd]
     baseline = (frame["ABLFL"].astype(str) == "Y") if "ABLFL" in frame else frame["AVISITN"] <= 0
     last = frame.loc[frame["AVISIT"].astype(str) == ep.visit, "AVISITN"]
     if last.empty:
-        raise TrialstatsError(f"primary visit {ep.visit!r} is not a visit of the simulated data")
-    frame = frame[~baseline & (frame["AVISITN"] <= float(last.iloc[0]))].reset_index(drop=True)
+        raise TrialstatsError(f"primary visit {ep.visit!r} is not a visit of {where}")
+    week = float(last.iloc[0])
+    frame = frame[~baseline & (frame["AVISITN"] <= week)].reset_index(drop=True)
     frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
+    return frame, week
+
+
+def fit_primary(frame: pd.DataFrame, plan, where: str = ""):
+    """The plan's MMRM on ``frame``, its covariance structures tried in order.
+
+    Returns
+    -------
+    (MMRMResult, str)
+        The first converged fit and its covariance structure.
+
+    Raises
+    ------
+    TrialstatsError
+        No structure converged; the message lists every attempt.
+    """
+    from ..longitudinal.mmrm.api import mmrm
+
     tried = []
     for cov in plan.mmrm.covariance:
         try:
@@ -163,11 +181,16 @@ def _fit_primary(frame, plan):
             tried.append(f"{cov}: {e}")
             continue
         if getattr(fit, "converged", True):
-            con = fit.contrast("ARM", by="AVISIT").reset_index(drop=True)
-            con["ARM"] = con["contrast"].astype(str).str.split(" - ").str[0]
-            return con, cov
+            return fit, cov
         tried.append(f"{cov}: did not converge")
-    raise TrialstatsError("no covariance structure converged: " + "; ".join(tried))
+    raise TrialstatsError(f"{where}no covariance structure of the plan converged: "
+                          + "; ".join(tried))
+
+
+def _fit_primary(frame, plan):
+    """Each arm minus the reference per visit (comparisons frame) and the covariance used."""
+    fit, cov = fit_primary(primary_rows(frame, plan, "the simulated data")[0], plan)
+    return fit.comparisons(), cov
 
 
 def _strata(data: pd.DataFrame, strata) -> tuple[pd.DataFrame, str | None]:
@@ -179,13 +202,26 @@ def _strata(data: pd.DataFrame, strata) -> tuple[pd.DataFrame, str | None]:
     return data.assign(STRATUM=data[cols].astype(str).agg("/".join, axis=1)), "STRATUM"
 
 
+def _levels(data: pd.DataFrame) -> list[str]:
+    """The arms in the order the models code them (categories, else sorted values)."""
+    arm = data["ARM"]
+    if isinstance(arm.dtype, pd.CategoricalDtype):
+        return [str(c) for c in arm.cat.remove_unused_categories().cat.categories]
+    return sorted(str(v) for v in arm.dropna().unique())
+
+
+def _reference(data: pd.DataFrame) -> str:
+    """The reference arm: the first level (the arm without a coefficient in the models)."""
+    return _levels(data)[0]
+
+
 def _cox(sim, plan, cache):
     from ..survival import cox
 
     if "cox" not in cache:
         data, stratum = _strata(sim.relapse, plan.relapse.strata)
-        cache["cox"] = cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum,
-                           level=plan.level).coef
+        fit = cox("ARM", data, time="AVAL", censor="CNSR", strata=stratum, level=plan.level)
+        cache["cox"] = fit.comparisons(reference=_reference(data))
     return cache["cox"]
 
 
@@ -195,6 +231,9 @@ def _rmst(sim, plan, cache):
     if "rmst" not in cache:
         if plan.relapse.tau is None:
             raise TrialstatsError("no RMST horizon: relapse.tau is not set and no follow-up")
-        cache["rmst"] = rmst(sim.relapse, time="AVAL", censor="CNSR", by="ARM",
-                             tau=plan.relapse.tau, level=plan.level).difference
+        res = rmst(sim.relapse, time="AVAL", censor="CNSR", by="ARM", tau=plan.relapse.tau,
+                   level=plan.level)
+        cache["rmst"] = res.comparisons(pairs=[(str(a), _reference(sim.relapse))
+                                               for a in _levels(sim.relapse)[1:]],
+                                        measures=("difference",))
     return cache["rmst"]

@@ -28,10 +28,9 @@ into the scenario (and so into the design's fingerprint and its report).
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
-from ..errors import ConvergenceWarning, TrialstatsError
+from ..errors import TrialstatsError
 
 __all__ = ["DERIVED_KEYS", "derive"]
 
@@ -100,35 +99,14 @@ def _trial_effects(trial, plan, params) -> dict:
 
 def _primary_lsmeans(trial, plan) -> tuple[dict, float]:
     """LS-mean change per arm at the primary visit, and that visit's week (AVISITN)."""
-    from ..longitudinal.mmrm.api import mmrm
+    from .analysis import fit_primary, primary_rows
 
-    ep = plan.primary
-    frame = trial.efficacy(ep.paramcd)
-    at = frame.loc[frame["AVISIT"].astype(str) == ep.visit, "AVISITN"]
-    if at.empty:
-        raise TrialstatsError(f"primary visit {ep.visit!r} is not a visit of trial "
-                              f"{trial.meta.id!r}")
-    week = float(at.iloc[0])
-    base = frame["ABLFL"].astype(str) == "Y" if "ABLFL" in frame else frame["AVISITN"] <= 0
-    frame = frame[~base & (frame["AVISITN"] <= week)].reset_index(drop=True)
-    frame["AVISIT"] = frame["AVISIT"].cat.remove_unused_categories()
-    tried = []
-    for cov in plan.mmrm.covariance:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                fit = mmrm(plan.mmrm.formula, frame, subject="USUBJID", visit="AVISIT",
-                           covariance=cov, df=plan.mmrm.df, method=plan.mmrm.method)
-        except TrialstatsError as e:
-            tried.append(f"{cov}: {e}")
-            continue
-        if fit.converged:
-            lsm = fit.lsmeans("ARM", by="AVISIT")
-            lsm = lsm[lsm["AVISIT"].astype(str) == ep.visit]
-            return {str(a): float(v) for a, v in zip(lsm["ARM"], lsm["estimate"])}, week
-        tried.append(f"{cov}: did not converge")
-    raise TrialstatsError(f"trial {trial.meta.id!r}: no covariance structure of the plan "
-                          f"converged: {'; '.join(tried)}")
+    where = f"trial {trial.meta.id!r}"
+    frame, week = primary_rows(trial.efficacy(plan.primary.paramcd), plan, where)
+    fit, _ = fit_primary(frame, plan, where=f"{where}: ")
+    lsm = fit.lsmeans("ARM", by="AVISIT")
+    lsm = lsm[lsm["AVISIT"].astype(str) == plan.primary.visit]
+    return {str(a): float(v) for a, v in zip(lsm["ARM"], lsm["estimate"], strict=True)}, week
 
 
 def _relapse_rates(trial, plan, params) -> dict:
