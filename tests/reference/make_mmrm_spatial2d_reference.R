@@ -33,27 +33,7 @@ fev$AVISIT <- factor(fev$AVISIT, levels = c("VIS1", "VIS2", "VIS3", "VIS4"))
 fev$USUBJID <- factor(fev$USUBJID)
 rownames(fev) <- NULL
 
-newton_polish <- function(obj, theta, maxit = 50L, tol = 1e-10) {
-  f0 <- obj$fn(theta)
-  for (it in seq_len(maxit)) {
-    g <- as.numeric(obj$gr(theta))
-    if (max(abs(g)) < tol) break
-    step <- tryCatch(solve(obj$he(theta), g), error = function(e) NULL)
-    if (is.null(step)) break
-    a <- 1
-    repeat {
-      cand <- theta - a * step
-      f_new <- obj$fn(cand)
-      if (is.finite(f_new) && f_new <= f0 + 1e-12 * abs(f0)) break
-      a <- a / 2
-      if (a < 1e-8) { cand <- theta; f_new <- f0; break }
-    }
-    if (identical(cand, theta)) break
-    theta <- cand
-    f0 <- f_new
-  }
-  theta
-}
+source(file.path("tests", "reference", "mmrm_newton_polish.R"))  # newton_polish()
 
 numbers <- function(fit, emm) {
   co <- summary(fit)$coefficients
