@@ -542,10 +542,7 @@ class Engine:
             sum_b2 = 0.0
             cross = 0.0
             S = np.zeros((self.data.n_beta, self.data.n_beta))
-            for k, pat in enumerate(self.data.patterns):
-                Xp = self.data.X[pat.rows]  # (n_p, m_p, p)
-                Xd = Xp @ d  # (n_p, m_p)
-                w = np.einsum("iak,ab,ib->ik", Xp, st.winv[k], Xd)  # (n_p, p)
+            for w in self._empirical_w(st, d):
                 b = w @ d
                 wPw = np.einsum("ik,kl,il->i", w, st.phi, w)
                 trG += float(np.sum(b - wPw))
@@ -556,6 +553,12 @@ class Engine:
             sumG2 = sum_b2 - 2.0 * cross + float(np.sum(PS * PS.T))
             out[r] = trG**2 / sumG2 if sumG2 > 0 else np.inf
         return out
+
+    def _empirical_w(self, st, d: np.ndarray):
+        """:math:`w_i = X_i^\\top\\Sigma_i^{-1}X_i d` of the subjects of each pattern, (n_p, p)."""
+        for k, pat in enumerate(self.data.patterns):
+            Xp = self.data.X[pat.rows]  # (n_p, m_p, p)
+            yield np.einsum("iak,ab,ib->ik", Xp, st.winv[k], Xp @ d)
 
 
 def fit_engine(data: MMRMData, theta0: np.ndarray, *, stacklevel: int = 3):

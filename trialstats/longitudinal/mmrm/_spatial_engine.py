@@ -279,25 +279,8 @@ class SpatialEngine(Engine):
             H = (Xt @ st.phi) @ np.swapaxes(Xt, 1, 2)
             yield b, Xt, et, H
 
-    def empirical_df(self, theta: np.ndarray, L: np.ndarray) -> np.ndarray:
-        """Bell-McCaffrey df of the sandwich, as :meth:`._engine.Engine.empirical_df`."""
-        st = self.state(theta, order=0)
-        p = self.data.n_beta
-        d_all = np.atleast_2d(L) @ st.phi
-        out = np.empty(d_all.shape[0])
-        for r, dvec in enumerate(d_all):
-            trG = sum_b2 = cross = 0.0
-            S = np.zeros((p, p))
-            for i, b in enumerate(self.data.batches):
-                WX = st.cache["batches"][i].WX
-                w = np.einsum("nak,na->nk", WX, b.X @ dvec)  # X_i' W_i X_i d
-                bb = w @ dvec
-                wPw = np.einsum("ik,kl,il->i", w, st.phi, w)
-                trG += float(np.sum(bb - wPw))
-                sum_b2 += float(np.sum(bb * bb))
-                cross += float(np.sum(bb * wPw))
-                S += w.T @ w
-            PS = st.phi @ S
-            sumG2 = sum_b2 - 2.0 * cross + float(np.sum(PS * PS.T))
-            out[r] = trG**2 / sumG2 if sumG2 > 0 else np.inf
-        return out
+    def _empirical_w(self, st, d: np.ndarray):
+        """:math:`w_i = X_i^\\top W_i X_i d` of the subjects of each batch (for
+        :meth:`._engine.Engine.empirical_df`)."""
+        for i, b in enumerate(self.data.batches):
+            yield np.einsum("nak,na->nk", st.cache["batches"][i].WX, b.X @ d)
