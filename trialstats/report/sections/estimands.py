@@ -136,15 +136,14 @@ def _tipping_frames(r) -> tuple[pd.DataFrame, pd.DataFrame]:
     data.insert(2, "reference", str(tp.reference))
     data.insert(3, "visit", str(tp.visit))
     data["significant"] = data["significant"].map({True: "yes", False: "no"})
-    flips = [float(f) for f in tp.flips]
-    summary = pd.DataFrame({"estimand": [e.id] * max(1, len(flips)),
-                            "arm": [str(tp.arm)] * max(1, len(flips)),
-                            "reference": [str(tp.reference)] * max(1, len(flips)),
-                            "visit": [str(tp.visit)] * max(1, len(flips)),
-                            "tipping_delta": [float(tp.tipping_delta)] * max(1, len(flips)),
-                            "flip": flips or [np.nan], "level": [float(tp.level)] * max(1, len(flips)),
-                            "delta_arms": ["/".join(map(str, tp.delta_arms))] * max(1, len(flips))})
-    return data, summary
+    # one row per flip of the conclusion (one row with flip NaN when it never flips)
+    flips = [float(f) for f in tp.flips] or [np.nan]
+    summary = pd.DataFrame({"flip": flips}).assign(
+        estimand=e.id, arm=str(tp.arm), reference=str(tp.reference), visit=str(tp.visit),
+        tipping_delta=float(tp.tipping_delta), level=float(tp.level),
+        delta_arms="/".join(map(str, tp.delta_arms)))
+    return data, summary[["estimand", "arm", "reference", "visit", "tipping_delta", "flip",
+                          "level", "delta_arms"]]
 
 
 def _pattern_frames(r) -> tuple[pd.DataFrame, pd.DataFrame]:
